@@ -1,0 +1,316 @@
+package v1beta1
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/mitchellh/hashstructure/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AKSNodeClassSpec is the Azure-specific configuration of the nodes a NodePool
+// launches: image, OS disk, network, kubelet and security settings.
+//
+// Cross-field rules are enforced by the API server (CEL) so a bad NodeClass is
+// refused at apply time instead of failing later at VM creation.
+//
+// +kubebuilder:validation:XValidation:message="fipsMode FIPS is not available for imageFamily Ubuntu2404; use Ubuntu2204, Ubuntu, AzureLinux or a Windows family",rule="!has(self.fipsMode) || self.fipsMode != 'FIPS' || !has(self.imageFamily) || self.imageFamily != 'Ubuntu2404'"
+// +kubebuilder:validation:XValidation:message="workloadRuntime KataVmIsolation (pod sandboxing) requires imageFamily AzureLinux",rule="!has(self.workloadRuntime) || self.workloadRuntime != 'KataVmIsolation' || (has(self.imageFamily) && self.imageFamily == 'AzureLinux')"
+// +kubebuilder:validation:XValidation:message="security.confidentialVM is not supported with Windows image families; use a Linux imageFamily",rule="!has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM || !has(self.imageFamily) || !self.imageFamily.startsWith('Windows')"
+// +kubebuilder:validation:XValidation:message="workloadRuntime KataVmIsolation needs nested virtualization, which confidential VMs do not offer; drop one of security.confidentialVM or KataVmIsolation",rule="!has(self.workloadRuntime) || self.workloadRuntime != 'KataVmIsolation' || !has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM"
+// +kubebuilder:validation:XValidation:message="Azure Spot VMs cannot run on dedicated hosts; remove spot or dedicatedHostGroupID",rule="!has(self.dedicatedHostGroupID) || !has(self.spot)"
+// +kubebuilder:validation:XValidation:message="confidential VMs cannot run on dedicated hosts; remove security.confidentialVM or dedicatedHostGroupID",rule="!has(self.dedicatedHostGroupID) || !has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM"
+type AKSNodeClassSpec struct {
+	// vnetSubnetID is the subnet the nodes' network interfaces are created in.
+	// When omitted, the controller's --vnet-subnet-id is used.
+	// +kubebuilder:validation:Pattern=`(?i)^\/subscriptions\/[^\/]+\/resourceGroups\/[a-zA-Z0-9_\-().]{0,89}[a-zA-Z0-9_\-()]\/providers\/Microsoft\.Network\/virtualNetworks\/[^\/]+\/subnets\/[^\/]+$`
+	// +optional
+	VNETSubnetID *string `json:"vnetSubnetID,omitempty"`
+	// osDiskSizeGB is the size of the OS disk in GiB. With osDiskType Ephemeral
+	// the disk must also fit the VM size's cache, resource or NVMe disk; VM sizes
+	// it does not fit are left out by the instance-type filter (see
+	// `azkarpenter explain`), and if none fits, nothing can be launched.
+	// +default=128
+	// +kubebuilder:validation:Minimum=30
+	// +kubebuilder:validation:Maximum=2048
+	// +optional
+	OSDiskSizeGB *int32 `json:"osDiskSizeGB,omitempty"`
+	// osDiskType chooses where the OS disk lives. Auto (default) uses an
+	// ephemeral OS disk on the host when it fits the VM size and a managed disk
+	// otherwise; Ephemeral only launches VM sizes the disk fits; Managed always
+	// uses a managed disk.
+	// +default="Auto"
+	// +optional
+	OSDiskType *OSDiskType `json:"osDiskType,omitempty"`
+	// imageFamily is the node image: Ubuntu (the default Ubuntu release for the
+	// cluster's Kubernetes version), Ubuntu2204, Ubuntu2404, AzureLinux,
+	// Windows2022 or Windows2025.
+	// +kubebuilder:validation:Enum:={Ubuntu,Ubuntu2204,Ubuntu2404,AzureLinux,Windows2022,Windows2025}
+	// +default="Ubuntu"
+	// +optional
+	ImageFamily *string `json:"imageFamily,omitempty"`
+	// fipsMode enables a FIPS 140 validated node image.
+	// +optional
+	FIPSMode *FIPSMode `json:"fipsMode,omitempty"`
+	// tags are applied to every Azure resource created for a node (VM, NIC, OS
+	// disk). Changing tags does not replace nodes.
+	// +kubebuilder:validation:MaxProperties=45
+	// +kubebuilder:validation:XValidation:message="tag keys must be at most 512 characters",rule="self.all(k, size(k) <= 512)"
+	// +kubebuilder:validation:XValidation:message="tag keys must not contain '<', '>', '%', '&', '\\' or '?'",rule="self.all(k, !k.matches('[<>%&?\\\\\\\\]'))"
+	// +kubebuilder:validation:XValidation:message="tag values must be at most 256 characters",rule="self.all(k, size(self[k]) <= 256)"
+	// +kubebuilder:validation:XValidation:message="tag keys starting with 'karpenter.azure.com_' or 'karpenter.sh_' are ownership tags set by the controller",rule="self.all(k, !k.startsWith('karpenter.azure.com_') && !k.startsWith('karpenter.sh_'))"
+	// +optional
+	Tags map[string]string `json:"tags,omitempty" hash:"ignore"`
+	// kubelet configures the kubelet of the nodes. A subset of the upstream
+	// KubeletConfiguration, with the same names and types.
+	// +optional
+	Kubelet *KubeletConfiguration `json:"kubelet,omitempty"`
+	// maxPods is the maximum number of pods per node. When omitted it depends on
+	// the network plugin: 30 for Azure CNI with node subnet, 250 for Azure CNI
+	// overlay or no plugin, 110 otherwise.
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=250
+	// +optional
+	MaxPods *int32 `json:"maxPods,omitempty"`
+	// security groups host and VM security settings.
+	// +optional
+	Security *Security `json:"security,omitempty"`
+	// spot configures Azure Spot VMs for NodePools that allow capacity type spot.
+	// +optional
+	Spot *SpotConfiguration `json:"spot,omitempty"`
+	// dedicatedHostGroupID places nodes on the hosts of an Azure dedicated host
+	// group (automatic host assignment must be enabled on the group). VM sizes
+	// whose family cannot run on dedicated hosts are left out.
+	// +kubebuilder:validation:Pattern=`(?i)^\/subscriptions\/[^\/]+\/resourceGroups\/[a-zA-Z0-9_\-().]{0,89}[a-zA-Z0-9_\-()]\/providers\/Microsoft\.Compute\/hostGroups\/[^\/]+$`
+	// +optional
+	DedicatedHostGroupID *string `json:"dedicatedHostGroupID,omitempty"`
+	// workloadRuntime is the container runtime of the node. KataVmIsolation runs
+	// each pod in its own lightweight VM (pod sandboxing); it requires
+	// imageFamily AzureLinux and VM sizes with nested virtualization.
+	// +default="OCIContainer"
+	// +optional
+	WorkloadRuntime *WorkloadRuntime `json:"workloadRuntime,omitempty"`
+}
+
+// OSDiskType is where a node's OS disk lives.
+// +kubebuilder:validation:Enum:={Auto,Ephemeral,Managed}
+type OSDiskType string
+
+const (
+	OSDiskTypeAuto      OSDiskType = "Auto"
+	OSDiskTypeEphemeral OSDiskType = "Ephemeral"
+	OSDiskTypeManaged   OSDiskType = "Managed"
+)
+
+// FIPSMode turns FIPS-validated node images on or off.
+// +kubebuilder:validation:Enum:={FIPS,Disabled}
+type FIPSMode string
+
+const (
+	FIPSModeFIPS     FIPSMode = "FIPS"
+	FIPSModeDisabled FIPSMode = "Disabled"
+)
+
+// WorkloadRuntime is the container runtime of a node.
+// +kubebuilder:validation:Enum:={OCIContainer,KataVmIsolation}
+type WorkloadRuntime string
+
+const (
+	WorkloadRuntimeOCIContainer    WorkloadRuntime = "OCIContainer"
+	WorkloadRuntimeKataVMIsolation WorkloadRuntime = "KataVmIsolation"
+)
+
+// Image families.
+const (
+	ImageFamilyUbuntu      = "Ubuntu"
+	ImageFamilyUbuntu2204  = "Ubuntu2204"
+	ImageFamilyUbuntu2404  = "Ubuntu2404"
+	ImageFamilyAzureLinux  = "AzureLinux"
+	ImageFamilyWindows2022 = "Windows2022"
+	ImageFamilyWindows2025 = "Windows2025"
+)
+
+// ImageFamilies lists every supported image family.
+var ImageFamilies = []string{ImageFamilyUbuntu, ImageFamilyUbuntu2204, ImageFamilyUbuntu2404, ImageFamilyAzureLinux, ImageFamilyWindows2022, ImageFamilyWindows2025}
+
+// Security groups host and VM security settings.
+type Security struct {
+	// encryptionAtHost encrypts the OS disk and temporary disk on the host.
+	// Only VM sizes that support it are launched.
+	// +optional
+	EncryptionAtHost *bool `json:"encryptionAtHost,omitempty"`
+	// confidentialVM launches confidential VMs (AMD SEV-SNP or Intel TDX) with
+	// an encrypted VM guest state. Only confidential VM sizes are launched.
+	// +optional
+	ConfidentialVM *bool `json:"confidentialVM,omitempty"`
+}
+
+// SpotConfiguration configures Azure Spot VMs.
+type SpotConfiguration struct {
+	// maxPrice is the most, in US dollars per hour, to pay for a spot VM, with
+	// up to five decimal places; "-1" (the default) pays up to the on-demand
+	// price. Spot offerings priced above the cap are not launched, and Azure
+	// evicts the VM when the spot price rises above it.
+	// +kubebuilder:validation:Pattern=`^(-1|[0-9]+(\.[0-9]{1,5})?)$`
+	// +kubebuilder:validation:XValidation:message="spot.maxPrice must be -1 (up to the on-demand price) or greater than 0",rule="self == '-1' || double(self) > 0.0"
+	// +default="-1"
+	// +optional
+	MaxPrice *string `json:"maxPrice,omitempty"`
+}
+
+// KubeletConfiguration is the subset of the kubelet's configuration that AKS
+// lets users set, named and typed as upstream
+// (k8s.io/kubelet/config/v1beta1.KubeletConfiguration).
+//
+// +kubebuilder:validation:XValidation:message="imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",rule="!has(self.imageGCHighThresholdPercent) || !has(self.imageGCLowThresholdPercent) || self.imageGCHighThresholdPercent > self.imageGCLowThresholdPercent"
+type KubeletConfiguration struct {
+	// cpuManagerPolicy is the CPU manager policy: none or static.
+	// +kubebuilder:validation:Enum:={none,static}
+	// +default="none"
+	// +optional
+	CPUManagerPolicy *string `json:"cpuManagerPolicy,omitempty"`
+	// cpuCFSQuota enforces CPU limits with CFS quota.
+	// +default=true
+	// +optional
+	CPUCFSQuota *bool `json:"cpuCFSQuota,omitempty"`
+	// cpuCFSQuotaPeriod is the CFS quota period, between 1ms and 1s.
+	// +kubebuilder:validation:Type="string"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:message="cpuCFSQuotaPeriod must be between 1ms and 1s",rule="duration(self) >= duration('1ms') && duration(self) <= duration('1s')"
+	// +default="100ms"
+	// +optional
+	CPUCFSQuotaPeriod *metav1.Duration `json:"cpuCFSQuotaPeriod,omitempty"`
+	// imageGCHighThresholdPercent is the disk usage (percent) above which image
+	// garbage collection always runs. Must be greater than
+	// imageGCLowThresholdPercent.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	ImageGCHighThresholdPercent *int32 `json:"imageGCHighThresholdPercent,omitempty"`
+	// imageGCLowThresholdPercent is the disk usage (percent) below which image
+	// garbage collection never runs.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	ImageGCLowThresholdPercent *int32 `json:"imageGCLowThresholdPercent,omitempty"`
+	// topologyManagerPolicy is the topology manager policy.
+	// +kubebuilder:validation:Enum:={restricted,best-effort,none,single-numa-node}
+	// +default="none"
+	// +optional
+	TopologyManagerPolicy *string `json:"topologyManagerPolicy,omitempty"`
+	// allowedUnsafeSysctls are unsafe sysctls or sysctl patterns (ending in *)
+	// pods may set, from the groups kernel.shm*, kernel.msg*, kernel.sem,
+	// fs.mqueue.* and net.*.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:message="allowedUnsafeSysctls entries must be in the groups kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* or net.*",rule="self.all(s, s.matches('^(kernel\\\\.shm.*|kernel\\\\.msg.*|kernel\\\\.sem|fs\\\\.mqueue\\\\..*|net\\\\..*)$'))"
+	// +optional
+	AllowedUnsafeSysctls []string `json:"allowedUnsafeSysctls,omitempty"`
+	// containerLogMaxSize is the size at which a container log is rotated, as a
+	// quantity such as 50Mi.
+	// +kubebuilder:validation:Pattern=`^\d+(E|P|T|G|M|K|Ei|Pi|Ti|Gi|Mi|Ki)$`
+	// +default="50Mi"
+	// +optional
+	ContainerLogMaxSize *string `json:"containerLogMaxSize,omitempty"`
+	// containerLogMaxFiles is how many log files a container keeps, at least 2.
+	// +kubebuilder:validation:Minimum=2
+	// +default=5
+	// +optional
+	ContainerLogMaxFiles *int32 `json:"containerLogMaxFiles,omitempty"`
+	// podPidsLimit is the most process IDs a pod may use; -1 for no limit.
+	// +kubebuilder:validation:XValidation:message="podPidsLimit must be -1 (no limit) or greater than 0",rule="self == -1 || self > 0"
+	// +optional
+	PodPidsLimit *int64 `json:"podPidsLimit,omitempty"`
+}
+
+// AKSNodeClass is the Azure-specific configuration of a Karpenter NodePool's
+// nodes.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:path=aksnodeclasses,scope=Cluster,categories={karpenter,nap},shortName={aksnc,aksncs}
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type=='Ready')].status"
+// +kubebuilder:printcolumn:name="ImageFamily",type=string,JSONPath=".spec.imageFamily"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
+// +kubebuilder:storageversion
+// +kubebuilder:subresource:status
+type AKSNodeClass struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +kubebuilder:default={}
+	Spec   AKSNodeClassSpec   `json:"spec,omitempty"`
+	Status AKSNodeClassStatus `json:"status,omitempty"`
+}
+
+// AKSNodeClassList is a list of AKSNodeClass.
+// +kubebuilder:object:root=true
+type AKSNodeClassList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AKSNodeClass `json:"items"`
+}
+
+// AKSNodeClassHashVersion is bumped when a change to the hashed fields or to
+// the hashing would otherwise make every existing node look drifted.
+const AKSNodeClassHashVersion = "v1"
+
+// Hash is the static drift hash of the spec: a node whose recorded hash
+// differs from its NodeClass's current hash was launched from an older spec.
+// Tags are excluded because they are updated in place.
+func (in *AKSNodeClass) Hash() string {
+	return fmt.Sprint(mustHash(hashstructure.Hash(in.Spec, hashstructure.FormatV2, &hashstructure.HashOptions{
+		SlicesAsSets:    true,
+		IgnoreZeroValue: true,
+		ZeroNil:         true,
+	})))
+}
+
+func mustHash(v uint64, err error) uint64 {
+	if err != nil {
+		// Hashing plain structs of strings, numbers and maps cannot fail.
+		panic(err)
+	}
+	return v
+}
+
+// GetImageFamily returns the image family, defaulted as the API server would.
+func (in *AKSNodeClass) GetImageFamily() string {
+	if in.Spec.ImageFamily == nil {
+		return ImageFamilyUbuntu
+	}
+	return *in.Spec.ImageFamily
+}
+
+// IsWindows reports whether the image family is a Windows one.
+func (in *AKSNodeClass) IsWindows() bool {
+	f := in.GetImageFamily()
+	return f == ImageFamilyWindows2022 || f == ImageFamilyWindows2025
+}
+
+// GetOSDiskSizeGB returns the OS disk size, defaulted as the API server would.
+func (in *AKSNodeClass) GetOSDiskSizeGB() int32 {
+	if in.Spec.OSDiskSizeGB == nil {
+		return 128
+	}
+	return *in.Spec.OSDiskSizeGB
+}
+
+// GetOSDiskType returns the OS disk type, defaulted as the API server would.
+func (in *AKSNodeClass) GetOSDiskType() OSDiskType {
+	if in.Spec.OSDiskType == nil {
+		return OSDiskTypeAuto
+	}
+	return *in.Spec.OSDiskType
+}
+
+// SpotMaxPrice returns the spot price cap in USD per hour, or -1 for "up to
+// the on-demand price".
+func (in *AKSNodeClass) SpotMaxPrice() float64 {
+	if in.Spec.Spot == nil || in.Spec.Spot.MaxPrice == nil {
+		return -1
+	}
+	p, err := strconv.ParseFloat(*in.Spec.Spot.MaxPrice, 64)
+	if err != nil || p <= 0 {
+		return -1
+	}
+	return p
+}
