@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/samber/lo"
 	"k8s.io/apimachinery/pkg/util/sets"
 	karpapis "sigs.k8s.io/karpenter/pkg/apis"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -134,10 +135,11 @@ func labelRules(isMap bool) []object {
 	for _, d := range kubeDomains {
 		kubeAllowedDomains = append(kubeAllowedDomains, inDomain(d))
 	}
+	azureWellKnown := lo.Filter(sets.List(v1beta1.WellKnownLabels), func(k string, _ int) bool { return strings.HasPrefix(k, apis.Group+"/") })
 	rules := []struct{ message, rule string }{
 		{
-			message: fmt.Sprintf("label domain %q is restricted; of it only the well-known labels %s may be used", apis.Group, strings.Join(sets.List(v1beta1.WellKnownLabels), ", ")),
-			rule:    fmt.Sprintf(`%s in %s || !%s`, subject, celList(sets.List(v1beta1.WellKnownLabels)), inDomain(apis.Group)),
+			message: fmt.Sprintf("label domain %q is restricted; of it only the well-known labels %s may be used", apis.Group, strings.Join(azureWellKnown, ", ")),
+			rule:    fmt.Sprintf(`%s in %s || !%s`, subject, celList(azureWellKnown), inDomain(apis.Group)),
 		},
 		{
 			message: fmt.Sprintf("label domain %q is reserved by AKS; of it only %s may be set", v1beta1.AKSLabelDomain, strings.Join(sets.List(v1beta1.AKSUserSettableLabels), ", ")),

@@ -55,6 +55,27 @@ const (
 	AKSLabelFIPSEnabled      = AKSLabelDomain + "/fips_enabled"
 	AKSLabelOSSKU            = AKSLabelDomain + "/os-sku"
 	AKSLabelEBPFDataplane    = AKSLabelDomain + "/ebpf-dataplane"
+	AKSLabelPriority         = AKSLabelDomain + "/priority"
+	AKSLabelSKUCPU           = AKSLabelDomain + "/sku-cpu"
+	AKSLabelSKUMemory        = AKSLabelDomain + "/sku-memory"
+
+	// LabelSKUHyperVGeneration is internal: it ties node images to the VM
+	// sizes that can boot them and is not for users to select on.
+	LabelSKUHyperVGeneration = apis.Group + "/sku-hyperv-generation"
+)
+
+// Values of the AKS labels that have a fixed set of values.
+const (
+	ModeSystem              = "system"
+	ModeUser                = "user"
+	ScaleSetPriorityRegular = "regular"
+	ScaleSetPrioritySpot    = "spot"
+	OSSKUUbuntu             = "Ubuntu"
+	OSSKUAzureLinux         = "AzureLinux"
+	OSSKUWindows2022        = "Windows2022"
+	OSSKUWindows2025        = "Windows2025"
+	ManufacturerNvidia      = "nvidia"
+	ManufacturerAMD         = "amd"
 )
 
 var (
@@ -74,6 +95,16 @@ var (
 		LabelSKUGPUManufacturer,
 		LabelSKUGPUCount,
 		LabelPlacementScope,
+		// AKS labels that node auto-provisioning also treats as well-known: the
+		// instance types define them, so requirements on them are typed.
+		AKSLabelCluster,
+		AKSLabelMode,
+		AKSLabelScaleSetPriority,
+		AKSLabelPriority,
+		AKSLabelOSSKU,
+		AKSLabelFIPSEnabled,
+		AKSLabelSKUCPU,
+		AKSLabelSKUMemory,
 	)
 
 	// AKSUserSettableLabels are the labels of the AKS reserved domain that AKS
@@ -83,12 +114,12 @@ var (
 	AKSUserSettableLabels = sets.New(
 		AKSLabelMode,
 		AKSLabelScaleSetPriority,
-		AKSLabelDomain+"/priority",
+		AKSLabelPriority,
 		AKSLabelFIPSEnabled,
 		AKSLabelOSSKU,
 		AKSLabelCluster,
-		AKSLabelDomain+"/sku-cpu",
-		AKSLabelDomain+"/sku-memory",
+		AKSLabelSKUCPU,
+		AKSLabelSKUMemory,
 		AKSLabelEBPFDataplane,
 		AKSLabelDomain+"/ebpf-host-routing",
 		AKSLabelDomain+"/network-policy",
@@ -97,7 +128,36 @@ var (
 )
 
 func init() {
+	// kubernetes.azure.com is not a restricted domain for core: users may set
+	// some of its labels (kubernetes.azure.com/ebpf-dataplane) that are not
+	// well-known. The CRDs enforce the allow-list instead.
 	karpv1.RestrictedLabelDomains = karpv1.RestrictedLabelDomains.Insert(apis.Group)
+	karpv1.RestrictedLabels = karpv1.RestrictedLabels.Insert(LabelSKUHyperVGeneration)
 	karpv1.WellKnownLabels = karpv1.WellKnownLabels.Insert(WellKnownLabels.UnsortedList()...)
+	// Azure has no reserved capacity type; core's default set includes it.
+	karpv1.WellKnownValuesForRequirements[karpv1.CapacityTypeLabelKey] = sets.New(karpv1.CapacityTypeOnDemand, karpv1.CapacityTypeSpot)
 	karpv1.WellKnownValuesForRequirements[LabelPlacementScope] = sets.New(PlacementScopeZonal, PlacementScopeRegional)
+	karpv1.WellKnownValuesForRequirements[LabelSKUAcceleratedNetworking] = sets.New("true", "false")
+	karpv1.WellKnownValuesForRequirements[LabelSKUStoragePremiumCapable] = sets.New("true", "false")
+	karpv1.WellKnownValuesForRequirements[LabelSKUGPUManufacturer] = sets.New(ManufacturerNvidia, ManufacturerAMD)
+	karpv1.WellKnownValuesForRequirements[AKSLabelMode] = sets.New(ModeSystem, ModeUser)
+	karpv1.WellKnownValuesForRequirements[AKSLabelScaleSetPriority] = sets.New(ScaleSetPriorityRegular, ScaleSetPrioritySpot)
+	karpv1.WellKnownValuesForRequirements[AKSLabelPriority] = sets.New(ScaleSetPriorityRegular, ScaleSetPrioritySpot)
+	karpv1.WellKnownValuesForRequirements[AKSLabelOSSKU] = sets.New(OSSKUUbuntu, OSSKUAzureLinux, OSSKUWindows2022, OSSKUWindows2025)
+	karpv1.WellKnownValuesForRequirements[AKSLabelFIPSEnabled] = sets.New("true")
+}
+
+// OSSKU is the kubernetes.azure.com/os-sku value of an image family, as AKS
+// writes it (Ubuntu releases collapse to "Ubuntu").
+func OSSKU(imageFamily string) string {
+	switch imageFamily {
+	case ImageFamilyAzureLinux:
+		return OSSKUAzureLinux
+	case ImageFamilyWindows2022:
+		return OSSKUWindows2022
+	case ImageFamilyWindows2025:
+		return OSSKUWindows2025
+	default:
+		return OSSKUUbuntu
+	}
 }
