@@ -1,0 +1,170 @@
+// Package instancetype turns the region's VM sizes into karpenter
+// InstanceTypes for an AKSNodeClass: capacity and overhead by the AKS
+// formulas, the well-known labels as requirements, offerings per zone and
+// capacity type with prices and availability, and, for every size left out,
+// the reason.
+package instancetype
+
+import (
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+)
+
+// Windows build numbers for node.kubernetes.io/windows-build.
+var windowsBuilds = map[string]string{
+	v1beta1.ImageFamilyWindows2022: "10.0.20348",
+	v1beta1.ImageFamilyWindows2025: "10.0.26100",
+}
+
+// DefaultMaxPods is AKS's default pods per node for a network plugin and mode.
+func DefaultMaxPods(networkPlugin, networkPluginMode string) int32 {
+	switch {
+	case networkPlugin == "azure" && networkPluginMode == "overlay", networkPlugin == "none":
+		return 250
+	case networkPlugin == "azure":
+		return 30
+	default:
+		return 110
+	}
+}
+
+// Capacity is what a node of the size offers before overhead.
+func Capacity(s *sku.SKU, size Size, maxPods int32, osDiskGiB int32) corev1.ResourceList {
+	rl := corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(s.VCPUs(), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(NodeMemoryMiB(s.MemoryGiB())*1024*1024, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(osDiskGiB)*1024*1024*1024, resource.BinarySI),
+	}
+	if n := s.Int(sku.CapGPUs); n > 0 {
+		if gpu, ok := size.GPUModel(); ok {
+			rl[gpuResource(gpu)] = *resource.NewQuantity(n, resource.DecimalSI)
+		}
+	}
+	return rl
+}
+
+func gpuResource(g GPU) corev1.ResourceName {
+	if g.Manufacturer == v1beta1.ManufacturerAMD {
+		return "amd.com/gpu"
+	}
+	return "nvidia.com/gpu"
+}
+
+// Overhead is the AKS overhead of a size.
+func Overhead(s *sku.SKU) *cloudprovider.InstanceTypeOverhead {
+	r := KubeReserved(s.VCPUs(), s.MemoryGiB())
+	return &cloudprovider.InstanceTypeOverhead{
+		KubeReserved:      r.KubeReservedList(),
+		SystemReserved:    corev1.ResourceList{},
+		EvictionThreshold: r.EvictionThresholdList(),
+	}
+}
+
+// ZoneLabel is the topology.kubernetes.io/zone value of an Azure zone: the
+// region and the zone number, or "0" for non-zonal placement.
+func ZoneLabel(region, zone string) string {
+	if zone == "" {
+		return "0"
+	}
+	return region + "-" + zone
+}
+
+// requirements are the size's labels as scheduling requirements. Every
+// well-known label gets one (DoesNotExist where it does not apply), except
+// kubernetes.azure.com/mode, which comes from the NodePool alone.
+func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options, offerings cloudprovider.Offerings) scheduling.Requirements {
+	os := string(corev1.Linux)
+	if nc.IsWindows() {
+		os = string(corev1.Windows)
+	}
+	_, ephemeralMax := EphemeralPlacement(s, 0)
+	memoryMiB := strconv.FormatInt(int64(s.MemoryGiB()*1024), 10)
+	vcpus := strconv.FormatInt(s.VCPUs(), 10)
+	reqs := scheduling.NewRequirements(
+		scheduling.NewRequirement(corev1.LabelInstanceTypeStable, corev1.NodeSelectorOpIn, s.Name),
+		scheduling.NewRequirement(corev1.LabelArchStable, corev1.NodeSelectorOpIn, s.Architecture()),
+		scheduling.NewRequirement(corev1.LabelOSStable, corev1.NodeSelectorOpIn, os),
+		scheduling.NewRequirement(corev1.LabelTopologyRegion, corev1.NodeSelectorOpIn, opts.Region),
+		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, offeringValues(offerings, corev1.LabelTopologyZone)...),
+		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, offeringValues(offerings, karpv1.CapacityTypeLabelKey)...),
+		scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.LabelPlacementScope)...),
+		scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.AKSLabelScaleSetPriority)...),
+		scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.AKSLabelPriority)...),
+		scheduling.NewRequirement(v1beta1.LabelSKUName, corev1.NodeSelectorOpIn, s.Name),
+		scheduling.NewRequirement(v1beta1.LabelSKUFamily, corev1.NodeSelectorOpIn, size.Family),
+		scheduling.NewRequirement(v1beta1.LabelSKUSeries, corev1.NodeSelectorOpIn, size.Series()),
+		scheduling.NewRequirement(v1beta1.LabelSKUVersion, corev1.NodeSelectorOpIn, strconv.Itoa(size.Version)),
+		scheduling.NewRequirement(v1beta1.LabelSKUCPU, corev1.NodeSelectorOpIn, vcpus),
+		scheduling.NewRequirement(v1beta1.LabelSKUMemory, corev1.NodeSelectorOpIn, memoryMiB),
+		scheduling.NewRequirement(v1beta1.AKSLabelSKUCPU, corev1.NodeSelectorOpIn, vcpus),
+		scheduling.NewRequirement(v1beta1.AKSLabelSKUMemory, corev1.NodeSelectorOpIn, memoryMiB),
+		scheduling.NewRequirement(v1beta1.LabelSKUAcceleratedNetworking, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapAcceleratedNetworking))),
+		scheduling.NewRequirement(v1beta1.LabelSKUStoragePremiumCapable, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapPremiumIO))),
+		scheduling.NewRequirement(v1beta1.LabelSKUStorageEphemeralOSMaxSize, corev1.NodeSelectorOpIn, strconv.FormatInt(ephemeralMax, 10)),
+		scheduling.NewRequirement(v1beta1.LabelSKUHyperVGeneration, corev1.NodeSelectorOpIn, hyperVGeneration(s, nc)),
+		scheduling.NewRequirement(v1beta1.AKSLabelCluster, corev1.NodeSelectorOpIn, opts.ClusterName),
+		scheduling.NewRequirement(v1beta1.AKSLabelOSSKU, corev1.NodeSelectorOpIn, v1beta1.OSSKU(nc.GetImageFamily())),
+	)
+	if nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS {
+		reqs.Add(scheduling.NewRequirement(v1beta1.AKSLabelFIPSEnabled, corev1.NodeSelectorOpIn, "true"))
+	} else {
+		reqs.Add(scheduling.NewRequirement(v1beta1.AKSLabelFIPSEnabled, corev1.NodeSelectorOpDoesNotExist))
+	}
+	if build, ok := windowsBuilds[nc.GetImageFamily()]; ok {
+		reqs.Add(scheduling.NewRequirement(corev1.LabelWindowsBuild, corev1.NodeSelectorOpIn, build))
+	} else {
+		reqs.Add(scheduling.NewRequirement(corev1.LabelWindowsBuild, corev1.NodeSelectorOpDoesNotExist))
+	}
+	gpu, hasGPU := size.GPUModel()
+	if n := s.Int(sku.CapGPUs); n > 0 && hasGPU {
+		reqs.Add(
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUName, corev1.NodeSelectorOpIn, gpu.Name),
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUManufacturer, corev1.NodeSelectorOpIn, gpu.Manufacturer),
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUCount, corev1.NodeSelectorOpIn, strconv.FormatInt(n, 10)),
+		)
+	} else {
+		reqs.Add(
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUName, corev1.NodeSelectorOpDoesNotExist),
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUManufacturer, corev1.NodeSelectorOpDoesNotExist),
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUCount, corev1.NodeSelectorOpDoesNotExist),
+		)
+	}
+	return reqs
+}
+
+// hyperVGeneration is the generation the node's image will use: Gen2 when
+// both the size and the image family allow it.
+func hyperVGeneration(s *sku.SKU, nc *v1beta1.AKSNodeClass) string {
+	gens := ImageGenerations(nc, s.Architecture())
+	for _, g := range []string{"V2", "V1"} {
+		for _, sg := range s.HyperVGenerations() {
+			if sg == g && slices.Contains(gens, g) {
+				return g[1:]
+			}
+		}
+	}
+	return "2"
+}
+
+func offeringValues(offerings cloudprovider.Offerings, key string) []string {
+	seen := map[string]bool{}
+	var values []string
+	for _, o := range offerings {
+		v := o.Requirements.Get(key).Any()
+		if !seen[v] {
+			seen[v] = true
+			values = append(values, v)
+		}
+	}
+	return values
+}

@@ -1,0 +1,84 @@
+package instancetype
+
+import (
+	"math"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Reserved is what a node holds back from pods: kube-reserved CPU and memory
+// and the hard eviction threshold. It is computed once, here, for both the
+// scheduler's view of a VM size (InstanceType overhead) and the node's
+// bootstrap data (kubelet flags), so the two cannot disagree.
+type Reserved struct {
+	CPUMillis          int64
+	MemoryMiB          int64
+	EvictionHardMemory resource.Quantity
+}
+
+// EvictionHardMemoryAvailable is AKS's eviction-hard memory.available threshold.
+var EvictionHardMemoryAvailable = resource.MustParse("750Mi")
+
+// VMMemoryOverheadFraction is the share of a VM size's memory that the
+// hypervisor and firmware keep: a node reports less than the size's MemoryGB.
+const VMMemoryOverheadFraction = 0.075
+
+// KubeReserved returns the reservations for a VM size with vcpus vCPUs and
+// memoryGiB GiB of memory, by the AKS table:
+//
+//	CPU:    6% of the 1st core, 4% of the 2nd, 2% of the 3rd and 4th, 1% of each further core
+//	memory: 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8,
+//	        6% of the next 112, 2% of the rest
+//
+// Newer AKS versions size memory from max pods instead; the formula lives
+// only here so it can change in one place.
+func KubeReserved(vcpus int64, memoryGiB float64) Reserved {
+	var cpu float64
+	for core := int64(1); core <= vcpus; core++ {
+		switch {
+		case core == 1:
+			cpu += 60
+		case core == 2:
+			cpu += 40
+		case core <= 4:
+			cpu += 20
+		default:
+			cpu += 10
+		}
+	}
+	memory := 0.0
+	remaining := memoryGiB
+	for _, tier := range []struct{ size, share float64 }{{4, 0.25}, {4, 0.20}, {8, 0.10}, {112, 0.06}, {math.Inf(1), 0.02}} {
+		take := math.Min(remaining, tier.size)
+		if take <= 0 {
+			break
+		}
+		memory += take * tier.share
+		remaining -= take
+	}
+	return Reserved{
+		CPUMillis:          int64(math.Round(cpu)),
+		MemoryMiB:          int64(math.Round(memory * 1024)),
+		EvictionHardMemory: EvictionHardMemoryAvailable,
+	}
+}
+
+// KubeReservedList is the kube-reserved resource list.
+func (r Reserved) KubeReservedList() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(r.CPUMillis, resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(r.MemoryMiB*1024*1024, resource.BinarySI),
+	}
+}
+
+// EvictionThresholdList is the eviction-hard resource list.
+func (r Reserved) EvictionThresholdList() corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceMemory: r.EvictionHardMemory}
+}
+
+// NodeMemoryMiB is the memory a node of a size with memoryGiB reports, after
+// the VM memory overhead.
+func NodeMemoryMiB(memoryGiB float64) int64 {
+	return int64(math.Floor(memoryGiB * 1024 * (1 - VMMemoryOverheadFraction)))
+}
