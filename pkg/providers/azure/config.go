@@ -64,6 +64,19 @@ type Config struct {
 	StaticToken string
 	// UserAgent is appended to the SDK's telemetry user agent.
 	UserAgent string
+	// Retry overrides the retry policy (tests shorten its delays); the zero
+	// value means DefaultRetry.
+	Retry policy.RetryOptions
+}
+
+// DefaultRetry is the retry policy of every client. azcore's retry policy
+// honours Retry-After on 429 and 503 and backs off exponentially on 408,
+// 500, 502, 503 and 504; it never retries earlier than Retry-After says.
+var DefaultRetry = policy.RetryOptions{
+	MaxRetries:    4,
+	RetryDelay:    time.Second,
+	MaxRetryDelay: 60 * time.Second,
+	TryTimeout:    2 * time.Minute,
 }
 
 // Validate reports every problem with the configuration at once.
@@ -161,19 +174,15 @@ func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azco
 // transport, retries for throttling and transient failures, and request
 // metrics.
 func (c Config) ClientOptions(httpClient *http.Client) *arm.ClientOptions {
+	retry := c.Retry
+	if retry.MaxRetries == 0 && retry.RetryDelay == 0 && retry.TryTimeout == 0 {
+		retry = DefaultRetry
+	}
 	return &arm.ClientOptions{
 		ClientOptions: policy.ClientOptions{
-			Cloud:     c.CloudConfiguration(),
-			Transport: httpClient,
-			// azcore's retry policy honours Retry-After on 429 and 503 and
-			// backs off exponentially on 408, 500, 502, 503 and 504; it never
-			// retries earlier than Retry-After says.
-			Retry: policy.RetryOptions{
-				MaxRetries:    4,
-				RetryDelay:    time.Second,
-				MaxRetryDelay: 60 * time.Second,
-				TryTimeout:    2 * time.Minute,
-			},
+			Cloud:            c.CloudConfiguration(),
+			Transport:        httpClient,
+			Retry:            retry,
 			Telemetry:        policy.TelemetryOptions{ApplicationID: c.UserAgent},
 			PerRetryPolicies: []policy.Policy{requestMetrics{}},
 		},

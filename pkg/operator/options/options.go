@@ -1,0 +1,144 @@
+// Package options holds azkarpenter's own flags and environment variables,
+// validated, and carried in the context as karpenter core carries its own.
+package options
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
+	"sigs.k8s.io/karpenter/pkg/utils/env"
+
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+)
+
+func init() {
+	coreoptions.Injectables = append(coreoptions.Injectables, &Options{})
+}
+
+type optionsKey struct{}
+
+// Options are the Azure-side settings of the controller.
+type Options struct {
+	ClusterName       string
+	SubscriptionID    string
+	ResourceGroup     string
+	Location          string
+	VNETSubnetID      string
+	NetworkPlugin     string
+	NetworkPluginMode string
+
+	Cloud                   string
+	ARMEndpoint             string
+	PricesEndpoint          string
+	CABundle                string
+	CredentialMode          string
+	ManagedIdentityClientID string
+	StaticToken             string
+}
+
+var subnetIDPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$`)
+
+// AddFlags registers the flags; each defaults to its environment variable.
+func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
+	fs.StringVar(&o.ClusterName, "cluster-name", env.WithDefaultString("CLUSTER_NAME", ""), "[REQUIRED] Name of the cluster; tags every Azure resource the controller creates. (CLUSTER_NAME)")
+	fs.StringVar(&o.SubscriptionID, "subscription-id", env.WithDefaultString("AZURE_SUBSCRIPTION_ID", ""), "[REQUIRED] Azure subscription ID nodes are created in. (AZURE_SUBSCRIPTION_ID)")
+	fs.StringVar(&o.ResourceGroup, "resource-group", env.WithDefaultString("AZURE_NODE_RESOURCE_GROUP", ""), "[REQUIRED] Resource group nodes are created in (the cluster's node resource group). (AZURE_NODE_RESOURCE_GROUP)")
+	fs.StringVar(&o.Location, "location", env.WithDefaultString("AZURE_LOCATION", ""), "[REQUIRED] Azure region of the cluster, e.g. eastus. (AZURE_LOCATION)")
+	fs.StringVar(&o.VNETSubnetID, "vnet-subnet-id", env.WithDefaultString("AZURE_VNET_SUBNET_ID", ""), "[REQUIRED] Default subnet for node network interfaces; an AKSNodeClass may override it. (AZURE_VNET_SUBNET_ID)")
+	fs.StringVar(&o.NetworkPlugin, "network-plugin", env.WithDefaultString("NETWORK_PLUGIN", "azure"), "Cluster network plugin: azure, kubenet or none; sets the default max pods. (NETWORK_PLUGIN)")
+	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", env.WithDefaultString("NETWORK_PLUGIN_MODE", "overlay"), "Network plugin mode: overlay, or empty for node subnet. (NETWORK_PLUGIN_MODE)")
+	fs.StringVar(&o.Cloud, "azure-cloud", env.WithDefaultString("AZURE_CLOUD", "AzurePublicCloud"), "Azure cloud: AzurePublicCloud, AzureChinaCloud or AzureUSGovernmentCloud. (AZURE_CLOUD)")
+	fs.StringVar(&o.ARMEndpoint, "arm-endpoint", env.WithDefaultString("AZURE_ARM_ENDPOINT", ""), "Override of the Azure Resource Manager endpoint (https://), e.g. a simulator. (AZURE_ARM_ENDPOINT)")
+	fs.StringVar(&o.PricesEndpoint, "prices-endpoint", env.WithDefaultString("AZURE_PRICES_ENDPOINT", "https://prices.azure.com"), "Azure Retail Prices API endpoint. (AZURE_PRICES_ENDPOINT)")
+	fs.StringVar(&o.CABundle, "ca-bundle", env.WithDefaultString("AZURE_CA_BUNDLE", ""), "PEM file of extra CAs to trust for Azure endpoints. (AZURE_CA_BUNDLE)")
+	fs.StringVar(&o.CredentialMode, "credential", env.WithDefaultString("AZURE_CREDENTIAL_MODE", string(azure.CredentialWorkloadIdentity)), "How to authenticate: workload-identity, managed-identity or static-token. (AZURE_CREDENTIAL_MODE)")
+	fs.StringVar(&o.ManagedIdentityClientID, "managed-identity-client-id", env.WithDefaultString("AZURE_MANAGED_IDENTITY_CLIENT_ID", ""), "Client ID of a user-assigned managed identity. (AZURE_MANAGED_IDENTITY_CLIENT_ID)")
+	fs.StringVar(&o.StaticToken, "static-token", env.WithDefaultString("AZURE_STATIC_TOKEN", ""), "Bearer token for credential static-token (simulators only). (AZURE_STATIC_TOKEN)")
+}
+
+// Parse parses the flags and validates the result.
+func (o *Options) Parse(fs *coreoptions.FlagSet, args ...string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		return fmt.Errorf("parsing flags: %w", err)
+	}
+	return o.Validate()
+}
+
+// Validate reports every problem at once, each naming its flag and variable.
+func (o *Options) Validate() error {
+	var errs []error
+	required := []struct{ value, flag, env string }{
+		{o.ClusterName, "--cluster-name", "CLUSTER_NAME"},
+		{o.SubscriptionID, "--subscription-id", "AZURE_SUBSCRIPTION_ID"},
+		{o.ResourceGroup, "--resource-group", "AZURE_NODE_RESOURCE_GROUP"},
+		{o.Location, "--location", "AZURE_LOCATION"},
+		{o.VNETSubnetID, "--vnet-subnet-id", "AZURE_VNET_SUBNET_ID"},
+	}
+	for _, r := range required {
+		if r.value == "" {
+			errs = append(errs, fmt.Errorf("%s (%s) is required", r.flag, r.env))
+		}
+	}
+	if o.VNETSubnetID != "" && !subnetIDPattern.MatchString(o.VNETSubnetID) {
+		errs = append(errs, fmt.Errorf("--vnet-subnet-id %q is not a subnet resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)", o.VNETSubnetID))
+	}
+	if o.Location != "" && (strings.ToLower(o.Location) != o.Location || strings.ContainsAny(o.Location, " ")) {
+		errs = append(errs, fmt.Errorf("--location %q must be a region name such as eastus (lower case, no spaces)", o.Location))
+	}
+	if !slices.Contains([]string{"azure", "kubenet", "none"}, o.NetworkPlugin) {
+		errs = append(errs, fmt.Errorf("--network-plugin %q must be azure, kubenet or none", o.NetworkPlugin))
+	}
+	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
+		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty", o.NetworkPluginMode))
+	}
+	if o.PricesEndpoint != "" && !strings.HasPrefix(o.PricesEndpoint, "https://") {
+		errs = append(errs, fmt.Errorf("--prices-endpoint %q must be an https:// URL", o.PricesEndpoint))
+	}
+	if err := o.AzureConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// AzureConfig is the SDK client configuration the options describe.
+func (o *Options) AzureConfig() azure.Config {
+	return azure.Config{
+		Cloud:                   o.Cloud,
+		ARMEndpoint:             o.ARMEndpoint,
+		CABundle:                o.CABundle,
+		Credential:              azure.CredentialMode(o.CredentialMode),
+		ManagedIdentityClientID: o.ManagedIdentityClientID,
+		StaticToken:             o.StaticToken,
+		UserAgent:               "azkarpenter",
+	}
+}
+
+// ToContext stores the options in ctx.
+func (o *Options) ToContext(ctx context.Context) context.Context {
+	return ToContext(ctx, o)
+}
+
+// ToContext stores opts in ctx.
+func ToContext(ctx context.Context, opts *Options) context.Context {
+	return context.WithValue(ctx, optionsKey{}, opts)
+}
+
+// FromContext returns the options stored in ctx; it panics when there are
+// none, which is a wiring bug.
+func FromContext(ctx context.Context) *Options {
+	v := ctx.Value(optionsKey{})
+	if v == nil {
+		panic("azkarpenter options are not in the context")
+	}
+	return v.(*Options)
+}

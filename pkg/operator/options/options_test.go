@@ -1,0 +1,69 @@
+package options_test
+
+import (
+	"flag"
+	"strings"
+	"testing"
+
+	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
+
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
+)
+
+func parse(t *testing.T, args ...string) (*options.Options, error) {
+	t.Helper()
+	o := &options.Options{}
+	fs := &coreoptions.FlagSet{FlagSet: flag.NewFlagSet("test", flag.ContinueOnError)}
+	o.AddFlags(fs)
+	return o, o.Parse(fs, args...)
+}
+
+var valid = []string{
+	"--cluster-name=c1", "--subscription-id=00000000-0000-0000-0000-000000000000", "--resource-group=MC_rg_c1_eastus",
+	"--location=eastus", "--vnet-subnet-id=/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+}
+
+func TestValid(t *testing.T) {
+	o, err := parse(t, valid...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.CredentialMode != "workload-identity" || o.NetworkPlugin != "azure" || o.NetworkPluginMode != "overlay" {
+		t.Errorf("defaults: %+v", o)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Setenv("CLUSTER_NAME", "from-env")
+	o, err := parse(t, valid[1:]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ClusterName != "from-env" {
+		t.Errorf("cluster name %q, want from-env", o.ClusterName)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	_, err := parse(t, "--location=East US", "--vnet-subnet-id=subnet1", "--credential=password", "--arm-endpoint=http://127.0.0.1:1", "--network-plugin=calico")
+	if err == nil {
+		t.Fatal("expected errors")
+	}
+	for _, want := range []string{
+		"--cluster-name (CLUSTER_NAME) is required",
+		"--subscription-id (AZURE_SUBSCRIPTION_ID) is required",
+		"--resource-group (AZURE_NODE_RESOURCE_GROUP) is required",
+		`--location "East US" must be a region name`,
+		`--vnet-subnet-id "subnet1" is not a subnet resource ID`,
+		`unknown credential mode "password"`,
+		"must be an https:// URL",
+		`--network-plugin "calico"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if _, err := parse(t, append(valid, "--credential=static-token")...); err == nil || !strings.Contains(err.Error(), "needs a token") {
+		t.Errorf("static-token without a token: %v", err)
+	}
+}
