@@ -1,0 +1,257 @@
+package azuresim
+
+import (
+	"io"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/samber/lo"
+	"sigs.k8s.io/yaml"
+)
+
+// The admin API: fault model, evictions, introspection and reset. It lives
+// under /admin and needs the admin bearer token.
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /admin/state", s.adminMiddleware(s.handleState))
+	mux.Handle("GET /admin/stats", s.adminMiddleware(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.stats.snapshot()) }))
+	mux.Handle("POST /admin/reset", s.adminMiddleware(s.handleReset))
+	mux.Handle("GET /admin/config", s.adminMiddleware(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.config()) }))
+	mux.Handle("PUT /admin/config", s.adminMiddleware(s.handlePutConfig))
+	mux.Handle("POST /admin/errors", s.adminMiddleware(s.handleAddError))
+	mux.Handle("POST /admin/capacity", s.adminMiddleware(s.handleAddCapacity))
+	mux.Handle("PUT /admin/quota", s.adminMiddleware(s.handlePutQuota))
+	mux.Handle("POST /admin/evict", s.adminMiddleware(s.handleEvict))
+}
+
+// SetConfig replaces the fault model at run time.
+func (s *Server) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = cfg
+	s.fired = map[int]int{}
+	s.throttle.configure(cfg.Throttling)
+	return nil
+}
+
+// UpdateConfig edits the fault model in place under the server lock.
+func (s *Server) UpdateConfig(edit func(*Config)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg := s.cfg
+	cfg.Errors = append([]ErrorRule(nil), cfg.Errors...)
+	cfg.Capacity = append([]CapacityRule(nil), cfg.Capacity...)
+	cfg.Subnets = append([]SubnetRule(nil), cfg.Subnets...)
+	edit(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling)
+	s.cfg = cfg
+	if throttleChanged {
+		s.throttle.configure(cfg.Throttling)
+	}
+	return nil
+}
+
+func sameThrottling(a, b ThrottlingConfig) bool {
+	if a.Disabled != b.Disabled || len(a.Buckets) != len(b.Buckets) {
+		return false
+	}
+	for k, v := range a.Buckets {
+		if b.Buckets[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Reset drops every resource, restores the start-up fault model and clears stats.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	ids := lo.Map(lo.Values(s.vms), func(v *vmRecord, _ int) string { return v.id })
+	s.resetStateLocked()
+	s.cfg = s.startCfg
+	s.throttle.configure(s.cfg.Throttling)
+	for _, id := range ids {
+		s.notifyLocked(id)
+	}
+	s.mu.Unlock()
+	s.stats.reset()
+}
+
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Query().Get("scope") {
+	case "", "all":
+		s.Reset()
+	case "stats":
+		s.stats.reset()
+	default:
+		writeARMError(w, errInvalidParameter("scope", "scope must be all or stats"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func readYAML(r *http.Request, v any) *ARMError {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(raw) > maxBody {
+		return armErr(http.StatusBadRequest, "InvalidRequestContent", "The request body could not be read or exceeds %d bytes.", maxBody)
+	}
+	if err := yaml.UnmarshalStrict(raw, v); err != nil {
+		return armErr(http.StatusBadRequest, "InvalidRequestContent", "The request content could not be parsed as YAML or JSON: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) handlePutConfig(w http.ResponseWriter, r *http.Request) {
+	cfg := DefaultConfig()
+	if err := readYAML(r, &cfg); err != nil {
+		writeARMError(w, err)
+		return
+	}
+	if err := s.SetConfig(cfg); err != nil {
+		writeARMError(w, errInvalidParameter("config", "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.config())
+}
+
+func (s *Server) handleAddError(w http.ResponseWriter, r *http.Request) {
+	var rule ErrorRule
+	if err := readYAML(r, &rule); err != nil {
+		writeARMError(w, err)
+		return
+	}
+	if err := s.UpdateConfig(func(c *Config) { c.Errors = append(c.Errors, rule) }); err != nil {
+		writeARMError(w, errInvalidParameter("errors", "%v", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleAddCapacity(w http.ResponseWriter, r *http.Request) {
+	var rule CapacityRule
+	if err := readYAML(r, &rule); err != nil {
+		writeARMError(w, err)
+		return
+	}
+	if err := s.UpdateConfig(func(c *Config) { c.Capacity = append(c.Capacity, rule) }); err != nil {
+		writeARMError(w, errInvalidParameter("capacity", "%v", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handlePutQuota(w http.ResponseWriter, r *http.Request) {
+	var q QuotaConfig
+	if err := readYAML(r, &q); err != nil {
+		writeARMError(w, err)
+		return
+	}
+	if err := s.UpdateConfig(func(c *Config) { c.Quota = q }); err != nil {
+		writeARMError(w, errInvalidParameter("quota", "%v", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// VMState is a VM in GET /admin/state.
+type VMState struct {
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	ResourceGroup     string            `json:"resourceGroup"`
+	Location          string            `json:"location"`
+	Size              string            `json:"size"`
+	Family            string            `json:"family"`
+	VCPUs             int               `json:"vcpus"`
+	Zone              string            `json:"zone,omitempty"`
+	CapacityType      string            `json:"capacityType"`
+	ProvisioningState string            `json:"provisioningState"`
+	PowerState        string            `json:"powerState"`
+	FailureCode       string            `json:"failureCode,omitempty"`
+	EvictionNotBefore *time.Time        `json:"evictionNotBefore,omitempty"`
+	NICs              []string          `json:"nics"`
+	Tags              map[string]string `json:"tags,omitempty"`
+}
+
+// NICState is a NIC in GET /admin/state.
+type NICState struct {
+	ID        string `json:"id"`
+	PrivateIP string `json:"privateIP"`
+	Subnet    string `json:"subnet"`
+	VM        string `json:"vm,omitempty"`
+}
+
+// UsageState is quota use per subscription, location and family.
+type UsageState struct {
+	Subscription string         `json:"subscription"`
+	Location     string         `json:"location"`
+	Regional     int            `json:"regionalVCPUs"`
+	LowPriority  int            `json:"lowPriorityVCPUs"`
+	VMs          int            `json:"vms"`
+	Families     map[string]int `json:"families"`
+}
+
+// SubnetState is IP use per subnet.
+type SubnetState struct {
+	ID        string `json:"id"`
+	Prefix    string `json:"prefix"`
+	Used      int    `json:"used"`
+	Available int    `json:"available"`
+}
+
+// State is the body of GET /admin/state.
+type State struct {
+	VMs     []VMState     `json:"vms"`
+	NICs    []NICState    `json:"nics"`
+	Subnets []SubnetState `json:"subnets"`
+	Usage   []UsageState  `json:"usage"`
+}
+
+// Snapshot returns the simulator's resources.
+func (s *Server) Snapshot() State {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}}
+	type key struct{ sub, loc string }
+	seen := map[key]bool{}
+	for _, v := range s.vms {
+		fc := ""
+		if v.failure != nil {
+			fc = v.failure.Code
+		}
+		st.VMs = append(st.VMs, VMState{ID: v.id, Name: v.name, ResourceGroup: v.rg, Location: *v.vm.Location, Size: v.sku.Name,
+			Family: v.sku.Family, VCPUs: v.sku.VCPUs, Zone: v.zone, CapacityType: v.capacityType(), ProvisioningState: v.state,
+			PowerState: v.powerState, FailureCode: fc, EvictionNotBefore: v.evictionNotBefore, NICs: v.nicIDs,
+			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
+		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
+	}
+	for _, n := range s.nics {
+		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID})
+	}
+	for _, v := range s.vnets {
+		for _, sr := range v.subnets {
+			st.Subnets = append(st.Subnets, SubnetState{ID: sr.id, Prefix: sr.prefix.String(), Used: len(sr.allocated), Available: s.subnetCapacityLocked(v.name, sr) - len(sr.allocated)})
+		}
+	}
+	for k := range seen {
+		reg, low, n, fam := s.usageLocked(k.sub, k.loc)
+		st.Usage = append(st.Usage, UsageState{Subscription: k.sub, Location: k.loc, Regional: reg, LowPriority: low, VMs: n, Families: fam})
+	}
+	sort.Slice(st.VMs, func(i, j int) bool { return st.VMs[i].ID < st.VMs[j].ID })
+	sort.Slice(st.NICs, func(i, j int) bool { return st.NICs[i].ID < st.NICs[j].ID })
+	sort.Slice(st.Subnets, func(i, j int) bool { return st.Subnets[i].ID < st.Subnets[j].ID })
+	sort.Slice(st.Usage, func(i, j int) bool { return st.Usage[i].Location < st.Usage[j].Location })
+	return st
+}
+
+func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Snapshot())
+}
+
+// Stats returns per-operation request statistics.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }

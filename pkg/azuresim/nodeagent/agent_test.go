@@ -1,0 +1,248 @@
+package nodeagent
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+)
+
+// fakeSource is an in-memory VM source.
+type fakeSource struct {
+	mu       sync.Mutex
+	vms      map[string]VM
+	watchers []func(string)
+}
+
+func (f *fakeSource) LookupVM(id string) (VM, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vms[lower(id)]
+	return v, ok
+}
+
+func (f *fakeSource) ListVMs() []VM {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []VM
+	for _, v := range f.vms {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (f *fakeSource) Watch(fn func(string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watchers = append(f.watchers, fn)
+}
+
+func (f *fakeSource) set(v VM, present bool) {
+	f.mu.Lock()
+	if present {
+		f.vms[lower(v.ID)] = v
+	} else {
+		delete(f.vms, lower(v.ID))
+	}
+	ws := append([]func(string){}, f.watchers...)
+	f.mu.Unlock()
+	for _, w := range ws {
+		w(v.ID)
+	}
+}
+
+func bootstrapDoc(t testing.TB) []byte {
+	t.Helper()
+	b, err := json.Marshal(Bootstrap{
+		APIVersion: APIVersion, ClusterName: "test", KubernetesVersion: "v1.35.1",
+		Labels:        map[string]string{"karpenter.sh/nodepool": "default", "kubernetes.azure.com/agentpool": "default"},
+		Taints:        []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}},
+		StartupTaints: []corev1.Taint{{Key: "node.cilium.io/agent-not-ready", Value: "true", Effect: corev1.TaintEffectNoExecute}},
+		Kubelet: Kubelet{MaxPods: 110, KubeReserved: map[string]string{"cpu": "140m", "memory": "2662Mi"},
+			EvictionHard: map[string]string{"memory.available": "750Mi", "nodefs.available": "10%"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testVM(t testing.TB, size string) VM {
+	sku, ok := catalog.Default().SKU(size)
+	if !ok {
+		t.Fatalf("no SKU %s", size)
+	}
+	return VM{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
+		ResourceGroup: "rg", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
+		VMID: "6a2b1c9e-0000-4000-8000-000000000001", Running: true, CustomData: bootstrapDoc(t), OSDiskSizeGB: 128, PrivateIP: "10.1.0.4"}
+}
+
+func TestParseBootstrap(t *testing.T) {
+	if _, err := ParseBootstrap(bootstrapDoc(t)); err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string]string{
+		"wrong version": `{"apiVersion":"v0","clusterName":"c","kubelet":{"maxPods":110}}`,
+		"no cluster":    `{"apiVersion":"` + APIVersion + `","kubelet":{"maxPods":110}}`,
+		"maxPods range": `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":5}}`,
+		"bad quantity":  `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":110,"kubeReserved":{"cpu":"lots"}}}`,
+		"bad effect":    `{"apiVersion":"` + APIVersion + `","clusterName":"c","taints":[{"key":"k","effect":"Sometimes"}],"kubelet":{"maxPods":110}}`,
+		"unknown field": `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":110},"extra":1}`,
+		"not JSON":      `#cloud-config`,
+	} {
+		if _, err := ParseBootstrap([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestResources(t *testing.T) {
+	a := New(Options{MemoryOverheadPercent: 3})
+	boot, _ := ParseBootstrap(bootstrapDoc(t))
+	cases := []struct {
+		size                     string
+		cpu, allocCPU, mem, gpus string
+		allocMem                 string
+	}{
+		// 16 GiB * 0.97 = 16273899Ki, minus 2662Mi and 750Mi; 220 GiB * 0.97 = 223766118Ki.
+		{size: "Standard_D4s_v3", cpu: "4", allocCPU: "3860m", mem: "16273899Ki", allocMem: "12780011Ki"},
+		{size: "Standard_NC24ads_A100_v4", cpu: "24", allocCPU: "23860m", mem: "223766118Ki", allocMem: "220272230Ki", gpus: "1"},
+	}
+	for _, tc := range cases {
+		vm := testVM(t, tc.size)
+		capacity, alloc := a.resources(vm, boot)
+		eq := func(what string, got resource.Quantity, want string) {
+			if got.Cmp(resource.MustParse(want)) != 0 {
+				t.Errorf("%s %s: %s, want %s", tc.size, what, got.String(), want)
+			}
+		}
+		eq("cpu", capacity[corev1.ResourceCPU], tc.cpu)
+		eq("allocatable cpu", alloc[corev1.ResourceCPU], tc.allocCPU)
+		eq("memory", capacity[corev1.ResourceMemory], tc.mem)
+		eq("allocatable memory", alloc[corev1.ResourceMemory], tc.allocMem)
+		eq("pods", alloc[corev1.ResourcePods], "110")
+		eq("ephemeral-storage", capacity[corev1.ResourceEphemeralStorage], "128Gi")
+		eq("allocatable ephemeral-storage", alloc[corev1.ResourceEphemeralStorage], "123695058125") // 128Gi - 10%, rounded down
+		if tc.gpus != "" {
+			eq("gpus", capacity["nvidia.com/gpu"], tc.gpus)
+		} else if _, ok := capacity["nvidia.com/gpu"]; ok {
+			t.Errorf("%s: unexpected GPU capacity", tc.size)
+		}
+	}
+}
+
+func TestAgentWithFakeClient(t *testing.T) {
+	client := fake.NewClientset()
+	// Emulate the TaintNodesByCondition admission plugin.
+	client.PrependReactor("create", "nodes", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		n := action.(k8stesting.CreateAction).GetObject().(*corev1.Node)
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: TaintNotReady, Effect: corev1.TaintEffectNoSchedule})
+		return false, nil, nil
+	})
+	src := &fakeSource{vms: map[string]VM{}}
+	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.DiscardHandler), ResyncPeriod: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = agent.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	vm := testVM(t, "Standard_D4s_v3")
+	vm.Running = false
+	src.set(vm, true)
+	waitFor(t, "no node while creating", func() bool { return nodeCount(t, client) == 0 })
+	vm.Running = true
+	src.set(vm, true)
+	var node *corev1.Node
+	waitFor(t, "node registered", func() bool {
+		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
+		node = n
+		return err == nil && len(n.Status.Conditions) > 0 && !hasTaint(n, TaintNotReady)
+	})
+	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
+		t.Errorf("providerID %q", node.Spec.ProviderID)
+	}
+	wantLabels := map[string]string{"topology.kubernetes.io/zone": "eastus-2", "node.kubernetes.io/instance-type": "Standard_D4s_v3",
+		"kubernetes.io/arch": "amd64", "karpenter.sh/nodepool": "default", "topology.kubernetes.io/region": "eastus"}
+	for k, v := range wantLabels {
+		if node.Labels[k] != v {
+			t.Errorf("label %s=%q, want %q", k, node.Labels[k], v)
+		}
+	}
+	if node.Annotations[KwokAnnotation] != KwokAnnotationValue || !hasTaint(node, "dedicated") || !hasTaint(node, "node.cilium.io/agent-not-ready") {
+		t.Errorf("annotations %v taints %v", node.Annotations, node.Spec.Taints)
+	}
+	if node.Status.Conditions[0].Type != corev1.NodeReady || node.Status.Conditions[0].Status != corev1.ConditionTrue {
+		t.Errorf("conditions %v", node.Status.Conditions)
+	}
+
+	nb := time.Now().Add(time.Minute)
+	vm.EvictionNotBefore = &nb
+	src.set(vm, true)
+	waitFor(t, "preemption condition", func() bool {
+		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == ConditionPreemption && c.Reason == ReasonSpotEviction && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "eviction event", func() bool {
+		evs, _ := client.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
+		return len(evs.Items) == 1 && evs.Items[0].Reason == ReasonSpotEviction && evs.Items[0].InvolvedObject.Name == "aks-default-abc"
+	})
+
+	src.set(vm, false)
+	waitFor(t, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
+
+	// A VM without usable bootstrap data never gets a Node.
+	bad := testVM(t, "Standard_D2s_v5")
+	bad.ID, bad.ComputerName, bad.CustomData = bad.ID+"-bad", "bad", []byte("#!/bin/bash")
+	src.set(bad, true)
+	time.Sleep(100 * time.Millisecond)
+	if nodeCount(t, client) != 0 {
+		t.Error("node registered without bootstrap data")
+	}
+}
+
+func nodeCount(t *testing.T, c *fake.Clientset) int {
+	l, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l.Items)
+}
+
+func hasTaint(n *corev1.Node, key string) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,153 @@
+package azuresim
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const (
+	computeRP = "/providers/Microsoft.Compute"
+	networkRP = "/providers/Microsoft.Network"
+	subPath   = "/subscriptions/{sub}"
+	rgPath    = subPath + "/resourceGroups/{rg}"
+)
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	arm := func(pattern, op string, class armClass, buckets []string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.armMiddleware(op, class, buckets, h))
+	}
+	// Compute.
+	arm("GET "+subPath+computeRP+"/skus", OpListSKUs, armRead, nil, s.listSKUs)
+	arm("GET "+subPath+computeRP+"/locations/{loc}/usages", OpListUsages, armRead, nil, s.listUsages)
+	arm("GET "+subPath+computeRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, []string{BucketGetOperation}, s.getOperation)
+	arm("GET "+subPath+computeRP+"/virtualMachines", OpListVMAll, armRead, []string{BucketListVM}, s.listVMs)
+	arm("GET "+rgPath+computeRP+"/virtualMachines", OpListVM, armRead, []string{BucketListVM}, s.listVMs)
+	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}", OpPutVM, armWrite, []string{BucketPutVM, BucketPutVMResource}, s.putVM)
+	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}", OpGetVM, armRead, []string{BucketGetVM}, s.getVM)
+	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/instanceView", OpInstanceView, armRead, []string{BucketGetVM}, s.getInstanceView)
+	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}", OpDeleteVM, armDelete, []string{BucketDeleteVM, BucketDeleteVMResource}, s.deleteVM)
+	// Network.
+	nr, nw := []string{BucketNetworkReads}, []string{BucketNetworkWrites}
+	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)
+	arm("GET "+subPath+networkRP+"/networkInterfaces", OpListNICAll, armRead, nr, s.listNICs)
+	arm("GET "+rgPath+networkRP+"/networkInterfaces", OpListNIC, armRead, nr, s.listNICs)
+	arm("PUT "+rgPath+networkRP+"/networkInterfaces/{name}", OpPutNIC, armWrite, nw, s.putNIC)
+	arm("GET "+rgPath+networkRP+"/networkInterfaces/{name}", OpGetNIC, armRead, nr, s.getNIC)
+	arm("DELETE "+rgPath+networkRP+"/networkInterfaces/{name}", OpDeleteNIC, armDelete, nw, s.deleteNIC)
+	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}", OpPutVNet, armWrite, nw, s.putVNet)
+	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}", OpGetVNet, armRead, nr, s.getVNet)
+	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/usages", OpVNetUsages, armRead, nr, s.listVNetUsages)
+	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpPutSubnet, armWrite, nw, s.putSubnet)
+	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpGetSubnet, armRead, nr, s.getSubnet)
+	// Retail Prices: public, unauthenticated, unthrottled.
+	mux.Handle("GET /api/retail/prices", s.plainMiddleware(OpRetailPrices, http.HandlerFunc(s.retailPrices)))
+	// Admin.
+	s.adminRoutes(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			s.stats.record(OpUnknown, http.StatusNotFound, 0)
+			writeARMError(w, armErr(http.StatusNotFound, "InvalidResourceType",
+				"The resource type could not be found in the namespace for api version or the request path %q is not served by azuresim.", r.URL.Path))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// recorder captures the status for stats.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// guard turns a panic into a 500 ARM error: a simulator bug must show up as
+// a failed request and a log line, never as a crashed process.
+func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
+	if v := recover(); v != nil {
+		s.log.Error("azuresim handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+		writeARMError(w, armErr(http.StatusInternalServerError, "InternalServerError", "An internal error occurred in azuresim."))
+	}
+}
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
+
+func (s *Server) armMiddleware(op string, class armClass, buckets []string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			s.stats.record(op, max(rec.status, 200), time.Since(start))
+		}()
+		defer s.guard(rec, r)
+		reqID := uuid.NewString()
+		rec.Header().Set("x-ms-request-id", reqID)
+		rec.Header().Set("x-ms-correlation-request-id", reqID)
+		auth := r.Header.Get("Authorization")
+		if !strings.HasPrefix(auth, "Bearer ") || len(auth) == len("Bearer ") {
+			rec.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`)
+			writeARMError(rec, armErr(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."))
+			return
+		}
+		v := r.URL.Query().Get("api-version")
+		if v == "" {
+			writeARMError(rec, armErr(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
+			return
+		}
+		if !apiVersionRE.MatchString(v) {
+			writeARMError(rec, armErr(http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are dated 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.", v))
+			return
+		}
+		resourceID := ""
+		if name := r.PathValue("name"); name != "" {
+			resourceID = r.URL.Path
+		}
+		if t := s.throttle.admit(throttleKey{class: class, subscription: lower(r.PathValue("sub")), rpBuckets: buckets, resourceID: resourceID}, rec.Header()); t != nil {
+			s.log.Debug("azuresim throttled", "op", op, "bucket", t.bucket, "retryAfter", t.retryAfter)
+			t.write(rec, r.PathValue("sub"))
+			return
+		}
+		h.ServeHTTP(rec, r)
+	})
+}
+
+func (s *Server) plainMiddleware(op string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() { s.stats.record(op, max(rec.status, 200), time.Since(start)) }()
+		defer s.guard(rec, r)
+		h.ServeHTTP(rec, r)
+	})
+}
+
+func (s *Server) adminMiddleware(h http.HandlerFunc) http.Handler {
+	return s.plainMiddleware(OpAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.admin)) != 1 {
+			writeARMError(w, armErr(http.StatusUnauthorized, "AuthenticationFailed", "The admin API needs 'Authorization: Bearer <admin token>'."))
+			return
+		}
+		h(w, r)
+	}))
+}
