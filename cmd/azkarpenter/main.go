@@ -21,6 +21,8 @@ const usage = `azkarpenter: Karpenter-style node autoprovisioning for Kubernetes
 Usage:
   azkarpenter up   [flags]   start the local cluster and apply examples/ (Ctrl-C stops it)
   azkarpenter down [flags]   stop a local cluster left running by a killed "up"
+  azkarpenter explain -f nodeclass.yaml [--nodepool nodepool.yaml] --region R
+                             which VM sizes a NodeClass can launch, at what price, and why not the others
 
 Run "azkarpenter <command> -h" for the flags of a command.
 `
@@ -36,6 +38,8 @@ func main() {
 		err = up(os.Args[2:])
 	case "down":
 		err = down(os.Args[2:])
+	case "explain":
+		err = explain(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

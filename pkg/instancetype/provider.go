@@ -136,8 +136,10 @@ func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.S
 	size, parsed := ParseSize(s.Name)
 	d := Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
 	reasons := exclusionReasons(s, size, parsed, nc, now)
-	osDisk, _ := ChooseOSDisk(s, nc)
-	d.OSDisk = osDisk.String()
+	osDisk, diskReason := ChooseOSDisk(s, nc)
+	if diskReason == "" {
+		d.OSDisk = osDisk.String()
+	}
 	onDemand, ok := p.onDemandPrice(s.Name, nc)
 	if !ok {
 		reasons = append(reasons, fmt.Sprintf("no %s on-demand price in %s", osName(nc), p.opts.Region))

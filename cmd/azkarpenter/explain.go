@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"k8s.io/utils/clock"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
+	"sigs.k8s.io/yaml"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
+	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+)
+
+// explain answers "which VM sizes can this NodeClass (and NodePool) launch,
+// at what price, and why not the others?" against Azure or azuresim.
+func explain(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	o := &options.Options{}
+	o.AddFlags(&coreoptions.FlagSet{FlagSet: fs})
+	nodeClassFile := fs.String("f", "", "[REQUIRED] AKSNodeClass YAML file")
+	nodePoolFile := fs.String("nodepool", "", "NodePool YAML file; its requirements narrow the sizes further")
+	output := fs.String("o", "table", "output format: table or json")
+	onlyFit := fs.Bool("fit-only", false, "show only the sizes that fit")
+	fs.StringVar(&o.Location, "region", o.Location, "Azure region (same as --location)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: azkarpenter explain -f nodeclass.yaml [--nodepool nodepool.yaml] --region R [--subscription-id S] [Azure endpoint and credential flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var errs []error
+	if *nodeClassFile == "" {
+		errs = append(errs, errors.New("-f nodeclass.yaml is required"))
+	}
+	if o.Location == "" {
+		errs = append(errs, errors.New("--region (AZURE_LOCATION) is required"))
+	}
+	if o.SubscriptionID == "" {
+		errs = append(errs, errors.New("--subscription-id (AZURE_SUBSCRIPTION_ID) is required"))
+	}
+	if *output != "table" && *output != "json" {
+		errs = append(errs, fmt.Errorf("-o %q: use table or json", *output))
+	}
+	if err := o.AzureConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	nc := &v1beta1.AKSNodeClass{}
+	if err := readYAML(*nodeClassFile, nc, "AKSNodeClass"); err != nil {
+		return err
+	}
+	var np *karpv1.NodePool
+	if *nodePoolFile != "" {
+		np = &karpv1.NodePool{}
+		if err := readYAML(*nodePoolFile, np, "NodePool"); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := o.AzureConfig()
+	clients, err := azure.NewClients(cfg, o.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	prices, err := pricing.NewDefaultProvider(ctx, pricing.Options{
+		Region:        o.Location,
+		Endpoint:      o.PricesEndpoint,
+		ClientOptions: policy.ClientOptions{Transport: clients.HTTPClient},
+	})
+	if err != nil {
+		return err
+	}
+	if err := prices.Refresh(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "warning: using the embedded price snapshot: %v\n", err)
+	}
+	clk := clock.RealClock{}
+	skus := sku.NewDefaultProvider(clients.Compute.NewResourceSKUsClient(), o.Location, clk)
+	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), o.Location, clk)
+	provider := instancetype.NewDefaultProvider(instancetype.Options{
+		Region:         o.Location,
+		ClusterName:    o.ClusterName,
+		DefaultMaxPods: instancetype.DefaultMaxPods(o.NetworkPlugin, o.NetworkPluginMode),
+	}, skus, prices, offerings.NewCache(clk), q, clk)
+
+	decisions, err := provider.Explain(ctx, nc)
+	if err != nil {
+		return err
+	}
+	if np != nil {
+		its, err := provider.List(ctx, nc)
+		if err != nil {
+			return err
+		}
+		applyNodePool(decisions, its, np)
+	}
+	if *onlyFit {
+		kept := decisions[:0]
+		for _, d := range decisions {
+			if d.Included {
+				kept = append(kept, d)
+			}
+		}
+		decisions = kept
+	}
+	// Fitting sizes first, cheapest first: the order the scheduler prefers.
+	sort.SliceStable(decisions, func(i, j int) bool {
+		if decisions[i].Included != decisions[j].Included {
+			return decisions[i].Included
+		}
+		if decisions[i].Included {
+			return decisions[i].OnDemandPrice < decisions[j].OnDemandPrice
+		}
+		return decisions[i].Name < decisions[j].Name
+	})
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(decisions)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SIZE\tFIT\tVCPU\tMEMORY\tON-DEMAND $/H\tSPOT $/H\tOS DISK\tZONES\tREASON")
+	for _, d := range decisions {
+		fit := "yes"
+		reason := strings.Join(d.Reasons, "; ")
+		if !d.Included {
+			fit = "no"
+		} else if len(d.Unavailable) > 0 {
+			reason = "unavailable now: " + strings.Join(d.Unavailable, "; ")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%gGiB\t%s\t%s\t%s\t%s\t%s\n", d.Name, fit, d.VCPUs, d.MemoryGiB, price(d.OnDemandPrice), price(d.SpotPrice), d.OSDisk, strings.Join(d.Zones, ","), reason)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%s in %s\n", instancetype.Summary(decisions), o.Location)
+	return nil
+}
+
+// applyNodePool marks sizes the NodePool's requirements and labels rule out.
+func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.InstanceType, np *karpv1.NodePool) {
+	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(np.Spec.Template.Spec.Requirements...)
+	reqs.Add(scheduling.NewLabelRequirements(np.Spec.Template.Labels).Values()...)
+	byName := map[string]*cloudprovider.InstanceType{}
+	for _, it := range its {
+		byName[it.Name] = it
+	}
+	for i := range decisions {
+		d := &decisions[i]
+		it, ok := byName[d.Name]
+		if !d.Included || !ok {
+			continue
+		}
+		// As karpenter core filters instance types: only keys both sides define
+		// count; custom labels of the NodePool do not involve the size.
+		if err := it.Requirements.Intersects(reqs); err != nil {
+			d.Included = false
+			d.Reasons = append(d.Reasons, fmt.Sprintf("NodePool %s: %v", np.Name, err))
+			continue
+		}
+		if len(it.Offerings.Compatible(reqs)) == 0 {
+			d.Included = false
+			d.Reasons = append(d.Reasons, fmt.Sprintf("NodePool %s: no offering matches its zone and capacity-type requirements", np.Name))
+		}
+	}
+}
+
+func readYAML(path string, into any, kind string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	// Take the document of the wanted kind from a multi-document file, so the
+	// examples (NodePool and AKSNodeClass in one file) work as they are.
+	for _, doc := range strings.Split(string(data), "\n---") {
+		var meta struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if meta.Kind == kind {
+			if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s holds no %s", path, kind)
+}
+
+func price(p float64) string {
+	if p == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", p)
+}
