@@ -3,6 +3,7 @@ package v1beta1
 import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis"
 )
@@ -160,4 +161,12 @@ func OSSKU(imageFamily string) string {
 	default:
 		return OSSKUUbuntu
 	}
+}
+
+// AllowUndefinedWellKnownAndRestrictedLabels is the compatibility option for
+// matching NodeClaim requirements against instance types: instance types
+// define internal restricted labels (sku-hyperv-generation) that NodeClaims
+// never carry.
+func AllowUndefinedWellKnownAndRestrictedLabels(options *scheduling.CompatibilityOptions) {
+	options.AllowUndefined = karpv1.WellKnownLabels.Union(karpv1.RestrictedLabels)
 }

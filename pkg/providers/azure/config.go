@@ -67,6 +67,8 @@ type Config struct {
 	// Retry overrides the retry policy (tests shorten its delays); the zero
 	// value means DefaultRetry.
 	Retry policy.RetryOptions
+	// RateLimits override DefaultRateLimits when non-zero.
+	RateLimits RateLimits
 }
 
 // DefaultRetry is the retry policy of every client. azcore's retry policy
@@ -173,7 +175,14 @@ func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azco
 // ClientOptions are the ARM client options shared by every client: cloud,
 // transport, retries for throttling and transient failures, and request
 // metrics.
+//
+// Call it once per set of clients: the rate limiter it installs is shared by
+// every client built with the returned options.
 func (c Config) ClientOptions(httpClient *http.Client) *arm.ClientOptions {
+	limits := c.RateLimits
+	if limits == (RateLimits{}) {
+		limits = DefaultRateLimits
+	}
 	retry := c.Retry
 	if retry.MaxRetries == 0 && retry.RetryDelay == 0 && retry.TryTimeout == 0 {
 		retry = DefaultRetry
@@ -184,7 +193,7 @@ func (c Config) ClientOptions(httpClient *http.Client) *arm.ClientOptions {
 			Transport:        httpClient,
 			Retry:            retry,
 			Telemetry:        policy.TelemetryOptions{ApplicationID: c.UserAgent},
-			PerRetryPolicies: []policy.Policy{requestMetrics{}},
+			PerRetryPolicies: []policy.Policy{newRateLimiter(limits), requestMetrics{}},
 		},
 		// Resource provider registration needs subscription-level rights the
 		// controller does not have; the providers it uses are registered with

@@ -1,0 +1,72 @@
+package azure
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+type okTransport struct{}
+
+func (okTransport) Do(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req, Header: http.Header{}}, nil
+}
+
+func TestRateLimiterKinds(t *testing.T) {
+	// A read beyond the burst waits up to 200ms, a write up to 50ms.
+	limiter := newRateLimiter(RateLimits{ReadsPerSecond: 5, ReadBurst: 2, WritesPerSecond: 20, WriteBurst: 1, DeletesPerSecond: 20, DeleteBurst: 1})
+	pl := runtime.NewPipeline("test", "v0", runtime.PipelineOptions{PerRetry: []policy.Policy{limiter}}, &policy.ClientOptions{Transport: okTransport{}, Retry: policy.RetryOptions{MaxRetries: -1}})
+	// The counter is process-wide: measure what this test adds.
+	base := map[string]float64{"read": limitedCount(t, "read"), "write": limitedCount(t, "write"), "delete": limitedCount(t, "delete")}
+	waits := func(kind string) float64 { return limitedCount(t, kind) - base[kind] }
+	send := func(method string) {
+		req, err := runtime.NewRequest(context.Background(), method, "https://example.invalid/subscriptions/s/providers/Microsoft.Compute/skus")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := pl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	// Reads have a burst of 2: the third read in a row waits for a token;
+	// writes and deletes have their own buckets.
+	send(http.MethodGet)
+	send(http.MethodGet)
+	send(http.MethodDelete)
+	if got := waits("read"); got != 0 {
+		t.Fatalf("reads within the burst waited %v times", got)
+	}
+	send(http.MethodPut)
+	send(http.MethodPut)
+	send(http.MethodGet)
+	if waits("read") != 1 || waits("write") != 1 || waits("delete") != 0 {
+		t.Errorf("waits: read %v write %v delete %v, want 1 1 0", waits("read"), waits("write"), waits("delete"))
+	}
+}
+
+func limitedCount(t *testing.T, kind string) float64 {
+	t.Helper()
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "azkarpenter_azure_client_rate_limited_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == kind {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
