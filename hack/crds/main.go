@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/samber/lo"
+	runtimeschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	karpapis "sigs.k8s.io/karpenter/pkg/apis"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -50,6 +51,8 @@ func main() {
 			{"spec", "template", "metadata", "labels"},
 			{"spec", "template", "spec", "requirements", "[]", "key"},
 		}},
+		// Core adds the NodeClass label (karpenter.azure.com/aksnodeclass) to
+		// every NodeClaim it creates; only NodeClaims may carry it.
 		{"karpenter.sh_nodeclaims.yaml", karpapis.NodeClaimCRD, [][]string{
 			{"spec", "requirements", "[]", "key"},
 		}},
@@ -68,7 +71,11 @@ func main() {
 				log.Fatalf("%s: %v", c.name, err)
 			}
 			// Labels is a map validated as a whole; a requirement key is one string.
-			appendRules(schema, labelRules(p[len(p)-1] == "labels"))
+			var extra []string
+			if c.name == "karpenter.sh_nodeclaims.yaml" {
+				extra = []string{karpv1.NodeClassLabelKey(runtimeschema.GroupKind{Group: apis.Group, Kind: "AKSNodeClass"})}
+			}
+			appendRules(schema, labelRules(p[len(p)-1] == "labels", extra...))
 		}
 		if err := write(filepath.Join(*dir, c.name), header, crd); err != nil {
 			log.Fatal(err)
@@ -114,7 +121,7 @@ func addV1Alpha2(path string) error {
 	return write(path, "", crd)
 }
 
-func labelRules(isMap bool) []object {
+func labelRules(isMap bool, extraAllowed ...string) []object {
 	// The rules are written for one label key held in `subject`; a labels map
 	// applies them to every key.
 	subject := "self"
@@ -136,10 +143,11 @@ func labelRules(isMap bool) []object {
 		kubeAllowedDomains = append(kubeAllowedDomains, inDomain(d))
 	}
 	azureWellKnown := lo.Filter(sets.List(v1beta1.WellKnownLabels), func(k string, _ int) bool { return strings.HasPrefix(k, apis.Group+"/") })
+	azureAllowed := append(append([]string{}, azureWellKnown...), extraAllowed...)
 	rules := []struct{ message, rule string }{
 		{
 			message: fmt.Sprintf("label domain %q is restricted; of it only the well-known labels %s may be used", apis.Group, strings.Join(azureWellKnown, ", ")),
-			rule:    fmt.Sprintf(`%s in %s || !%s`, subject, celList(azureWellKnown), inDomain(apis.Group)),
+			rule:    fmt.Sprintf(`%s in %s || !%s`, subject, celList(azureAllowed), inDomain(apis.Group)),
 		},
 		{
 			message: fmt.Sprintf("label domain %q is reserved by AKS; of it only %s may be set", v1beta1.AKSLabelDomain, strings.Join(sets.List(v1beta1.AKSUserSettableLabels), ", ")),

@@ -238,6 +238,7 @@ var _ = Describe("NodePool label rules for Azure", func() {
 		Entry("node-role label", "{node-role.kubernetes.io/worker: ''}", "", `label domain "kubernetes.io" is restricted`),
 		Entry("k8s.io label", "{k8s.io/team: a}", "", `label domain "k8s.io" is restricted`),
 		Entry("karpenter core's own restriction still applies", "{karpenter.sh/foo: a}", "", `label domain "karpenter.sh" is restricted`),
+		Entry("the NodeClass label core sets on NodeClaims", "", "[{key: karpenter.azure.com/aksnodeclass, operator: In, values: [default]}]", `label domain "karpenter.azure.com" is restricted`),
 	)
 
 	It("lets NodeClaims carry the well-known Azure requirements", func() {
@@ -247,6 +248,11 @@ var _ = Describe("NodePool label rules for Azure", func() {
 		nc.Spec.Requirements = []karpv1.NodeSelectorRequirementWithMinValues{
 			{Key: v1beta1.LabelSKUName, Operator: "In", Values: []string{"Standard_D4s_v5"}},
 		}
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		// karpenter core adds the NodeClass label to every NodeClaim it makes.
+		nc.Name = "nc-" + rand.String(8)
+		nc.ResourceVersion = ""
+		nc.Spec.Requirements = []karpv1.NodeSelectorRequirementWithMinValues{{Key: "karpenter.azure.com/aksnodeclass", Operator: "In", Values: []string{"default"}}}
 		Expect(env.Client.Create(ctx, nc)).To(Succeed())
 		nc.Name = "nc-" + rand.String(8)
 		nc.ResourceVersion = ""
