@@ -1,0 +1,289 @@
+// Package imagefamily resolves the node image of an AKSNodeClass: the image
+// family, CPU architecture, HyperV generation, FIPS and confidential-VM
+// settings pick an image definition in AKS's public community galleries, and
+// the node image version (pinned, overridable) picks its version. Changing
+// the version changes every image ID, which is drift.
+package imagefamily
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+)
+
+// Pinned node image versions. Linux images (Ubuntu, Azure Linux) share AKS's
+// YYYYMM.DD.patch versions; Windows images are versioned by OS build.
+const (
+	DefaultLinuxVersion   = "202611.10.0"
+	DefaultWindowsVersion = "20348.4405.261112"
+	// DefaultWindows2025Version is the Windows Server 2025 build of the
+	// same release.
+	DefaultWindows2025Version = "26100.7171.261112"
+)
+
+// AKS's community galleries (public, no sharing setup needed).
+const (
+	GalleryUbuntu     = "AKSUbuntu-38d80f77-467a-481f-a8d4-09b6d4220bd2"
+	GalleryAzureLinux = "AKSAzureLinux-f7c7cda5-1c9a-4bdc-a222-9614c968580b"
+	GalleryWindows    = "AKSWindows-cf00e6e0-d245-4a4e-8d8e-6ed6a3f7a8e8"
+)
+
+// Ubuntu2404MinKubernetesMinor is the first Kubernetes 1.x minor whose
+// default Ubuntu release (imageFamily Ubuntu) is 24.04; older clusters get
+// 22.04, as in AKS.
+const Ubuntu2404MinKubernetesMinor = 35
+
+// Image is a resolved node image.
+type Image struct {
+	// ID is the community gallery image version ID:
+	// /CommunityGalleries/<gallery>/images/<definition>/versions/<version>.
+	ID string
+	// Definition is the gallery image definition, e.g. 2204gen2containerd.
+	Definition string
+	// Version is the image version.
+	Version string
+	// NodeImageVersion is the kubernetes.azure.com/node-image-version label
+	// value, e.g. AKSUbuntu-2204gen2containerd-202611.10.0.
+	NodeImageVersion string
+	// Arch is amd64 or arm64; HyperVGeneration is "1" or "2".
+	Arch             string
+	HyperVGeneration string
+}
+
+// Options are the inputs beyond the NodeClass.
+type Options struct {
+	// LinuxVersion, WindowsVersion and Windows2025Version override the
+	// pinned versions ("" keeps them).
+	LinuxVersion       string
+	WindowsVersion     string
+	Windows2025Version string
+	// KubernetesVersion (e.g. v1.35.1) selects the Ubuntu release of
+	// imageFamily Ubuntu.
+	KubernetesVersion string
+}
+
+// Provider resolves node images.
+type Provider interface {
+	// Resolve returns the image of the NodeClass for a VM size's CPU
+	// architecture (amd64, arm64) and HyperV generation ("1"/"2" or
+	// "V1"/"V2"), or an error when no image exists for the combination.
+	Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error)
+	// List returns every image of the NodeClass with the requirements
+	// (architecture, HyperV generation) of the VM sizes it runs on, for the
+	// NodeClass status.
+	List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error)
+}
+
+// DefaultProvider resolves images from the static gallery layout; it makes
+// no API calls.
+type DefaultProvider struct {
+	opts Options
+}
+
+// NewDefaultProvider returns a provider; empty versions are defaulted.
+func NewDefaultProvider(opts Options) *DefaultProvider {
+	if opts.LinuxVersion == "" {
+		opts.LinuxVersion = DefaultLinuxVersion
+	}
+	if opts.WindowsVersion == "" {
+		opts.WindowsVersion = DefaultWindowsVersion
+	}
+	if opts.Windows2025Version == "" {
+		opts.Windows2025Version = DefaultWindows2025Version
+	}
+	return &DefaultProvider{opts: opts}
+}
+
+// Resolve implements Provider.
+func (p *DefaultProvider) Resolve(_ context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error) {
+	gen := strings.TrimPrefix(strings.ToUpper(hyperVGeneration), "V")
+	for _, img := range p.images(nc) {
+		if img.Arch == arch && img.HyperVGeneration == gen {
+			return img, nil
+		}
+	}
+	return Image{}, fmt.Errorf("no %s node image for %s HyperV generation %s%s", nc.GetImageFamily(), arch, gen, variantSuffix(nc))
+}
+
+// List implements Provider.
+func (p *DefaultProvider) List(_ context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error) {
+	imgs := p.images(nc)
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("no %s node image%s", nc.GetImageFamily(), variantSuffix(nc))
+	}
+	out := make([]v1beta1.NodeImage, 0, len(imgs))
+	for _, img := range imgs {
+		out = append(out, v1beta1.NodeImage{
+			ID: img.ID,
+			Requirements: []corev1.NodeSelectorRequirement{
+				{Key: corev1.LabelArchStable, Operator: corev1.NodeSelectorOpIn, Values: []string{img.Arch}},
+				{Key: v1beta1.LabelSKUHyperVGeneration, Operator: corev1.NodeSelectorOpIn, Values: []string{img.HyperVGeneration}},
+			},
+		})
+	}
+	return out, nil
+}
+
+func variantSuffix(nc *v1beta1.AKSNodeClass) string {
+	var v []string
+	if fips(nc) {
+		v = append(v, "FIPS")
+	}
+	if confidential(nc) {
+		v = append(v, "confidential VM")
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(v, ", ") + ")"
+}
+
+func fips(nc *v1beta1.AKSNodeClass) bool {
+	return nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS
+}
+
+func confidential(nc *v1beta1.AKSNodeClass) bool {
+	return nc.Spec.Security != nil && nc.Spec.Security.ConfidentialVM != nil && *nc.Spec.Security.ConfidentialVM
+}
+
+// images are the NodeClass's images, Gen2 before Gen1 and amd64 before arm64.
+func (p *DefaultProvider) images(nc *v1beta1.AKSNodeClass) []Image {
+	var out []Image
+	for _, arch := range []string{"amd64", "arm64"} {
+		for _, g := range []string{"V2", "V1"} {
+			if !slices.Contains(instancetype.ImageGenerations(nc, arch), g) {
+				continue
+			}
+			gen := g[1:]
+			gallery, def, version, ok := p.definition(nc, arch, gen)
+			if !ok {
+				continue
+			}
+			out = append(out, Image{
+				ID:               fmt.Sprintf("/CommunityGalleries/%s/images/%s/versions/%s", gallery, def, version),
+				Definition:       def,
+				Version:          version,
+				NodeImageVersion: galleryPrefix(gallery) + "-" + def + "-" + version,
+				Arch:             arch,
+				HyperVGeneration: gen,
+			})
+		}
+	}
+	return out
+}
+
+// NodeImageVersion returns the kubernetes.azure.com/node-image-version
+// value of a community gallery image version ID, or "" for other IDs.
+func NodeImageVersion(imageID string) string {
+	parts := strings.Split(strings.Trim(imageID, "/"), "/")
+	if len(parts) != 6 || !strings.EqualFold(parts[0], "CommunityGalleries") || !strings.EqualFold(parts[2], "images") || !strings.EqualFold(parts[4], "versions") {
+		return ""
+	}
+	return galleryPrefix(parts[1]) + "-" + parts[3] + "-" + parts[5]
+}
+
+func galleryPrefix(gallery string) string {
+	prefix, _, _ := strings.Cut(gallery, "-")
+	return prefix
+}
+
+// definition names the gallery image definition, following AKS's naming:
+// <release>[gen2][arm64][fips|CVM]containerd for Ubuntu,
+// V<major>[gen2][arm64][fips] for Azure Linux, windows-<year>-containerd[-gen2]
+// for Windows. ok is false when AKS publishes no such image.
+func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen string) (gallery, def, version string, ok bool) {
+	isFIPS, isCVM := fips(nc), confidential(nc)
+	if isFIPS && isCVM {
+		return "", "", "", false
+	}
+	switch family := nc.GetImageFamily(); family {
+	case v1beta1.ImageFamilyWindows2022, v1beta1.ImageFamilyWindows2025:
+		if arch != "amd64" || isCVM {
+			return "", "", "", false
+		}
+		if family == v1beta1.ImageFamilyWindows2025 {
+			if gen != "2" {
+				return "", "", "", false
+			}
+			return GalleryWindows, "windows-2025-gen2", p.opts.Windows2025Version, true
+		}
+		def = "windows-2022-containerd"
+		if gen == "2" {
+			def += "-gen2"
+		}
+		return GalleryWindows, def, p.opts.WindowsVersion, true
+	case v1beta1.ImageFamilyAzureLinux:
+		if isCVM || (isFIPS && arch == "arm64") {
+			return "", "", "", false
+		}
+		def = "V3"
+		if gen == "2" {
+			def += "gen2"
+		}
+		if arch == "arm64" {
+			def += "arm64"
+		}
+		if isFIPS {
+			def += "fips"
+		}
+		return GalleryAzureLinux, def, p.opts.LinuxVersion, true
+	default:
+		release := p.ubuntuRelease(family, isFIPS)
+		if release == "" || (arch == "arm64" && (isFIPS || isCVM)) || (isCVM && gen != "2") {
+			return "", "", "", false
+		}
+		def = release
+		if gen == "2" {
+			def += "gen2"
+		}
+		if arch == "arm64" {
+			def += "arm64"
+		}
+		switch {
+		case isFIPS:
+			def += "fips"
+		case isCVM:
+			def += "CVM"
+		}
+		return GalleryUbuntu, def + "containerd", p.opts.LinuxVersion, true
+	}
+}
+
+// ubuntuRelease is the Ubuntu release of an Ubuntu image family: FIPS images
+// exist for 22.04 only.
+func (p *DefaultProvider) ubuntuRelease(family string, isFIPS bool) string {
+	switch family {
+	case v1beta1.ImageFamilyUbuntu2204:
+		return "2204"
+	case v1beta1.ImageFamilyUbuntu2404:
+		if isFIPS {
+			return ""
+		}
+		return "2404"
+	}
+	if isFIPS || kubernetesMinor(p.opts.KubernetesVersion) < Ubuntu2404MinKubernetesMinor {
+		return "2204"
+	}
+	return "2404"
+}
+
+// kubernetesMinor parses the minor of v1.35.1 (0 when unknown, which picks
+// the older default).
+func kubernetesMinor(v string) int {
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) < 2 || parts[0] != "1" {
+		return 0
+	}
+	m, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return 0
+	}
+	return m
+}

@@ -1,0 +1,251 @@
+package instance_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+)
+
+func TestCreateOnDemandEphemeral(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) { nc.Spec.OSDiskSizeGB = to.Ptr(int32(64)) })
+	its := e.instanceTypes(nc)
+	claim := nodeClaim([]string{"Standard_D2ds_v5"}, []string{karpv1.CapacityTypeOnDemand},
+		karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"eastus-2"}})
+	inst, err := e.provider.Create(e.ctx, nc, claim, its)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := instance.VMName(claim.Name)
+	if inst.Name != name || inst.InstanceType != "Standard_D2ds_v5" || inst.Zone != "eastus-2" || inst.CapacityType != karpv1.CapacityTypeOnDemand || inst.ProvisioningState != "Succeeded" {
+		t.Fatalf("instance %+v", inst)
+	}
+	wantPID := "azure:///subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	if inst.ProviderID != wantPID {
+		t.Errorf("providerID %s, want %s", inst.ProviderID, wantPID)
+	}
+	if s, g, n, err := instance.ParseProviderID(inst.ProviderID); err != nil || s != sub || g != rg || n != name {
+		t.Errorf("ParseProviderID = %s %s %s %v", s, g, n, err)
+	}
+	if inst.NodePool != "general" || inst.NodeClaim != claim.Name || inst.CreationTime.IsZero() {
+		t.Errorf("ownership/creation: %+v", inst)
+	}
+
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := vm.Properties
+	s := e.sku("Standard_D2ds_v5")
+	img, err := e.images.Resolve(e.ctx, nc, "amd64", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *p.StorageProfile.ImageReference.CommunityGalleryImageID; got != img.ID || !strings.Contains(got, "/images/2404gen2containerd/versions/") || inst.ImageID != got {
+		t.Errorf("image %s (instance %s), want %s", got, inst.ImageID, img.ID)
+	}
+	if len(vm.Zones) != 1 || *vm.Zones[0] != "2" {
+		t.Errorf("zones %v", vm.Zones)
+	}
+	if *p.Priority != armcompute.VirtualMachinePriorityTypesRegular || p.EvictionPolicy != nil || p.BillingProfile != nil {
+		t.Errorf("priority %v eviction %v billing %v", *p.Priority, p.EvictionPolicy, p.BillingProfile)
+	}
+	disk, _ := instancetype.ChooseOSDisk(s, nc)
+	od := p.StorageProfile.OSDisk
+	if od.DiffDiskSettings == nil || *od.DiffDiskSettings.Option != armcompute.DiffDiskOptionsLocal || string(*od.DiffDiskSettings.Placement) != disk.EphemeralPlacement || disk.EphemeralPlacement != "ResourceDisk" {
+		t.Errorf("OS disk %+v, want ephemeral on %s", od.DiffDiskSettings, disk.EphemeralPlacement)
+	}
+	if *od.DiskSizeGB != 64 || *od.DeleteOption != armcompute.DiskDeleteOptionTypesDelete {
+		t.Errorf("OS disk size %d deleteOption %s", *od.DiskSizeGB, *od.DeleteOption)
+	}
+	if nic := p.NetworkProfile.NetworkInterfaces[0]; *nic.Properties.DeleteOption != armcompute.DeleteOptionsDelete {
+		t.Errorf("NIC deleteOption %s", *nic.Properties.DeleteOption)
+	}
+	if *p.OSProfile.ComputerName != name {
+		t.Errorf("computerName %s", *p.OSProfile.ComputerName)
+	}
+	for _, tags := range []map[string]*string{vm.Tags, e.nicTags(name)} {
+		want := map[string]string{instance.TagCluster: clusterName, instance.TagNodePool: "general", instance.TagNodeClaim: claim.Name, "team": "platform"}
+		for k, v := range want {
+			if tags[k] == nil || *tags[k] != v {
+				t.Errorf("tag %s = %v, want %s", k, tags[k], v)
+			}
+		}
+	}
+	nic, err := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*nic.Properties.EnableAcceleratedNetworking {
+		t.Error("accelerated networking off on a size that supports it")
+	}
+
+	// The bootstrap data, read as the node agent (the contract's consumer) reads it.
+	view, ok := e.sim.LookupVM(*vm.ID)
+	if !ok {
+		t.Fatal("VM not in simulator")
+	}
+	b, err := nodeagent.ParseBootstrap(view.CustomData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
+	if q := resource.MustParse(b.Kubelet.KubeReserved["cpu"]); q.MilliValue() != r.CPUMillis {
+		t.Errorf("kubeReserved cpu %s, want %dm", b.Kubelet.KubeReserved["cpu"], r.CPUMillis)
+	}
+	if q := resource.MustParse(b.Kubelet.KubeReserved["memory"]); q.Value() != r.MemoryMiB<<20 {
+		t.Errorf("kubeReserved memory %s, want %dMi", b.Kubelet.KubeReserved["memory"], r.MemoryMiB)
+	}
+	if len(b.Kubelet.EvictionHard) != 1 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" {
+		t.Errorf("evictionHard %v", b.Kubelet.EvictionHard)
+	}
+	if b.Kubelet.MaxPods != 110 || b.ClusterName != clusterName || b.KubernetesVersion != "v1.35.1" || len(b.Kubelet.ClusterDNS) != 1 {
+		t.Errorf("bootstrap %+v", b)
+	}
+	wantLabels := map[string]string{
+		karpv1.NodePoolLabelKey: "general", "workload": "web", "example.com/tier": "gold", karpv1.CapacityTypeLabelKey: "on-demand", corev1.LabelTopologyZone: "eastus-2",
+		corev1.LabelInstanceTypeStable: "Standard_D2ds_v5", v1beta1.LabelSKUFamily: "D",
+		v1beta1.AKSLabelAgentPool: "general", v1beta1.AKSLabelMode: "user", v1beta1.AKSLabelScaleSetPriority: "regular",
+		v1beta1.AKSLabelStorageProfile: "ephemeral", v1beta1.AKSLabelOSSKU: "Ubuntu", v1beta1.AKSLabelInstanceSKU: "Standard_D2ds_v5",
+		v1beta1.AKSLabelCluster: clusterName, v1beta1.AKSLabelNodeImageVersion: img.NodeImageVersion,
+	}
+	for k, v := range wantLabels {
+		if b.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, b.Labels[k], v)
+		}
+	}
+	if _, ok := b.Labels[v1beta1.AKSLabelFIPSEnabled]; ok {
+		t.Error("fips_enabled on a non-FIPS node")
+	}
+	if len(b.Taints) != 1 || b.Taints[0].Key != "dedicated" || len(b.StartupTaints) != 1 || b.StartupTaints[0].Key != "node.cilium.io/agent-not-ready" {
+		t.Errorf("taints %v startup %v", b.Taints, b.StartupTaints)
+	}
+	if inst.Labels[v1beta1.AKSLabelStorageProfile] != "ephemeral" || inst.NodeImageVersion != img.NodeImageVersion {
+		t.Errorf("instance labels %v, image version %s", inst.Labels, inst.NodeImageVersion)
+	}
+
+	// Get and an idempotent second Create.
+	got, err := e.provider.Get(e.ctx, name)
+	if err != nil || got.ProviderID != inst.ProviderID || got.InstanceType != inst.InstanceType || got.Zone != inst.Zone {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	again, err := e.provider.Create(e.ctx, nc, claim, its)
+	if err != nil || again.ProviderID != inst.ProviderID {
+		t.Fatalf("second Create = %+v, %v", again, err)
+	}
+	if again.NodeImageVersion != inst.NodeImageVersion || again.Labels[v1beta1.AKSLabelStorageProfile] != "ephemeral" || again.Labels[corev1.LabelTopologyZone] != "eastus-2" {
+		t.Errorf("adopted instance lacks launch details: %s %v", again.NodeImageVersion, again.Labels)
+	}
+	if n := len(e.state().VMs); n != 1 {
+		t.Fatalf("%d VMs after two Creates of one NodeClaim", n)
+	}
+}
+
+func (e *env) nicTags(name string) map[string]*string {
+	e.t.Helper()
+	nic, err := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(name), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return nic.Tags
+}
+
+func TestCreateSpotManagedSecure(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
+		nc.Spec.Spot = &v1beta1.SpotConfiguration{MaxPrice: to.Ptr("0.5")}
+		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: to.Ptr(true)}
+		nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
+		nc.Spec.MaxPods = to.Ptr(int32(50))
+	})
+	its := e.instanceTypes(nc)
+	claim := nodeClaim([]string{"Standard_D2s_v5", "Standard_D4s_v5"}, []string{karpv1.CapacityTypeSpot, karpv1.CapacityTypeOnDemand})
+	claim.Labels[v1beta1.AKSLabelMode] = v1beta1.ModeSystem
+	inst, err := e.provider.Create(e.ctx, nc, claim, its)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.CapacityType != karpv1.CapacityTypeSpot || inst.InstanceType != "Standard_D2s_v5" {
+		t.Fatalf("chose %s %s, want the cheapest: spot Standard_D2s_v5", inst.CapacityType, inst.InstanceType)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := vm.Properties
+	if *p.Priority != armcompute.VirtualMachinePriorityTypesSpot || *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDelete || *p.BillingProfile.MaxPrice != 0.5 {
+		t.Errorf("spot settings %v %v %v", *p.Priority, *p.EvictionPolicy, *p.BillingProfile.MaxPrice)
+	}
+	if p.SecurityProfile == nil || !*p.SecurityProfile.EncryptionAtHost {
+		t.Error("encryption at host not set")
+	}
+	od := p.StorageProfile.OSDisk
+	if od.DiffDiskSettings != nil || *od.ManagedDisk.StorageAccountType != armcompute.StorageAccountTypesPremiumLRS || *od.DiskSizeGB != 128 {
+		t.Errorf("OS disk %+v", od)
+	}
+	if !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "/images/2204gen2fipscontainerd/") {
+		t.Errorf("image %s, want the FIPS 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	}
+	view, _ := e.sim.LookupVM(*vm.ID)
+	b, err := nodeagent.ParseBootstrap(view.CustomData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed", v1beta1.AKSLabelFIPSEnabled: "true",
+		v1beta1.AKSLabelMode: "system", karpv1.CapacityTypeLabelKey: "spot",
+	} {
+		if b.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, b.Labels[k], v)
+		}
+	}
+	if b.Kubelet.MaxPods != 50 {
+		t.Errorf("maxPods %d, want the NodeClass's 50", b.Kubelet.MaxPods)
+	}
+}
+
+func TestCreateWindowsComputerName(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) { nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyWindows2022) })
+	its := e.instanceTypes(nc)
+	claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+	inst, err := e.provider.Create(e.ctx, nc, claim, its)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn := *vm.Properties.OSProfile.ComputerName
+	if len(cn) > 15 || cn == inst.Name {
+		t.Errorf("Windows computerName %q", cn)
+	}
+	if vm.Properties.OSProfile.WindowsConfiguration == nil || !strings.Contains(inst.ImageID, "AKSWindows") || *vm.Properties.StorageProfile.OSDisk.OSType != armcompute.OperatingSystemTypesWindows {
+		t.Errorf("not a Windows VM: image %s", inst.ImageID)
+	}
+}
+
+var attemptRE = regexp.MustCompile(`(Standard_\w+) (\S+)/(spot|on-demand)`)
+
+// firstAttempt parses the offering an InsufficientCapacityError names.
+func firstAttempt(t *testing.T, err error) (size, zone, capacityType string) {
+	t.Helper()
+	m := attemptRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("error does not name the offering: %v", err)
+	}
+	return m[1], m[2], m[3]
+}

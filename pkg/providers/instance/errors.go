@@ -1,0 +1,306 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+)
+
+// Azure error codes of VM and NIC creation (AZURE-FACTS "VM creation failures").
+const (
+	CodeOperationNotAllowed                   = "OperationNotAllowed"
+	CodeSkuNotAvailable                       = "SkuNotAvailable"
+	CodeZonalAllocationFailed                 = "ZonalAllocationFailed"
+	CodeAllocationFailed                      = "AllocationFailed"
+	CodeOverconstrainedAllocationRequest      = "OverconstrainedAllocationRequest"
+	CodeOverconstrainedZonalAllocationRequest = "OverconstrainedZonalAllocationRequest"
+	CodeInsufficientSubnetSize                = "InsufficientSubnetSize"
+	CodeSubnetIsFull                          = "SubnetIsFull"
+	CodeTooManyRequests                       = "TooManyRequests"
+	CodeNotFound                              = "NotFound"
+	CodeResourceNotFound                      = "ResourceNotFound"
+)
+
+// Reasons the provider marks offerings unavailable with (the "reason" label
+// of azkarpenter_offerings_unavailable_marks_total).
+const (
+	ReasonFamilyQuota       = "FamilyQuotaExceeded"
+	ReasonRegionalQuota     = "RegionalQuotaExceeded"
+	ReasonSpotQuota         = "SpotQuotaExceeded"
+	ReasonSKUNotAvailable   = "SKUNotAvailable"
+	ReasonZonalAllocation   = "ZonalAllocationFailed"
+	ReasonAllocation        = "AllocationFailed"
+	ReasonOverconstrained   = "OverconstrainedAllocation"
+	ReasonSpotNotAllowed    = "SpotNotAllowed"
+	ReasonSubnetFull        = "SubnetFull"
+	ReasonThrottled         = "Throttled"
+	ReasonNoOffering        = "NoCompatibleOffering"
+	ReasonLaunchSpec        = "LaunchSpecFailed"
+	ReasonVMCreationFailed  = "VMCreationFailed"
+	ReasonNICCreationFailed = "NICCreationFailed"
+	ReasonTimeout           = "VMCreationTimeout"
+	ReasonVMDeleting        = "VMDeleting"
+)
+
+// Quota is a parsed quota error: "… exceeding approved <Kind> quota. …
+// Current Limit: L, Current Usage: U, Additional Required: R …".
+type Quota struct {
+	// Kind is "standardDSv3Family Cores", "Total Regional Cores" or
+	// "LowPriorityCores" (as Azure names it).
+	Kind                           string
+	Limit, Usage, Required         int64
+	HasLimit, HasUsage, HasRequire bool
+}
+
+var (
+	quotaKindRE  = regexp.MustCompile(`approved (.+?) quota`)
+	quotaLimitRE = regexp.MustCompile(`Current Limit:\s*(\d+)`)
+	quotaUsageRE = regexp.MustCompile(`Current Usage:\s*(\d+)`)
+	quotaReqRE   = regexp.MustCompile(`Additional Required:\s*(\d+)`)
+)
+
+// ParseQuota parses an OperationNotAllowed quota message; ok is false when
+// the message is not about quota.
+func ParseQuota(message string) (q Quota, ok bool) {
+	m := quotaKindRE.FindStringSubmatch(message)
+	switch {
+	case m != nil:
+		q.Kind = m[1]
+	case strings.Contains(message, "LowPriorityCores"):
+		q.Kind = "LowPriorityCores"
+	case strings.Contains(message, "Total Regional Cores"):
+		q.Kind = "Total Regional Cores"
+	default:
+		return q, false
+	}
+	num := func(re *regexp.Regexp) (int64, bool) {
+		if m := re.FindStringSubmatch(message); m != nil {
+			v, err := strconv.ParseInt(m[1], 10, 64)
+			return v, err == nil
+		}
+		return 0, false
+	}
+	q.Limit, q.HasLimit = num(quotaLimitRE)
+	q.Usage, q.HasUsage = num(quotaUsageRE)
+	q.Required, q.HasRequire = num(quotaReqRE)
+	return q, true
+}
+
+// IsSpot reports whether the quota is the regional spot quota.
+func (q Quota) IsSpot() bool {
+	return strings.Contains(q.Kind, "LowPriority")
+}
+
+// IsRegional reports whether the quota is the regional vCPU quota.
+func (q Quota) IsRegional() bool {
+	return strings.Contains(q.Kind, "Regional") && !q.IsSpot()
+}
+
+// Family is the quota family of a family quota ("" otherwise).
+func (q Quota) Family() string {
+	if q.IsSpot() || q.IsRegional() {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimSuffix(q.Kind, " Cores"))
+}
+
+// attempt is the offering a create tried.
+type attempt struct {
+	sku          *sku.SKU
+	zone         string // label form: <region>-<n> or "0"
+	capacityType string
+}
+
+// azureError returns the ARM error code and message of err.
+func azureError(err error) (code, message string, status int, ok bool) {
+	var pf *provisioningFailure
+	if errors.As(err, &pf) {
+		return pf.Code, pf.Message, http.StatusOK, true
+	}
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return "", "", 0, false
+	}
+	message = armMessage(re)
+	if message == "" {
+		message = re.Error()
+	}
+	return re.ErrorCode, message, re.StatusCode, true
+}
+
+// armMessage reads error.message from the body of an ARM error response or
+// of a failed long-running operation's status; azcore buffers the body, so
+// it can be read again.
+func armMessage(re *azcore.ResponseError) string {
+	if re.RawResponse == nil {
+		return ""
+	}
+	body, err := runtime.Payload(re.RawResponse)
+	if err != nil || len(body) == 0 {
+		return ""
+	}
+	var doc struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	if doc.Error != nil && doc.Error.Message != "" {
+		return doc.Error.Message
+	}
+	return doc.Message
+}
+
+// IsARMNotFound reports whether err is ARM's 404.
+func IsARMNotFound(err error) bool {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode == http.StatusNotFound || re.ErrorCode == CodeNotFound || re.ErrorCode == CodeResourceNotFound
+	}
+	return false
+}
+
+// classify records what a VM or NIC creation failure says about offerings
+// in the unavailable-offerings cache and returns the karpenter core error
+// for it: InsufficientCapacityError when another offering may succeed,
+// CreateError otherwise. families lists the quota families of the catalog,
+// for marks that cover every spot size.
+func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, families []string) error {
+	code, message, status, ok := azureError(err)
+	if !ok {
+		return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(err.Error()))
+	}
+	createFailures.Inc(map[string]string{"code": code, "capacity_type": a.capacityType})
+	ice := func(reason string) error {
+		return cloudprovider.NewInsufficientCapacityError(&conciseError{msg: fmt.Sprintf("%s: %s %s/%s: %s", reason, a.sku.Name, a.zone, a.capacityType, message), err: err})
+	}
+	mark := func(reason, zone, capacityType string, ttl time.Duration) {
+		p.unavailable.MarkUnavailable(ctx, reason, a.sku.Name, zone, capacityType, ttl)
+	}
+	switch code {
+	case CodeOperationNotAllowed:
+		q, isQuota := ParseQuota(message)
+		switch {
+		case isQuota && q.IsSpot():
+			// Spot VMs of every size count against one regional quota.
+			for _, f := range families {
+				p.unavailable.MarkFamilyUnavailable(ctx, ReasonSpotQuota, f, offerings.Any, karpv1.CapacityTypeSpot, 0, offerings.SpotQuotaTTL)
+			}
+			return ice(ReasonSpotQuota)
+		case isQuota && q.IsRegional():
+			// Not a property of the size: refresh the quota reading so the
+			// instance types stop offering what does not fit.
+			if p.quotas != nil {
+				if rerr := p.quotas.Refresh(ctx); rerr != nil {
+					logFrom(ctx).Error(rerr, "refreshing quota after a regional quota failure")
+				}
+			}
+			return ice(ReasonRegionalQuota)
+		case isQuota:
+			family := q.Family()
+			if family == "" {
+				family = a.sku.Family
+			}
+			minVCPUs := a.sku.QuotaVCPUs()
+			if q.HasRequire && q.Required > 0 {
+				minVCPUs = q.Required
+			}
+			ttl := offerings.QuotaTTL
+			if q.HasLimit && q.Limit == 0 {
+				ttl = offerings.ZeroQuotaTTL
+			}
+			// Family quota applies to regular-priority VMs; spot VMs count
+			// against LowPriorityCores instead.
+			p.unavailable.MarkFamilyUnavailable(ctx, ReasonFamilyQuota, family, offerings.Any, karpv1.CapacityTypeOnDemand, minVCPUs, ttl)
+			return ice(ReasonFamilyQuota)
+		case a.capacityType == karpv1.CapacityTypeSpot:
+			// Spot refused for the size (not spot-capable, max price below
+			// the current spot price…): try other offerings.
+			mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.DefaultTTL)
+			return ice(ReasonSpotNotAllowed)
+		}
+	case CodeSkuNotAvailable:
+		zone := offerings.Any
+		if strings.Contains(message, "in zone") && a.zone != "0" {
+			zone = a.zone
+		}
+		ttl := offerings.SKUNotAvailableOnDemandTTL
+		if a.capacityType == karpv1.CapacityTypeSpot {
+			ttl = offerings.SKUNotAvailableSpotTTL
+		}
+		mark(ReasonSKUNotAvailable, zone, a.capacityType, ttl)
+		return ice(ReasonSKUNotAvailable)
+	case CodeZonalAllocationFailed:
+		mark(ReasonZonalAllocation, a.zone, offerings.Any, offerings.AllocationTTL)
+		return ice(ReasonZonalAllocation)
+	case CodeAllocationFailed:
+		mark(ReasonAllocation, offerings.Any, offerings.Any, offerings.AllocationTTL)
+		return ice(ReasonAllocation)
+	case CodeOverconstrainedZonalAllocationRequest:
+		mark(ReasonOverconstrained, a.zone, a.capacityType, offerings.AllocationTTL)
+		return ice(ReasonOverconstrained)
+	case CodeOverconstrainedAllocationRequest:
+		mark(ReasonOverconstrained, offerings.Any, a.capacityType, offerings.AllocationTTL)
+		return ice(ReasonOverconstrained)
+	case CodeSubnetIsFull, CodeInsufficientSubnetSize:
+		// The subnet, not the offering, is short: no mark. The NodeClass
+		// status controller reports the subnet as not ready.
+		return ice(ReasonSubnetFull)
+	case CodeTooManyRequests:
+		return cloudprovider.NewCreateError(&conciseError{msg: code + ": " + message, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
+	}
+	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
+	if status == http.StatusTooManyRequests {
+		return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
+	}
+	return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, conditionReason(code), truncate(msg))
+}
+
+// conciseError shows one line (azcore.ResponseError's text is a multi-line
+// dump of the response) and unwraps to the original error.
+type conciseError struct {
+	msg string
+	err error
+}
+
+func (e *conciseError) Error() string { return e.msg }
+func (e *conciseError) Unwrap() error { return e.err }
+
+// conditionReason turns an Azure error code into a condition reason
+// (CamelCase letters and digits).
+func conditionReason(code string) string {
+	if code == "" {
+		return ReasonVMCreationFailed
+	}
+	for _, r := range code {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return ReasonVMCreationFailed
+		}
+	}
+	return code
+}
+
+func truncate(s string) string {
+	const limit = 1000
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "…"
+}

@@ -1,0 +1,211 @@
+package instance_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+)
+
+// crashAfterPut cancels the create's context as soon as ARM accepted the VM
+// PUT, as a controller crash between PUT and polling would.
+type crashAfterPut struct {
+	instance.VirtualMachinesAPI
+	cancel context.CancelFunc
+	puts   int
+}
+
+func (c *crashAfterPut) BeginCreateOrUpdate(ctx context.Context, rg, name string, vm armcompute.VirtualMachine, o *armcompute.VirtualMachinesClientBeginCreateOrUpdateOptions) (*runtime.Poller[armcompute.VirtualMachinesClientCreateOrUpdateResponse], error) {
+	c.puts++
+	p, err := c.VirtualMachinesAPI.BeginCreateOrUpdate(ctx, rg, name, vm, o)
+	c.cancel()
+	return p, err
+}
+
+func TestLifecycle(t *testing.T) {
+	w := newWorld(t)
+
+	t.Run("crash between PUT and poll, then retry", func(t *testing.T) {
+		e := w.env(t, nil)
+		nc := nodeClass(nil)
+		its := e.instanceTypes(nc)
+		claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+		ctx, cancel := context.WithCancel(e.ctx)
+		vms := &crashAfterPut{VirtualMachinesAPI: e.clients.Compute.NewVirtualMachinesClient(), cancel: cancel}
+		crashing := instance.NewDefaultProvider(e.opts, vms, e.clients.Network.NewInterfacesClient(), nil, e.skus, e.launch, e.cache, e.quota)
+		if _, err := crashing.Create(ctx, nc, claim, its); err == nil || vms.puts != 1 {
+			t.Fatalf("Create with a crash after the PUT = %v (%d PUTs)", err, vms.puts)
+		}
+		if n := len(e.state().VMs); n != 1 {
+			t.Fatalf("%d VMs after the accepted PUT", n)
+		}
+		// The restarted controller creates the same NodeClaim again.
+		inst, err := e.provider.Create(e.ctx, nc, claim, its)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := e.state()
+		if len(st.VMs) != 1 || len(st.NICs) != 1 || st.VMs[0].Name != inst.Name || inst.ProvisioningState != "Succeeded" {
+			t.Fatalf("after the retry: %d VMs, %d NICs, instance %+v", len(st.VMs), len(st.NICs), inst)
+		}
+		if stats := e.sim.Stats(); stats.Operations[azuresim.OpPutVM].Requests != 1 {
+			t.Errorf("%d VM PUTs, want 1: the retry must adopt the VM", stats.Operations[azuresim.OpPutVM].Requests)
+		}
+	})
+
+	t.Run("failed VM of an earlier attempt is replaced", func(t *testing.T) {
+		e := w.env(t, func(c *azuresim.Config) {
+			c.Errors = []azuresim.ErrorRule{{Operation: azuresim.OpPutVM, Code: "AllocationFailed", Async: true, Count: 1}}
+		})
+		nc := nodeClass(nil)
+		its := e.instanceTypes(nc)
+		claim := nodeClaim([]string{"Standard_D2s_v5", "Standard_D2s_v3"}, []string{karpv1.CapacityTypeOnDemand})
+		// An earlier controller created the VM, which then failed, and
+		// crashed before cleaning up.
+		if err := e.foreignVM(instance.VMName(claim.Name), map[string]*string{instance.TagCluster: to.Ptr(clusterName)}); err == nil {
+			t.Fatal("injected allocation failure did not fire")
+		}
+		e.eventually("VM failed", func() bool { st := e.state(); return len(st.VMs) == 1 && st.VMs[0].ProvisioningState == "Failed" })
+		inst, err := e.provider.Create(e.ctx, nc, claim, its)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := e.state()
+		if len(st.VMs) != 1 || st.VMs[0].ProvisioningState != "Succeeded" || st.VMs[0].Name != inst.Name || len(st.NICs) != 1 || inst.InstanceType != "Standard_D2s_v3" {
+			t.Fatalf("after replacing the failed VM: %+v, instance %s", st, inst.InstanceType)
+		}
+		// The failure was remembered: the size is avoided everywhere for an hour.
+		if reason := e.cache.Unavailable(e.offering(e.sku("Standard_D2s_v5"), "eastus-2", karpv1.CapacityTypeOnDemand)); reason == "" {
+			t.Error("the earlier AllocationFailed was not recorded")
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		e := w.env(t, nil)
+		if err := e.provider.Delete(e.ctx, "aks-missing"); !instance.IsNotFound(err) {
+			t.Fatalf("Delete of a missing VM = %v, want not found", err)
+		}
+		if _, err := e.provider.Get(e.ctx, "aks-missing"); !instance.IsNotFound(err) {
+			t.Fatalf("Get of a missing VM = %v, want not found", err)
+		}
+		nc := nodeClass(nil)
+		inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Delete returns once deletion started; core calls it until the VM is gone.
+		calls := 0
+		for {
+			calls++
+			err := e.provider.Delete(e.ctx, inst.Name)
+			if instance.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls > 100 {
+				t.Fatal("VM never went away")
+			}
+		}
+		e.eventually("VM and NIC gone", func() bool { st := e.state(); return len(st.VMs) == 0 && len(st.NICs) == 0 })
+		if st := e.sim.Stats(); st.Operations[azuresim.OpDeleteVM].Requests != 1 {
+			t.Errorf("%d VM DELETEs for one deletion", st.Operations[azuresim.OpDeleteVM].Requests)
+		}
+	})
+
+	t.Run("list owned VMs and NICs", func(t *testing.T) {
+		e := w.env(t, func(c *azuresim.Config) { c.ListDelay = azuresim.Duration{} })
+		nc := nodeClass(nil)
+		its := e.instanceTypes(nc)
+		var ours []string
+		for range 3 {
+			inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), its)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours = append(ours, inst.Name)
+		}
+		for name, tags := range map[string]map[string]*string{"other-cluster-vm": {instance.TagCluster: to.Ptr("another-cluster")}, "untagged-vm": nil} {
+			if err := e.foreignVM(name, tags); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := e.provider.List(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, i := range list {
+			got[i.Name] = true
+			if i.NodePool != "general" || i.ProviderID == "" || i.InstanceType != "Standard_D2s_v5" {
+				t.Errorf("listed %+v", i)
+			}
+		}
+		if len(list) != 3 || !got[ours[0]] || !got[ours[1]] || !got[ours[2]] {
+			t.Fatalf("List = %v, want exactly %v", got, ours)
+		}
+
+		// An orphaned NIC (its VM creation never happened) is listed and deleted.
+		np, err := e.clients.Network.NewInterfacesClient().BeginCreateOrUpdate(e.ctx, rg, "aks-orphan", armnetwork.Interface{
+			Location: to.Ptr(region), Tags: map[string]*string{instance.TagCluster: to.Ptr(clusterName), instance.TagNodeClaim: to.Ptr("orphan")},
+			Properties: &armnetwork.InterfacePropertiesFormat{IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
+				Name: to.Ptr("ipconfig1"), Properties: &armnetwork.InterfaceIPConfigurationPropertiesFormat{Subnet: &armnetwork.Subnet{ID: to.Ptr(subnetID)}},
+			}}},
+		}, nil)
+		if err == nil {
+			_, err = np.PollUntilDone(e.ctx, poll)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		nics, err := e.provider.ListNICs(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orphans := 0
+		for _, n := range nics {
+			if n.VMID == "" {
+				orphans++
+				if n.Name != "aks-orphan" || n.NodeClaim != "orphan" {
+					t.Errorf("orphan %+v", n)
+				}
+			} else if n.CreationTime.IsZero() {
+				t.Errorf("NIC %s has no creation time", n.Name)
+			}
+		}
+		if len(nics) != 4 || orphans != 1 {
+			t.Fatalf("ListNICs: %d NICs, %d orphans; want 4 and 1", len(nics), orphans)
+		}
+		if err := e.provider.DeleteNIC(e.ctx, "aks-orphan"); err != nil {
+			t.Fatal(err)
+		}
+		e.eventually("orphan NIC gone", func() bool { return len(e.state().NICs) == 5 }) // 3 ours + 2 foreign
+		if err := e.provider.DeleteNIC(e.ctx, "aks-orphan"); !instance.IsNotFound(err) {
+			t.Fatalf("DeleteNIC of a missing NIC = %v", err)
+		}
+	})
+}
+
+func TestProviderID(t *testing.T) {
+	pid := instance.ProviderID("sub", "rg", "aks-x")
+	if pid != "azure:///subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-x" {
+		t.Fatal(pid)
+	}
+	for _, bad := range []string{"", "aws:///x", "azure:///subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/", "azure:///subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/x"} {
+		if _, _, _, err := instance.ParseProviderID(bad); err == nil {
+			t.Errorf("ParseProviderID(%q) succeeded", bad)
+		}
+	}
+	long := instance.VMName("a-very-long-nodeclaim-name-that-goes-on-and-on-and-on-beyond-the-limit-of-azure")
+	if len(long) > 64 || long != instance.VMName("a-very-long-nodeclaim-name-that-goes-on-and-on-and-on-beyond-the-limit-of-azure") {
+		t.Errorf("VMName of a long NodeClaim: %q", long)
+	}
+}

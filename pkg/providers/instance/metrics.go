@@ -1,0 +1,44 @@
+package instance
+
+import (
+	"context"
+
+	opmetrics "github.com/awslabs/operatorpkg/metrics"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+const (
+	metricsNamespace = "azkarpenter"
+	metricsSubsystem = "instance"
+)
+
+var (
+	createDuration = opmetrics.NewPrometheusHistogram(crmetrics.Registry, prometheus.HistogramOpts{
+		Namespace: metricsNamespace,
+		Subsystem: metricsSubsystem,
+		Name:      "create_duration_seconds",
+		Help:      "Duration of VM creations (NIC and VM PUT and polling) by result: Succeeded, Adopted, or the failure reason.",
+		Buckets:   []float64{0.1, 0.5, 1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600},
+	}, []string{"result", "capacity_type"})
+	createFailures = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Subsystem: metricsSubsystem,
+		Name:      "create_failures_total",
+		Help:      "Failed VM or NIC creations by Azure error code and capacity type.",
+	}, []string{"code", "capacity_type"})
+	deletesTotal = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Subsystem: metricsSubsystem,
+		Name:      "deletes_total",
+		Help:      "VM and NIC deletions started by resource (vm, nic) and result (started, not_found, error).",
+	}, []string{"resource", "result"})
+)
+
+func logFrom(ctx context.Context) logr.Logger { return log.FromContext(ctx) }
+
+func logIntoContext(ctx context.Context, l logr.Logger) context.Context {
+	return log.IntoContext(ctx, l)
+}

@@ -1,0 +1,229 @@
+// Package instance manages the lifecycle of the Azure VMs (and their NICs
+// and OS disks) that back karpenter NodeClaims: idempotent creation with
+// GET-before-PUT and a deadline on the long-running operation, classification
+// of Azure's failures into the unavailable-offerings cache and karpenter core
+// errors, deletion, and listing of the resources this cluster owns by tag.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+)
+
+// Ownership tags on every VM, NIC and OS disk the provider creates. Azure tag
+// keys cannot contain '/', so the label-like keys use '_'.
+const (
+	TagCluster   = "karpenter.azure.com_cluster"
+	TagNodePool  = "karpenter.sh_nodepool"
+	TagNodeClaim = "karpenter.sh_nodeclaim"
+	// TagNodeClass names the AKSNodeClass the resource was launched from.
+	TagNodeClass = "karpenter.azure.com_aksnodeclass"
+	// TagCreationTimestamp is the RFC 3339 time the provider created the
+	// resource. NICs carry no creation time in ARM; garbage collection uses
+	// this tag to give a NIC a grace period.
+	TagCreationTimestamp = "karpenter.azure.com_creationtimestamp"
+)
+
+// Provider manages VMs and their NICs.
+type Provider interface {
+	// Create launches the VM of a NodeClaim on the cheapest available offering
+	// of instanceTypes compatible with the NodeClaim's requirements, or
+	// adopts the VM a previous attempt created. Capacity and quota failures
+	// are returned as cloudprovider.InsufficientCapacityError (the offering
+	// is marked unavailable first), other failures as
+	// cloudprovider.CreateError.
+	Create(ctx context.Context, nodeClass *v1beta1.AKSNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, error)
+	// Get returns the VM by name; a missing VM is an error for which
+	// IsNotFound is true.
+	Get(ctx context.Context, name string) (*Instance, error)
+	// List returns every VM this cluster owns (by the cluster tag).
+	List(ctx context.Context) ([]*Instance, error)
+	// Delete starts deleting the VM and its NIC (and a managed OS disk the
+	// VM leaves behind) and returns once deletion has started. A missing VM
+	// is an error for which IsNotFound is true.
+	Delete(ctx context.Context, name string) error
+	// ListNICs returns every NIC this cluster owns (by the cluster tag).
+	ListNICs(ctx context.Context) ([]*NIC, error)
+	// DeleteNIC deletes a NIC; a missing NIC is an error for which
+	// IsNotFound is true.
+	DeleteNIC(ctx context.Context, name string) error
+}
+
+// Instance is a VM the provider manages.
+type Instance struct {
+	// Name is the VM name (VMName of the NodeClaim).
+	Name string
+	// ID is the ARM resource ID.
+	ID string
+	// ProviderID is the node's spec.providerID:
+	// azure:///subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>.
+	ProviderID string
+	// InstanceType is the VM size, e.g. Standard_D4s_v5.
+	InstanceType string
+	// Zone is the topology.kubernetes.io/zone value: <region>-<n>, or "0".
+	Zone string
+	// CapacityType is karpenter's capacity type: spot or on-demand.
+	CapacityType string
+	// ImageID is the image reference the VM was created from.
+	ImageID string
+	// NodeImageVersion is the kubernetes.azure.com/node-image-version value
+	// (set by Create; "" on Get and List).
+	NodeImageVersion string
+	// Labels are the node labels written into the bootstrap data (set by
+	// Create; nil on Get and List, since ARM never returns customData).
+	Labels map[string]string
+	// NodePool and NodeClaim are read from the ownership tags.
+	NodePool  string
+	NodeClaim string
+	// Tags are the VM's Azure tags.
+	Tags map[string]string
+	// CreationTime is ARM's timeCreated (zero if ARM did not report it).
+	CreationTime time.Time
+	// ProvisioningState is ARM's provisioningState: Creating, Succeeded,
+	// Failed, Deleting…
+	ProvisioningState string
+}
+
+// NIC is a network interface the provider created for a VM.
+type NIC struct {
+	Name string
+	ID   string
+	// VMID is the ARM ID of the VM the NIC is attached to, "" when none.
+	VMID string
+	// NodeClaim is read from the ownership tag.
+	NodeClaim string
+	Tags      map[string]string
+	// CreationTime is from TagCreationTimestamp (zero when absent).
+	CreationTime      time.Time
+	ProvisioningState string
+}
+
+// Options are the cluster-wide inputs of the provider.
+type Options struct {
+	ClusterName    string
+	SubscriptionID string
+	ResourceGroup  string
+	Location       string
+	// SubnetID is the default subnet of NICs when the AKSNodeClass sets none.
+	SubnetID          string
+	KubernetesVersion string
+	APIServerEndpoint string
+	// ClusterDNS is the kubelet --cluster-dns list.
+	ClusterDNS []string
+	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
+	DefaultMaxPods int32
+	// CreateTimeout bounds one Create, polling included (default 10m).
+	CreateTimeout time.Duration
+	// PollFrequency is how often long-running operations are polled
+	// (default 5s; tests against a time-scaled simulator use milliseconds).
+	PollFrequency time.Duration
+	// SSHPublicKey is the admin SSH key of Linux nodes ("" generates one
+	// whose private key is discarded).
+	SSHPublicKey string
+	// DeleteWait is how long Delete waits for the VM deletion to finish
+	// before returning with deletion still in progress (default 2s).
+	DeleteWait time.Duration
+}
+
+// VirtualMachinesAPI is the subset of *armcompute.VirtualMachinesClient the
+// provider uses.
+type VirtualMachinesAPI interface {
+	Get(ctx context.Context, resourceGroupName string, vmName string, options *armcompute.VirtualMachinesClientGetOptions) (armcompute.VirtualMachinesClientGetResponse, error)
+	BeginCreateOrUpdate(ctx context.Context, resourceGroupName string, vmName string, parameters armcompute.VirtualMachine, options *armcompute.VirtualMachinesClientBeginCreateOrUpdateOptions) (*runtime.Poller[armcompute.VirtualMachinesClientCreateOrUpdateResponse], error)
+	BeginDelete(ctx context.Context, resourceGroupName string, vmName string, options *armcompute.VirtualMachinesClientBeginDeleteOptions) (*runtime.Poller[armcompute.VirtualMachinesClientDeleteResponse], error)
+	NewListPager(resourceGroupName string, options *armcompute.VirtualMachinesClientListOptions) *runtime.Pager[armcompute.VirtualMachinesClientListResponse]
+}
+
+// InterfacesAPI is the subset of *armnetwork.InterfacesClient the provider uses.
+type InterfacesAPI interface {
+	Get(ctx context.Context, resourceGroupName string, networkInterfaceName string, options *armnetwork.InterfacesClientGetOptions) (armnetwork.InterfacesClientGetResponse, error)
+	BeginCreateOrUpdate(ctx context.Context, resourceGroupName string, networkInterfaceName string, parameters armnetwork.Interface, options *armnetwork.InterfacesClientBeginCreateOrUpdateOptions) (*runtime.Poller[armnetwork.InterfacesClientCreateOrUpdateResponse], error)
+	BeginDelete(ctx context.Context, resourceGroupName string, networkInterfaceName string, options *armnetwork.InterfacesClientBeginDeleteOptions) (*runtime.Poller[armnetwork.InterfacesClientDeleteResponse], error)
+	NewListPager(resourceGroupName string, options *armnetwork.InterfacesClientListOptions) *runtime.Pager[armnetwork.InterfacesClientListResponse]
+}
+
+// DisksAPI is the subset of *armcompute.DisksClient the provider uses to
+// remove a managed OS disk that outlived its VM.
+type DisksAPI interface {
+	BeginDelete(ctx context.Context, resourceGroupName string, diskName string, options *armcompute.DisksClientBeginDeleteOptions) (*runtime.Poller[armcompute.DisksClientDeleteResponse], error)
+}
+
+// ErrNotFound is the error (wrapped) for a VM or NIC that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// NewNotFoundError returns an error for which IsNotFound is true.
+func NewNotFoundError(kind, name string) error {
+	return fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
+}
+
+// IsNotFound reports whether err says a VM or NIC does not exist. The cloud
+// provider maps it to cloudprovider.NewNodeClaimNotFoundError.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+const providerIDPrefix = "azure://"
+
+// ProviderID is the spec.providerID of the node of a VM.
+func ProviderID(subscriptionID, resourceGroup, vmName string) string {
+	return providerIDPrefix + VMResourceID(subscriptionID, resourceGroup, vmName)
+}
+
+// VMResourceID is the ARM ID of a VM.
+func VMResourceID(subscriptionID, resourceGroup, vmName string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s", subscriptionID, resourceGroup, vmName)
+}
+
+// ParseProviderID returns the subscription, resource group and VM name of a
+// providerID of the form ProviderID writes.
+func ParseProviderID(providerID string) (subscriptionID, resourceGroup, vmName string, err error) {
+	rest, ok := strings.CutPrefix(providerID, providerIDPrefix)
+	if !ok {
+		return "", "", "", fmt.Errorf("providerID %q: want prefix %q", providerID, providerIDPrefix)
+	}
+	id, err := arm.ParseResourceID(rest)
+	if err != nil || !strings.EqualFold(id.ResourceType.String(), "Microsoft.Compute/virtualMachines") || id.Name == "" || id.ResourceGroupName == "" {
+		return "", "", "", fmt.Errorf("providerID %q is not azure:///subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>", providerID)
+	}
+	return id.SubscriptionID, id.ResourceGroupName, id.Name, nil
+}
+
+// LaunchTemplateOptions are the launch-spec options implied by the
+// provider's options, for launchtemplate.NewDefaultProvider.
+func (o Options) LaunchTemplateOptions() launchtemplate.Options {
+	return launchtemplate.Options{
+		ClusterName:       o.ClusterName,
+		APIServerEndpoint: o.APIServerEndpoint,
+		KubernetesVersion: o.KubernetesVersion,
+		ClusterDNS:        o.ClusterDNS,
+		DefaultMaxPods:    o.DefaultMaxPods,
+	}
+}
+
+// Defaults of Options.
+const (
+	DefaultCreateTimeout = 10 * time.Minute
+	DefaultPollFrequency = 5 * time.Second
+	DefaultDeleteWait    = 2 * time.Second
+)
+
+// VMName is the VM name of a NodeClaim: "aks-" + the NodeClaim name,
+// shortened with a hash suffix when over Azure's 64 characters. One NodeClaim
+// always maps to one VM name, which makes Create idempotent.
+func VMName(nodeClaimName string) string {
+	return launchtemplate.ComputerName("aks-"+nodeClaimName, false)
+}
+
+// NICName is the NIC name of a VM.
+func NICName(vmName string) string { return vmName }

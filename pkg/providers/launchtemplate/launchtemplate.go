@@ -1,0 +1,276 @@
+// Package launchtemplate builds what a VM is launched with for a NodeClaim:
+// the node image, the OS disk, the computer name and the bootstrap custom
+// data (docs/bootstrap.md) with the node's labels, taints and kubelet
+// settings. It makes no API calls.
+package launchtemplate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/scheduling"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+)
+
+// Options are the cluster-wide inputs of launch specs.
+type Options struct {
+	ClusterName       string
+	APIServerEndpoint string
+	KubernetesVersion string
+	ClusterDNS        []string
+	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
+	DefaultMaxPods int32
+}
+
+// Input is what one launch is for.
+type Input struct {
+	NodeClass *v1beta1.AKSNodeClass
+	NodeClaim *karpv1.NodeClaim
+	// InstanceType and Offering are the chosen size and offering (its
+	// requirements give zone and capacity type).
+	InstanceType *cloudprovider.InstanceType
+	Offering     *cloudprovider.Offering
+	// SKU is the chosen size's catalog entry.
+	SKU *sku.SKU
+	// VMName is the VM's name; the computer name derives from it.
+	VMName string
+}
+
+// LaunchSpec is everything the VM is created with besides networking.
+type LaunchSpec struct {
+	// ComputerName is osProfile.computerName and, lower-cased, the node name.
+	ComputerName string
+	Image        imagefamily.Image
+	OSDisk       instancetype.OSDisk
+	// Zone is the topology.kubernetes.io/zone value (<region>-<n> or "0");
+	// AzureZone is the ARM zone ("1", "2", "3", or "" when not zonal).
+	Zone         string
+	AzureZone    string
+	CapacityType string
+	// AcceleratedNetworking is whether the NIC gets it (the size supports it).
+	AcceleratedNetworking bool
+	// Labels are the node's labels (also in Bootstrap).
+	Labels     map[string]string
+	Bootstrap  *Bootstrap
+	CustomData string
+}
+
+// Provider builds launch specs.
+type Provider interface {
+	Build(ctx context.Context, in Input) (*LaunchSpec, error)
+}
+
+// DefaultProvider builds launch specs from the NodeClass and options.
+type DefaultProvider struct {
+	opts   Options
+	images imagefamily.Provider
+}
+
+// NewDefaultProvider returns a provider.
+func NewDefaultProvider(opts Options, images imagefamily.Provider) *DefaultProvider {
+	return &DefaultProvider{opts: opts, images: images}
+}
+
+// Build implements Provider.
+func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, error) {
+	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
+	if nc == nil || claim == nil || in.InstanceType == nil || in.Offering == nil || s == nil || in.VMName == "" {
+		return nil, fmt.Errorf("launch spec: incomplete input")
+	}
+	osDisk, reason := instancetype.ChooseOSDisk(s, nc)
+	if reason != "" {
+		return nil, fmt.Errorf("launch spec for %s: %s", s.Name, reason)
+	}
+	gen := in.InstanceType.Requirements.Get(v1beta1.LabelSKUHyperVGeneration).Any()
+	if gen == "" {
+		gen = hyperVGeneration(s, nc)
+	}
+	img, err := p.images.Resolve(ctx, nc, s.Architecture(), gen)
+	if err != nil {
+		return nil, err
+	}
+	zone := in.Offering.Requirements.Get(corev1.LabelTopologyZone).Any()
+	capacityType := in.Offering.Requirements.Get(karpv1.CapacityTypeLabelKey).Any()
+	spec := &LaunchSpec{
+		ComputerName:          ComputerName(in.VMName, nc.IsWindows()),
+		Image:                 img,
+		OSDisk:                osDisk,
+		Zone:                  zone,
+		AzureZone:             AzureZone(zone),
+		CapacityType:          capacityType,
+		AcceleratedNetworking: s.Bool(sku.CapAcceleratedNetworking),
+	}
+	spec.Labels = p.labels(in, spec)
+	maxPods := p.opts.DefaultMaxPods
+	if nc.Spec.MaxPods != nil {
+		maxPods = *nc.Spec.MaxPods
+	}
+	reserved := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
+	spec.Bootstrap = &Bootstrap{
+		APIVersion:        BootstrapAPIVersion,
+		Kind:              BootstrapKind,
+		ClusterName:       p.opts.ClusterName,
+		APIServerEndpoint: p.opts.APIServerEndpoint,
+		KubernetesVersion: p.opts.KubernetesVersion,
+		Labels:            spec.Labels,
+		Taints:            claim.Spec.Taints,
+		StartupTaints:     claim.Spec.StartupTaints,
+		Kubelet: Kubelet{
+			MaxPods:        maxPods,
+			KubeReserved:   quantities(reserved.KubeReservedList()),
+			SystemReserved: map[string]string{},
+			EvictionHard:   map[string]string{"memory.available": reserved.EvictionHardMemory.String()},
+			ClusterDNS:     p.opts.ClusterDNS,
+		},
+	}
+	if spec.CustomData, err = spec.Bootstrap.Encode(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// labels are the node's labels, as kubelet --node-labels would register
+// them: the NodeClaim's labels and single-valued requirements, the chosen
+// size's and offering's single-valued requirements, and the labels AKS puts
+// on its nodes.
+func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
+	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
+	labels := map[string]string{}
+	maps.Copy(labels, claim.Labels)
+	for _, r := range claim.Spec.Requirements {
+		if r.Operator == corev1.NodeSelectorOpIn && len(r.Values) == 1 {
+			labels[r.Key] = r.Values[0]
+		}
+	}
+	for _, reqs := range []map[string]string{singleValued(in.InstanceType.Requirements), singleValued(in.Offering.Requirements)} {
+		maps.Copy(labels, reqs)
+	}
+	labels[corev1.LabelInstanceTypeStable] = s.Name
+	labels[corev1.LabelTopologyZone] = spec.Zone
+	labels[karpv1.CapacityTypeLabelKey] = spec.CapacityType
+	// The internal generation label only matches images to sizes.
+	delete(labels, v1beta1.LabelSKUHyperVGeneration)
+	// kubelet sets the hostname label itself, from the computer name.
+	delete(labels, corev1.LabelHostname)
+
+	mode := v1beta1.ModeUser
+	if claim.Labels[v1beta1.AKSLabelMode] == v1beta1.ModeSystem {
+		mode = v1beta1.ModeSystem
+	}
+	priority := v1beta1.ScaleSetPriorityRegular
+	if spec.CapacityType == karpv1.CapacityTypeSpot {
+		priority = v1beta1.ScaleSetPrioritySpot
+	}
+	storage := "managed"
+	if spec.OSDisk.Ephemeral() {
+		storage = "ephemeral"
+	}
+	labels[v1beta1.AKSLabelAgentPool] = claim.Labels[karpv1.NodePoolLabelKey]
+	labels[v1beta1.AKSLabelMode] = mode
+	labels[v1beta1.AKSLabelScaleSetPriority] = priority
+	labels[v1beta1.AKSLabelPriority] = priority
+	labels[v1beta1.AKSLabelStorageProfile] = storage
+	labels[v1beta1.AKSLabelOSSKU] = v1beta1.OSSKU(nc.GetImageFamily())
+	labels[v1beta1.AKSLabelInstanceSKU] = s.Name
+	labels[v1beta1.AKSLabelCluster] = p.opts.ClusterName
+	labels[v1beta1.AKSLabelNodeImageVersion] = spec.Image.NodeImageVersion
+	labels[v1beta1.AKSLabelRole] = "agent"
+	if nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS {
+		labels[v1beta1.AKSLabelFIPSEnabled] = "true"
+	} else {
+		delete(labels, v1beta1.AKSLabelFIPSEnabled)
+	}
+	if labels[v1beta1.AKSLabelAgentPool] == "" {
+		delete(labels, v1beta1.AKSLabelAgentPool)
+	}
+	return labels
+}
+
+// singleValued are the requirements with exactly one allowed value.
+func singleValued(reqs scheduling.Requirements) map[string]string {
+	out := map[string]string{}
+	for key, r := range reqs {
+		if r.Operator() == corev1.NodeSelectorOpIn && r.Len() == 1 {
+			out[key] = r.Values()[0]
+		}
+	}
+	return out
+}
+
+// quantities renders a resource list as name → quantity strings.
+func quantities(rl corev1.ResourceList) map[string]string {
+	out := make(map[string]string, len(rl))
+	for name, q := range rl {
+		out[string(name)] = q.String()
+	}
+	return out
+}
+
+// hyperVGeneration is the generation used when the instance type does not
+// say: Gen2 when the size and the image family allow it.
+func hyperVGeneration(s *sku.SKU, nc *v1beta1.AKSNodeClass) string {
+	gens := instancetype.ImageGenerations(nc, s.Architecture())
+	for _, g := range []string{"V2", "V1"} {
+		for _, sg := range s.HyperVGenerations() {
+			if sg == g && slices.Contains(gens, g) {
+				return g[1:]
+			}
+		}
+	}
+	return "2"
+}
+
+// AzureZone is the ARM zone of a topology.kubernetes.io/zone value
+// ("eastus-2" → "2"; "0" or "" → "", not zonal).
+func AzureZone(zoneLabel string) string {
+	if zoneLabel == "" || zoneLabel == "0" {
+		return ""
+	}
+	if i := strings.LastIndexByte(zoneLabel, '-'); i >= 0 {
+		return zoneLabel[i+1:]
+	}
+	return zoneLabel
+}
+
+// Limits on computer names: Windows (NetBIOS) names have at most 15
+// characters, Linux host names at most 64.
+const (
+	MaxWindowsComputerName = 15
+	MaxLinuxComputerName   = 64
+)
+
+// ComputerName derives osProfile.computerName from the VM name: the VM name
+// itself on Linux (up to 64 characters, shortened with a hash suffix beyond),
+// and a stable 15-character "aks" + hash name on Windows.
+func ComputerName(vmName string, windows bool) string {
+	sum := sha256.Sum256([]byte(vmName))
+	h := hex.EncodeToString(sum[:])
+	if windows {
+		return "aks" + h[:MaxWindowsComputerName-3]
+	}
+	name := strings.ToLower(vmName)
+	if len(name) <= MaxLinuxComputerName {
+		return name
+	}
+	return strings.TrimRight(name[:MaxLinuxComputerName-9], "-.") + "-" + h[:8]
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
