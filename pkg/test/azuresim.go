@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -19,11 +18,19 @@ const (
 	ResourceGroup  = "mc_azkarpenter_test"
 )
 
+// TB is the part of testing.TB the helpers use; ginkgo's GinkgoT() has it too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // StartAzureSim starts an in-process azuresim over HTTPS and returns it with
 // the client configuration a controller would use to reach it: endpoint
 // override, the simulator's CA as the CA bundle, and a static token. The
 // server stops when the test ends. edit, when given, changes the fault model.
-func StartAzureSim(t testing.TB, edit func(*azuresim.Config)) (*azuresim.Server, azure.Config) {
+func StartAzureSim(t TB, edit func(*azuresim.Config)) (*azuresim.Server, azure.Config) {
 	t.Helper()
 	cfg := azuresim.DefaultConfig()
 	// Simulated time runs 1000x faster so long-running operations finish in

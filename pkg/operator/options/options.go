@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
 	"sigs.k8s.io/karpenter/pkg/utils/env"
@@ -41,6 +42,7 @@ type Options struct {
 	CredentialMode          string
 	ManagedIdentityClientID string
 	StaticToken             string
+	ARMPollInterval         time.Duration
 }
 
 var subnetIDPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$`)
@@ -60,6 +62,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.CABundle, "ca-bundle", env.WithDefaultString("AZURE_CA_BUNDLE", ""), "PEM file of extra CAs to trust for Azure endpoints. (AZURE_CA_BUNDLE)")
 	fs.StringVar(&o.CredentialMode, "credential", env.WithDefaultString("AZURE_CREDENTIAL_MODE", string(azure.CredentialWorkloadIdentity)), "How to authenticate: workload-identity, managed-identity or static-token. (AZURE_CREDENTIAL_MODE)")
 	fs.StringVar(&o.ManagedIdentityClientID, "managed-identity-client-id", env.WithDefaultString("AZURE_MANAGED_IDENTITY_CLIENT_ID", ""), "Client ID of a user-assigned managed identity. (AZURE_MANAGED_IDENTITY_CLIENT_ID)")
+	fs.DurationVar(&o.ARMPollInterval, "arm-poll-interval", env.WithDefaultDuration("AZURE_ARM_POLL_INTERVAL", 5*time.Second), "How often long-running ARM operations (VM creation and deletion) are polled. (AZURE_ARM_POLL_INTERVAL)")
 	fs.StringVar(&o.StaticToken, "static-token", env.WithDefaultString("AZURE_STATIC_TOKEN", ""), "Bearer token for credential static-token (simulators only). (AZURE_STATIC_TOKEN)")
 }
 
@@ -100,6 +103,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
 		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty", o.NetworkPluginMode))
+	}
+	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))
 	}
 	if o.PricesEndpoint != "" && !strings.HasPrefix(o.PricesEndpoint, "https://") {
 		errs = append(errs, fmt.Errorf("--prices-endpoint %q must be an https:// URL", o.PricesEndpoint))

@@ -1,0 +1,196 @@
+package cloudprovider_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/awslabs/operatorpkg/status"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
+	coretest "sigs.k8s.io/karpenter/pkg/test"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
+	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+)
+
+var (
+	ctx       context.Context
+	env       *coretest.Environment
+	sim       *azuresim.Server
+	providers *operator.Providers
+)
+
+func TestCloudProvider(t *testing.T) {
+	if err := testutil.UseLocalControlPlane(); err != nil {
+		t.Fatal(err)
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "CloudProvider")
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
+	s, azureCfg := testutil.StartAzureSim(GinkgoT(), nil)
+	sim = s
+	Expect(testutil.CreateSubnet(ctx, azureCfg)).To(Succeed())
+	var err error
+	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+// readyNodeClass creates an AKSNodeClass marked Ready, as the status
+// controller would.
+func readyNodeClass(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
+	nc := &v1beta1.AKSNodeClass{Spec: spec}
+	nc.GenerateName = "nc-"
+	Expect(env.Client.Create(ctx, nc)).To(Succeed())
+	nc.Status.KubernetesVersion = lo.ToPtr("v1.35.4")
+	nc.StatusConditions().SetTrue(status.ConditionReady)
+	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetReady} {
+		nc.StatusConditions().SetTrue(t)
+	}
+	Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
+	return nc
+}
+
+func nodeClaimFor(nc *v1beta1.AKSNodeClass, reqs ...karpv1.NodeSelectorRequirementWithMinValues) *karpv1.NodeClaim {
+	claim := &karpv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "default-", Labels: map[string]string{karpv1.NodePoolLabelKey: "default"}},
+		Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: nc.Name},
+			// As core makes them: the NodePool's requirements, the NodeClass
+			// label and a custom label.
+			Requirements: append([]karpv1.NodeSelectorRequirementWithMinValues{
+				{Key: "karpenter.azure.com/aksnodeclass", Operator: corev1.NodeSelectorOpIn, Values: []string{nc.Name}},
+				{Key: karpv1.NodePoolLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"default"}},
+				{Key: "team", Operator: corev1.NodeSelectorOpIn, Values: []string{"payments"}},
+			}, reqs...),
+			Resources: karpv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resourceMust("1")}},
+		},
+	}
+	Expect(env.Client.Create(ctx, claim)).To(Succeed())
+	return claim
+}
+
+var _ = Describe("CloudProvider", func() {
+	var cp *cloudprovider.CloudProvider
+	BeforeEach(func() { cp = providers.CloudProvider })
+
+	It("launches the cheapest compatible offering and reports it as the NodeClaim core expects", func() {
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		claim := nodeClaimFor(nc,
+			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5"}},
+			karpv1.NodeSelectorRequirementWithMinValues{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{karpv1.CapacityTypeOnDemand}},
+		)
+		created, err := cp.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(created.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "Standard_D2s_v5"))
+		Expect(created.Labels).To(HaveKeyWithValue(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
+		Expect(created.Labels[corev1.LabelTopologyZone]).To(MatchRegexp(`^eastus-[123]$`))
+		Expect(created.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUFamily, "D"))
+		Expect(created.Status.ProviderID).To(HavePrefix("azure:///subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Compute/virtualMachines/"))
+		Expect(created.Status.Capacity.Cpu().Value()).To(Equal(int64(2)))
+		Expect(created.Status.Allocatable.Cpu().MilliValue()).To(Equal(int64(1900)))
+		Expect(created.Status.ImageID).NotTo(BeEmpty())
+		Expect(created.Annotations).To(HaveKeyWithValue(cloudprovider.AnnotationNodeClassHash, nc.Hash()))
+
+		got, err := cp.Get(ctx, created.Status.ProviderID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "Standard_D2s_v5"))
+		Eventually(func(g Gomega) {
+			all, err := cp.List(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(lo.Map(all, func(c *karpv1.NodeClaim, _ int) string { return c.Status.ProviderID })).To(ContainElement(created.Status.ProviderID))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+
+		// Delete returns nil while deletion runs and NodeClaimNotFound once the VM is gone.
+		claim.Status.ProviderID = created.Status.ProviderID
+		Eventually(func() bool {
+			return corecloudprovider.IsNodeClaimNotFoundError(cp.Delete(ctx, claim))
+		}).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(BeTrue())
+		_, err = cp.Get(ctx, created.Status.ProviderID)
+		Expect(corecloudprovider.IsNodeClaimNotFoundError(err)).To(BeTrue())
+	})
+
+	It("reports drift of the NodeClass spec, the node image and the Kubernetes version", func() {
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}})
+		created, err := cp.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred())
+		claim.Labels = lo.Assign(claim.Labels, created.Labels)
+		claim.Annotations = created.Annotations
+		claim.Status.ProviderID = created.Status.ProviderID
+		claim.Status.ImageID = created.Status.ImageID
+
+		Expect(cp.IsDrifted(ctx, claim)).To(BeEmpty())
+
+		image := claim.Status.ImageID
+		claim.Status.ImageID = "/CommunityGalleries/x/images/y/versions/202401.01.0"
+		Expect(cp.IsDrifted(ctx, claim)).To(Equal(cloudprovider.DriftImage))
+		claim.Status.ImageID = image
+
+		claim.Annotations[cloudprovider.AnnotationKubernetesVersion] = "v1.34.2"
+		Expect(cp.IsDrifted(ctx, claim)).To(Equal(cloudprovider.DriftKubernetesVersion))
+		claim.Annotations[cloudprovider.AnnotationKubernetesVersion] = "v1.35.4"
+
+		nc.Spec.OSDiskSizeGB = lo.ToPtr[int32](64)
+		Expect(env.Client.Update(ctx, nc)).To(Succeed())
+		Expect(cp.IsDrifted(ctx, claim)).To(Equal(cloudprovider.DriftNodeClass))
+	})
+
+	It("refuses to launch for a NodeClass that is not Ready, and for one that does not exist", func() {
+		nc := &v1beta1.AKSNodeClass{}
+		nc.GenerateName = "nc-"
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		nc.StatusConditions().SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", "no free IPs")
+		Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
+		_, err := cp.Create(ctx, nodeClaimFor(nc))
+		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeTrue(), "%v", err)
+
+		missing := nodeClaimFor(&v1beta1.AKSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "missing"}})
+		_, err = cp.Create(ctx, missing)
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
+	})
+
+	It("returns instance types for a NodePool and none for a missing NodeClass", func() {
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		np := &karpv1.NodePool{Spec: karpv1.NodePoolSpec{Template: karpv1.NodeClaimTemplate{Spec: karpv1.NodeClaimTemplateSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: nc.Name},
+		}}}}
+		its, err := cp.GetInstanceTypes(ctx, np)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(len(its)).To(BeNumerically(">", 300))
+		np.Spec.Template.Spec.NodeClassRef.Name = "missing"
+		its, err = cp.GetInstanceTypes(ctx, np)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(its).To(BeEmpty())
+	})
+
+	It("answers Name, supported NodeClasses and repair policies", func() {
+		Expect(cp.Name()).To(Equal("azure"))
+		Expect(cp.GetSupportedNodeClasses()).To(HaveLen(1))
+		Expect(lo.Map(cp.RepairPolicies(), func(p corecloudprovider.RepairPolicy, _ int) corev1.NodeConditionType { return p.ConditionType })).
+			To(ContainElements(corev1.NodeReady, cloudprovider.ConditionPreemptionScheduled))
+	})
+})
+
+func resourceMust(q string) resource.Quantity { return resource.MustParse(q) }

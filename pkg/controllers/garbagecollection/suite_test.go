@@ -1,0 +1,136 @@
+package garbagecollection_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"github.com/awslabs/operatorpkg/status"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	coretest "sigs.k8s.io/karpenter/pkg/test"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/garbagecollection"
+	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+)
+
+var (
+	ctx       context.Context
+	env       *coretest.Environment
+	providers *operator.Providers
+)
+
+func TestGarbageCollection(t *testing.T) {
+	if err := testutil.UseLocalControlPlane(); err != nil {
+		t.Fatal(err)
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "GarbageCollection")
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
+	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
+	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
+	var err error
+	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+func launch(nc *v1beta1.AKSNodeClass, name string, store bool) *instance.Instance {
+	claim := &karpv1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{karpv1.NodePoolLabelKey: "default"}},
+		Spec: karpv1.NodeClaimSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: nc.Name},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}}},
+		},
+	}
+	if store {
+		Expect(env.Client.Create(ctx, claim)).To(Succeed())
+	}
+	its, err := providers.InstanceTypes.List(ctx, nc)
+	Expect(err).NotTo(HaveOccurred())
+	inst, err := providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *cloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
+	Expect(err).NotTo(HaveOccurred())
+	return inst
+}
+
+var _ = Describe("garbage collection", func() {
+	It("deletes VMs and NICs no NodeClaim claims, after the grace period only", func() {
+		nc := &v1beta1.AKSNodeClass{}
+		nc.Name = "default"
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		nc.StatusConditions().SetTrue(status.ConditionReady)
+
+		claimed := launch(nc, "claimed", true)
+		leaked := launch(nc, "leaked", false)
+		// A NIC left by a VM creation that failed after the NIC PUT.
+		nicPoller, err := providers.Clients.Network.NewInterfacesClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "leaked-nic", armnetwork.Interface{
+			Location: to.Ptr(testutil.Region),
+			Tags: map[string]*string{
+				instance.TagCluster:           to.Ptr(testutil.ClusterName),
+				instance.TagNodeClaim:         to.Ptr("never-created"),
+				instance.TagCreationTimestamp: to.Ptr(time.Now().UTC().Format(time.RFC3339)),
+			},
+			Properties: &armnetwork.InterfacePropertiesFormat{IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
+				Name:       to.Ptr("ipconfig1"),
+				Properties: &armnetwork.InterfaceIPConfigurationPropertiesFormat{Subnet: &armnetwork.Subnet{ID: to.Ptr(testutil.SubnetID)}, Primary: to.Ptr(true)},
+			}}},
+		}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = nicPoller.PollUntilDone(ctx, nil)
+		Expect(err).NotTo(HaveOccurred())
+
+		names := func() ([]string, []string) {
+			vms, err := providers.Instances.List(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			nics, err := providers.Instances.ListNICs(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			return lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name }), lo.Map(nics, func(n *instance.NIC, _ int) string { return n.Name })
+		}
+		Eventually(func(g Gomega) {
+			vms, nics := names()
+			g.Expect(vms).To(ContainElements(claimed.Name, leaked.Name))
+			g.Expect(nics).To(ContainElement("leaked-nic"))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+
+		clk := clocktesting.NewFakeClock(time.Now())
+		gc := garbagecollection.NewController(env.Client, providers.Instances, clk)
+		_, err = gc.Reconcile(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		vms, nics := names()
+		Expect(vms).To(ContainElement(leaked.Name), "young resources are kept")
+		Expect(nics).To(ContainElement("leaked-nic"))
+
+		clk.Step(garbagecollection.GracePeriod + time.Minute)
+		_, err = gc.Reconcile(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			vms, nics := names()
+			g.Expect(vms).To(ContainElement(claimed.Name), "a claimed VM is never collected")
+			g.Expect(vms).NotTo(ContainElement(leaked.Name))
+			g.Expect(nics).NotTo(ContainElement("leaked-nic"))
+			g.Expect(nics).NotTo(ContainElement(ContainSubstring("leaked")), "the leaked VM's NIC goes with it")
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+	})
+})

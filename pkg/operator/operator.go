@@ -1,0 +1,168 @@
+// Package operator wires the Azure providers, the cloud provider and
+// azkarpenter's controllers onto karpenter core's operator.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/awslabs/operatorpkg/controller"
+	"github.com/awslabs/operatorpkg/status"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/karpenter/pkg/events"
+	"sigs.k8s.io/karpenter/pkg/operator"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/garbagecollection"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/interruption"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/providers/refresh"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
+	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
+)
+
+// ClusterDNS is the kubelet --cluster-dns of AKS clusters (the kube-dns
+// service IP in the default service CIDR).
+var ClusterDNS = []string{"10.0.0.10"}
+
+// Providers are the Azure providers and the cloud provider composed from
+// them, built from the options.
+type Providers struct {
+	Clients       *azure.Clients
+	SKUs          *sku.DefaultProvider
+	Pricing       *pricing.DefaultProvider
+	Quota         *quota.DefaultProvider
+	Unavailable   *offerings.Cache
+	Images        *imagefamily.DefaultProvider
+	InstanceTypes *instancetype.DefaultProvider
+	Instances     *instance.DefaultProvider
+	Subnets       *subnet.DefaultProvider
+	CloudProvider *cloudprovider.CloudProvider
+}
+
+// Cluster is what the providers need to know of the cluster itself.
+type Cluster struct {
+	KubernetesVersion string
+	APIServerEndpoint string
+}
+
+// NewProviders builds every provider. It makes no Azure call: caches fill on
+// first use and through the refresh controllers.
+func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.Client, cluster Cluster, clk clock.Clock) (*Providers, error) {
+	clients, err := azure.NewClients(opts.AzureConfig(), opts.SubscriptionID)
+	if err != nil {
+		return nil, fmt.Errorf("building Azure clients: %w", err)
+	}
+	unavailable := offerings.NewCache(clk)
+	skus := sku.NewDefaultProvider(clients.Compute.NewResourceSKUsClient(), opts.Location, clk)
+	prices, err := pricing.NewDefaultProvider(ctx, pricing.Options{
+		Region:        opts.Location,
+		Endpoint:      opts.PricesEndpoint,
+		ClientOptions: policy.ClientOptions{Transport: clients.HTTPClient},
+		Clock:         clk,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the pricing provider: %w", err)
+	}
+	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), opts.Location, clk)
+	maxPods := instancetype.DefaultMaxPods(opts.NetworkPlugin, opts.NetworkPluginMode)
+	images := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: cluster.KubernetesVersion})
+	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
+		Region:         opts.Location,
+		ClusterName:    opts.ClusterName,
+		DefaultMaxPods: maxPods,
+	}, skus, prices, unavailable, q, clk)
+	launch := launchtemplate.NewDefaultProvider(launchtemplate.Options{
+		ClusterName:       opts.ClusterName,
+		APIServerEndpoint: cluster.APIServerEndpoint,
+		KubernetesVersion: cluster.KubernetesVersion,
+		ClusterDNS:        ClusterDNS,
+		DefaultMaxPods:    maxPods,
+	}, images)
+	instances := instance.NewDefaultProviderFromClients(instance.Options{
+		ClusterName:       opts.ClusterName,
+		SubscriptionID:    opts.SubscriptionID,
+		ResourceGroup:     opts.ResourceGroup,
+		Location:          opts.Location,
+		SubnetID:          opts.VNETSubnetID,
+		KubernetesVersion: cluster.KubernetesVersion,
+		APIServerEndpoint: cluster.APIServerEndpoint,
+		ClusterDNS:        ClusterDNS,
+		DefaultMaxPods:    maxPods,
+		PollFrequency:     opts.ARMPollInterval,
+	}, clients, skus, launch, unavailable, q)
+	return &Providers{
+		Clients: clients, SKUs: skus, Pricing: prices, Quota: q, Unavailable: unavailable, Images: images,
+		InstanceTypes: instanceTypes, Instances: instances,
+		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images),
+	}, nil
+}
+
+// Operator is karpenter core's operator with the Azure providers.
+type Operator struct {
+	*operator.Operator
+	*Providers
+	Options *options.Options
+}
+
+// NewOperator builds the providers from the options in ctx.
+func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) {
+	opts := options.FromContext(ctx)
+	serverVersion, err := op.KubernetesInterface.Discovery().ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server version: %w", err)
+	}
+	apiServer := op.GetConfig().Host
+	if u, err := url.Parse(apiServer); err == nil && u.Host != "" {
+		apiServer = u.Scheme + "://" + u.Host
+	}
+	providers, err := NewProviders(ctx, opts, op.GetClient(), Cluster{KubernetesVersion: serverVersion.GitVersion, APIServerEndpoint: apiServer}, op.Clock)
+	if err != nil {
+		return nil, err
+	}
+	// Prices refresh on their own schedule (at start, then every 12h).
+	if err := op.Add(providers.Pricing); err != nil {
+		return nil, err
+	}
+	log.FromContext(ctx).Info("azure providers ready", "location", opts.Location, "cluster", opts.ClusterName, "kubernetes", serverVersion.GitVersion)
+	return &Operator{Operator: op, Providers: providers, Options: opts}, nil
+}
+
+// Controllers are azkarpenter's own controllers.
+func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
+	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
+	return []controller.Controller{
+		nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.kubernetesVersion, o.Options.VNETSubnetID),
+		status.NewController[*v1beta1.AKSNodeClass](o.GetClient(), o.GetEventRecorderFor("karpenter"), status.EmitDeprecatedMetrics, //nolint:staticcheck // operatorpkg takes the legacy recorder
+			status.WithHistogramBuckets(prometheus.ExponentialBuckets(0.5, 2, 15))),
+		garbagecollection.NewController(o.GetClient(), o.Instances, o.Clock),
+		interruption.NewController(o.GetClient(), recorder, o.Unavailable),
+		refresh.NewController("providers.sku", o.SKUs, sku.RefreshPeriod, 10*time.Minute),
+		refresh.NewController("providers.quota", o.Quota, quota.RefreshPeriod, time.Minute),
+	}
+}
+
+func (o *Operator) kubernetesVersion(context.Context) (string, error) {
+	v, err := o.KubernetesInterface.Discovery().ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return v.GitVersion, nil
+}
