@@ -9,11 +9,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/samber/lo"
+	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
 const usage = `azkarpenter: Karpenter-style node autoprovisioning for Kubernetes on Azure.
@@ -68,14 +75,18 @@ func up(args []string) error {
 	var common commonFlags
 	common.register(fs)
 	examples := fs.String("examples", "examples/*.yaml", "glob of YAML files applied once the cluster is up (empty: none)")
-	exitWhenReady := fs.Bool("exit-when-ready", false, "stop everything and exit 0 once the cluster is up and the examples are applied (non-interactive check)")
+	controlPlaneOnly := fs.Bool("control-plane-only", false, "start only the Kubernetes control plane and kwok (no azuresim, no controller, no demo)")
+	timeScale := fs.Float64("sim-time-scale", 1, "azuresim latency factor: 1 is Azure-like (about 35s per VM), 0 is instant")
+	exitWhenReady := fs.Bool("exit-when-ready", false, "stop everything and exit 0 once the cluster is up and the examples are applied")
+	exitWhenDone := fs.Bool("exit-when-done", false, "non-interactive demo: exit 0 once the workload ran and was consolidated, non-zero with the reason otherwise")
+	timeout := fs.Duration("timeout", 20*time.Minute, "with --exit-when-done, the most each demo phase may take")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	began := time.Now()
-	fmt.Println("azkarpenter: starting the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)")
+	fmt.Println("azkarpenter: starting the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, azuresim, controller)")
 	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: common.binDir, StateDir: common.stateDir, Log: os.Stdout})
 	if err != nil {
 		return err
@@ -85,23 +96,28 @@ func up(args []string) error {
 		cluster.Stop()
 		fmt.Println("azkarpenter: stopped; no component is left running")
 	}()
-
-	if *examples != "" {
-		objs, err := localcluster.ReadObjects(*examples)
-		if err != nil {
+	var simConfig azure.Config
+	if !*controlPlaneOnly {
+		if simConfig, err = cluster.StartAzureSim(ctx, localcluster.AzureSimOptions{TimeScale: *timeScale}); err != nil {
 			return err
 		}
-		c, err := cluster.Client()
-		if err != nil {
+		if err := cluster.StartController(ctx, localcluster.ControllerOptions{Azure: simConfig}); err != nil {
+			return err
+		}
+	}
+	c, err := cluster.Client()
+	if err != nil {
+		return err
+	}
+	var objs []*unstructured.Unstructured
+	if *examples != "" {
+		if objs, err = localcluster.ReadObjects(*examples); err != nil {
 			return err
 		}
 		if err := localcluster.Apply(ctx, c, objs); err != nil {
 			return err
 		}
-		fmt.Printf("  applied %d objects from %s:\n", len(objs), *examples)
-		for _, o := range objs {
-			fmt.Printf("    %s/%s\n", o.GetKind(), o.GetName())
-		}
+		fmt.Printf("  applied %d objects from %s: %s\n", len(objs), *examples, strings.Join(lo.Map(objs, func(o *unstructured.Unstructured, _ int) string { return o.GetKind() + "/" + o.GetName() }), ", "))
 	}
 
 	kubeconfig, _ := filepath.Abs(cluster.Kubeconfig)
@@ -112,10 +128,26 @@ func up(args []string) error {
 		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\n", comp.Name, comp.PID, comp.Address, comp.LogPath)
 	}
 	_ = w.Flush()
-	fmt.Printf("\nReach it with kubectl (built into bin/):\n\n  export KUBECONFIG=%s\n  bin/kubectl get nodepools,aksnodeclasses,nodes\n\n", kubeconfig)
+	fmt.Printf("\nReach it with kubectl (built into bin/):\n\n  export KUBECONFIG=%s\n  bin/kubectl get nodepools,aksnodeclasses,nodeclaims,nodes\n\n", kubeconfig)
 
 	if *exitWhenReady {
 		return nil
+	}
+	if !*controlPlaneOnly {
+		apps := lo.FilterMap(objs, func(o *unstructured.Unstructured, _ int) (string, bool) {
+			return o.GetName(), o.GetKind() == "Deployment"
+		})
+		if len(apps) > 0 {
+			if err := runDemo(ctx, cluster, c, simConfig, apps, *timeout); err != nil {
+				if *exitWhenDone || ctx.Err() == nil {
+					return fmt.Errorf("demo: %w", err)
+				}
+				return nil
+			}
+		}
+		if *exitWhenDone {
+			return nil
+		}
 	}
 	fmt.Println("Press Ctrl-C to stop everything.")
 	ticker := time.NewTicker(time.Second)
@@ -131,6 +163,46 @@ func up(args []string) error {
 			}
 		}
 	}
+}
+
+// runDemo follows the workload from apply to every pod Running, scales it
+// down and follows consolidation, printing a timeline.
+func runDemo(ctx context.Context, cluster *localcluster.Cluster, c client.Client, cfg azure.Config, apps []string, timeout time.Duration) error {
+	obs, err := newObserver(ctx, c, cfg, apps)
+	if err != nil {
+		return err
+	}
+	p := &progress{out: os.Stdout, tty: term.IsTerminal(int(os.Stdout.Fd())), start: time.Now()}
+	p.event("watching %d Deployments (%s): pods pending → NodeClaims → Azure VMs → nodes → pods running", len(apps), strings.Join(apps, ", "))
+	up, err := waitUntil(ctx, obs, p, timeout, func(f fleet) bool { return f.pods > 0 && f.running == f.pods }, cluster.Failed)
+	if err != nil {
+		return fmt.Errorf("waiting for every pod to run: %w", err)
+	}
+	p.event("all %d pods running on %d nodes (%s) at $%.3f/h", up.pods, up.nodes, counts(up.bySKU), up.dollarsPerHour)
+
+	p.event("scaling down: web 40 → 6, cache 8 → 2, batch 16 → 0; consolidation removes or replaces what is no longer needed")
+	for name, replicas := range map[string]int32{"web": 6, "cache": 2, "batch": 0} {
+		if contains(apps, name) {
+			if err := scale(ctx, c, name, replicas); err != nil {
+				return err
+			}
+		}
+	}
+	stableSince := time.Time{}
+	lastNodes := -1
+	down, err := waitUntil(ctx, obs, p, timeout, func(f fleet) bool {
+		if f.nodes != lastNodes || f.deleting > 0 || f.nodeClaims != f.nodes || f.running != f.pods {
+			lastNodes, stableSince = f.nodes, time.Now()
+			return false
+		}
+		// Consolidated: fewer, cheaper nodes and nothing changing for a while.
+		return f.nodes < up.nodes && f.dollarsPerHour < up.dollarsPerHour && time.Since(stableSince) > 45*time.Second
+	}, cluster.Failed)
+	if err != nil {
+		return fmt.Errorf("waiting for consolidation: %w", err)
+	}
+	p.event("consolidated: %d → %d nodes, $%.3f/h → $%.3f/h (%.0f%% less), all %d pods running", up.nodes, down.nodes, up.dollarsPerHour, down.dollarsPerHour, 100*(1-down.dollarsPerHour/up.dollarsPerHour), down.pods)
+	return nil
 }
 
 func down(args []string) error {

@@ -25,7 +25,7 @@ type process struct {
 	err     error
 }
 
-func startProcess(name, binary string, args []string, stateDir string) (*process, error) {
+func startProcess(name, binary string, args []string, stateDir string, env ...string) (*process, error) {
 	logDir := filepath.Join(stateDir, "logs")
 	pidDir := filepath.Join(stateDir, "pids")
 	for _, d := range []string{logDir, pidDir} {
@@ -39,6 +39,9 @@ func startProcess(name, binary string, args []string, stateDir string) (*process
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,171 @@
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+)
+
+// The simulated Azure environment of the local cluster.
+const (
+	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
+	ResourceGroup  = "mc_azkarpenter_local_eastus"
+	Location       = "eastus"
+	ClusterName    = "azkarpenter-local"
+	VNet           = "aks-vnet"
+	Subnet         = "aks-subnet"
+	// SubnetPrefix leaves room for about 4,000 nodes.
+	SubnetPrefix = "10.224.0.0/20"
+	staticToken  = "azkarpenter-local"
+)
+
+// SubnetID is the resource ID of the local cluster's node subnet.
+func SubnetID() string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualNetworks/%s/subnets/%s", SubscriptionID, ResourceGroup, VNet, Subnet)
+}
+
+// AzureSimOptions configure the simulator process.
+type AzureSimOptions struct {
+	// TimeScale multiplies simulated latencies (1 = Azure-like, 0 = instant).
+	TimeScale float64
+	// Args are extra azuresim flags.
+	Args []string
+}
+
+// StartAzureSim starts azuresim with its node agent registering Nodes in
+// this cluster, creates the node subnet through ARM, and returns the Azure
+// client configuration that reaches it.
+func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azure.Config, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return azure.Config{}, err
+	}
+	certDir := filepath.Join(c.opts.StateDir, "azuresim")
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	scale := opts.TimeScale
+	if scale <= 0 {
+		// The simulator needs a positive factor; a thousandth makes a
+		// 35-second VM creation take 35 milliseconds.
+		scale = 0.001
+	}
+	args := append([]string{
+		"--addr=" + addr,
+		"--cert-dir=" + certDir,
+		"--kubeconfig=" + c.Kubeconfig,
+		"--time-scale=" + strconv.FormatFloat(scale, 'f', -1, 64),
+	}, opts.Args...)
+	start := time.Now()
+	p, err := startProcess("azuresim", filepath.Join(c.opts.BinDir, "azuresim"), args, c.opts.StateDir)
+	if err != nil {
+		return azure.Config{}, err
+	}
+	c.procs = append(c.procs, p)
+	cfg := azure.Config{
+		ARMEndpoint: "https://" + addr,
+		CABundle:    filepath.Join(certDir, "ca.crt"),
+		Credential:  azure.CredentialStaticToken,
+		StaticToken: staticToken,
+		UserAgent:   "azkarpenter-up",
+	}
+	if err := waitFor(ctx, p, 30*time.Second, func(context.Context) error {
+		_, err := os.Stat(cfg.CABundle)
+		return err
+	}); err != nil {
+		return azure.Config{}, err
+	}
+	clients, err := azure.NewClients(cfg, SubscriptionID)
+	if err != nil {
+		return azure.Config{}, err
+	}
+	// The node subnet exists before the cluster does, as in AKS.
+	if err := waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
+		poller, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, ResourceGroup, VNet, armnetwork.VirtualNetwork{
+			Location: to.Ptr(Location),
+			Properties: &armnetwork.VirtualNetworkPropertiesFormat{
+				AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.224.0.0/12")}},
+				Subnets: []*armnetwork.Subnet{{
+					Name:       to.Ptr(Subnet),
+					Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr(SubnetPrefix)},
+				}},
+			},
+		}, nil)
+		if err != nil {
+			return err
+		}
+		_, err = poller.PollUntilDone(ctx, nil)
+		return err
+	}); err != nil {
+		return azure.Config{}, fmt.Errorf("creating the node subnet in azuresim: %w", err)
+	}
+	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "azuresim", time.Since(start).Round(10*time.Millisecond))
+	c.components = append(c.components, Component{Name: "azuresim", PID: p.pid(), Address: cfg.ARMEndpoint + " (ARM, Retail Prices; node agent on)", LogPath: p.logPath})
+	return cfg, nil
+}
+
+// ControllerOptions configure the controller process.
+type ControllerOptions struct {
+	Azure azure.Config
+	// Env are extra environment variables (karpenter core's options).
+	Env []string
+}
+
+// StartController starts the azkarpenter controller against the cluster and
+// the simulator, and waits for its health probe.
+func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	metricsPort, healthPort := ports[0], ports[1]
+	env := append([]string{
+		"KUBECONFIG=" + c.Kubeconfig,
+		"CLUSTER_NAME=" + ClusterName,
+		"AZURE_SUBSCRIPTION_ID=" + SubscriptionID,
+		"AZURE_NODE_RESOURCE_GROUP=" + ResourceGroup,
+		"AZURE_LOCATION=" + Location,
+		"AZURE_VNET_SUBNET_ID=" + SubnetID(),
+		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
+		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
+		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,
+		"AZURE_CREDENTIAL_MODE=" + string(azure.CredentialStaticToken),
+		"AZURE_STATIC_TOKEN=" + opts.Azure.StaticToken,
+		// azuresim may run faster than Azure; poll its operations more often.
+		"AZURE_ARM_POLL_INTERVAL=1s",
+		"DISABLE_LEADER_ELECTION=true",
+		"METRICS_PORT=" + strconv.Itoa(metricsPort),
+		"HEALTH_PROBE_PORT=" + strconv.Itoa(healthPort),
+		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true",
+		"LOG_LEVEL=info",
+	}, opts.Env...)
+	start := time.Now()
+	p, err := startProcess("controller", filepath.Join(c.opts.BinDir, "controller"), nil, c.opts.StateDir, env...)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, p)
+	if err := waitFor(ctx, p, 90*time.Second, httpReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), nil)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "controller", time.Since(start).Round(10*time.Millisecond))
+	c.components = append(c.components, Component{Name: "controller", PID: p.pid(), Address: fmt.Sprintf("metrics http://127.0.0.1:%d/metrics", metricsPort), LogPath: p.logPath})
+	return nil
+}
+
+// ControllerMetricsURL is the controller's metrics endpoint, if started.
+func (c *Cluster) ControllerMetricsURL() string {
+	for _, comp := range c.components {
+		if comp.Name == "controller" {
+			return strings.TrimPrefix(comp.Address, "metrics ")
+		}
+	}
+	return ""
+}
