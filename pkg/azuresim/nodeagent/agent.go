@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 )
 
 // Annotations and condition names.
@@ -203,7 +204,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) (time.Duration, error)
 	name := nodeName(vm)
 	node, err := nodes.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		boot, perr := ParseBootstrap(vm.CustomData)
+		boot, perr := bootstrap.Parse(vm.CustomData)
 		if perr != nil {
 			// A real node with unusable bootstrap data never joins.
 			a.mu.Lock()
@@ -247,7 +248,7 @@ func nodeName(vm VM) string {
 
 // register creates the Node as kubelet would, then plays the node-lifecycle
 // controller by removing the not-ready taint admission added.
-func (a *Agent) register(ctx context.Context, vm VM, boot *Bootstrap, name string) (*corev1.Node, error) {
+func (a *Agent) register(ctx context.Context, vm VM, boot *bootstrap.Document, name string) (*corev1.Node, error) {
 	nodes := a.opts.Client.CoreV1().Nodes()
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -325,7 +326,7 @@ func arch(s *catalog.SKU) string {
 
 // labels are the bootstrap labels plus what kubelet and the Azure cloud
 // node manager set.
-func (a *Agent) labels(vm VM, boot *Bootstrap, name string) map[string]string {
+func (a *Agent) labels(vm VM, boot *bootstrap.Document, name string) map[string]string {
 	l := map[string]string{}
 	for k, v := range boot.Labels {
 		l[k] = v
@@ -349,7 +350,7 @@ func (a *Agent) labels(vm VM, boot *Bootstrap, name string) map[string]string {
 
 // resources computes capacity from the SKU and allocatable as kubelet does:
 // capacity − kubeReserved − systemReserved − hard eviction thresholds.
-func (a *Agent) resources(vm VM, boot *Bootstrap) (corev1.ResourceList, corev1.ResourceList) {
+func (a *Agent) resources(vm VM, boot *bootstrap.Document) (corev1.ResourceList, corev1.ResourceList) {
 	memKi := int64(vm.SKU.MemoryGiB * 1024 * 1024 * (1 - a.opts.MemoryOverheadPercent/100))
 	disk := vm.OSDiskSizeGB
 	if disk == 0 {

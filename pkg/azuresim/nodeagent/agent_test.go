@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 )
 
 // fakeSource is an in-memory VM source.
@@ -64,12 +65,12 @@ func (f *fakeSource) set(v VM, present bool) {
 
 func bootstrapDoc(t testing.TB) []byte {
 	t.Helper()
-	b, err := json.Marshal(Bootstrap{
-		APIVersion: APIVersion, ClusterName: "test", KubernetesVersion: "v1.35.1",
+	b, err := json.Marshal(bootstrap.Document{
+		APIVersion: bootstrap.APIVersion, ClusterName: "test", KubernetesVersion: "v1.35.1",
 		Labels:        map[string]string{"karpenter.sh/nodepool": "default", "kubernetes.azure.com/agentpool": "default"},
 		Taints:        []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}},
 		StartupTaints: []corev1.Taint{{Key: "node.cilium.io/agent-not-ready", Value: "true", Effect: corev1.TaintEffectNoExecute}},
-		Kubelet: Kubelet{MaxPods: 110, KubeReserved: map[string]string{"cpu": "140m", "memory": "2662Mi"},
+		Kubelet: bootstrap.Kubelet{MaxPods: 110, KubeReserved: map[string]string{"cpu": "140m", "memory": "2662Mi"},
 			EvictionHard: map[string]string{"memory.available": "750Mi", "nodefs.available": "10%"}},
 	})
 	if err != nil {
@@ -89,19 +90,19 @@ func testVM(t testing.TB, size string) VM {
 }
 
 func TestParseBootstrap(t *testing.T) {
-	if _, err := ParseBootstrap(bootstrapDoc(t)); err != nil {
+	if _, err := bootstrap.Parse(bootstrapDoc(t)); err != nil {
 		t.Fatal(err)
 	}
 	for name, doc := range map[string]string{
 		"wrong version": `{"apiVersion":"v0","clusterName":"c","kubelet":{"maxPods":110}}`,
-		"no cluster":    `{"apiVersion":"` + APIVersion + `","kubelet":{"maxPods":110}}`,
-		"maxPods range": `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":5}}`,
-		"bad quantity":  `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":110,"kubeReserved":{"cpu":"lots"}}}`,
-		"bad effect":    `{"apiVersion":"` + APIVersion + `","clusterName":"c","taints":[{"key":"k","effect":"Sometimes"}],"kubelet":{"maxPods":110}}`,
-		"unknown field": `{"apiVersion":"` + APIVersion + `","clusterName":"c","kubelet":{"maxPods":110},"extra":1}`,
+		"no cluster":    `{"apiVersion":"` + bootstrap.APIVersion + `","kubelet":{"maxPods":110}}`,
+		"maxPods range": `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":5}}`,
+		"bad quantity":  `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":110,"kubeReserved":{"cpu":"lots"}}}`,
+		"bad effect":    `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","taints":[{"key":"k","effect":"Sometimes"}],"kubelet":{"maxPods":110}}`,
+		"unknown field": `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":110},"extra":1}`,
 		"not JSON":      `#cloud-config`,
 	} {
-		if _, err := ParseBootstrap([]byte(doc)); err == nil {
+		if _, err := bootstrap.Parse([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -109,7 +110,7 @@ func TestParseBootstrap(t *testing.T) {
 
 func TestResources(t *testing.T) {
 	a := New(Options{MemoryOverheadPercent: 3})
-	boot, _ := ParseBootstrap(bootstrapDoc(t))
+	boot, _ := bootstrap.Parse(bootstrapDoc(t))
 	cases := []struct {
 		size                     string
 		cpu, allocCPU, mem, gpus string

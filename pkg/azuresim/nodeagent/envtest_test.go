@@ -23,6 +23,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 )
 
 // assets finds etcd and kube-apiserver: KUBEBUILDER_ASSETS, else the
@@ -110,9 +111,9 @@ func TestNodeAgentAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot, _ := json.Marshal(nodeagent.Bootstrap{APIVersion: nodeagent.APIVersion, ClusterName: "envtest", KubernetesVersion: "v1.35.1",
+	boot, _ := json.Marshal(bootstrap.Document{APIVersion: bootstrap.APIVersion, ClusterName: "envtest", KubernetesVersion: "v1.35.1",
 		Labels:  map[string]string{"karpenter.sh/capacity-type": "spot", "kubernetes.azure.com/scalesetpriority": "spot"},
-		Kubelet: nodeagent.Kubelet{MaxPods: 30, KubeReserved: map[string]string{"cpu": "100m", "memory": "1843Mi"}, EvictionHard: map[string]string{"memory.available": "750Mi"}}})
+		Kubelet: bootstrap.Kubelet{MaxPods: 30, KubeReserved: map[string]string{"cpu": "100m", "memory": "1843Mi"}, EvictionHard: map[string]string{"memory.available": "750Mi"}}})
 	vmp, err := computeF.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, "spot-1", armcompute.VirtualMachine{
 		Location: lo.ToPtr("eastus"), Zones: []*string{lo.ToPtr("3")},
 		Properties: &armcompute.VirtualMachineProperties{

@@ -12,7 +12,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 )
@@ -96,7 +96,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if !ok {
 		t.Fatal("VM not in simulator")
 	}
-	b, err := nodeagent.ParseBootstrap(view.CustomData)
+	b, err := bootstrap.Parse(view.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 		t.Errorf("image %s, want the FIPS 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
 	}
 	view, _ := e.sim.LookupVM(*vm.ID)
-	b, err := nodeagent.ParseBootstrap(view.CustomData)
+	b, err := bootstrap.Parse(view.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -65,7 +67,7 @@ type LaunchSpec struct {
 	AcceleratedNetworking bool
 	// Labels are the node's labels (also in Bootstrap).
 	Labels     map[string]string
-	Bootstrap  *Bootstrap
+	Bootstrap  *bootstrap.Document
 	CustomData string
 }
 
@@ -120,22 +122,39 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		maxPods = *nc.Spec.MaxPods
 	}
 	reserved := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
-	spec.Bootstrap = &Bootstrap{
-		APIVersion:        BootstrapAPIVersion,
-		Kind:              BootstrapKind,
+	spec.Bootstrap = &bootstrap.Document{
+		APIVersion:        bootstrap.APIVersion,
+		Kind:              bootstrap.Kind,
 		ClusterName:       p.opts.ClusterName,
 		APIServerEndpoint: p.opts.APIServerEndpoint,
 		KubernetesVersion: p.opts.KubernetesVersion,
 		Labels:            spec.Labels,
 		Taints:            claim.Spec.Taints,
 		StartupTaints:     claim.Spec.StartupTaints,
-		Kubelet: Kubelet{
+		WorkloadRuntime:   string(lo.FromPtrOr(nc.Spec.WorkloadRuntime, v1beta1.WorkloadRuntimeOCIContainer)),
+		Kubelet: bootstrap.Kubelet{
 			MaxPods:        maxPods,
 			KubeReserved:   quantities(reserved.KubeReservedList()),
 			SystemReserved: map[string]string{},
 			EvictionHard:   map[string]string{"memory.available": reserved.EvictionHardMemory.String()},
 			ClusterDNS:     p.opts.ClusterDNS,
 		},
+	}
+	if k := nc.Spec.Kubelet; k != nil {
+		// The AKSNodeClass kubelet block, with upstream's names and meanings.
+		b := &spec.Bootstrap.Kubelet
+		b.CPUManagerPolicy = lo.FromPtr(k.CPUManagerPolicy)
+		b.CPUCFSQuota = k.CPUCFSQuota
+		if k.CPUCFSQuotaPeriod != nil {
+			b.CPUCFSQuotaPeriod = k.CPUCFSQuotaPeriod.Duration.String()
+		}
+		b.ImageGCHighThresholdPercent = k.ImageGCHighThresholdPercent
+		b.ImageGCLowThresholdPercent = k.ImageGCLowThresholdPercent
+		b.TopologyManagerPolicy = lo.FromPtr(k.TopologyManagerPolicy)
+		b.AllowedUnsafeSysctls = k.AllowedUnsafeSysctls
+		b.ContainerLogMaxSize = lo.FromPtr(k.ContainerLogMaxSize)
+		b.ContainerLogMaxFiles = k.ContainerLogMaxFiles
+		b.PodPidsLimit = k.PodPidsLimit
 	}
 	if spec.CustomData, err = spec.Bootstrap.Encode(); err != nil {
 		return nil, err

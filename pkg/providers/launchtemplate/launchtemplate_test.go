@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +16,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
@@ -90,7 +91,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The consumer of the contract accepts it (unknown fields would fail).
-	b, err := nodeagent.ParseBootstrap(raw)
+	b, err := bootstrap.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestBuild(t *testing.T) {
 	if len(b.Taints) != 1 || b.Taints[0].Key != "gpu" || len(b.StartupTaints) != 0 {
 		t.Errorf("taints %v %v", b.Taints, b.StartupTaints)
 	}
-	back, err := launchtemplate.DecodeBootstrap(spec.CustomData)
+	back, err := bootstrap.Decode(spec.CustomData)
 	if err != nil || back.Labels[v1beta1.AKSLabelMode] != "user" {
 		t.Errorf("DecodeBootstrap: %v", err)
 	}
@@ -176,5 +177,40 @@ func TestComputerName(t *testing.T) {
 	}
 	if launchtemplate.AzureZone("eastus-3") != "3" || launchtemplate.AzureZone("0") != "" {
 		t.Error("AzureZone")
+	}
+}
+
+// The AKSNodeClass kubelet block and workload runtime reach the node, and a
+// strict consumer (the contract's own parser) accepts the document.
+func TestBuildKubeletSettings(t *testing.T) {
+	spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux)
+		nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
+		nc.Spec.Kubelet = &v1beta1.KubeletConfiguration{
+			CPUManagerPolicy:            to.Ptr("static"),
+			CPUCFSQuota:                 to.Ptr(false),
+			CPUCFSQuotaPeriod:           &metav1.Duration{Duration: 50 * time.Millisecond},
+			ImageGCHighThresholdPercent: to.Ptr(int32(85)),
+			ImageGCLowThresholdPercent:  to.Ptr(int32(80)),
+			TopologyManagerPolicy:       to.Ptr("single-numa-node"),
+			AllowedUnsafeSysctls:        []string{"net.ipv4.route.min_pmtu"},
+			ContainerLogMaxSize:         to.Ptr("100Mi"),
+			ContainerLogMaxFiles:        to.Ptr(int32(3)),
+			PodPidsLimit:                to.Ptr(int64(4096)),
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := bootstrap.Decode(spec.CustomData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := doc.Kubelet
+	if doc.WorkloadRuntime != "KataVmIsolation" || k.CPUManagerPolicy != "static" || k.CPUCFSQuota == nil || *k.CPUCFSQuota ||
+		k.CPUCFSQuotaPeriod != "50ms" || *k.ImageGCHighThresholdPercent != 85 || *k.ImageGCLowThresholdPercent != 80 ||
+		k.TopologyManagerPolicy != "single-numa-node" || len(k.AllowedUnsafeSysctls) != 1 || k.ContainerLogMaxSize != "100Mi" ||
+		*k.ContainerLogMaxFiles != 3 || *k.PodPidsLimit != 4096 {
+		t.Errorf("kubelet settings did not reach the bootstrap document: %+v (runtime %q)", k, doc.WorkloadRuntime)
 	}
 }
