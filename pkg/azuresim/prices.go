@@ -11,32 +11,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+	"github.com/azkarpenter/azkarpenter/pkg/pricing"
 )
 
-// PriceItem is one Retail Prices API row, with the API's field names.
-type PriceItem struct {
-	CurrencyCode         string  `json:"currencyCode"`
-	TierMinimumUnits     float64 `json:"tierMinimumUnits"`
-	RetailPrice          float64 `json:"retailPrice"`
-	UnitPrice            float64 `json:"unitPrice"`
-	ArmRegionName        string  `json:"armRegionName"`
-	Location             string  `json:"location"`
-	EffectiveStartDate   string  `json:"effectiveStartDate"`
-	MeterID              string  `json:"meterId"`
-	MeterName            string  `json:"meterName"`
-	ProductID            string  `json:"productId"`
-	SkuID                string  `json:"skuId"`
-	ProductName          string  `json:"productName"`
-	SkuName              string  `json:"skuName"`
-	ServiceName          string  `json:"serviceName"`
-	ServiceID            string  `json:"serviceId"`
-	ServiceFamily        string  `json:"serviceFamily"`
-	UnitOfMeasure        string  `json:"unitOfMeasure"`
-	Type                 string  `json:"type"`
-	IsPrimaryMeterRegion bool    `json:"isPrimaryMeterRegion"`
-	ArmSkuName           string  `json:"armSkuName"`
-	ReservationTerm      string  `json:"reservationTerm,omitempty"`
-}
+// PriceItem is one Retail Prices API row. The client's own type is the wire
+// shape, as the SDK's model types are for ARM.
+type PriceItem = pricing.Item
 
 // PricesPage is the Retail Prices API response.
 type PricesPage struct {
@@ -50,7 +30,7 @@ type PricesPage struct {
 
 // field returns a row's value by lower-cased API field name; priceType is
 // the filter's name for "type".
-func (p *PriceItem) field(name string) (string, bool) {
+func priceField(p *PriceItem, name string) (string, bool) {
 	switch name {
 	case "currencycode":
 		return p.CurrencyCode, true
@@ -189,7 +169,7 @@ func (s *Server) retailPrices(w http.ResponseWriter, r *http.Request) {
 	matched := 0
 	for i := range items {
 		it := &items[i]
-		if !expr.match(it.field) {
+		if !expr.match(func(name string) (string, bool) { return priceField(it, name) }) {
 			continue
 		}
 		if matched >= skip && len(page.Items) < pricesPageSize {

@@ -30,9 +30,10 @@ const (
 	maxPages = 200
 )
 
-// Item is one Retail Prices API row (the fields this package reads).
+// Item is one Retail Prices API row, with every field the API returns.
 type Item struct {
 	CurrencyCode         string  `json:"currencyCode"`
+	TierMinimumUnits     float64 `json:"tierMinimumUnits"`
 	RetailPrice          float64 `json:"retailPrice"`
 	UnitPrice            float64 `json:"unitPrice"`
 	ArmRegionName        string  `json:"armRegionName"`
@@ -45,6 +46,7 @@ type Item struct {
 	SkuID                string  `json:"skuId"`
 	SkuName              string  `json:"skuName"`
 	ServiceName          string  `json:"serviceName"`
+	ServiceID            string  `json:"serviceId"`
 	ServiceFamily        string  `json:"serviceFamily"`
 	UnitOfMeasure        string  `json:"unitOfMeasure"`
 	Type                 string  `json:"type"`
