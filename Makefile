@@ -53,8 +53,12 @@ unit: ## Run the Go tests (unit, envtest and simulator suites)
 	@hack/build-tools.sh etcd kubernetes
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
 
+.PHONY: e2e
+e2e: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
+	$(BIN)/azkarpenter up --exit-when-done --sim-time-scale 0.02 --timeout 8m --state-dir .local-e2e
+
 .PHONY: test
-test: tools verify-generate vet lint unit ## Everything CI runs
+test: tools verify-generate vet lint unit e2e ## Everything CI runs
 
 .PHONY: run
 run: tools build ## Start the local cluster and show a workload being provisioned (Ctrl-C stops everything)
@@ -66,4 +70,4 @@ down: ## Stop a local cluster left running by a killed `make run`
 
 .PHONY: clean
 clean: ## Remove local cluster state (keeps bin/)
-	rm -rf .local
+	rm -rf .local .local-e2e
