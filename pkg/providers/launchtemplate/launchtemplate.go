@@ -5,11 +5,9 @@
 package launchtemplate
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -286,10 +284,4 @@ func ComputerName(vmName string, windows bool) string {
 		return name
 	}
 	return strings.TrimRight(name[:MaxLinuxComputerName-9], "-.") + "-" + h[:8]
-}
-
-func strictUnmarshal(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
