@@ -13,21 +13,31 @@ import (
 	"github.com/samber/lo"
 )
 
+// decodeTrackedResource reads the body of a PUT of a named resource with a
+// location (vnet, NIC) into v, answering ARM's error itself when the name,
+// the body or the location is unusable.
+func decodeTrackedResource[T any](w http.ResponseWriter, r *http.Request, resourceType, name string, v *T, location func(*T) *string) bool {
+	if !validName(name) {
+		writeARMError(w, errInvalidName(resourceType, name))
+		return false
+	}
+	if err := decodeBody(r, v); err != nil {
+		writeARMError(w, err)
+		return false
+	}
+	if loc := location(v); loc == nil || *loc == "" {
+		writeARMError(w, armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition."))
+		return false
+	}
+	return true
+}
+
 // --- Virtual networks and subnets ---
 
 func (s *Server) putVNet(w http.ResponseWriter, r *http.Request) {
 	sub, rg, name := r.PathValue("sub"), r.PathValue("rg"), r.PathValue("vnet")
-	if !validName(name) {
-		writeARMError(w, errInvalidName("virtualNetworks", name))
-		return
-	}
 	var vnet armnetwork.VirtualNetwork
-	if err := decodeBody(r, &vnet); err != nil {
-		writeARMError(w, err)
-		return
-	}
-	if vnet.Location == nil || *vnet.Location == "" {
-		writeARMError(w, armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition."))
+	if !decodeTrackedResource(w, r, "virtualNetworks", name, &vnet, func(v *armnetwork.VirtualNetwork) *string { return v.Location }) {
 		return
 	}
 	id := vnetID(sub, rg, name)
@@ -225,17 +235,8 @@ func (s *Server) renderNIC(n *nicRecord) armnetwork.Interface {
 
 func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 	sub, rg, name := r.PathValue("sub"), r.PathValue("rg"), r.PathValue("name")
-	if !validName(name) {
-		writeARMError(w, errInvalidName("networkInterfaces", name))
-		return
-	}
 	var nic armnetwork.Interface
-	if err := decodeBody(r, &nic); err != nil {
-		writeARMError(w, err)
-		return
-	}
-	if nic.Location == nil || *nic.Location == "" {
-		writeARMError(w, armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition."))
+	if !decodeTrackedResource(w, r, "networkInterfaces", name, &nic, func(n *armnetwork.Interface) *string { return n.Location }) {
 		return
 	}
 	loc := lower(*nic.Location)

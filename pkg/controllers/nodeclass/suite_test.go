@@ -4,9 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,18 +15,9 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
+	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
-
-const subnetID = "/subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/nodes"
 
 var (
 	ctx        context.Context
@@ -48,30 +36,12 @@ func TestNodeClassStatus(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	t := GinkgoT()
-	_, cfg := testutil.StartAzureSim(t, nil)
-	clients, err := azure.NewClients(cfg, testutil.SubscriptionID)
+	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
+	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
+	providers, err := operator.NewProviders(ctx, testutil.Options(cfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
-	poller, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "vnet", armnetwork.VirtualNetwork{
-		Location: to.Ptr("eastus"),
-		Properties: &armnetwork.VirtualNetworkPropertiesFormat{
-			AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.0.0.0/16")}},
-			Subnets:      []*armnetwork.Subnet{{Name: to.Ptr("nodes"), Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr("10.0.0.0/24")}}},
-		},
-	}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	_, err = poller.PollUntilDone(ctx, nil)
-	Expect(err).NotTo(HaveOccurred())
-
-	clk := clock.RealClock{}
-	prices, err := pricing.NewDefaultProvider(ctx, pricing.Options{Region: "eastus", Endpoint: cfg.ARMEndpoint, ClientOptions: policy.ClientOptions{Transport: clients.HTTPClient}})
-	Expect(err).NotTo(HaveOccurred())
-	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{Region: "eastus", ClusterName: "c", DefaultMaxPods: 250},
-		sku.NewDefaultProvider(clients.Compute.NewResourceSKUsClient(), "eastus", clk), prices, offerings.NewCache(clk),
-		quota.NewDefaultProvider(clients.Compute.NewUsageClient(), "eastus", clk), clk)
-	subnets := subnet.NewDefaultProvider(testutil.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient())
-	controller = nodeclass.NewStatusController(env.Client, imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: "v1.35.4"}), instanceTypes, subnets,
-		func(context.Context) (string, error) { return "v1.35.4", nil }, subnetID)
+	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets,
+		func(context.Context) (string, error) { return "v1.35.4", nil }, testutil.SubnetID)
 })
 
 var _ = AfterSuite(func() {
