@@ -65,7 +65,6 @@ Flags:
 	pageSize := fs.Int("page-size", 100, "items per page of VM and NIC lists")
 	seed := fs.Uint64("seed", 0, "random seed for latencies, injected errors and evictions (0 = random)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster to register Nodes in; empty disables the node agent")
-	memOverhead := fs.Float64("node-memory-overhead-percent", 3, "share of SKU memory a Node does not report as capacity")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -130,7 +129,7 @@ Flags:
 			_ = srv.Close()
 			return err
 		}
-		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Logger: log.With("component", "nodeagent"), MemoryOverheadPercent: *memOverhead})
+		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Logger: log.With("component", "nodeagent")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
@@ -78,7 +79,7 @@ func TestCapacityAndOverhead(t *testing.T) {
 			if !ok {
 				t.Fatal("unparsed")
 			}
-			r := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
+			r := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
 			if r.CPUMillis != tc.reservedCPUm || r.MemoryMiB != tc.reservedMemMi {
 				t.Errorf("kube-reserved = %dm / %dMi, want %dm / %dMi", r.CPUMillis, r.MemoryMiB, tc.reservedCPUm, tc.reservedMemMi)
 			}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
@@ -41,7 +42,7 @@ func DefaultMaxPods(networkPlugin, networkPluginMode string) int32 {
 func Capacity(s *sku.SKU, size Size, maxPods int32, osDiskGiB int32) corev1.ResourceList {
 	rl := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(s.VCPUs(), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(NodeMemoryMiB(s.MemoryGiB())*1024*1024, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(s.MemoryGiB())*1024*1024, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(osDiskGiB)*1024*1024*1024, resource.BinarySI),
 	}
@@ -62,7 +63,7 @@ func gpuResource(g GPU) corev1.ResourceName {
 
 // Overhead is the AKS overhead of a size.
 func Overhead(s *sku.SKU) *cloudprovider.InstanceTypeOverhead {
-	r := KubeReserved(s.VCPUs(), s.MemoryGiB())
+	r := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
 	return &cloudprovider.InstanceTypeOverhead{
 		KubeReserved:      r.KubeReservedList(),
 		SystemReserved:    corev1.ResourceList{},

@@ -6,6 +6,7 @@ package nodeagent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 
@@ -25,14 +28,12 @@ import (
 
 // Annotations and condition names.
 const (
-	KwokAnnotation       = "kwok.x-k8s.io/node"
-	KwokAnnotationValue  = "fake"
-	ConditionPreemption  = "PreemptionScheduled"
-	ReasonSpotEviction   = "SpotEvictionIncoming"
-	TaintNotReady        = "node.kubernetes.io/not-ready"
-	ProviderIDPrefix     = "azure://"
-	defaultOSDiskGB      = 30 // Azure marketplace Linux image default when the VM does not say
-	evictionReassertWait = time.Second
+	KwokAnnotation      = "kwok.x-k8s.io/node"
+	KwokAnnotationValue = "fake"
+	ConditionPreemption = "PreemptionScheduled"
+	ReasonSpotEviction  = "SpotEvictionIncoming"
+	ProviderIDPrefix    = "azure://"
+	defaultOSDiskGB     = 30 // Azure marketplace Linux image default when the VM does not say
 )
 
 // VM is the agent's view of a simulated VM.
@@ -62,10 +63,6 @@ type Options struct {
 	Client kubernetes.Interface
 	Source Source
 	Logger *slog.Logger
-	// MemoryOverheadPercent is the share of the SKU's memory the guest does
-	// not see (hypervisor and firmware). On Azure a Standard_D2s_v3 (8 GiB)
-	// reports 8148296Ki to kubelet, about 3% less.
-	MemoryOverheadPercent float64
 	// ResyncPeriod is how often every Node is checked against its VM.
 	ResyncPeriod time.Duration
 	// Workers is the number of reconcile workers.
@@ -87,9 +84,6 @@ type Agent struct {
 func New(opts Options) *Agent {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.MemoryOverheadPercent == 0 {
-		opts.MemoryOverheadPercent = 3
 	}
 	if opts.ResyncPeriod == 0 {
 		opts.ResyncPeriod = 30 * time.Second
@@ -201,25 +195,24 @@ func (a *Agent) reconcile(ctx context.Context, id string) (time.Duration, error)
 		a.log.Info("node agent: node deleted", "node", name, "vm", vm.ID)
 		return 0, nil
 	}
+	boot, err := bootstrap.Parse(vm.CustomData)
+	if err != nil {
+		// A real node with unusable bootstrap data never joins.
+		a.mu.Lock()
+		logged := a.noted[id]
+		a.noted[id] = true
+		a.mu.Unlock()
+		if !logged {
+			a.log.Warn("node agent: VM has no usable bootstrap data; node will not join", "vm", vm.ID, "err", err)
+		}
+		return 0, nil
+	}
 	name := nodeName(vm)
 	node, err := nodes.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		boot, perr := bootstrap.Parse(vm.CustomData)
-		if perr != nil {
-			// A real node with unusable bootstrap data never joins.
-			a.mu.Lock()
-			logged := a.noted[id]
-			a.noted[id] = true
-			a.mu.Unlock()
-			if !logged {
-				a.log.Warn("node agent: VM has no usable bootstrap data; node will not join", "vm", vm.ID, "err", perr)
-			}
-			return 0, nil
-		}
-		if node, err = a.register(ctx, vm, boot, name); err != nil {
-			return 0, err
-		}
-	} else if err != nil {
+		node, err = a.create(ctx, vm, boot, name)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if node.Spec.ProviderID != ProviderID(vm.ID) {
@@ -228,13 +221,11 @@ func (a *Agent) reconcile(ctx context.Context, id string) (time.Duration, error)
 	a.mu.Lock()
 	a.nodeNames[id] = name
 	a.mu.Unlock()
+	if node, err = a.ensureStatus(ctx, node, vm, boot); err != nil {
+		return 0, err
+	}
 	if vm.EvictionNotBefore != nil {
-		if err := a.markPreemption(ctx, node, *vm.EvictionNotBefore); err != nil {
-			return 0, err
-		}
-		// kwok rewrites node conditions on heartbeats; keep the condition
-		// asserted until the VM is gone.
-		return evictionReassertWait, nil
+		return 0, a.markPreemption(ctx, node, *vm.EvictionNotBefore)
 	}
 	return 0, nil
 }
@@ -246,9 +237,10 @@ func nodeName(vm VM) string {
 	return lower(vm.Name)
 }
 
-// register creates the Node as kubelet would, then plays the node-lifecycle
-// controller by removing the not-ready taint admission added.
-func (a *Agent) register(ctx context.Context, vm VM, boot *bootstrap.Document, name string) (*corev1.Node, error) {
+// create registers the Node object as kubelet does: metadata and spec only.
+// kube-apiserver admission adds the not-ready taint, which the node
+// lifecycle controller removes once the node reports Ready.
+func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Document, name string) (*corev1.Node, error) {
 	nodes := a.opts.Client.CoreV1().Nodes()
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -266,22 +258,84 @@ func (a *Agent) register(ctx context.Context, vm VM, boot *bootstrap.Document, n
 	}
 	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		created, err = nodes.Get(ctx, name, metav1.GetOptions{})
+		return nodes.Get(ctx, name, metav1.GetOptions{})
 	}
+	if err == nil {
+		a.log.Info("node agent: node registered", "node", name, "vm", vm.ID, "size", vm.SKU.Name, "zone", vm.Zone)
+	}
+	return created, err
+}
+
+// ensureStatus makes the Node's status say what the VM is: capacity and
+// allocatable from the VM size and the bootstrap data, nodeInfo from the
+// bootstrap data and the image, the addresses, and (on first report) the
+// kubelet's conditions. It writes only when something differs, so it is
+// cheap to run on every resync, and it puts back any figure that something
+// else changed: as a kubelet would on its next status report.
+func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot *bootstrap.Document) (*corev1.Node, error) {
+	want := a.status(vm, boot, node.Name)
+	ready := false
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			ready = true
+		}
+	}
+	if ready && node.Status.Phase == corev1.NodeRunning && node.Status.NodeInfo == want.NodeInfo &&
+		equality.Semantic.DeepEqual(node.Status.Capacity, want.Capacity) &&
+		equality.Semantic.DeepEqual(node.Status.Allocatable, want.Allocatable) &&
+		equality.Semantic.DeepEqual(node.Status.Addresses, want.Addresses) {
+		return node, nil
+	}
+	status := map[string]any{
+		"capacity": want.Capacity, "allocatable": want.Allocatable, "nodeInfo": want.NodeInfo,
+		"addresses": want.Addresses, "phase": corev1.NodeRunning,
+	}
+	if !ready {
+		status["conditions"] = want.Conditions
+	}
+	updated, err := a.patchStatus(ctx, node.Name, status)
 	if err != nil {
 		return nil, err
 	}
+	// A merge cannot drop resource names the node should not have (another
+	// writer's extras); replace the lists when they still differ.
+	if !equality.Semantic.DeepEqual(updated.Status.Capacity, want.Capacity) || !equality.Semantic.DeepEqual(updated.Status.Allocatable, want.Allocatable) {
+		updated.Status.Capacity, updated.Status.Allocatable = want.Capacity, want.Allocatable
+		if updated, err = a.opts.Client.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	if ready {
+		a.log.Warn("node agent: node status differed from its VM; restored", "node", node.Name, "vm", vm.ID)
+	}
+	return updated, nil
+}
+
+// patchStatus applies a strategic merge patch to the Node's status, without
+// a resourceVersion: conditions merge by type and resource lists by name, so
+// nothing another writer owns (kwok's heartbeats) is lost, and no concurrent
+// spec update (taints) makes the status write fail.
+func (a *Agent) patchStatus(ctx context.Context, name string, status map[string]any) (*corev1.Node, error) {
+	data, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return nil, err
+	}
+	return a.opts.Client.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status")
+}
+
+// status is the Node status a kubelet on the VM reports.
+func (a *Agent) status(vm VM, boot *bootstrap.Document, name string) corev1.NodeStatus {
 	capacity, allocatable := a.resources(vm, boot)
 	now := metav1.Now()
-	created.Status = corev1.NodeStatus{
+	st := corev1.NodeStatus{
 		Capacity:    capacity,
 		Allocatable: allocatable,
 		Phase:       corev1.NodeRunning,
 		Conditions: []corev1.NodeCondition{
 			{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now},
-			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", LastHeartbeatTime: now, LastTransitionTime: now},
-			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", LastHeartbeatTime: now, LastTransitionTime: now},
-			{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure", LastHeartbeatTime: now, LastTransitionTime: now},
+			{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available", LastHeartbeatTime: now, LastTransitionTime: now},
 		},
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}},
 		NodeInfo: corev1.NodeSystemInfo{
@@ -291,30 +345,9 @@ func (a *Agent) register(ctx context.Context, vm VM, boot *bootstrap.Document, n
 		},
 	}
 	if vm.PrivateIP != "" {
-		created.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: vm.PrivateIP}}, created.Status.Addresses...)
+		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: vm.PrivateIP}}, st.Addresses...)
 	}
-	updated, err := nodes.UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	if kept := removeTaint(updated.Spec.Taints, TaintNotReady); len(kept) != len(updated.Spec.Taints) {
-		updated.Spec.Taints = kept
-		if updated, err = nodes.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-			return nil, err
-		}
-	}
-	a.log.Info("node agent: node registered", "node", name, "vm", vm.ID, "size", vm.SKU.Name, "zone", vm.Zone)
-	return updated, nil
-}
-
-func removeTaint(taints []corev1.Taint, key string) []corev1.Taint {
-	out := make([]corev1.Taint, 0, len(taints))
-	for _, t := range taints {
-		if t.Key != key {
-			out = append(out, t)
-		}
-	}
-	return out
+	return st
 }
 
 func arch(s *catalog.SKU) string {
@@ -351,18 +384,19 @@ func (a *Agent) labels(vm VM, boot *bootstrap.Document, name string) map[string]
 // resources computes capacity from the SKU and allocatable as kubelet does:
 // capacity − kubeReserved − systemReserved − hard eviction thresholds.
 func (a *Agent) resources(vm VM, boot *bootstrap.Document) (corev1.ResourceList, corev1.ResourceList) {
-	memKi := int64(vm.SKU.MemoryGiB * 1024 * 1024 * (1 - a.opts.MemoryOverheadPercent/100))
 	disk := vm.OSDiskSizeGB
 	if disk == 0 {
 		disk = defaultOSDiskGB
 	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.SKU.VCPUsAvailable), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(memKi*1024, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB)<<20, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(boot.Kubelet.MaxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(disk)<<30, resource.BinarySI),
-		"hugepages-1Gi":                 resource.MustParse("0"),
-		"hugepages-2Mi":                 resource.MustParse("0"),
+		// A kubelet reports the huge page sizes the kernel supports, none
+		// reserved unless the OS configuration asks for them.
+		"hugepages-1Gi": resource.MustParse("0"),
+		"hugepages-2Mi": resource.MustParse("0"),
 	}
 	if vm.SKU.GPUs > 0 {
 		switch strings.ToLower(vm.SKU.GPUManufacturer) {
@@ -421,11 +455,10 @@ func (a *Agent) markPreemption(ctx context.Context, node *corev1.Node, notBefore
 	}
 	now := metav1.Now()
 	msg := fmt.Sprintf("Azure Scheduled Events: Preempt, NotBefore %s", notBefore.UTC().Format(time.RFC1123))
-	node.Status.Conditions = append(node.Status.Conditions, corev1.NodeCondition{
+	if _, err := a.patchStatus(ctx, node.Name, map[string]any{"conditions": []corev1.NodeCondition{{
 		Type: ConditionPreemption, Status: corev1.ConditionTrue, Reason: ReasonSpotEviction, Message: msg,
 		LastHeartbeatTime: now, LastTransitionTime: now,
-	})
-	if _, err := a.opts.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	}}}); err != nil {
 		return err
 	}
 	a.mu.Lock()

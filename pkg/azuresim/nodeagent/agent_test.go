@@ -11,9 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
@@ -109,16 +107,18 @@ func TestParseBootstrap(t *testing.T) {
 }
 
 func TestResources(t *testing.T) {
-	a := New(Options{MemoryOverheadPercent: 3})
+	a := New(Options{})
 	boot, _ := bootstrap.Parse(bootstrapDoc(t))
 	cases := []struct {
 		size                     string
 		cpu, allocCPU, mem, gpus string
 		allocMem                 string
 	}{
-		// 16 GiB * 0.97 = 16273899Ki, minus 2662Mi and 750Mi; 220 GiB * 0.97 = 223766118Ki.
-		{size: "Standard_D4s_v3", cpu: "4", allocCPU: "3860m", mem: "16273899Ki", allocMem: "12780011Ki"},
-		{size: "Standard_NC24ads_A100_v4", cpu: "24", allocCPU: "23860m", mem: "223766118Ki", allocMem: "220272230Ki", gpus: "1"},
+		// The guest sees the size's memory less the VM overhead the provider
+		// assumes (bootstrap.NodeMemoryMiB, 7.5%): 16 GiB → 15155Mi, less
+		// 2662Mi kube-reserved and 750Mi eviction; 220 GiB → 208384Mi.
+		{size: "Standard_D4s_v3", cpu: "4", allocCPU: "3860m", mem: "15155Mi", allocMem: "11743Mi"},
+		{size: "Standard_NC24ads_A100_v4", cpu: "24", allocCPU: "23860m", mem: "208384Mi", allocMem: "204972Mi", gpus: "1"},
 	}
 	for _, tc := range cases {
 		vm := testVM(t, tc.size)
@@ -131,6 +131,9 @@ func TestResources(t *testing.T) {
 		eq("cpu", capacity[corev1.ResourceCPU], tc.cpu)
 		eq("allocatable cpu", alloc[corev1.ResourceCPU], tc.allocCPU)
 		eq("memory", capacity[corev1.ResourceMemory], tc.mem)
+		if got, want := capacity[corev1.ResourceMemory], bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB)<<20; got.Value() != want {
+			t.Errorf("%s memory %d, want the shared rule's %d", tc.size, got.Value(), want)
+		}
 		eq("allocatable memory", alloc[corev1.ResourceMemory], tc.allocMem)
 		eq("pods", alloc[corev1.ResourcePods], "110")
 		eq("ephemeral-storage", capacity[corev1.ResourceEphemeralStorage], "128Gi")
@@ -145,12 +148,6 @@ func TestResources(t *testing.T) {
 
 func TestAgentWithFakeClient(t *testing.T) {
 	client := fake.NewClientset()
-	// Emulate the TaintNodesByCondition admission plugin.
-	client.PrependReactor("create", "nodes", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		n := action.(k8stesting.CreateAction).GetObject().(*corev1.Node)
-		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: TaintNotReady, Effect: corev1.TaintEffectNoSchedule})
-		return false, nil, nil
-	})
 	src := &fakeSource{vms: map[string]VM{}}
 	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.DiscardHandler), ResyncPeriod: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,7 +165,7 @@ func TestAgentWithFakeClient(t *testing.T) {
 	waitFor(t, "node registered", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		node = n
-		return err == nil && len(n.Status.Conditions) > 0 && !hasTaint(n, TaintNotReady)
+		return err == nil && len(n.Status.Conditions) > 0
 	})
 	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
 		t.Errorf("providerID %q", node.Spec.ProviderID)
@@ -186,7 +183,24 @@ func TestAgentWithFakeClient(t *testing.T) {
 	if node.Status.Conditions[0].Type != corev1.NodeReady || node.Status.Conditions[0].Status != corev1.ConditionTrue {
 		t.Errorf("conditions %v", node.Status.Conditions)
 	}
+	if node.Status.NodeInfo.KubeletVersion != "v1.35.1" {
+		t.Errorf("kubeletVersion %q, want the bootstrap data's v1.35.1", node.Status.NodeInfo.KubeletVersion)
+	}
 
+	// Whatever else rewrites the node's figures (kwok's default stages did),
+	// the agent puts back what the VM is on its next pass.
+	capacity := node.Status.Capacity.DeepCopy()
+	node.Status.Capacity[corev1.ResourceCPU] = resource.MustParse("1k")
+	node.Status.Allocatable[corev1.ResourceMemory] = resource.MustParse("1Ti")
+	node.Status.NodeInfo.KubeletVersion = "kwok-v0.7.0"
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node status restored", func() bool {
+		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
+		c := n.Status.Capacity[corev1.ResourceCPU]
+		return err == nil && c.Cmp(capacity[corev1.ResourceCPU]) == 0 && n.Status.NodeInfo.KubeletVersion == "v1.35.1"
+	})
 	nb := time.Now().Add(time.Minute)
 	vm.EvictionNotBefore = &nb
 	src.set(vm, true)

@@ -1,4 +1,4 @@
-package instancetype
+package bootstrap
 
 import (
 	"math"
@@ -6,6 +6,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
+
+// This file holds the one rule for a node's resources, which both sides of
+// the bootstrap contract use: the provider (the scheduler's view of a VM size,
+// and the kubelet settings it writes into the node's bootstrap data) and a
+// node (the memory a VM's guest reports, and the allocatable the kubelet
+// derives from the bootstrap data). Kept on this floor so that neither side
+// imports the other and the two cannot disagree.
 
 // Reserved is what a node holds back from pods: kube-reserved CPU and memory
 // and the hard eviction threshold. It is computed once, here, for both the
@@ -77,8 +84,9 @@ func (r Reserved) EvictionThresholdList() corev1.ResourceList {
 	return corev1.ResourceList{corev1.ResourceMemory: r.EvictionHardMemory}
 }
 
-// NodeMemoryMiB is the memory a node of a size with memoryGiB reports, after
-// the VM memory overhead.
+// NodeMemoryMiB is the memory a node of a size with memoryGiB reports as
+// capacity, after the VM memory overhead: what the provider promises the
+// scheduler, and what a simulated VM's guest reports.
 func NodeMemoryMiB(memoryGiB float64) int64 {
 	return int64(math.Floor(memoryGiB * 1024 * (1 - VMMemoryOverheadFraction)))
 }
