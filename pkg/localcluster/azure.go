@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
@@ -106,10 +107,17 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 	}); err != nil {
 		return azure.Config{}, fmt.Errorf("creating the node subnet in azuresim: %w", err)
 	}
+	if c.azureSim, err = azuresim.NewAdminClient(cfg.ARMEndpoint, certDir); err != nil {
+		return azure.Config{}, err
+	}
 	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "azuresim", time.Since(start).Round(10*time.Millisecond))
 	c.components = append(c.components, Component{Name: "azuresim", PID: p.pid(), Address: cfg.ARMEndpoint + " (ARM, Retail Prices; node agent on)", LogPath: p.logPath})
 	return cfg, nil
 }
+
+// AzureSim is the admin client of the simulator StartAzureSim started (nil
+// before): its state, statistics and fault model.
+func (c *Cluster) AzureSim() *azuresim.AdminClient { return c.azureSim }
 
 // ControllerOptions configure the controller process.
 type ControllerOptions struct {

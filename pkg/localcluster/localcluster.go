@@ -7,6 +7,7 @@ package localcluster
 import (
 	"context"
 	"crypto/tls"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 )
 
 // KwokNodeAnnotation marks the nodes kwok keeps alive (heartbeats, leases,
@@ -61,6 +63,8 @@ type Cluster struct {
 	Config *rest.Config
 	// Server is the API server URL.
 	Server string
+
+	azureSim *azuresim.AdminClient
 }
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager,
@@ -180,9 +184,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--cidr=10.0.0.1/16",
 		}, nil},
 	}
-	// kwok reads ~/.kwok/kwok.yaml unless told otherwise; an empty config of
-	// our own keeps a developer's personal config out of the cluster.
-	if err := os.WriteFile(filepath.Join(opts.StateDir, "kwok.yaml"), []byte("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\n"), 0o644); err != nil {
+	// kwok reads ~/.kwok/kwok.yaml unless told otherwise; a config of our own
+	// keeps a developer's personal config out of the cluster and replaces
+	// kwok's default node stages (see kwok.yaml).
+	if err := os.WriteFile(filepath.Join(opts.StateDir, "kwok.yaml"), kwokConfig, 0o644); err != nil {
 		return nil, err
 	}
 	for _, s := range steps {
@@ -336,6 +341,12 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// kwokConfig is kwok's configuration: explicit node stages that never touch
+// a Node's capacity, allocatable or nodeInfo.
+//
+//go:embed kwok.yaml
+var kwokConfig []byte
 
 // ErrNoObjects is returned by Apply when the files hold no objects.
 var ErrNoObjects = errors.New("no Kubernetes objects found")

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -70,16 +72,23 @@ func TestLocalCluster(t *testing.T) {
 		t.Fatalf("examples not stored: %d NodePools, %d AKSNodeClasses", len(nodePools.Items), len(nodeClasses.Items))
 	}
 
-	// A node as the simulator's node agent registers it: kwok must take over
-	// its heartbeat and the scheduler must place a pod on it.
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "kwok-test-node", Annotations: map[string]string{localcluster.KwokNodeAnnotation: "fake"}},
-		Status: corev1.NodeStatus{
-			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110")},
-			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110")},
-		},
-	}
+	// A node as the simulator's node agent registers it (the Node, then its
+	// status): kwok must keep its lease and run its pods, the scheduler must
+	// place a pod on it, and nothing may change the figures the node reported.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kwok-test-node", Annotations: map[string]string{localcluster.KwokNodeAnnotation: "fake"}}}
 	if err := c.Create(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	registered := node.DeepCopy()
+	figures := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110")}
+	node.Status = corev1.NodeStatus{
+		Capacity: figures, Allocatable: figures, Phase: corev1.NodeRunning,
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+		NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: "v1.35.4", OperatingSystem: "linux", Architecture: "amd64"},
+	}
+	// A patch, as a kubelet's status report: the node lifecycle controller
+	// may already have updated the Node (taints) since it was created.
+	if err := c.Status().Patch(ctx, node, client.MergeFrom(registered)); err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{
@@ -107,6 +116,18 @@ func TestLocalCluster(t *testing.T) {
 		}
 		return ready && pod.Spec.NodeName == node.Name && pod.Status.Phase == corev1.PodRunning
 	})
+	// kwok renews the node's lease; kube-controller-manager removed the
+	// not-ready taint admission added; nobody touched the node's figures.
+	lease := &coordinationv1.Lease{}
+	eventually(t, 30*time.Second, "kwok to hold the node's lease", func() bool {
+		return c.Get(ctx, client.ObjectKey{Namespace: "kube-node-lease", Name: node.Name}, lease) == nil && lease.Spec.RenewTime != nil
+	})
+	eventually(t, 30*time.Second, "the not-ready taint to be removed", func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(node), node) == nil && len(node.Spec.Taints) == 0
+	})
+	if !equality.Semantic.DeepEqual(node.Status.Capacity, figures) || !equality.Semantic.DeepEqual(node.Status.Allocatable, figures) || node.Status.NodeInfo.KubeletVersion != "v1.35.4" {
+		t.Errorf("the node's figures changed: capacity %v allocatable %v kubelet %q", node.Status.Capacity, node.Status.Allocatable, node.Status.NodeInfo.KubeletVersion)
+	}
 	if err := cluster.Failed(); err != nil {
 		t.Fatal(err)
 	}

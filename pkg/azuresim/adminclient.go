@@ -1,0 +1,149 @@
+package azuresim
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// AdminClient drives a running azuresim through its admin API (/admin): the
+// e2e suites, the benchmark and the local cluster's fleet monitor read its
+// state and change its fault model with it.
+type AdminClient struct {
+	url   string
+	token string
+	http  *http.Client
+}
+
+// NewAdminClient returns a client for the simulator at url (https://host:port)
+// whose CA and admin token are the files azuresim wrote into certDir.
+func NewAdminClient(url, certDir string) (*AdminClient, error) {
+	caPEM, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("azuresim admin client: %w", err)
+	}
+	token, err := os.ReadFile(filepath.Join(certDir, "admin-token"))
+	if err != nil {
+		return nil, fmt.Errorf("azuresim admin client: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("azuresim admin client: no certificate in %s", filepath.Join(certDir, "ca.crt"))
+	}
+	return &AdminClient{
+		url:   strings.TrimSuffix(url, "/"),
+		token: strings.TrimSpace(string(token)),
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		}},
+	}, nil
+}
+
+// State returns the simulator's resources (GET /admin/state).
+func (c *AdminClient) State(ctx context.Context) (State, error) {
+	var st State
+	return st, c.do(ctx, http.MethodGet, "/admin/state", nil, &st)
+}
+
+// Stats returns per-operation request statistics (GET /admin/stats).
+func (c *AdminClient) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	return st, c.do(ctx, http.MethodGet, "/admin/stats", nil, &st)
+}
+
+// Config returns the fault model in force.
+func (c *AdminClient) Config(ctx context.Context) (Config, error) {
+	var cfg Config
+	return cfg, c.do(ctx, http.MethodGet, "/admin/config", nil, &cfg)
+}
+
+// SetConfig replaces the fault model.
+func (c *AdminClient) SetConfig(ctx context.Context, cfg Config) error {
+	return c.do(ctx, http.MethodPut, "/admin/config", cfg, nil)
+}
+
+// UpdateConfig reads the fault model, lets edit change it and writes it back.
+func (c *AdminClient) UpdateConfig(ctx context.Context, edit func(*Config)) error {
+	cfg, err := c.Config(ctx)
+	if err != nil {
+		return err
+	}
+	edit(&cfg)
+	return c.SetConfig(ctx, cfg)
+}
+
+// AddError adds an error-injection rule.
+func (c *AdminClient) AddError(ctx context.Context, rule ErrorRule) error {
+	return c.do(ctx, http.MethodPost, "/admin/errors", rule, nil)
+}
+
+// AddCapacity adds a capacity rule.
+func (c *AdminClient) AddCapacity(ctx context.Context, rule CapacityRule) error {
+	return c.do(ctx, http.MethodPost, "/admin/capacity", rule, nil)
+}
+
+// SetQuota replaces the quota configuration.
+func (c *AdminClient) SetQuota(ctx context.Context, q QuotaConfig) error {
+	return c.do(ctx, http.MethodPut, "/admin/quota", q, nil)
+}
+
+// Evict schedules a spot eviction of the VM with the resource ID; notice 0
+// uses the configured notice period.
+func (c *AdminClient) Evict(ctx context.Context, vmID string, notice time.Duration) error {
+	body := map[string]any{"id": vmID}
+	if notice > 0 {
+		body["noticePeriod"] = notice.String()
+	}
+	return c.do(ctx, http.MethodPost, "/admin/evict", body, nil)
+}
+
+// ResetStats zeroes the request statistics.
+func (c *AdminClient) ResetStats(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/admin/reset?scope=stats", nil, nil)
+}
+
+func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("azuresim %s %s: %w", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("azuresim %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("azuresim %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(raw)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("azuresim %s %s: decoding the response: %w", method, path, err)
+		}
+	}
+	return nil
+}
