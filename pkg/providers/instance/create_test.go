@@ -100,7 +100,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
+	r := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
 	if q := resource.MustParse(b.Kubelet.KubeReserved["cpu"]); q.MilliValue() != r.CPUMillis {
 		t.Errorf("kubeReserved cpu %s, want %dm", b.Kubelet.KubeReserved["cpu"], r.CPUMillis)
 	}
@@ -128,7 +128,8 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if _, ok := b.Labels[v1beta1.AKSLabelFIPSEnabled]; ok {
 		t.Error("fips_enabled on a non-FIPS node")
 	}
-	if len(b.Taints) != 1 || b.Taints[0].Key != "dedicated" || len(b.StartupTaints) != 1 || b.StartupTaints[0].Key != "node.cilium.io/agent-not-ready" {
+	if len(b.Taints) != 2 || b.Taints[0].Key != "dedicated" || b.Taints[1].Key != karpv1.UnregisteredTaintKey ||
+		len(b.StartupTaints) != 1 || b.StartupTaints[0].Key != "node.cilium.io/agent-not-ready" {
 		t.Errorf("taints %v startup %v", b.Taints, b.StartupTaints)
 	}
 	if inst.Labels[v1beta1.AKSLabelStorageProfile] != "ephemeral" || inst.NodeImageVersion != img.NodeImageVersion {

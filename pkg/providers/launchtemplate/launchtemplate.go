@@ -119,7 +119,7 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	if nc.Spec.MaxPods != nil {
 		maxPods = *nc.Spec.MaxPods
 	}
-	reserved := instancetype.KubeReserved(s.VCPUs(), s.MemoryGiB())
+	reserved := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
 	spec.Bootstrap = &bootstrap.Document{
 		APIVersion:        bootstrap.APIVersion,
 		Kind:              bootstrap.Kind,
@@ -127,7 +127,7 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		APIServerEndpoint: p.opts.APIServerEndpoint,
 		KubernetesVersion: p.opts.KubernetesVersion,
 		Labels:            spec.Labels,
-		Taints:            claim.Spec.Taints,
+		Taints:            registrationTaints(claim),
 		StartupTaints:     claim.Spec.StartupTaints,
 		WorkloadRuntime:   string(lo.FromPtrOr(nc.Spec.WorkloadRuntime, v1beta1.WorkloadRuntimeOCIContainer)),
 		Kubelet: bootstrap.Kubelet{
@@ -215,6 +215,18 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 		delete(labels, v1beta1.AKSLabelAgentPool)
 	}
 	return labels
+}
+
+// registrationTaints are the taints the kubelet registers the node with: the
+// NodeClaim's, plus karpenter.sh/unregistered, which keeps pods off the node
+// until karpenter core has synced the NodeClaim's labels and taints onto it
+// and removed the taint (core logs a registration race otherwise).
+func registrationTaints(claim *karpv1.NodeClaim) []corev1.Taint {
+	taints := append([]corev1.Taint{}, claim.Spec.Taints...)
+	if !lo.ContainsBy(taints, func(t corev1.Taint) bool { return t.MatchTaint(&karpv1.UnregisteredNoExecuteTaint) }) {
+		taints = append(taints, karpv1.UnregisteredNoExecuteTaint)
+	}
+	return taints
 }
 
 // singleValued are the requirements with exactly one allowed value.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -95,7 +94,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := instancetype.KubeReserved(4, 16)
+	r := bootstrap.KubeReserved(4, 16)
 	cpu, mem := resource.MustParse(b.Kubelet.KubeReserved["cpu"]), resource.MustParse(b.Kubelet.KubeReserved["memory"])
 	if cpu.MilliValue() != r.CPUMillis || mem.Value() != r.MemoryMiB<<20 || len(b.Kubelet.KubeReserved) != 2 {
 		t.Errorf("kubeReserved %v, want %dm and %dMi", b.Kubelet.KubeReserved, r.CPUMillis, r.MemoryMiB)
@@ -122,7 +121,8 @@ func TestBuild(t *testing.T) {
 			t.Errorf("unexpected label %s", k)
 		}
 	}
-	if len(b.Taints) != 1 || b.Taints[0].Key != "gpu" || len(b.StartupTaints) != 0 {
+	// The NodeClaim's taint, then the one core removes at registration.
+	if len(b.Taints) != 2 || b.Taints[0].Key != "gpu" || !b.Taints[1].MatchTaint(&karpv1.UnregisteredNoExecuteTaint) || len(b.StartupTaints) != 0 {
 		t.Errorf("taints %v %v", b.Taints, b.StartupTaints)
 	}
 	back, err := bootstrap.Decode(spec.CustomData)
