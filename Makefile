@@ -36,8 +36,8 @@ verify-generate: ## Fail when generated files are stale
 	hack/generate.sh --verify
 
 .PHONY: vet
-vet: ## go vet
-	go vet ./...
+vet: ## go vet (including the e2e suites)
+	go vet -tags e2e ./...
 
 .PHONY: lint
 lint: ## golangci-lint (config in .golangci.yml)
@@ -53,12 +53,24 @@ unit: ## Run the Go tests (unit, envtest and simulator suites)
 	@hack/build-tools.sh etcd kubernetes
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
 
+# E2E_FLAGS reach `go test` of the e2e suites, e.g. E2E_FLAGS='-ginkgo.focus=fidelity'.
+E2E_FLAGS ?=
+
 .PHONY: e2e
-e2e: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
+e2e: tools build ## Run every e2e suite (test/e2e) on local clusters, then the make-run demo
+	go test -tags e2e -p 1 -timeout 80m -count 1 $(E2E_FLAGS) ./test/e2e/... -ginkgo.v
+	$(MAKE) demo
+
+.PHONY: e2e-fast
+e2e-fast: tools build ## Run the e2e specs labelled fast (the subset make test runs)
+	go test -tags e2e -p 1 -timeout 40m -count 1 $(E2E_FLAGS) ./test/e2e/... -ginkgo.label-filter=fast -ginkgo.v
+
+.PHONY: demo
+demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
 	$(BIN)/azkarpenter up --exit-when-done --sim-time-scale 0.02 --timeout 8m --state-dir .local-e2e
 
 .PHONY: test
-test: tools verify-generate vet lint unit e2e ## Everything CI runs
+test: tools verify-generate vet lint unit e2e-fast demo ## Everything CI runs
 
 .PHONY: run
 run: tools build ## Start the local cluster and show a workload being provisioned (Ctrl-C stops everything)

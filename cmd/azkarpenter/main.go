@@ -14,12 +14,16 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/samber/lo"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
@@ -35,6 +39,9 @@ Run "azkarpenter <command> -h" for the flags of a command.
 `
 
 func main() {
+	// Libraries (controller-runtime's cache under the fleet monitor) log
+	// through controller-runtime; the CLI reports what matters itself.
+	ctrllog.SetLogger(logr.Discard())
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -109,6 +116,28 @@ func up(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The fleet monitor runs for the whole session: a broken invariant (a
+	// node that is not its VM, an overcommitted node, a NodePool whose
+	// resources do not add up, two VMs for one NodeClaim) fails the run.
+	failed := cluster.Failed
+	if !*controlPlaneOnly {
+		monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
+			st, err := cluster.AzureSim().State(ctx)
+			return st.VMs, err
+		}})
+		if err != nil {
+			return err
+		}
+		if err := monitor.Start(ctx); err != nil {
+			return err
+		}
+		failed = func() error {
+			if err := cluster.Failed(); err != nil {
+				return err
+			}
+			return monitor.Err()
+		}
+	}
 	var objs []*unstructured.Unstructured
 	if *examples != "" {
 		if objs, err = localcluster.ReadObjects(*examples); err != nil {
@@ -138,7 +167,7 @@ func up(args []string) error {
 			return o.GetName(), o.GetKind() == "Deployment"
 		})
 		if len(apps) > 0 {
-			if err := runDemo(ctx, cluster, c, simConfig, apps, *timeout); err != nil {
+			if err := runDemo(ctx, failed, c, simConfig, apps, *timeout); err != nil {
 				if *exitWhenDone || ctx.Err() == nil {
 					return fmt.Errorf("demo: %w", err)
 				}
@@ -158,7 +187,7 @@ func up(args []string) error {
 			fmt.Println()
 			return nil
 		case <-ticker.C:
-			if err := cluster.Failed(); err != nil {
+			if err := failed(); err != nil {
 				return err
 			}
 		}
@@ -167,14 +196,14 @@ func up(args []string) error {
 
 // runDemo follows the workload from apply to every pod Running, scales it
 // down and follows consolidation, printing a timeline.
-func runDemo(ctx context.Context, cluster *localcluster.Cluster, c client.Client, cfg azure.Config, apps []string, timeout time.Duration) error {
+func runDemo(ctx context.Context, failed func() error, c client.Client, cfg azure.Config, apps []string, timeout time.Duration) error {
 	obs, err := newObserver(ctx, c, cfg, apps)
 	if err != nil {
 		return err
 	}
 	p := &progress{out: os.Stdout, tty: term.IsTerminal(int(os.Stdout.Fd())), start: time.Now()}
 	p.event("watching %d Deployments (%s): pods pending → NodeClaims → Azure VMs → nodes → pods running", len(apps), strings.Join(apps, ", "))
-	up, err := waitUntil(ctx, obs, p, timeout, func(f fleet) bool { return f.pods > 0 && f.running == f.pods }, cluster.Failed)
+	up, err := waitUntil(ctx, obs, p, timeout, func(f fleet) bool { return f.pods > 0 && f.running == f.pods }, failed)
 	if err != nil {
 		return fmt.Errorf("waiting for every pod to run: %w", err)
 	}
@@ -197,7 +226,7 @@ func runDemo(ctx context.Context, cluster *localcluster.Cluster, c client.Client
 		}
 		// Consolidated: fewer, cheaper nodes and nothing changing for a while.
 		return f.nodes < up.nodes && f.dollarsPerHour < up.dollarsPerHour && time.Since(stableSince) > 45*time.Second
-	}, cluster.Failed)
+	}, failed)
 	if err != nil {
 		return fmt.Errorf("waiting for consolidation: %w", err)
 	}
