@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
@@ -15,89 +16,6 @@ const (
 	MinVCPUs     = 2
 	MinMemoryGiB = 3.5
 )
-
-// Ephemeral OS disk placements, in order of preference: NVMe is fastest and
-// largest, the cache disk keeps the resource disk free for pods.
-var ephemeralPlacementPreference = []string{"NvmeDisk", "CacheDisk", "ResourceDisk"}
-
-// EphemeralPlacement returns where an ephemeral OS disk of sizeGiB would live
-// on the size ("" when it fits nowhere), and the largest ephemeral OS disk the
-// size can hold in GiB.
-func EphemeralPlacement(s *sku.SKU, sizeGiB int32) (placement string, maxGiB int64) {
-	supported := s.EphemeralOSDiskPlacements()
-	for _, p := range ephemeralPlacementPreference {
-		if !slices.ContainsFunc(supported, func(x string) bool { return strings.EqualFold(x, p) }) {
-			continue
-		}
-		capacity := placementGiB(s, p)
-		if capacity > maxGiB {
-			maxGiB = capacity
-		}
-		if placement == "" && int64(sizeGiB) <= capacity {
-			placement = p
-		}
-	}
-	return placement, maxGiB
-}
-
-func placementGiB(s *sku.SKU, placement string) int64 {
-	switch placement {
-	case "NvmeDisk":
-		return s.Int(sku.CapNvmeDiskSizeInMiB) / 1024
-	case "CacheDisk":
-		return s.Int(sku.CapCachedDiskBytes) / (1 << 30)
-	case "ResourceDisk":
-		return s.Int(sku.CapMaxResourceVolumeMB) / 1024
-	}
-	return 0
-}
-
-// OSDisk is the OS disk a node of the size gets under a NodeClass.
-type OSDisk struct {
-	SizeGiB int32
-	// EphemeralPlacement is where the ephemeral disk lives; "" for a managed disk.
-	EphemeralPlacement string
-}
-
-// Ephemeral reports whether the OS disk is ephemeral.
-func (d OSDisk) Ephemeral() bool { return d.EphemeralPlacement != "" }
-
-func (d OSDisk) String() string {
-	if d.Ephemeral() {
-		return fmt.Sprintf("ephemeral %dGiB (%s)", d.SizeGiB, d.EphemeralPlacement)
-	}
-	return fmt.Sprintf("managed %dGiB", d.SizeGiB)
-}
-
-// ChooseOSDisk applies the NodeClass's osDiskType to a size: Auto takes an
-// ephemeral disk when it fits, Ephemeral requires one, Managed never uses one.
-// The reason is non-empty when the size cannot satisfy the NodeClass.
-func ChooseOSDisk(s *sku.SKU, nc *v1beta1.AKSNodeClass) (OSDisk, string) {
-	size := nc.GetOSDiskSizeGB()
-	placement, maxGiB := EphemeralPlacement(s, size)
-	switch nc.GetOSDiskType() {
-	case v1beta1.OSDiskTypeManaged:
-		return OSDisk{SizeGiB: size}, ""
-	case v1beta1.OSDiskTypeEphemeral:
-		if placement == "" {
-			if maxGiB == 0 {
-				return OSDisk{}, "osDiskType Ephemeral: the size supports no ephemeral OS disk"
-			}
-			return OSDisk{}, fmt.Sprintf("osDiskType Ephemeral: a %dGiB OS disk does not fit the size's largest ephemeral placement (%dGiB)", size, maxGiB)
-		}
-	}
-	return OSDisk{SizeGiB: size, EphemeralPlacement: placement}, ""
-}
-
-// ImageGenerations are the HyperV generations the NodeClass's images exist
-// for on an architecture: Arm64, confidential and Windows Server 2025 images
-// are Gen2 only.
-func ImageGenerations(nc *v1beta1.AKSNodeClass, arch string) []string {
-	if arch == "arm64" || isConfidential(nc) || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
-		return []string{"V2"}
-	}
-	return []string{"V1", "V2"}
-}
 
 func isConfidential(nc *v1beta1.AKSNodeClass) bool {
 	return nc.Spec.Security != nil && nc.Spec.Security.ConfidentialVM != nil && *nc.Spec.Security.ConfidentialVM
@@ -138,11 +56,11 @@ func exclusionReasons(s *sku.SKU, size Size, parsed bool, nc *v1beta1.AKSNodeCla
 	if nc.IsWindows() && arch != "amd64" {
 		add("%s images are x64 only; the size is %s", nc.GetImageFamily(), arch)
 	}
-	gens := ImageGenerations(nc, arch)
+	gens := imagefamily.Generations(nc, arch)
 	if !slices.ContainsFunc(s.HyperVGenerations(), func(g string) bool { return slices.Contains(gens, g) }) {
 		add("%s images for %s need HyperV generation %s; the size supports %s", nc.GetImageFamily(), arch, strings.Join(gens, " or "), strings.Join(s.HyperVGenerations(), ","))
 	}
-	if _, reason := ChooseOSDisk(s, nc); reason != "" {
+	if _, reason := sku.ChooseOSDisk(s, nc); reason != "" {
 		reasons = append(reasons, reason)
 	}
 	if encryptionAtHost(nc) && !s.Bool(sku.CapEncryptionAtHost) {

@@ -82,7 +82,7 @@ func TestEphemeralOSDiskExamples(t *testing.T) {
 			nc.Spec.OSDiskType = lo.ToPtr(tc.diskType)
 			nc.Spec.OSDiskSizeGB = lo.ToPtr(tc.size)
 		})
-		disk, reason := instancetype.ChooseOSDisk(tc.s, nc)
+		disk, reason := sku.ChooseOSDisk(tc.s, nc)
 		if tc.wantReason != "" {
 			if !strings.Contains(reason, tc.wantReason) {
 				t.Errorf("%s %s %d: reason %q, want %q", tc.s.Name, tc.diskType, tc.size, reason, tc.wantReason)
@@ -99,7 +99,7 @@ func TestNVMePreferred(t *testing.T) {
 	l8 := newSKU("Standard_L8s_v3", "standardLSv3Family", 8, 64,
 		sku.CapEphemeralOSDiskSupported, "True", sku.CapSupportedEphemeralPlacements, "ResourceDisk,NvmeDisk",
 		sku.CapNvmeDiskSizeInMiB, "1831424", sku.CapMaxResourceVolumeMB, "81920")
-	placement, maxGiB := instancetype.EphemeralPlacement(l8, 128)
+	placement, maxGiB := sku.EphemeralPlacement(l8, 128)
 	if placement != "NvmeDisk" || maxGiB != 1788 {
 		t.Errorf("got %s / %dGiB, want NvmeDisk / 1788GiB", placement, maxGiB)
 	}

@@ -6,7 +6,6 @@
 package instancetype
 
 import (
-	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
@@ -71,15 +71,6 @@ func Overhead(s *sku.SKU) *cloudprovider.InstanceTypeOverhead {
 	}
 }
 
-// ZoneLabel is the topology.kubernetes.io/zone value of an Azure zone: the
-// region and the zone number, or "0" for non-zonal placement.
-func ZoneLabel(region, zone string) string {
-	if zone == "" {
-		return "0"
-	}
-	return region + "-" + zone
-}
-
 // requirements are the size's labels as scheduling requirements. Every
 // well-known label gets one (DoesNotExist where it does not apply), except
 // kubernetes.azure.com/mode, which comes from the NodePool alone.
@@ -88,7 +79,7 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 	if nc.IsWindows() {
 		os = string(corev1.Windows)
 	}
-	_, ephemeralMax := EphemeralPlacement(s, 0)
+	_, ephemeralMax := sku.EphemeralPlacement(s, 0)
 	memoryMiB := strconv.FormatInt(int64(s.MemoryGiB()*1024), 10)
 	vcpus := strconv.FormatInt(s.VCPUs(), 10)
 	reqs := scheduling.NewRequirements(
@@ -112,7 +103,7 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 		scheduling.NewRequirement(v1beta1.LabelSKUAcceleratedNetworking, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapAcceleratedNetworking))),
 		scheduling.NewRequirement(v1beta1.LabelSKUStoragePremiumCapable, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapPremiumIO))),
 		scheduling.NewRequirement(v1beta1.LabelSKUStorageEphemeralOSMaxSize, corev1.NodeSelectorOpIn, strconv.FormatInt(ephemeralMax, 10)),
-		scheduling.NewRequirement(v1beta1.LabelSKUHyperVGeneration, corev1.NodeSelectorOpIn, hyperVGeneration(s, nc)),
+		scheduling.NewRequirement(v1beta1.LabelSKUHyperVGeneration, corev1.NodeSelectorOpIn, imagefamily.HyperVGeneration(nc, s.Architecture(), s.HyperVGenerations())),
 		scheduling.NewRequirement(v1beta1.AKSLabelCluster, corev1.NodeSelectorOpIn, opts.ClusterName),
 		scheduling.NewRequirement(v1beta1.AKSLabelOSSKU, corev1.NodeSelectorOpIn, v1beta1.OSSKU(nc.GetImageFamily())),
 	)
@@ -141,20 +132,6 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 		)
 	}
 	return reqs
-}
-
-// hyperVGeneration is the generation the node's image will use: Gen2 when
-// both the size and the image family allow it.
-func hyperVGeneration(s *sku.SKU, nc *v1beta1.AKSNodeClass) string {
-	gens := ImageGenerations(nc, s.Architecture())
-	for _, g := range []string{"V2", "V1"} {
-		for _, sg := range s.HyperVGenerations() {
-			if sg == g && slices.Contains(gens, g) {
-				return g[1:]
-			}
-		}
-	}
-	return "2"
 }
 
 func offeringValues(offerings cloudprovider.Offerings, key string) []string {

@@ -136,7 +136,7 @@ func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.S
 	size, parsed := ParseSize(s.Name)
 	d := Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
 	reasons := exclusionReasons(s, size, parsed, nc, now)
-	osDisk, diskReason := ChooseOSDisk(s, nc)
+	osDisk, diskReason := sku.ChooseOSDisk(s, nc)
 	if diskReason == "" {
 		d.OSDisk = osDisk.String()
 	}
@@ -188,7 +188,7 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 	}
 	var out cloudprovider.Offerings
 	for _, z := range zones {
-		zone := ZoneLabel(p.opts.Region, z)
+		zone := v1beta1.ZoneLabel(p.opts.Region, z)
 		if z != "" {
 			d.Zones = append(d.Zones, zone)
 		}

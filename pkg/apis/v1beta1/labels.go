@@ -170,3 +170,12 @@ func OSSKU(imageFamily string) string {
 func AllowUndefinedWellKnownAndRestrictedLabels(options *scheduling.CompatibilityOptions) {
 	options.AllowUndefined = karpv1.WellKnownLabels.Union(karpv1.RestrictedLabels)
 }
+
+// ZoneLabel is the topology.kubernetes.io/zone value of an Azure zone: the
+// region and the zone number, or "0" for non-zonal placement.
+func ZoneLabel(region, zone string) string {
+	if zone == "" {
+		return "0"
+	}
+	return region + "-" + zone
+}

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 )
 
 // Pinned node image versions. Linux images (Ubuntu, Azure Linux) share AKS's
@@ -158,7 +157,7 @@ func (p *DefaultProvider) images(nc *v1beta1.AKSNodeClass) []Image {
 	var out []Image
 	for _, arch := range []string{"amd64", "arm64"} {
 		for _, g := range []string{"V2", "V1"} {
-			if !slices.Contains(instancetype.ImageGenerations(nc, arch), g) {
+			if !slices.Contains(Generations(nc, arch), g) {
 				continue
 			}
 			gen := g[1:]
@@ -286,4 +285,27 @@ func kubernetesMinor(v string) int {
 		return 0
 	}
 	return m
+}
+
+// Generations are the HyperV generations the NodeClass's images exist for on
+// an architecture ("V1", "V2"): Arm64, confidential and Windows Server 2025
+// images are Gen2 only.
+func Generations(nc *v1beta1.AKSNodeClass, arch string) []string {
+	if arch == "arm64" || confidential(nc) || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
+		return []string{"V2"}
+	}
+	return []string{"V1", "V2"}
+}
+
+// HyperVGeneration is the generation ("1" or "2") a node of a size gets under
+// the NodeClass: Gen2 when both the size (its HyperVGenerations capability,
+// e.g. ["V1", "V2"]) and the NodeClass's images allow it.
+func HyperVGeneration(nc *v1beta1.AKSNodeClass, arch string, sizeGenerations []string) string {
+	gens := Generations(nc, arch)
+	for _, g := range []string{"V2", "V1"} {
+		if slices.Contains(sizeGenerations, g) && slices.Contains(gens, g) {
+			return g[1:]
+		}
+	}
+	return "2"
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
 func TestCreateOnDemandEphemeral(t *testing.T) {
@@ -61,7 +61,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if *p.Priority != armcompute.VirtualMachinePriorityTypesRegular || p.EvictionPolicy != nil || p.BillingProfile != nil {
 		t.Errorf("priority %v eviction %v billing %v", *p.Priority, p.EvictionPolicy, p.BillingProfile)
 	}
-	disk, _ := instancetype.ChooseOSDisk(s, nc)
+	disk, _ := sku.ChooseOSDisk(s, nc)
 	od := p.StorageProfile.OSDisk
 	if od.DiffDiskSettings == nil || *od.DiffDiskSettings.Option != armcompute.DiffDiskOptionsLocal || string(*od.DiffDiskSettings.Placement) != disk.EphemeralPlacement || disk.EphemeralPlacement != "ResourceDisk" {
 		t.Errorf("OS disk %+v, want ephemeral on %s", od.DiffDiskSettings, disk.EphemeralPlacement)

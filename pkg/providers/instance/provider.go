@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
@@ -746,7 +745,7 @@ func (p *DefaultProvider) toInstance(vm *armcompute.VirtualMachine) *Instance {
 	if len(vm.Zones) > 0 && vm.Zones[0] != nil {
 		zone = *vm.Zones[0]
 	}
-	inst.Zone = instancetype.ZoneLabel(location, zone)
+	inst.Zone = v1beta1.ZoneLabel(location, zone)
 	inst.CapacityType = karpv1.CapacityTypeOnDemand
 	if pr := vm.Properties; pr != nil {
 		if pr.Priority != nil && (*pr.Priority == armcompute.VirtualMachinePriorityTypesSpot || *pr.Priority == armcompute.VirtualMachinePriorityTypesLow) {

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/samber/lo"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
@@ -55,7 +53,7 @@ type LaunchSpec struct {
 	// ComputerName is osProfile.computerName and, lower-cased, the node name.
 	ComputerName string
 	Image        imagefamily.Image
-	OSDisk       instancetype.OSDisk
+	OSDisk       sku.OSDisk
 	// Zone is the topology.kubernetes.io/zone value (<region>-<n> or "0");
 	// AzureZone is the ARM zone ("1", "2", "3", or "" when not zonal).
 	Zone         string
@@ -91,13 +89,13 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	if nc == nil || claim == nil || in.InstanceType == nil || in.Offering == nil || s == nil || in.VMName == "" {
 		return nil, fmt.Errorf("launch spec: incomplete input")
 	}
-	osDisk, reason := instancetype.ChooseOSDisk(s, nc)
+	osDisk, reason := sku.ChooseOSDisk(s, nc)
 	if reason != "" {
 		return nil, fmt.Errorf("launch spec for %s: %s", s.Name, reason)
 	}
 	gen := in.InstanceType.Requirements.Get(v1beta1.LabelSKUHyperVGeneration).Any()
 	if gen == "" {
-		gen = hyperVGeneration(s, nc)
+		gen = imagefamily.HyperVGeneration(nc, s.Architecture(), s.HyperVGenerations())
 	}
 	img, err := p.images.Resolve(ctx, nc, s.Architecture(), gen)
 	if err != nil {
@@ -247,20 +245,6 @@ func quantities(rl corev1.ResourceList) map[string]string {
 		out[string(name)] = q.String()
 	}
 	return out
-}
-
-// hyperVGeneration is the generation used when the instance type does not
-// say: Gen2 when the size and the image family allow it.
-func hyperVGeneration(s *sku.SKU, nc *v1beta1.AKSNodeClass) string {
-	gens := instancetype.ImageGenerations(nc, s.Architecture())
-	for _, g := range []string{"V2", "V1"} {
-		for _, sg := range s.HyperVGenerations() {
-			if sg == g && slices.Contains(gens, g) {
-				return g[1:]
-			}
-		}
-	}
-	return "2"
 }
 
 // AzureZone is the ARM zone of a topology.kubernetes.io/zone value
