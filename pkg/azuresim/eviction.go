@@ -1,7 +1,6 @@
 package azuresim
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -170,11 +169,20 @@ func (s *Server) nodeView(v *vmRecord) nodeagent.VM {
 	if osp := v.vm.Properties.OSProfile; osp != nil {
 		out.ComputerName = lo.FromPtr(osp.ComputerName)
 	}
-	if v.customData != "" {
-		out.CustomData, _ = base64.StdEncoding.DecodeString(v.customData)
+	out.CustomData = v.customData
+	if sp := v.vm.Properties.StorageProfile; sp != nil {
+		if sp.OSDisk != nil && sp.OSDisk.DiskSizeGB != nil {
+			out.OSDiskSizeGB = int(*sp.OSDisk.DiskSizeGB)
+		}
+		if sp.OSDisk != nil && sp.OSDisk.OSType != nil {
+			out.Windows = *sp.OSDisk.OSType == armcompute.OperatingSystemTypesWindows
+		}
+		if ir := sp.ImageReference; ir != nil {
+			out.ImageID = lo.CoalesceOrEmpty(lo.FromPtr(ir.CommunityGalleryImageID), lo.FromPtr(ir.SharedGalleryImageID), lo.FromPtr(ir.ID))
+		}
 	}
-	if sp := v.vm.Properties.StorageProfile; sp != nil && sp.OSDisk != nil && sp.OSDisk.DiskSizeGB != nil {
-		out.OSDiskSizeGB = int(*sp.OSDisk.DiskSizeGB)
+	if osp := v.vm.Properties.OSProfile; osp != nil && osp.WindowsConfiguration != nil {
+		out.Windows = true
 	}
 	if len(v.nicIDs) > 0 {
 		if n, ok := s.nics[lower(v.nicIDs[0])]; ok {

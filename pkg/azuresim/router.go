@@ -33,6 +33,9 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}", OpGetVM, armRead, []string{BucketGetVM}, s.getVM)
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/instanceView", OpInstanceView, armRead, []string{BucketGetVM}, s.getInstanceView)
 	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}", OpDeleteVM, armDelete, []string{BucketDeleteVM, BucketDeleteVMResource}, s.deleteVM)
+	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpPutVMExtension, armWrite, []string{BucketPutVMResource}, s.putExtension)
+	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpGetVMExtension, armRead, []string{BucketGetVM}, s.getExtension)
+	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpDeleteVMExtension, armDelete, []string{BucketDeleteVMResource}, s.deleteExtension)
 	// Network.
 	nr, nw := []string{BucketNetworkReads}, []string{BucketNetworkWrites}
 	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)

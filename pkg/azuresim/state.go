@@ -39,6 +39,21 @@ type vmRecord struct {
 	// consumesQuota: a VM counts against quota from its PUT until it is
 	// deleted, except when allocation failed.
 	consumesQuota bool
+	// extensions by lower-cased name; they go with the VM.
+	extensions map[string]*extensionRecord
+}
+
+// windows reports whether the VM runs Windows.
+func (v *vmRecord) windows() bool {
+	p := v.vm.Properties
+	if p == nil {
+		return false
+	}
+	if p.OSProfile != nil && p.OSProfile.WindowsConfiguration != nil {
+		return true
+	}
+	return p.StorageProfile != nil && p.StorageProfile.OSDisk != nil && p.StorageProfile.OSDisk.OSType != nil &&
+		*p.StorageProfile.OSDisk.OSType == armcompute.OperatingSystemTypesWindows
 }
 
 func (v *vmRecord) capacityType() string {

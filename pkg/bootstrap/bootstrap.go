@@ -1,138 +1,266 @@
-// Package bootstrap is the node bootstrap contract of docs/bootstrap.md: the
-// document the provider writes into a VM's osProfile.customData and a node
-// reads when it boots. Producer (pkg/providers/launchtemplate) and consumers
-// (a node image's first-boot script; azuresim's node agent) share these types
-// so the contract cannot drift between them.
+// Package bootstrap is the AKS node-image bootstrap contract: what a VM is
+// given so that the AKS node image it boots joins the cluster as a node.
+//
+// The provider (pkg/providers/launchtemplate) fills a Config and Render
+// turns it into the two artifacts ARM carries to the VM: osProfile.customData
+// and a Custom Script Extension. Linux nodes get an AKSNodeConfig document
+// (package aksnodeconfig) that the image's aks-node-controller provisions
+// from; Windows nodes get AKS's Windows setup script and the CSE command line
+// that runs it. The simulator's node agent, like the image, decodes those
+// same artifacts (Decode) and joins the node from them. docs/bootstrap.md
+// describes the contract and docs/decisions.md why this form of it.
 package bootstrap
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
 )
-
-// APIVersion identifies version 1 of the contract.
-const APIVersion = "azkarpenter.azure.com/bootstrap/v1"
-
-// Kind is the document's kind.
-const Kind = "NodeBootstrap"
 
 // MaxCustomDataLength is ARM's limit on customData, in base64 characters.
 const MaxCustomDataLength = 87380
 
-// Document is one node's bootstrap document.
-type Document struct {
-	APIVersion        string            `json:"apiVersion"`
-	Kind              string            `json:"kind,omitempty"`
-	ClusterName       string            `json:"clusterName"`
-	APIServerEndpoint string            `json:"apiServerEndpoint,omitempty"`
-	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
-	Labels            map[string]string `json:"labels,omitempty"`
-	Taints            []corev1.Taint    `json:"taints,omitempty"`
-	StartupTaints     []corev1.Taint    `json:"startupTaints,omitempty"`
+// OS is the node's operating system.
+type OS string
+
+// Operating systems.
+const (
+	Linux   OS = "Linux"
+	Windows OS = "Windows"
+)
+
+// APIServerPort is the port nodes reach the API server on: AKS node images
+// write https://<api server name>:443 into the kubelet's kubeconfigs.
+const APIServerPort = 443
+
+// Config is everything a node needs to join: what the cluster shares and
+// what this node is. It is the same for both operating systems; Render
+// encodes it the way each node image reads it.
+type Config struct {
+	OS      OS
+	Cluster Cluster
+	// KubernetesVersion is the kubelet's version, e.g. 1.35.4 (no "v").
+	KubernetesVersion string
+	// VMSize is the VM's size, e.g. Standard_D4s_v5.
+	VMSize string
+	// Labels are the node's labels (kubelet --node-labels).
+	Labels map[string]string
+	// Taints are registered with the node (kubelet --register-with-taints):
+	// the NodeClaim's taints and startup taints, and karpenter.sh/unregistered.
+	Taints  []corev1.Taint
+	Kubelet Kubelet
 	// WorkloadRuntime is OCIContainer (default) or KataVmIsolation.
-	WorkloadRuntime string  `json:"workloadRuntime,omitempty"`
-	Kubelet         Kubelet `json:"kubelet"`
+	WorkloadRuntime string
+	// GPUDriver installs the NVIDIA driver during provisioning.
+	GPUDriver bool
+	// ArtifactStreaming enables container image streaming.
+	ArtifactStreaming bool
 }
 
-// Kubelet is the node's kubelet configuration: the settings that shape
-// allocatable (written from the provider's one overhead function) and the
-// AKSNodeClass's kubelet block, with upstream KubeletConfiguration names.
+// Cluster is what every node of the cluster is told.
+type Cluster struct {
+	// APIServerName is the API server's host name (an FQDN or IP, no scheme
+	// or port); nodes reach it on APIServerPort.
+	APIServerName string
+	// CACertificate is the cluster CA, PEM.
+	CACertificate []byte
+	// BootstrapToken is the TLS bootstrap token, <token-id>.<token-secret>.
+	// It must appear nowhere but the custom data.
+	BootstrapToken string
+	// KubeletIdentityClientID is the client ID of the managed identity the
+	// kubelet uses (for example to pull from ACR); "" when none.
+	KubeletIdentityClientID string
+	TenantID                string
+	SubscriptionID          string
+	Location                string
+	// ResourceGroup is the node resource group.
+	ResourceGroup     string
+	VNetName          string
+	VNetResourceGroup string
+	SubnetName        string
+	// NetworkPlugin is the node's CNI as AKS images name it: azure, kubenet
+	// or none (Azure CNI overlay and bring-your-own CNI are "none").
+	NetworkPlugin string
+	// NetworkPolicy is "", azure or calico.
+	NetworkPolicy string
+}
+
+// Kubelet holds the kubelet settings that shape the node: the reservations
+// that make allocatable (written from the provider's one overhead rule) and
+// the AKSNodeClass's kubelet block, with upstream KubeletConfiguration names.
 type Kubelet struct {
-	MaxPods        int32             `json:"maxPods"`
-	KubeReserved   map[string]string `json:"kubeReserved,omitempty"`
-	SystemReserved map[string]string `json:"systemReserved,omitempty"`
-	// EvictionHard uses kubelet signal names: memory.available,
-	// nodefs.available (quantity or percentage), …
-	EvictionHard map[string]string `json:"evictionHard,omitempty"`
-	ClusterDNS   []string          `json:"clusterDNS,omitempty"`
+	MaxPods        int32
+	KubeReserved   map[string]string
+	SystemReserved map[string]string
+	// EvictionHard maps a signal (memory.available, nodefs.available) to a
+	// quantity or percentage.
+	EvictionHard map[string]string
+	// ClusterDNS is the kube-dns Service IP.
+	ClusterDNS string
 
-	CPUManagerPolicy            string   `json:"cpuManagerPolicy,omitempty"`
-	CPUCFSQuota                 *bool    `json:"cpuCFSQuota,omitempty"`
-	CPUCFSQuotaPeriod           string   `json:"cpuCFSQuotaPeriod,omitempty"`
-	ImageGCHighThresholdPercent *int32   `json:"imageGCHighThresholdPercent,omitempty"`
-	ImageGCLowThresholdPercent  *int32   `json:"imageGCLowThresholdPercent,omitempty"`
-	TopologyManagerPolicy       string   `json:"topologyManagerPolicy,omitempty"`
-	AllowedUnsafeSysctls        []string `json:"allowedUnsafeSysctls,omitempty"`
-	ContainerLogMaxSize         string   `json:"containerLogMaxSize,omitempty"`
-	ContainerLogMaxFiles        *int32   `json:"containerLogMaxFiles,omitempty"`
-	PodPidsLimit                *int64   `json:"podPidsLimit,omitempty"`
+	CPUManagerPolicy            string
+	CPUCFSQuota                 *bool
+	CPUCFSQuotaPeriod           string
+	ImageGCHighThresholdPercent *int32
+	ImageGCLowThresholdPercent  *int32
+	TopologyManagerPolicy       string
+	AllowedUnsafeSysctls        []string
+	ContainerLogMaxSize         string
+	ContainerLogMaxFiles        *int32
+	PodPidsLimit                *int64
 }
 
-// Encode returns the customData value: standard base64 of the JSON.
-func (d *Document) Encode() (string, error) {
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return "", err
-	}
-	s := base64.StdEncoding.EncodeToString(raw)
-	if len(s) > MaxCustomDataLength {
-		return "", fmt.Errorf("bootstrap data is %d base64 characters, over ARM's limit of %d: too many labels or taints", len(s), MaxCustomDataLength)
-	}
-	return s, nil
+// Artifact is what ARM carries to the VM.
+type Artifact struct {
+	// CustomData is osProfile.customData (base64).
+	CustomData string
+	// Extension is the Custom Script Extension created with the VM.
+	Extension Extension
 }
 
-// Decode parses a customData value (base64 of the JSON document).
-func Decode(customData string) (*Document, error) {
-	raw, err := base64.StdEncoding.DecodeString(customData)
-	if err != nil {
-		return nil, fmt.Errorf("bootstrap: customData is not base64: %w", err)
-	}
-	return Parse(raw)
+// Extension is a VM extension (Microsoft.Compute/virtualMachines/extensions).
+type Extension struct {
+	Name               string
+	Publisher          string
+	Type               string
+	TypeHandlerVersion string
+	// CommandToExecute goes into protectedSettings, which ARM never returns.
+	CommandToExecute string
 }
 
-// Parse decodes and validates a JSON document. Unknown fields are an error:
-// a consumer must not silently ignore a setting it does not understand.
-func Parse(data []byte) (*Document, error) {
-	var d Document
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+// Custom Script Extensions of AKS nodes.
+var (
+	// LinuxExtension runs on the Linux images' script host; its command waits
+	// for aks-node-controller and reports the provisioning outcome.
+	LinuxExtension = Extension{Name: "cse-agent-azkarpenter", Publisher: "Microsoft.Azure.Extensions", Type: "CustomScript", TypeHandlerVersion: "2.0"}
+	// WindowsExtension is the Windows images' script host; its command runs
+	// the setup script that custom data delivered.
+	WindowsExtension = Extension{Name: "windows-cse-agent-azkarpenter", Publisher: "Microsoft.Compute", Type: "CustomScriptExtension", TypeHandlerVersion: "1.10"}
+)
+
+var kubernetesVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// Validate reports what would keep a node from joining, naming the input.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.OS != Linux && c.OS != Windows {
+		errs = append(errs, fmt.Errorf("OS %q is not Linux or Windows", c.OS))
 	}
-	if d.APIVersion != APIVersion {
-		return nil, fmt.Errorf("bootstrap: apiVersion %q, want %q", d.APIVersion, APIVersion)
+	if c.Cluster.APIServerName == "" || strings.ContainsAny(c.Cluster.APIServerName, ":/ ") {
+		errs = append(errs, fmt.Errorf("API server name %q must be a host name or IP without scheme or port", c.Cluster.APIServerName))
 	}
-	if d.ClusterName == "" {
-		return nil, fmt.Errorf("bootstrap: clusterName is required")
+	if len(c.Cluster.CACertificate) == 0 || !strings.Contains(string(c.Cluster.CACertificate), "BEGIN CERTIFICATE") {
+		errs = append(errs, errors.New("cluster CA certificate is missing or not PEM"))
 	}
-	if d.Kubelet.MaxPods < 10 || d.Kubelet.MaxPods > 250 {
-		return nil, fmt.Errorf("bootstrap: kubelet.maxPods %d outside 10..250", d.Kubelet.MaxPods)
+	if !bootstraputil.IsValidBootstrapToken(c.Cluster.BootstrapToken) {
+		errs = append(errs, errors.New("bootstrap token does not have the form [a-z0-9]{6}.[a-z0-9]{16}"))
 	}
-	for _, m := range []map[string]string{d.Kubelet.KubeReserved, d.Kubelet.SystemReserved} {
-		for k, v := range m {
-			if _, err := resource.ParseQuantity(v); err != nil {
-				return nil, fmt.Errorf("bootstrap: reserved %s=%q: %w", k, v, err)
-			}
+	if !kubernetesVersion.MatchString(c.KubernetesVersion) {
+		errs = append(errs, fmt.Errorf("kubernetes version %q is not MAJOR.MINOR.PATCH", c.KubernetesVersion))
+	}
+	if c.Kubelet.MaxPods < 10 || c.Kubelet.MaxPods > 250 {
+		errs = append(errs, fmt.Errorf("max pods %d is outside 10..250", c.Kubelet.MaxPods))
+	}
+	for _, t := range c.Taints {
+		if t.Key == "" {
+			errs = append(errs, errors.New("a taint has an empty key"))
 		}
-	}
-	for k, v := range d.Kubelet.EvictionHard {
-		if strings.HasSuffix(v, "%") {
-			continue
-		}
-		if _, err := resource.ParseQuantity(v); err != nil {
-			return nil, fmt.Errorf("bootstrap: evictionHard %s=%q: %w", k, v, err)
-		}
-	}
-	for _, t := range append(append([]corev1.Taint{}, d.Taints...), d.StartupTaints...) {
 		switch t.Effect {
 		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
 		default:
-			return nil, fmt.Errorf("bootstrap: taint %s has invalid effect %q", t.Key, t.Effect)
-		}
-		if t.Key == "" {
-			return nil, fmt.Errorf("bootstrap: taint with empty key")
+			errs = append(errs, fmt.Errorf("taint %s has invalid effect %q", t.Key, t.Effect))
 		}
 	}
-	switch d.WorkloadRuntime {
+	switch c.WorkloadRuntime {
 	case "", "OCIContainer", "KataVmIsolation":
 	default:
-		return nil, fmt.Errorf("bootstrap: workloadRuntime %q is not OCIContainer or KataVmIsolation", d.WorkloadRuntime)
+		errs = append(errs, fmt.Errorf("workload runtime %q is not OCIContainer or KataVmIsolation", c.WorkloadRuntime))
 	}
-	return &d, nil
+	return errors.Join(errs...)
+}
+
+// Render encodes the configuration for the node image of its OS.
+func Render(c *Config) (*Artifact, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap configuration: %w", err)
+	}
+	var a *Artifact
+	var err error
+	if c.OS == Windows {
+		a, err = renderWindows(c)
+	} else {
+		a, err = renderLinux(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(a.CustomData) > MaxCustomDataLength {
+		return nil, fmt.Errorf("bootstrap custom data is %d base64 characters, over ARM's limit of %d: too many labels or taints", len(a.CustomData), MaxCustomDataLength)
+	}
+	return a, nil
+}
+
+// Decode reads the configuration back from a VM's custom data, as the node
+// image does. Everything the node needs must be there: an artifact that an
+// image could not provision from is an error here too.
+func Decode(os OS, customData string) (*Config, error) {
+	raw, err := base64.StdEncoding.DecodeString(customData)
+	if err != nil {
+		return nil, fmt.Errorf("custom data is not base64: %w", err)
+	}
+	var c *Config
+	if os == Windows {
+		c, err = decodeWindows(raw)
+	} else {
+		c, err = decodeLinux(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.OS = os
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap configuration: %w", err)
+	}
+	return c, nil
+}
+
+// sortedKeys returns a map's keys in order, so artifacts are deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Readable renders custom data for people: the decoded document, with the
+// AKSNodeConfig a Linux boothook embeds shown as indented JSON in place of
+// its base64. Golden files and debugging use it; nodes never see it.
+func Readable(os OS, customData string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(customData)
+	if err != nil {
+		return "", fmt.Errorf("custom data is not base64: %w", err)
+	}
+	text := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	if os == Windows {
+		return text, nil
+	}
+	m := configLine.FindStringSubmatchIndex(text)
+	if m == nil {
+		return text, nil
+	}
+	doc, err := base64.StdEncoding.DecodeString(text[m[2]:m[3]])
+	if err != nil {
+		return "", err
+	}
+	return text[:m[2]] + "<base64 of the AKSNodeConfig below>" + text[m[3]:] + "\n--- AKSNodeConfig (" + aksnodeconfig.ConfigPath + ") ---\n" + string(doc) + "\n", nil
 }

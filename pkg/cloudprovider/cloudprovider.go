@@ -24,6 +24,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 )
@@ -53,11 +54,12 @@ type CloudProvider struct {
 	instanceTypes instancetype.Provider
 	instances     instance.Provider
 	images        imagefamily.Provider
+	cluster       cluster.Provider
 }
 
 // New returns the cloud provider.
-func New(kubeClient client.Client, instanceTypes instancetype.Provider, instances instance.Provider, images imagefamily.Provider) *CloudProvider {
-	return &CloudProvider{kubeClient: kubeClient, instanceTypes: instanceTypes, instances: instances, images: images}
+func New(kubeClient client.Client, instanceTypes instancetype.Provider, instances instance.Provider, images imagefamily.Provider, clusterInputs cluster.Provider) *CloudProvider {
+	return &CloudProvider{kubeClient: kubeClient, instanceTypes: instanceTypes, instances: instances, images: images, cluster: clusterInputs}
 }
 
 // Name implements cloudprovider.CloudProvider.
@@ -102,7 +104,7 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	created.Annotations = lo.Assign(created.Annotations, map[string]string{
 		AnnotationNodeClassHash:        nodeClass.Hash(),
 		AnnotationNodeClassHashVersion: v1beta1.AKSNodeClassHashVersion,
-		AnnotationKubernetesVersion:    lo.FromPtr(nodeClass.Status.KubernetesVersion),
+		AnnotationKubernetesVersion:    lo.CoalesceOrEmpty(inst.KubernetesVersion, lo.FromPtr(nodeClass.Status.KubernetesVersion)),
 	})
 	return created, nil
 }
@@ -184,8 +186,10 @@ func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeCla
 	if reason := staticDrift(nodeClaim, nodeClass); reason != "" {
 		return reason, nil
 	}
-	if v := nodeClass.Status.KubernetesVersion; v != nil && *v != "" {
-		if have := nodeClaim.Annotations[AnnotationKubernetesVersion]; have != "" && have != *v {
+	// The cluster's version now, from the same source launches read, so a
+	// node launched after an upgrade is never judged by a stale status.
+	if v, err := c.cluster.KubernetesVersion(ctx); err == nil && v != "" {
+		if have := nodeClaim.Annotations[AnnotationKubernetesVersion]; have != "" && have != v {
 			return DriftKubernetesVersion, nil
 		}
 	}

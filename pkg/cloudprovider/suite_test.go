@@ -47,7 +47,7 @@ var _ = BeforeSuite(func() {
 	sim = s
 	Expect(testutil.CreateSubnet(ctx, azureCfg)).To(Succeed())
 	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
+	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -65,7 +65,7 @@ func readyNodeClass(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
 	Expect(env.Client.Create(ctx, nc)).To(Succeed())
 	nc.Status.KubernetesVersion = lo.ToPtr("v1.35.4")
 	nc.StatusConditions().SetTrue(status.ConditionReady)
-	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetReady} {
+	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetReady, v1beta1.ConditionTypeBootstrapReady} {
 		nc.StatusConditions().SetTrue(t)
 	}
 	Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())

@@ -141,6 +141,9 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"AZURE_NODE_RESOURCE_GROUP=" + ResourceGroup,
 		"AZURE_LOCATION=" + Location,
 		"AZURE_VNET_SUBNET_ID=" + SubnetID(),
+		// Nodes reach the API server by its AKS-style name; the controller
+		// finds the CA, the bootstrap token and kube-dns itself.
+		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,
 		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,

@@ -63,6 +63,9 @@ type Cluster struct {
 	Config *rest.Config
 	// Server is the API server URL.
 	Server string
+	// BootstrapToken is the token nodes join with (kube-system Secret
+	// bootstrap-token-<id>).
+	BootstrapToken string
 
 	azureSim *azuresim.AdminClient
 }
@@ -146,6 +149,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--api-audiences=https://kubernetes.default.svc.cluster.local",
 			"--service-cluster-ip-range=10.96.0.0/16",
 			"--authorization-mode=Node,RBAC",
+			// Nodes join as kubelets do on AKS: TLS bootstrapping with a
+			// bootstrap token.
+			"--enable-bootstrap-token-auth=true",
 			"--allow-privileged=true",
 			"--cert-dir=" + filepath.Join(opts.StateDir, "apiserver"),
 			"--v=1",
@@ -161,7 +167,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--root-ca-file=" + c.pki.caCert(),
 			"--service-account-private-key-file=" + c.pki.serviceAccountKey(),
 			"--cert-dir=" + filepath.Join(opts.StateDir, "kube-controller-manager"),
-			"--controllers=*",
+			// The bootstrap signer and token cleaner are off by default; the
+			// CSR signer signs kubelet client certificates with the cluster CA.
+			"--controllers=*,bootstrapsigner,tokencleaner",
+			"--cluster-signing-cert-file=" + c.pki.caCert(),
+			"--cluster-signing-key-file=" + c.pki.caKey(),
 			"--v=1",
 		}, httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", kcmPort), insecureTLS())},
 		{"kube-scheduler", fmt.Sprintf("https://127.0.0.1:%d", schedPort), []string{
@@ -213,6 +223,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("installing CRDs: %w", err)
 	}
 	fmt.Fprintf(opts.Log, "  %-24s installed in %s\n", "CRDs", time.Since(start).Round(10*time.Millisecond))
+	if err := c.prepareNodeJoin(ctx); err != nil {
+		return nil, fmt.Errorf("preparing the cluster for nodes to join: %w", err)
+	}
 	return c, nil
 }
 

@@ -58,7 +58,7 @@ func (p pki) generate() error {
 	}
 	if err := p.issue(ca, caKey, p.servingCert(), p.servingKey(), pkix.Name{CommonName: "kube-apiserver"},
 		[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", APIServerFQDN},
 		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ package operator
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -28,6 +27,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
@@ -36,10 +36,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
-
-// ClusterDNS is the kubelet --cluster-dns of AKS clusters (the kube-dns
-// service IP in the default service CIDR).
-var ClusterDNS = []string{"10.0.0.10"}
 
 // Providers are the Azure providers and the cloud provider composed from
 // them, built from the options.
@@ -53,18 +49,14 @@ type Providers struct {
 	InstanceTypes *instancetype.DefaultProvider
 	Instances     *instance.DefaultProvider
 	Subnets       *subnet.DefaultProvider
+	Cluster       cluster.Provider
 	CloudProvider *cloudprovider.CloudProvider
 }
 
-// Cluster is what the providers need to know of the cluster itself.
-type Cluster struct {
-	KubernetesVersion string
-	APIServerEndpoint string
-}
-
-// NewProviders builds every provider. It makes no Azure call: caches fill on
-// first use and through the refresh controllers.
-func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.Client, cluster Cluster, clk clock.Clock) (*Providers, error) {
+// NewProviders builds every provider on the cluster inputs given. It makes
+// no Azure call: caches fill on first use and through the refresh
+// controllers.
+func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.Client, clusterInputs cluster.Provider, clk clock.Clock) (*Providers, error) {
 	clients, err := azure.NewClients(opts.AzureConfig(), opts.SubscriptionID)
 	if err != nil {
 		return nil, fmt.Errorf("building Azure clients: %w", err)
@@ -82,36 +74,29 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	}
 	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), opts.Location, clk)
 	maxPods := instancetype.DefaultMaxPods(opts.NetworkPlugin, opts.NetworkPluginMode)
-	images := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: cluster.KubernetesVersion})
+	images := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: clusterInputs.KubernetesVersion})
 	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
 		Region:         opts.Location,
 		ClusterName:    opts.ClusterName,
 		DefaultMaxPods: maxPods,
 	}, skus, prices, unavailable, q, clk)
-	launch := launchtemplate.NewDefaultProvider(launchtemplate.Options{
-		ClusterName:       opts.ClusterName,
-		APIServerEndpoint: cluster.APIServerEndpoint,
-		KubernetesVersion: cluster.KubernetesVersion,
-		ClusterDNS:        ClusterDNS,
-		DefaultMaxPods:    maxPods,
-	}, images)
-	instances := instance.NewDefaultProviderFromClients(instance.Options{
-		ClusterName:       opts.ClusterName,
-		SubscriptionID:    opts.SubscriptionID,
-		ResourceGroup:     opts.ResourceGroup,
-		Location:          opts.Location,
-		SubnetID:          opts.VNETSubnetID,
-		KubernetesVersion: cluster.KubernetesVersion,
-		APIServerEndpoint: cluster.APIServerEndpoint,
-		ClusterDNS:        ClusterDNS,
-		DefaultMaxPods:    maxPods,
-		PollFrequency:     opts.ARMPollInterval,
-	}, clients, skus, launch, unavailable, q)
+	instanceOpts := instance.Options{
+		ClusterName:    opts.ClusterName,
+		SubscriptionID: opts.SubscriptionID,
+		ResourceGroup:  opts.ResourceGroup,
+		Location:       opts.Location,
+		SubnetID:       opts.VNETSubnetID,
+		DefaultMaxPods: maxPods,
+		PollFrequency:  opts.ARMPollInterval,
+	}
+	launch := launchtemplate.NewDefaultProvider(instanceOpts.LaunchTemplateOptions(), images, clusterInputs)
+	instances := instance.NewDefaultProviderFromClients(instanceOpts, clients, skus, launch, unavailable, q)
 	return &Providers{
 		Clients: clients, SKUs: skus, Pricing: prices, Quota: q, Unavailable: unavailable, Images: images,
 		InstanceTypes: instanceTypes, Instances: instances,
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
-		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images),
+		Cluster:       clusterInputs,
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs),
 	}, nil
 }
 
@@ -125,23 +110,27 @@ type Operator struct {
 // NewOperator builds the providers from the options in ctx.
 func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) {
 	opts := options.FromContext(ctx)
-	serverVersion, err := op.KubernetesInterface.Discovery().ServerVersion()
-	if err != nil {
-		return nil, fmt.Errorf("reading the API server version: %w", err)
-	}
-	apiServer := op.GetConfig().Host
-	if u, err := url.Parse(apiServer); err == nil && u.Host != "" {
-		apiServer = u.Scheme + "://" + u.Host
-	}
-	providers, err := NewProviders(ctx, opts, op.GetClient(), Cluster{KubernetesVersion: serverVersion.GitVersion, APIServerEndpoint: apiServer}, op.Clock)
+	// The controller reads Secrets (the bootstrap token) straight from the
+	// API server: caching every Secret of the cluster would cost memory and
+	// cluster-wide read access.
+	clusterOpts := opts.ClusterInputs()
+	clusterOpts.RESTConfig = op.GetConfig()
+	clusterInputs := cluster.NewDefaultProvider(clusterOpts, op.GetAPIReader(), op.KubernetesInterface.Discovery().ServerVersion, op.Clock)
+	providers, err := NewProviders(ctx, opts, op.GetClient(), clusterInputs, op.Clock)
 	if err != nil {
 		return nil, err
+	}
+	if in, err := clusterInputs.Inputs(ctx); err != nil {
+		// Not fatal: the AKSNodeClasses say what is missing until it is fixed.
+		log.FromContext(ctx).Error(err, "the cluster inputs nodes need are not all available; AKSNodeClasses stay not Ready until they are")
+	} else {
+		log.FromContext(ctx).Info("cluster inputs for new nodes", "inputs", in.String())
 	}
 	// Prices refresh on their own schedule (at start, then every 12h).
 	if err := op.Add(providers.Pricing); err != nil {
 		return nil, err
 	}
-	log.FromContext(ctx).Info("azure providers ready", "location", opts.Location, "cluster", opts.ClusterName, "kubernetes", serverVersion.GitVersion)
+	log.FromContext(ctx).Info("azure providers ready", "location", opts.Location, "cluster", opts.ClusterName)
 	return &Operator{Operator: op, Providers: providers, Options: opts}, nil
 }
 
@@ -149,7 +138,7 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
 	return []controller.Controller{
-		nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.kubernetesVersion, o.Options.VNETSubnetID),
+		nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID),
 		status.NewController[*v1beta1.AKSNodeClass](o.GetClient(), o.GetEventRecorderFor("karpenter"), status.EmitDeprecatedMetrics, //nolint:staticcheck // operatorpkg takes the legacy recorder
 			status.WithHistogramBuckets(prometheus.ExponentialBuckets(0.5, 2, 15))),
 		garbagecollection.NewController(o.GetClient(), o.Instances, o.Clock),
@@ -157,12 +146,4 @@ func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 		refresh.NewController("providers.sku", o.SKUs, sku.RefreshPeriod, 10*time.Minute),
 		refresh.NewController("providers.quota", o.Quota, quota.RefreshPeriod, time.Minute),
 	}
-}
-
-func (o *Operator) kubernetesVersion(context.Context) (string, error) {
-	v, err := o.KubernetesInterface.Discovery().ServerVersion()
-	if err != nil {
-		return "", err
-	}
-	return v.GitVersion, nil
 }

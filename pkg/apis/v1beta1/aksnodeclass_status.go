@@ -17,6 +17,10 @@ const (
 	ConditionTypeKubernetesVersionReady = "KubernetesVersionReady"
 	// ConditionTypeSubnetReady: the subnet exists and has free IP addresses.
 	ConditionTypeSubnetReady = "SubnetReady"
+	// ConditionTypeBootstrapReady: everything a node is told about the
+	// cluster (API server endpoint, CA, bootstrap token, cluster DNS) is
+	// known and valid, so a new node can join.
+	ConditionTypeBootstrapReady = "BootstrapReady"
 )
 
 // NodeImage is a resolved node image and the instance types it fits.
@@ -51,6 +55,7 @@ func (in *AKSNodeClass) StatusConditions(opts ...status.ForOption) status.Condit
 		ConditionTypeImagesReady,
 		ConditionTypeKubernetesVersionReady,
 		ConditionTypeSubnetReady,
+		ConditionTypeBootstrapReady,
 	).For(in, opts...)
 }
 

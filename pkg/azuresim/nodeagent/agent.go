@@ -45,10 +45,15 @@ type VM struct {
 	Created                                                             time.Time
 	Running                                                             bool // provisioned and powered on
 	EvictionNotBefore                                                   *time.Time
-	CustomData                                                          []byte // decoded osProfile.customData
-	OSDiskSizeGB                                                        int
-	PrivateIP                                                           string
-	Tags                                                                map[string]string
+	// CustomData is osProfile.customData as ARM received it (base64).
+	CustomData string
+	// Windows is whether the VM runs Windows (its OS disk's osType).
+	Windows bool
+	// ImageID is the image reference the VM was created from.
+	ImageID      string
+	OSDiskSizeGB int
+	PrivateIP    string
+	Tags         map[string]string
 }
 
 // Source is where VMs come from (the azuresim server).
@@ -195,7 +200,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) (time.Duration, error)
 		a.log.Info("node agent: node deleted", "node", name, "vm", vm.ID)
 		return 0, nil
 	}
-	boot, err := bootstrap.Parse(vm.CustomData)
+	boot, err := bootstrap.Decode(osOf(vm), vm.CustomData)
 	if err != nil {
 		// A real node with unusable bootstrap data never joins.
 		a.mu.Lock()
@@ -240,7 +245,7 @@ func nodeName(vm VM) string {
 // create registers the Node object as kubelet does: metadata and spec only.
 // kube-apiserver admission adds the not-ready taint, which the node
 // lifecycle controller removes once the node reports Ready.
-func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Document, name string) (*corev1.Node, error) {
+func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Config, name string) (*corev1.Node, error) {
 	nodes := a.opts.Client.CoreV1().Nodes()
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -253,7 +258,7 @@ func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Document, nam
 		},
 		Spec: corev1.NodeSpec{
 			ProviderID: ProviderID(vm.ID),
-			Taints:     append(append([]corev1.Taint{}, boot.Taints...), boot.StartupTaints...),
+			Taints:     append([]corev1.Taint{}, boot.Taints...),
 		},
 	}
 	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
@@ -272,7 +277,7 @@ func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Document, nam
 // kubelet's conditions. It writes only when something differs, so it is
 // cheap to run on every resync, and it puts back any figure that something
 // else changed: as a kubelet would on its next status report.
-func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot *bootstrap.Document) (*corev1.Node, error) {
+func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot *bootstrap.Config) (*corev1.Node, error) {
 	want := a.status(vm, boot, node.Name)
 	ready := false
 	for _, c := range node.Status.Conditions {
@@ -324,7 +329,7 @@ func (a *Agent) patchStatus(ctx context.Context, name string, status map[string]
 }
 
 // status is the Node status a kubelet on the VM reports.
-func (a *Agent) status(vm VM, boot *bootstrap.Document, name string) corev1.NodeStatus {
+func (a *Agent) status(vm VM, boot *bootstrap.Config, name string) corev1.NodeStatus {
 	capacity, allocatable := a.resources(vm, boot)
 	now := metav1.Now()
 	st := corev1.NodeStatus{
@@ -341,13 +346,20 @@ func (a *Agent) status(vm VM, boot *bootstrap.Document, name string) corev1.Node
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: strings.ReplaceAll(vm.VMID, "-", ""), SystemUUID: vm.VMID, BootID: vm.VMID,
 			KernelVersion: "5.15.0-1079-azure", OSImage: "Ubuntu 22.04.5 LTS", ContainerRuntimeVersion: "containerd://1.7.27-1",
-			KubeletVersion: boot.KubernetesVersion, OperatingSystem: "linux", Architecture: arch(vm.SKU),
+			KubeletVersion: "v" + boot.KubernetesVersion, OperatingSystem: strings.ToLower(string(osOf(vm))), Architecture: arch(vm.SKU),
 		},
 	}
 	if vm.PrivateIP != "" {
 		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: vm.PrivateIP}}, st.Addresses...)
 	}
 	return st
+}
+
+func osOf(vm VM) bootstrap.OS {
+	if vm.Windows {
+		return bootstrap.Windows
+	}
+	return bootstrap.Linux
 }
 
 func arch(s *catalog.SKU) string {
@@ -359,7 +371,7 @@ func arch(s *catalog.SKU) string {
 
 // labels are the bootstrap labels plus what kubelet and the Azure cloud
 // node manager set.
-func (a *Agent) labels(vm VM, boot *bootstrap.Document, name string) map[string]string {
+func (a *Agent) labels(vm VM, boot *bootstrap.Config, name string) map[string]string {
 	l := map[string]string{}
 	for k, v := range boot.Labels {
 		l[k] = v
@@ -370,7 +382,7 @@ func (a *Agent) labels(vm VM, boot *bootstrap.Document, name string) map[string]
 	}
 	for k, v := range map[string]string{
 		corev1.LabelHostname:           name,
-		corev1.LabelOSStable:           "linux",
+		corev1.LabelOSStable:           strings.ToLower(string(osOf(vm))),
 		corev1.LabelArchStable:         arch(vm.SKU),
 		corev1.LabelInstanceTypeStable: vm.SKU.Name,
 		corev1.LabelTopologyRegion:     vm.Location,
@@ -383,7 +395,7 @@ func (a *Agent) labels(vm VM, boot *bootstrap.Document, name string) map[string]
 
 // resources computes capacity from the SKU and allocatable as kubelet does:
 // capacity − kubeReserved − systemReserved − hard eviction thresholds.
-func (a *Agent) resources(vm VM, boot *bootstrap.Document) (corev1.ResourceList, corev1.ResourceList) {
+func (a *Agent) resources(vm VM, boot *bootstrap.Config) (corev1.ResourceList, corev1.ResourceList) {
 	disk := vm.OSDiskSizeGB
 	if disk == 0 {
 		disk = defaultOSDiskGB

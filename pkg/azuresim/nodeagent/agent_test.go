@@ -2,7 +2,7 @@ package nodeagent
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"log/slog"
 	"sync"
 	"testing"
@@ -61,20 +61,37 @@ func (f *fakeSource) set(v VM, present bool) {
 	}
 }
 
-func bootstrapDoc(t testing.TB) []byte {
-	t.Helper()
-	b, err := json.Marshal(bootstrap.Document{
-		APIVersion: bootstrap.APIVersion, ClusterName: "test", KubernetesVersion: "v1.35.1",
-		Labels:        map[string]string{"karpenter.sh/nodepool": "default", "kubernetes.azure.com/agentpool": "default"},
-		Taints:        []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}},
-		StartupTaints: []corev1.Taint{{Key: "node.cilium.io/agent-not-ready", Value: "true", Effect: corev1.TaintEffectNoExecute}},
+// bootstrapConfig is a node's bootstrap configuration, as the provider
+// renders it.
+func bootstrapConfig() *bootstrap.Config {
+	return &bootstrap.Config{
+		OS: bootstrap.Linux,
+		Cluster: bootstrap.Cluster{
+			APIServerName: "test-dns.hcp.eastus.azmk8s.io", CACertificate: testCA, BootstrapToken: "abcdef.0123456789abcdef",
+			NetworkPlugin: "none",
+		},
+		KubernetesVersion: "1.35.1",
+		VMSize:            "Standard_D4s_v3",
+		Labels:            map[string]string{"karpenter.sh/nodepool": "default", "kubernetes.azure.com/agentpool": "default"},
+		Taints: []corev1.Taint{
+			{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "node.cilium.io/agent-not-ready", Value: "true", Effect: corev1.TaintEffectNoExecute},
+		},
 		Kubelet: bootstrap.Kubelet{MaxPods: 110, KubeReserved: map[string]string{"cpu": "140m", "memory": "2662Mi"},
 			EvictionHard: map[string]string{"memory.available": "750Mi", "nodefs.available": "10%"}},
-	})
+	}
+}
+
+// testCA is any PEM certificate: the agent does not dial the API server here.
+var testCA = []byte("-----BEGIN CERTIFICATE-----\nMIIBazCCARGgAwIBAgIUAAAAAAAAAAAAAAAAAAAAAAAAAAAwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n")
+
+func customData(t testing.TB, c *bootstrap.Config) string {
+	t.Helper()
+	a, err := bootstrap.Render(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return a.CustomData
 }
 
 func testVM(t testing.TB, size string) VM {
@@ -84,31 +101,12 @@ func testVM(t testing.TB, size string) VM {
 	}
 	return VM{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
 		ResourceGroup: "rg", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
-		VMID: "6a2b1c9e-0000-4000-8000-000000000001", Running: true, CustomData: bootstrapDoc(t), OSDiskSizeGB: 128, PrivateIP: "10.1.0.4"}
-}
-
-func TestParseBootstrap(t *testing.T) {
-	if _, err := bootstrap.Parse(bootstrapDoc(t)); err != nil {
-		t.Fatal(err)
-	}
-	for name, doc := range map[string]string{
-		"wrong version": `{"apiVersion":"v0","clusterName":"c","kubelet":{"maxPods":110}}`,
-		"no cluster":    `{"apiVersion":"` + bootstrap.APIVersion + `","kubelet":{"maxPods":110}}`,
-		"maxPods range": `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":5}}`,
-		"bad quantity":  `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":110,"kubeReserved":{"cpu":"lots"}}}`,
-		"bad effect":    `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","taints":[{"key":"k","effect":"Sometimes"}],"kubelet":{"maxPods":110}}`,
-		"unknown field": `{"apiVersion":"` + bootstrap.APIVersion + `","clusterName":"c","kubelet":{"maxPods":110},"extra":1}`,
-		"not JSON":      `#cloud-config`,
-	} {
-		if _, err := bootstrap.Parse([]byte(doc)); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
+		VMID: "6a2b1c9e-0000-4000-8000-000000000001", Running: true, CustomData: customData(t, bootstrapConfig()), OSDiskSizeGB: 128, PrivateIP: "10.1.0.4"}
 }
 
 func TestResources(t *testing.T) {
 	a := New(Options{})
-	boot, _ := bootstrap.Parse(bootstrapDoc(t))
+	boot := bootstrapConfig()
 	cases := []struct {
 		size                     string
 		cpu, allocCPU, mem, gpus string
@@ -226,7 +224,7 @@ func TestAgentWithFakeClient(t *testing.T) {
 
 	// A VM without usable bootstrap data never gets a Node.
 	bad := testVM(t, "Standard_D2s_v5")
-	bad.ID, bad.ComputerName, bad.CustomData = bad.ID+"-bad", "bad", []byte("#!/bin/bash")
+	bad.ID, bad.ComputerName, bad.CustomData = bad.ID+"-bad", "bad", base64.StdEncoding.EncodeToString([]byte("#!/bin/bash"))
 	src.set(bad, true)
 	time.Sleep(100 * time.Millisecond)
 	if nodeCount(t, client) != 0 {

@@ -2,8 +2,6 @@ package nodeagent_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -103,15 +101,24 @@ func TestNodeAgentAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot, _ := json.Marshal(bootstrap.Document{APIVersion: bootstrap.APIVersion, ClusterName: "envtest", KubernetesVersion: "v1.35.1",
-		Labels:  map[string]string{"karpenter.sh/capacity-type": "spot", "kubernetes.azure.com/scalesetpriority": "spot"},
-		Kubelet: bootstrap.Kubelet{MaxPods: 30, KubeReserved: map[string]string{"cpu": "100m", "memory": "1843Mi"}, EvictionHard: map[string]string{"memory.available": "750Mi"}}})
+	artifact, err := bootstrap.Render(&bootstrap.Config{
+		OS: bootstrap.Linux,
+		Cluster: bootstrap.Cluster{APIServerName: "envtest.hcp.eastus.azmk8s.io", CACertificate: rc.CAData, BootstrapToken: "abcdef.0123456789abcdef",
+			NetworkPlugin: "azure"},
+		KubernetesVersion: "1.35.1",
+		VMSize:            "Standard_D2s_v5",
+		Labels:            map[string]string{"karpenter.sh/capacity-type": "spot", "kubernetes.azure.com/scalesetpriority": "spot"},
+		Kubelet:           bootstrap.Kubelet{MaxPods: 30, KubeReserved: map[string]string{"cpu": "100m", "memory": "1843Mi"}, EvictionHard: map[string]string{"memory.available": "750Mi"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	vmp, err := computeF.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, "spot-1", armcompute.VirtualMachine{
 		Location: lo.ToPtr("eastus"), Zones: []*string{lo.ToPtr("3")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: lo.ToPtr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
 			Priority:        lo.ToPtr(armcompute.VirtualMachinePriorityTypesSpot), EvictionPolicy: lo.ToPtr(armcompute.VirtualMachineEvictionPolicyTypesDelete),
-			OSProfile:      &armcompute.OSProfile{ComputerName: lo.ToPtr("spot-1"), AdminUsername: lo.ToPtr("azureuser"), CustomData: lo.ToPtr(base64.StdEncoding.EncodeToString(boot))},
+			OSProfile:      &armcompute.OSProfile{ComputerName: lo.ToPtr("spot-1"), AdminUsername: lo.ToPtr("azureuser"), CustomData: lo.ToPtr(artifact.CustomData)},
 			StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: lo.ToPtr(armcompute.DiskCreateOptionTypesFromImage), DiskSizeGB: lo.ToPtr[int32](64)}},
 			NetworkProfile: &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
 		},

@@ -47,7 +47,7 @@ var _ = BeforeSuite(func() {
 	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
 	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
+	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
 })
 

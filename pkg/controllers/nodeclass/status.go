@@ -20,12 +20,10 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
-
-// KubernetesVersion returns the cluster's Kubernetes version, e.g. v1.35.4.
-type KubernetesVersion func(ctx context.Context) (string, error)
 
 // resync re-evaluates every NodeClass: subnets fill and versions change
 // without the NodeClass changing.
@@ -33,17 +31,17 @@ const resync = 5 * time.Minute
 
 // StatusController reconciles AKSNodeClass status.
 type StatusController struct {
-	kubeClient        client.Client
-	images            imagefamily.Provider
-	instanceTypes     instancetype.Provider
-	subnets           subnet.Provider
-	kubernetesVersion KubernetesVersion
-	defaultSubnetID   string
+	kubeClient      client.Client
+	images          imagefamily.Provider
+	instanceTypes   instancetype.Provider
+	subnets         subnet.Provider
+	cluster         cluster.Provider
+	defaultSubnetID string
 }
 
 // NewStatusController returns the controller.
-func NewStatusController(kubeClient client.Client, images imagefamily.Provider, instanceTypes instancetype.Provider, subnets subnet.Provider, version KubernetesVersion, defaultSubnetID string) *StatusController {
-	return &StatusController{kubeClient: kubeClient, images: images, instanceTypes: instanceTypes, subnets: subnets, kubernetesVersion: version, defaultSubnetID: defaultSubnetID}
+func NewStatusController(kubeClient client.Client, images imagefamily.Provider, instanceTypes instancetype.Provider, subnets subnet.Provider, clusterInputs cluster.Provider, defaultSubnetID string) *StatusController {
+	return &StatusController{kubeClient: kubeClient, images: images, instanceTypes: instanceTypes, subnets: subnets, cluster: clusterInputs, defaultSubnetID: defaultSubnetID}
 }
 
 // Name of the controller.
@@ -59,12 +57,25 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	conditions := nc.StatusConditions()
 	requeue := resync
 
-	if v, err := c.kubernetesVersion(ctx); err != nil {
+	if v, err := c.cluster.KubernetesVersion(ctx); err != nil || v == "" {
 		conditions.SetFalse(v1beta1.ConditionTypeKubernetesVersionReady, "KubernetesVersionUnknown", fmt.Sprintf("reading the cluster's Kubernetes version: %v", err))
 		requeue = time.Minute
 	} else {
 		nc.Status.KubernetesVersion = lo.ToPtr(v)
 		conditions.SetTrue(v1beta1.ConditionTypeKubernetesVersionReady)
+	}
+
+	// What a node is told about the cluster: without it no node can join, so
+	// the NodeClass is not Ready and no VM is created.
+	if _, err := c.cluster.Inputs(ctx); err != nil {
+		reason := "BootstrapInputsUnavailable"
+		if ie := (*cluster.InputError)(nil); errors.As(err, &ie) {
+			reason = ie.Reason
+		}
+		conditions.SetFalse(v1beta1.ConditionTypeBootstrapReady, reason, err.Error())
+		requeue = time.Minute
+	} else {
+		conditions.SetTrue(v1beta1.ConditionTypeBootstrapReady)
 	}
 
 	if images, err := c.images.List(ctx, nc); err != nil || len(images) == 0 {

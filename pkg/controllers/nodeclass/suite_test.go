@@ -8,6 +8,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
@@ -16,13 +19,16 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
 var (
-	ctx        context.Context
-	env        *coretest.Environment
-	controller *nodeclass.StatusController
+	ctx              context.Context
+	env              *coretest.Environment
+	controller       *nodeclass.StatusController
+	inputs           *cluster.DefaultProvider
+	bootstrapObjects []client.Object
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -38,10 +44,30 @@ var _ = BeforeSuite(func() {
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
 	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
-	providers, err := operator.NewProviders(ctx, testutil.Options(cfg), env.Client, operator.Cluster{KubernetesVersion: "v1.35.4", APIServerEndpoint: "https://127.0.0.1:6443"}, clock.RealClock{})
+	// The cluster inputs come from the envtest API server, as the
+	// controller's do from its cluster: its version, its CA, a bootstrap
+	// token Secret and the kube-dns Service.
+	bootstrapObjects = []client.Object{
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "bootstrap-token-abcdef"},
+			Type:       "bootstrap.kubernetes.io/token",
+			StringData: map[string]string{"token-id": "abcdef", "token-secret": "0123456789abcdef", "usage-bootstrap-authentication": "true"},
+		},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns"},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 53}}},
+		},
+	}
+	Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})).To(Or(Succeed(), MatchError(ContainSubstring("already exists"))))
+	for _, o := range bootstrapObjects {
+		Expect(env.Client.Create(ctx, o)).To(Succeed())
+	}
+	discovery := kubernetes.NewForConfigOrDie(env.Config).Discovery()
+	inputs = cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: env.Config},
+		env.Client, discovery.ServerVersion, clock.RealClock{})
+	providers, err := operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
-	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets,
-		func(context.Context) (string, error) { return "v1.35.4", nil }, testutil.SubnetID)
+	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID)
 })
 
 var _ = AfterSuite(func() {
@@ -66,6 +92,50 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 		Expect(nc.Status.Images).NotTo(BeEmpty())
 		Expect(nc.Status.KubernetesVersion).To(Equal(lo.ToPtr("v1.35.4")))
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady).IsTrue()).To(BeTrue())
+	})
+
+	It("is not Ready, naming the input, while nodes could not join: no bootstrap token, then no kube-dns", func() {
+		token := bootstrapObjects[0].(*corev1.Secret)
+		Expect(env.Client.Delete(ctx, token)).To(Succeed())
+		Expect(inputs.Refresh(ctx)).To(Succeed())
+		nc := reconciled(v1beta1.AKSNodeClassSpec{})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady)
+		Expect(cond.IsFalse()).To(BeTrue())
+		Expect(cond.Reason).To(Equal("BootstrapTokenNotFound"))
+		Expect(cond.Message).To(ContainSubstring("bootstrap token"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+
+		// A token of the wrong form is named as such; the secret never is.
+		bad := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "bootstrap-token-abcdef"},
+			Type:       "bootstrap.kubernetes.io/token",
+			StringData: map[string]string{"token-id": "abcdef", "token-secret": "TOO-SHORT", "usage-bootstrap-authentication": "true"},
+		}
+		Expect(env.Client.Create(ctx, bad)).To(Succeed())
+		Expect(inputs.Refresh(ctx)).To(Succeed())
+		nc = reconciled(v1beta1.AKSNodeClassSpec{})
+		cond = nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady)
+		Expect(cond.Reason).To(Equal("BootstrapTokenInvalid"))
+		Expect(cond.Message).NotTo(ContainSubstring("TOO-SHORT"))
+
+		Expect(env.Client.Delete(ctx, bad)).To(Succeed())
+		token.ResourceVersion = ""
+		Expect(env.Client.Create(ctx, token)).To(Succeed())
+		dns := bootstrapObjects[1].(*corev1.Service)
+		Expect(env.Client.Delete(ctx, dns)).To(Succeed())
+		Expect(inputs.Refresh(ctx)).To(Succeed())
+		nc = reconciled(v1beta1.AKSNodeClassSpec{})
+		cond = nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady)
+		Expect(cond.Reason).To(Equal("ClusterDNSNotFound"))
+		Expect(cond.Message).To(ContainSubstring("kube-system/kube-dns"))
+
+		dns.ResourceVersion = ""
+		dns.Spec.ClusterIP, dns.Spec.ClusterIPs = "", nil
+		Expect(env.Client.Create(ctx, dns)).To(Succeed())
+		Expect(inputs.Refresh(ctx)).To(Succeed())
+		nc = reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 	})
 
 	It("is not Ready when its subnet does not exist", func() {

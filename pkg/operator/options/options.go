@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/utils/env"
 
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 )
 
 func init() {
@@ -34,6 +35,15 @@ type Options struct {
 	VNETSubnetID      string
 	NetworkPlugin     string
 	NetworkPluginMode string
+	NetworkPolicy     string
+
+	// What nodes are told about the cluster (docs/bootstrap.md).
+	ClusterEndpoint         string
+	ClusterCAFile           string
+	BootstrapTokenSecret    string
+	ClusterDNS              string
+	KubeletIdentityClientID string
+	TenantID                string
 
 	Cloud                   string
 	ARMEndpoint             string
@@ -56,6 +66,13 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.VNETSubnetID, "vnet-subnet-id", env.WithDefaultString("AZURE_VNET_SUBNET_ID", ""), "[REQUIRED] Default subnet for node network interfaces; an AKSNodeClass may override it. (AZURE_VNET_SUBNET_ID)")
 	fs.StringVar(&o.NetworkPlugin, "network-plugin", env.WithDefaultString("NETWORK_PLUGIN", "azure"), "Cluster network plugin: azure, kubenet or none; sets the default max pods. (NETWORK_PLUGIN)")
 	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", env.WithDefaultString("NETWORK_PLUGIN_MODE", "overlay"), "Network plugin mode: overlay, or empty for node subnet. (NETWORK_PLUGIN_MODE)")
+	fs.StringVar(&o.NetworkPolicy, "network-policy", env.WithDefaultString("NETWORK_POLICY", ""), "Cluster network policy: empty, none, azure, calico or cilium. (NETWORK_POLICY)")
+	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", env.WithDefaultString("CLUSTER_ENDPOINT", ""), "API server URL nodes join, https://<FQDN>[:443]; empty takes the controller's own when nodes can reach it. (CLUSTER_ENDPOINT)")
+	fs.StringVar(&o.ClusterCAFile, "cluster-ca-file", env.WithDefaultString("CLUSTER_CA_FILE", ""), "PEM file of the cluster CA nodes trust; empty takes the controller's own. (CLUSTER_CA_FILE)")
+	fs.StringVar(&o.BootstrapTokenSecret, "bootstrap-token-secret", env.WithDefaultString("BOOTSTRAP_TOKEN_SECRET", ""), "namespace/name of the bootstrap.kubernetes.io/token Secret nodes join with; empty finds one in kube-system. (BOOTSTRAP_TOKEN_SECRET)")
+	fs.StringVar(&o.ClusterDNS, "cluster-dns", env.WithDefaultString("CLUSTER_DNS", ""), "Cluster DNS IP (kubelet --cluster-dns); empty reads Service kube-system/kube-dns. (CLUSTER_DNS)")
+	fs.StringVar(&o.KubeletIdentityClientID, "kubelet-identity-client-id", env.WithDefaultString("KUBELET_IDENTITY_CLIENT_ID", ""), "Client ID of the managed identity kubelets use (AKS's kubelet identity). (KUBELET_IDENTITY_CLIENT_ID)")
+	fs.StringVar(&o.TenantID, "tenant-id", env.WithDefaultString("AZURE_TENANT_ID", ""), "Microsoft Entra tenant of the subscription, written into the nodes' cloud configuration. (AZURE_TENANT_ID)")
 	fs.StringVar(&o.Cloud, "azure-cloud", env.WithDefaultString("AZURE_CLOUD", "AzurePublicCloud"), "Azure cloud: AzurePublicCloud, AzureChinaCloud or AzureUSGovernmentCloud. (AZURE_CLOUD)")
 	fs.StringVar(&o.ARMEndpoint, "arm-endpoint", env.WithDefaultString("AZURE_ARM_ENDPOINT", ""), "Override of the Azure Resource Manager endpoint (https://), e.g. a simulator. (AZURE_ARM_ENDPOINT)")
 	fs.StringVar(&o.PricesEndpoint, "prices-endpoint", env.WithDefaultString("AZURE_PRICES_ENDPOINT", "https://prices.azure.com"), "Azure Retail Prices API endpoint. (AZURE_PRICES_ENDPOINT)")
@@ -104,6 +121,15 @@ func (o *Options) Validate() error {
 	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
 		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty", o.NetworkPluginMode))
 	}
+	if !slices.Contains([]string{"", "none", "azure", "calico", "cilium"}, o.NetworkPolicy) {
+		errs = append(errs, fmt.Errorf("--network-policy %q must be empty, none, azure, calico or cilium", o.NetworkPolicy))
+	}
+	if o.ClusterEndpoint != "" && !strings.HasPrefix(o.ClusterEndpoint, "https://") {
+		errs = append(errs, fmt.Errorf("--cluster-endpoint %q must be an https:// URL", o.ClusterEndpoint))
+	}
+	if o.BootstrapTokenSecret != "" && strings.Count(o.BootstrapTokenSecret, "/") != 1 {
+		errs = append(errs, fmt.Errorf("--bootstrap-token-secret %q must be namespace/name", o.BootstrapTokenSecret))
+	}
 	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))
 	}
@@ -114,6 +140,15 @@ func (o *Options) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ClusterInputs are the cluster-input options the options describe.
+func (o *Options) ClusterInputs() cluster.Options {
+	return cluster.Options{
+		ClusterEndpoint: o.ClusterEndpoint, ClusterCAFile: o.ClusterCAFile, BootstrapTokenSecret: o.BootstrapTokenSecret,
+		ClusterDNS: o.ClusterDNS, KubeletIdentityClientID: o.KubeletIdentityClientID, TenantID: o.TenantID,
+		NetworkPlugin: o.NetworkPlugin, NetworkPluginMode: o.NetworkPluginMode, NetworkPolicy: o.NetworkPolicy,
+	}
 }
 
 // AzureConfig is the SDK client configuration the options describe.

@@ -63,9 +63,10 @@ type Options struct {
 	LinuxVersion       string
 	WindowsVersion     string
 	Windows2025Version string
-	// KubernetesVersion (e.g. v1.35.1) selects the Ubuntu release of
-	// imageFamily Ubuntu.
-	KubernetesVersion string
+	// KubernetesVersion is the cluster's version (e.g. v1.35.1), which
+	// selects the Ubuntu release of imageFamily Ubuntu; nil or an error
+	// selects the older release.
+	KubernetesVersion func(context.Context) (string, error)
 }
 
 // Provider resolves node images.
@@ -101,9 +102,9 @@ func NewDefaultProvider(opts Options) *DefaultProvider {
 }
 
 // Resolve implements Provider.
-func (p *DefaultProvider) Resolve(_ context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error) {
+func (p *DefaultProvider) Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error) {
 	gen := strings.TrimPrefix(strings.ToUpper(hyperVGeneration), "V")
-	for _, img := range p.images(nc) {
+	for _, img := range p.images(ctx, nc) {
 		if img.Arch == arch && img.HyperVGeneration == gen {
 			return img, nil
 		}
@@ -112,8 +113,8 @@ func (p *DefaultProvider) Resolve(_ context.Context, nc *v1beta1.AKSNodeClass, a
 }
 
 // List implements Provider.
-func (p *DefaultProvider) List(_ context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error) {
-	imgs := p.images(nc)
+func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error) {
+	imgs := p.images(ctx, nc)
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("no %s node image%s", nc.GetImageFamily(), variantSuffix(nc))
 	}
@@ -153,7 +154,11 @@ func confidential(nc *v1beta1.AKSNodeClass) bool {
 }
 
 // images are the NodeClass's images, Gen2 before Gen1 and amd64 before arm64.
-func (p *DefaultProvider) images(nc *v1beta1.AKSNodeClass) []Image {
+func (p *DefaultProvider) images(ctx context.Context, nc *v1beta1.AKSNodeClass) []Image {
+	kubernetesVersion := ""
+	if p.opts.KubernetesVersion != nil {
+		kubernetesVersion, _ = p.opts.KubernetesVersion(ctx)
+	}
 	var out []Image
 	for _, arch := range []string{"amd64", "arm64"} {
 		for _, g := range []string{"V2", "V1"} {
@@ -161,7 +166,7 @@ func (p *DefaultProvider) images(nc *v1beta1.AKSNodeClass) []Image {
 				continue
 			}
 			gen := g[1:]
-			gallery, def, version, ok := p.definition(nc, arch, gen)
+			gallery, def, version, ok := p.definition(nc, arch, gen, kubernetesVersion)
 			if !ok {
 				continue
 			}
@@ -197,7 +202,7 @@ func galleryPrefix(gallery string) string {
 // <release>[gen2][arm64][fips|CVM]containerd for Ubuntu,
 // V<major>[gen2][arm64][fips] for Azure Linux, windows-<year>-containerd[-gen2]
 // for Windows. ok is false when AKS publishes no such image.
-func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen string) (gallery, def, version string, ok bool) {
+func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (gallery, def, version string, ok bool) {
 	isFIPS, isCVM := fips(nc), confidential(nc)
 	if isFIPS && isCVM {
 		return "", "", "", false
@@ -234,7 +239,7 @@ func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen string)
 		}
 		return GalleryAzureLinux, def, p.opts.LinuxVersion, true
 	default:
-		release := p.ubuntuRelease(family, isFIPS)
+		release := ubuntuRelease(family, isFIPS, kubernetesVersion)
 		if release == "" || (arch == "arm64" && (isFIPS || isCVM)) || (isCVM && gen != "2") {
 			return "", "", "", false
 		}
@@ -257,7 +262,7 @@ func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen string)
 
 // ubuntuRelease is the Ubuntu release of an Ubuntu image family: FIPS images
 // exist for 22.04 only.
-func (p *DefaultProvider) ubuntuRelease(family string, isFIPS bool) string {
+func ubuntuRelease(family string, isFIPS bool, kubernetesVersion string) string {
 	switch family {
 	case v1beta1.ImageFamilyUbuntu2204:
 		return "2204"
@@ -267,7 +272,7 @@ func (p *DefaultProvider) ubuntuRelease(family string, isFIPS bool) string {
 		}
 		return "2404"
 	}
-	if isFIPS || kubernetesMinor(p.opts.KubernetesVersion) < Ubuntu2404MinKubernetesMinor {
+	if isFIPS || kubernetesMinor(kubernetesVersion) < Ubuntu2404MinKubernetesMinor {
 		return "2204"
 	}
 	return "2404"

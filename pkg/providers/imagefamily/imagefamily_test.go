@@ -28,8 +28,8 @@ func cvm(n *v1beta1.AKSNodeClass)  { n.Spec.Security = &v1beta1.Security{Confide
 
 func TestResolve(t *testing.T) {
 	ctx := context.Background()
-	p135 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: "v1.35.1"})
-	p134 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: "v1.34.2", LinuxVersion: "202601.01.0"})
+	p135 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.35.1")})
+	p134 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.34.2"), LinuxVersion: "202601.01.0"})
 	for _, tc := range []struct {
 		p         *imagefamily.DefaultProvider
 		nc        *v1beta1.AKSNodeClass
@@ -80,7 +80,7 @@ func TestVersionChangeIsDrift(t *testing.T) {
 
 func TestList(t *testing.T) {
 	ctx := context.Background()
-	p := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: "v1.35.0"})
+	p := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.35.0")})
 	imgs, err := p.List(ctx, nc(v1beta1.ImageFamilyUbuntu2204, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -114,4 +114,8 @@ func TestList(t *testing.T) {
 	if len(win) != 1 {
 		t.Errorf("Windows 2025 images: %+v", win)
 	}
+}
+
+func fixedVersion(v string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return v, nil }
 }

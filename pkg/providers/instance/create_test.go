@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
@@ -15,6 +16,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
 func TestCreateOnDemandEphemeral(t *testing.T) {
@@ -91,12 +93,14 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 		t.Error("accelerated networking off on a size that supports it")
 	}
 
+	waitExtension(t, e, name, "cse-agent-azkarpenter", "CustomScript")
+
 	// The bootstrap data, read as the node agent (the contract's consumer) reads it.
 	view, ok := e.sim.LookupVM(*vm.ID)
 	if !ok {
 		t.Fatal("VM not in simulator")
 	}
-	b, err := bootstrap.Parse(view.CustomData)
+	b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if len(b.Kubelet.EvictionHard) != 1 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" {
 		t.Errorf("evictionHard %v", b.Kubelet.EvictionHard)
 	}
-	if b.Kubelet.MaxPods != 110 || b.ClusterName != clusterName || b.KubernetesVersion != "v1.35.1" || len(b.Kubelet.ClusterDNS) != 1 {
+	if b.Kubelet.MaxPods != 110 || b.KubernetesVersion != "1.35.1" || b.Kubelet.ClusterDNS != "10.0.0.10" || b.Cluster.BootstrapToken != testutil.BootstrapToken {
 		t.Errorf("bootstrap %+v", b)
 	}
 	wantLabels := map[string]string{
@@ -128,9 +132,9 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if _, ok := b.Labels[v1beta1.AKSLabelFIPSEnabled]; ok {
 		t.Error("fips_enabled on a non-FIPS node")
 	}
-	if len(b.Taints) != 2 || b.Taints[0].Key != "dedicated" || b.Taints[1].Key != karpv1.UnregisteredTaintKey ||
-		len(b.StartupTaints) != 1 || b.StartupTaints[0].Key != "node.cilium.io/agent-not-ready" {
-		t.Errorf("taints %v startup %v", b.Taints, b.StartupTaints)
+	// Taints, startup taints, then the one core removes at registration.
+	if len(b.Taints) != 3 || b.Taints[0].Key != "dedicated" || b.Taints[1].Key != "node.cilium.io/agent-not-ready" || b.Taints[2].Key != karpv1.UnregisteredTaintKey {
+		t.Errorf("taints %v", b.Taints)
 	}
 	if inst.Labels[v1beta1.AKSLabelStorageProfile] != "ephemeral" || inst.NodeImageVersion != img.NodeImageVersion {
 		t.Errorf("instance labels %v, image version %s", inst.Labels, inst.NodeImageVersion)
@@ -200,7 +204,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 		t.Errorf("image %s, want the FIPS 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
 	}
 	view, _ := e.sim.LookupVM(*vm.ID)
-	b, err := bootstrap.Parse(view.CustomData)
+	b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +240,34 @@ func TestCreateWindowsComputerName(t *testing.T) {
 	}
 	if vm.Properties.OSProfile.WindowsConfiguration == nil || !strings.Contains(inst.ImageID, "AKSWindows") || *vm.Properties.StorageProfile.OSDisk.OSType != armcompute.OperatingSystemTypesWindows {
 		t.Errorf("not a Windows VM: image %s", inst.ImageID)
+	}
+	// The Windows setup script runs from the Custom Script Extension.
+	waitExtension(t, e, inst.Name, "windows-cse-agent-azkarpenter", "CustomScriptExtension")
+}
+
+// waitExtension checks that the VM's provisioning extension exists, keeps
+// no protected settings visible, and reports the node's provisioning as
+// succeeded.
+func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
+	t.Helper()
+	client := e.clients.Compute.NewVirtualMachineExtensionsClient()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ext, err := client.Get(e.ctx, rg, vmName, extName, nil)
+		if err != nil {
+			t.Fatalf("extension %s: %v", extName, err)
+		}
+		p := ext.Properties
+		if *p.Type != extType || p.ProtectedSettings != nil {
+			t.Fatalf("extension %s: type %s, protected settings returned: %v", extName, *p.Type, p.ProtectedSettings != nil)
+		}
+		if *p.ProvisioningState == "Succeeded" {
+			return
+		}
+		if *p.ProvisioningState == "Failed" || time.Now().After(deadline) {
+			t.Fatalf("extension %s is %s", extName, *p.ProvisioningState)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

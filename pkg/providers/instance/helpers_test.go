@@ -21,6 +21,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
@@ -139,11 +140,12 @@ func (w *world) env(t *testing.T, edit func(*azuresim.Config)) *env {
 	e.cache = offerings.NewCache(e.clock)
 	e.opts = instance.Options{
 		ClusterName: clusterName, SubscriptionID: sub, ResourceGroup: rg, Location: region, SubnetID: subnetID,
-		KubernetesVersion: "v1.35.1", APIServerEndpoint: "https://10.0.0.1:6443", ClusterDNS: []string{"10.0.0.10"},
 		DefaultMaxPods: 110, CreateTimeout: 20 * time.Second, PollFrequency: 2 * time.Millisecond, DeleteWait: 300 * time.Millisecond,
 	}
-	e.images = imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: e.opts.KubernetesVersion})
-	e.launch = launchtemplate.NewDefaultProvider(e.opts.LaunchTemplateOptions(), e.images)
+	inputs := testutil.ClusterInputs()
+	inputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.35.1" }, nil)
+	e.images = imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: inputs.KubernetesVersion})
+	e.launch = launchtemplate.NewDefaultProvider(e.opts.LaunchTemplateOptions(), e.images, inputs)
 	e.provider = instance.NewDefaultProviderFromClients(e.opts, w.clients, w.skus, e.launch, e.cache, e.quota)
 	e.network("10.1.0.0/24")
 	return e

@@ -39,7 +39,7 @@ func TestLifecycle(t *testing.T) {
 		claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
 		ctx, cancel := context.WithCancel(e.ctx)
 		vms := &crashAfterPut{VirtualMachinesAPI: e.clients.Compute.NewVirtualMachinesClient(), cancel: cancel}
-		crashing := instance.NewDefaultProvider(e.opts, vms, e.clients.Network.NewInterfacesClient(), nil, e.skus, e.launch, e.cache, e.quota)
+		crashing := instance.NewDefaultProvider(e.opts, vms, e.clients.Network.NewInterfacesClient(), e.clients.Compute.NewVirtualMachineExtensionsClient(), nil, e.skus, e.launch, e.cache, e.quota)
 		if _, err := crashing.Create(ctx, nc, claim, its); err == nil || vms.puts != 1 {
 			t.Fatalf("Create with a crash after the PUT = %v (%d PUTs)", err, vms.puts)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
@@ -52,6 +53,7 @@ type DefaultProvider struct {
 	opts        Options
 	vms         VirtualMachinesAPI
 	nics        InterfacesAPI
+	extensions  ExtensionsAPI
 	disks       DisksAPI
 	skus        sku.Provider
 	launch      launchtemplate.Provider
@@ -68,14 +70,15 @@ var _ Provider = (*DefaultProvider)(nil)
 // NewDefaultProvider returns a provider. disks may be nil (managed OS disks
 // are then left to the deleteOption set at creation); quotas may be nil
 // (a regional quota failure then does not refresh the quota reading).
-func NewDefaultProvider(opts Options, vms VirtualMachinesAPI, nics InterfacesAPI, disks DisksAPI, skus sku.Provider, launch launchtemplate.Provider, unavailable *offerings.Cache, quotas quota.Provider) *DefaultProvider {
-	return &DefaultProvider{opts: opts.withDefaults(), vms: vms, nics: nics, disks: disks, skus: skus, launch: launch, unavailable: unavailable, quotas: quotas}
+func NewDefaultProvider(opts Options, vms VirtualMachinesAPI, nics InterfacesAPI, extensions ExtensionsAPI, disks DisksAPI, skus sku.Provider, launch launchtemplate.Provider, unavailable *offerings.Cache, quotas quota.Provider) *DefaultProvider {
+	return &DefaultProvider{opts: opts.withDefaults(), vms: vms, nics: nics, extensions: extensions, disks: disks, skus: skus, launch: launch, unavailable: unavailable, quotas: quotas}
 }
 
 // NewDefaultProviderFromClients is NewDefaultProvider with the clients of an
 // azure.Clients.
 func NewDefaultProviderFromClients(opts Options, clients *azure.Clients, skus sku.Provider, launch launchtemplate.Provider, unavailable *offerings.Cache, quotas quota.Provider) *DefaultProvider {
-	return NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewDisksClient(), skus, launch, unavailable, quotas)
+	return NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewVirtualMachineExtensionsClient(),
+		clients.Compute.NewDisksClient(), skus, launch, unavailable, quotas)
 }
 
 func (o Options) withDefaults() Options {
@@ -156,11 +159,15 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType}
 	spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: offering, SKU: s, VMName: name})
 	if err != nil {
+		if cluster.IsInputError(err) {
+			// The node could not join: the AKSNodeClass status says the same.
+			return nil, capacityType, cloudprovider.NewNodeClassNotReadyError(err)
+		}
 		return nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	tags := p.tags(nc, claim)
 
-	nicID, err := p.createNIC(ctx, nc, name, spec, tags)
+	nicID, err := p.createNIC(ctx, name, spec, tags)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.deleteNICQuietly(ctx, NICName(name))
@@ -200,8 +207,14 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		p.cleanup(ctx, name)
 		return nil, capacityType, p.failure(ctx, err, a, catalog, "creating VM "+name)
 	}
+	if err := p.createExtension(ctx, name, spec, tags); err != nil {
+		// The node joins from its custom data whatever happens here; the
+		// extension only reports how provisioning went.
+		logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
+	}
 	inst := p.toInstance(&resp.VirtualMachine)
 	inst.NodeImageVersion = spec.Image.NodeImageVersion
+	inst.KubernetesVersion = spec.KubernetesVersion
 	inst.Labels = spec.Labels
 	if inst.ImageID == "" {
 		inst.ImageID = spec.Image.ID
@@ -271,6 +284,7 @@ func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass
 				return
 			}
 			inst.Labels = spec.Labels
+			inst.KubernetesVersion = spec.KubernetesVersion
 			if spec.Image.ID == inst.ImageID {
 				return
 			}
@@ -453,20 +467,10 @@ func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim
 	return tags
 }
 
-func (p *DefaultProvider) subnetID(nc *v1beta1.AKSNodeClass) string {
-	if nc.Spec.VNETSubnetID != nil && *nc.Spec.VNETSubnetID != "" {
-		return *nc.Spec.VNETSubnetID
-	}
-	return p.opts.SubnetID
-}
-
 // createNIC creates (or finds, as PUT is idempotent) the VM's NIC and
 // returns its ID.
-func (p *DefaultProvider) createNIC(ctx context.Context, nc *v1beta1.AKSNodeClass, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (string, error) {
-	subnet := p.subnetID(nc)
-	if subnet == "" {
-		return "", errors.New("no subnet: set the AKSNodeClass's vnetSubnetID or the controller's default subnet")
-	}
+func (p *DefaultProvider) createNIC(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (string, error) {
+	subnet := spec.SubnetID
 	nic := armnetwork.Interface{
 		Location: to.Ptr(p.opts.Location),
 		Tags:     tags,
@@ -494,6 +498,27 @@ func (p *DefaultProvider) createNIC(ctx context.Context, nc *v1beta1.AKSNodeClas
 		return "", fmt.Errorf("NIC %s created without an ID", NICName(vmName))
 	}
 	return *resp.ID, nil
+}
+
+// createExtension starts creating the VM's Custom Script Extension: on Linux
+// it reports the outcome of the node's provisioning, on Windows it runs the
+// setup script custom data delivered. It does not wait: the extension takes
+// as long as the node's provisioning, and registration is what core waits for.
+func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) error {
+	e := spec.Artifact.Extension
+	_, err := p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
+		Location: to.Ptr(p.opts.Location),
+		Tags:     tags,
+		Properties: &armcompute.VirtualMachineExtensionProperties{
+			Publisher:               to.Ptr(e.Publisher),
+			Type:                    to.Ptr(e.Type),
+			TypeHandlerVersion:      to.Ptr(e.TypeHandlerVersion),
+			AutoUpgradeMinorVersion: to.Ptr(true),
+			Settings:                map[string]any{},
+			ProtectedSettings:       map[string]any{"commandToExecute": e.CommandToExecute},
+		},
+	}, nil)
+	return err
 }
 
 // vmBody is the VM PUT body.
@@ -536,7 +561,7 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 	osProfile := &armcompute.OSProfile{
 		ComputerName:  to.Ptr(spec.ComputerName),
 		AdminUsername: to.Ptr(AdminUsername),
-		CustomData:    to.Ptr(spec.CustomData),
+		CustomData:    to.Ptr(spec.Artifact.CustomData),
 	}
 	if nc.IsWindows() {
 		pw, err := randomPassword()

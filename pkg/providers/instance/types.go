@@ -82,6 +82,9 @@ type Instance struct {
 	// NodeImageVersion is the kubernetes.azure.com/node-image-version value
 	// (set by Create; "" on Get and List).
 	NodeImageVersion string
+	// KubernetesVersion is the version the node was bootstrapped with (set
+	// by Create; "" for an adopted VM and on Get and List).
+	KubernetesVersion string
 	// Labels are the node labels written into the bootstrap data (set by
 	// Create; nil on Get and List, since ARM never returns customData).
 	Labels map[string]string
@@ -118,11 +121,7 @@ type Options struct {
 	ResourceGroup  string
 	Location       string
 	// SubnetID is the default subnet of NICs when the AKSNodeClass sets none.
-	SubnetID          string
-	KubernetesVersion string
-	APIServerEndpoint string
-	// ClusterDNS is the kubelet --cluster-dns list.
-	ClusterDNS []string
+	SubnetID string
 	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
 	DefaultMaxPods int32
 	// CreateTimeout bounds one Create, polling included (default 10m).
@@ -153,6 +152,12 @@ type InterfacesAPI interface {
 	BeginCreateOrUpdate(ctx context.Context, resourceGroupName string, networkInterfaceName string, parameters armnetwork.Interface, options *armnetwork.InterfacesClientBeginCreateOrUpdateOptions) (*runtime.Poller[armnetwork.InterfacesClientCreateOrUpdateResponse], error)
 	BeginDelete(ctx context.Context, resourceGroupName string, networkInterfaceName string, options *armnetwork.InterfacesClientBeginDeleteOptions) (*runtime.Poller[armnetwork.InterfacesClientDeleteResponse], error)
 	NewListPager(resourceGroupName string, options *armnetwork.InterfacesClientListOptions) *runtime.Pager[armnetwork.InterfacesClientListResponse]
+}
+
+// ExtensionsAPI is the subset of *armcompute.VirtualMachineExtensionsClient
+// the provider uses.
+type ExtensionsAPI interface {
+	BeginCreateOrUpdate(ctx context.Context, resourceGroupName string, vmName string, vmExtensionName string, extensionParameters armcompute.VirtualMachineExtension, options *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (*runtime.Poller[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], error)
 }
 
 // DisksAPI is the subset of *armcompute.DisksClient the provider uses to
@@ -203,11 +208,12 @@ func ParseProviderID(providerID string) (subscriptionID, resourceGroup, vmName s
 // provider's options, for launchtemplate.NewDefaultProvider.
 func (o Options) LaunchTemplateOptions() launchtemplate.Options {
 	return launchtemplate.Options{
-		ClusterName:       o.ClusterName,
-		APIServerEndpoint: o.APIServerEndpoint,
-		KubernetesVersion: o.KubernetesVersion,
-		ClusterDNS:        o.ClusterDNS,
-		DefaultMaxPods:    o.DefaultMaxPods,
+		ClusterName:    o.ClusterName,
+		SubscriptionID: o.SubscriptionID,
+		ResourceGroup:  o.ResourceGroup,
+		Location:       o.Location,
+		SubnetID:       o.SubnetID,
+		DefaultMaxPods: o.DefaultMaxPods,
 	}
 }
 

@@ -8,28 +8,35 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+	subnetpkg "github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
 
-// Options are the cluster-wide inputs of launch specs.
+// Options are the cluster-wide settings of launch specs.
 type Options struct {
-	ClusterName       string
-	APIServerEndpoint string
-	KubernetesVersion string
-	ClusterDNS        []string
+	ClusterName    string
+	SubscriptionID string
+	// ResourceGroup is the node resource group.
+	ResourceGroup string
+	Location      string
+	// SubnetID is the node subnet of NodeClasses that name none.
+	SubnetID string
 	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
 	DefaultMaxPods int32
 }
@@ -61,10 +68,16 @@ type LaunchSpec struct {
 	CapacityType string
 	// AcceleratedNetworking is whether the NIC gets it (the size supports it).
 	AcceleratedNetworking bool
-	// Labels are the node's labels (also in Bootstrap).
-	Labels     map[string]string
-	Bootstrap  *bootstrap.Document
-	CustomData string
+	// SubnetID is the subnet of the VM's NIC.
+	SubnetID string
+	// Labels are the node's labels: those the kubelet registers (in the
+	// bootstrap data) and those karpenter core adds from the NodeClaim.
+	Labels map[string]string
+	// KubernetesVersion is the version the node is bootstrapped with (v1.35.4).
+	KubernetesVersion string
+	// Bootstrap is what the node is told; Artifact is how it is told it.
+	Bootstrap *bootstrap.Config
+	Artifact  *bootstrap.Artifact
 }
 
 // Provider builds launch specs.
@@ -72,22 +85,29 @@ type Provider interface {
 	Build(ctx context.Context, in Input) (*LaunchSpec, error)
 }
 
-// DefaultProvider builds launch specs from the NodeClass and options.
+// DefaultProvider builds launch specs from the NodeClass, the cluster's
+// inputs and the options.
 type DefaultProvider struct {
-	opts   Options
-	images imagefamily.Provider
+	opts    Options
+	images  imagefamily.Provider
+	cluster cluster.Provider
 }
 
 // NewDefaultProvider returns a provider.
-func NewDefaultProvider(opts Options, images imagefamily.Provider) *DefaultProvider {
-	return &DefaultProvider{opts: opts, images: images}
+func NewDefaultProvider(opts Options, images imagefamily.Provider, clusterInputs cluster.Provider) *DefaultProvider {
+	return &DefaultProvider{opts: opts, images: images, cluster: clusterInputs}
 }
 
-// Build implements Provider.
+// Build implements Provider. An error wrapping a cluster.InputError means
+// the cluster's inputs (token, endpoint, CA, DNS) are missing or wrong.
 func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, error) {
 	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
 	if nc == nil || claim == nil || in.InstanceType == nil || in.Offering == nil || s == nil || in.VMName == "" {
 		return nil, fmt.Errorf("launch spec: incomplete input")
+	}
+	inputs, err := p.cluster.Inputs(ctx)
+	if err != nil {
+		return nil, err
 	}
 	osDisk, reason := sku.ChooseOSDisk(s, nc)
 	if reason != "" {
@@ -111,6 +131,15 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		AzureZone:             AzureZone(zone),
 		CapacityType:          capacityType,
 		AcceleratedNetworking: s.Bool(sku.CapAcceleratedNetworking),
+		SubnetID:              lo.FromPtrOr(nc.Spec.VNETSubnetID, p.opts.SubnetID),
+		KubernetesVersion:     inputs.KubernetesVersion,
+	}
+	if spec.SubnetID == "" {
+		return nil, errors.New("no subnet: set the AKSNodeClass's vnetSubnetID or the controller's default subnet")
+	}
+	subnet, err := subnetpkg.ParseID(spec.SubnetID)
+	if err != nil {
+		return nil, err
 	}
 	spec.Labels = p.labels(in, spec)
 	maxPods := p.opts.DefaultMaxPods
@@ -118,22 +147,39 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		maxPods = *nc.Spec.MaxPods
 	}
 	reserved := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
-	spec.Bootstrap = &bootstrap.Document{
-		APIVersion:        bootstrap.APIVersion,
-		Kind:              bootstrap.Kind,
-		ClusterName:       p.opts.ClusterName,
-		APIServerEndpoint: p.opts.APIServerEndpoint,
-		KubernetesVersion: p.opts.KubernetesVersion,
-		Labels:            spec.Labels,
+	osType := bootstrap.Linux
+	if nc.IsWindows() {
+		osType = bootstrap.Windows
+	}
+	spec.Bootstrap = &bootstrap.Config{
+		OS: osType,
+		Cluster: bootstrap.Cluster{
+			APIServerName:           inputs.APIServerName,
+			CACertificate:           inputs.CACertificate,
+			BootstrapToken:          inputs.BootstrapToken,
+			KubeletIdentityClientID: inputs.KubeletIdentityClientID,
+			TenantID:                inputs.TenantID,
+			SubscriptionID:          p.opts.SubscriptionID,
+			Location:                p.opts.Location,
+			ResourceGroup:           p.opts.ResourceGroup,
+			VNetName:                subnet.VNet,
+			VNetResourceGroup:       subnet.ResourceGroup,
+			SubnetName:              subnet.Subnet,
+			NetworkPlugin:           inputs.ImageNetworkPlugin(),
+			NetworkPolicy:           inputs.NetworkPolicy,
+		},
+		KubernetesVersion: strings.TrimPrefix(inputs.KubernetesVersion, "v"),
+		VMSize:            s.Name,
+		Labels:            kubeletLabels(spec.Labels),
 		Taints:            registrationTaints(claim),
-		StartupTaints:     claim.Spec.StartupTaints,
 		WorkloadRuntime:   string(lo.FromPtrOr(nc.Spec.WorkloadRuntime, v1beta1.WorkloadRuntimeOCIContainer)),
+		GPUDriver:         !nc.IsWindows() && s.Int(sku.CapGPUs) > 0 && in.InstanceType.Requirements.Get(v1beta1.LabelSKUGPUManufacturer).Any() == v1beta1.ManufacturerNvidia,
 		Kubelet: bootstrap.Kubelet{
 			MaxPods:        maxPods,
 			KubeReserved:   quantities(reserved.KubeReservedList()),
 			SystemReserved: map[string]string{},
 			EvictionHard:   map[string]string{"memory.available": reserved.EvictionHardMemory.String()},
-			ClusterDNS:     p.opts.ClusterDNS,
+			ClusterDNS:     inputs.ClusterDNS,
 		},
 	}
 	if k := nc.Spec.Kubelet; k != nil {
@@ -152,10 +198,25 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		b.ContainerLogMaxFiles = k.ContainerLogMaxFiles
 		b.PodPidsLimit = k.PodPidsLimit
 	}
-	if spec.CustomData, err = spec.Bootstrap.Encode(); err != nil {
+	if spec.Artifact, err = bootstrap.Render(spec.Bootstrap); err != nil {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// kubeletLabels are the labels the kubelet may set on its own Node: the
+// kubelet refuses to start with other kubernetes.io and k8s.io labels, and
+// NodeRestriction refuses node-restriction.kubernetes.io ones. Karpenter core
+// puts the rest on the Node from the NodeClaim once the node registers.
+func kubeletLabels(labels map[string]string) map[string]string {
+	return lo.PickBy(labels, func(key, _ string) bool {
+		domain := ""
+		if i := strings.IndexByte(key, '/'); i >= 0 {
+			domain = key[:i]
+		}
+		restricted := domain == "kubernetes.io" || domain == "k8s.io" || strings.HasSuffix(domain, ".kubernetes.io") || strings.HasSuffix(domain, ".k8s.io")
+		return !restricted || kubeletapis.IsKubeletLabel(key)
+	})
 }
 
 // labels are the node's labels, as kubelet --node-labels would register
@@ -216,11 +277,12 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 }
 
 // registrationTaints are the taints the kubelet registers the node with: the
-// NodeClaim's, plus karpenter.sh/unregistered, which keeps pods off the node
+// NodeClaim's taints and startup taints (a daemon removes the latter once it
+// is ready), plus karpenter.sh/unregistered, which keeps pods off the node
 // until karpenter core has synced the NodeClaim's labels and taints onto it
 // and removed the taint (core logs a registration race otherwise).
 func registrationTaints(claim *karpv1.NodeClaim) []corev1.Taint {
-	taints := append([]corev1.Taint{}, claim.Spec.Taints...)
+	taints := append(append([]corev1.Taint{}, claim.Spec.Taints...), claim.Spec.StartupTaints...)
 	if !lo.ContainsBy(taints, func(t corev1.Taint) bool { return t.MatchTaint(&karpv1.UnregisteredNoExecuteTaint) }) {
 		taints = append(taints, karpv1.UnregisteredNoExecuteTaint)
 	}

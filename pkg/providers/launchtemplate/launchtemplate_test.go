@@ -3,11 +3,17 @@ package launchtemplate_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,9 +23,12 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
 var d4ds = &sku.SKU{Name: "Standard_D4ds_v5", Family: "standardDDSv5Family", Capabilities: map[string]string{
@@ -65,10 +74,31 @@ func input(capacityType, zone string, edit func(*v1beta1.AKSNodeClass, *karpv1.N
 	return launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: o, SKU: d4ds, VMName: "aks-general-abcde"}
 }
 
+// goldenCA is a fixed cluster CA, so rendered custom data is stable.
+var goldenCA = func() []byte {
+	b, err := os.ReadFile("testdata/ca.crt")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+func clusterInputs() *testutil.StaticClusterInputs {
+	in := testutil.ClusterInputs()
+	in.Set(func(i *cluster.Inputs) { i.CACertificate = goldenCA; i.KubernetesVersion = "v1.35.1" }, nil)
+	return in
+}
+
 func provider() *launchtemplate.DefaultProvider {
+	return providerWith(clusterInputs())
+}
+
+func providerWith(inputs cluster.Provider) *launchtemplate.DefaultProvider {
 	return launchtemplate.NewDefaultProvider(launchtemplate.Options{
-		ClusterName: "dev", APIServerEndpoint: "https://10.0.0.1:6443", KubernetesVersion: "v1.35.1", ClusterDNS: []string{"10.0.0.10"}, DefaultMaxPods: 30,
-	}, imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: "v1.35.1"}))
+		ClusterName: "dev", SubscriptionID: "00000000-0000-0000-0000-000000000001", ResourceGroup: "mc_dev_eastus", Location: "eastus",
+		SubnetID:       "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/dev-net/providers/Microsoft.Network/virtualNetworks/dev-vnet/subnets/nodes",
+		DefaultMaxPods: 30,
+	}, imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: inputs.KubernetesVersion}), inputs)
 }
 
 func TestBuild(t *testing.T) {
@@ -85,12 +115,8 @@ func TestBuild(t *testing.T) {
 	if !strings.Contains(spec.Image.ID, "/images/2404gen2containerd/") {
 		t.Errorf("image %s", spec.Image.ID)
 	}
-	raw, err := base64.StdEncoding.DecodeString(spec.CustomData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The consumer of the contract accepts it (unknown fields would fail).
-	b, err := bootstrap.Parse(raw)
+	// Read back the way the node image reads it.
+	b, err := bootstrap.Decode(bootstrap.Linux, spec.Artifact.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +128,14 @@ func TestBuild(t *testing.T) {
 	if len(b.Kubelet.EvictionHard) != 1 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" {
 		t.Errorf("evictionHard %v", b.Kubelet.EvictionHard)
 	}
-	if b.Kubelet.MaxPods != 30 || b.ClusterName != "dev" || b.APIServerEndpoint != "https://10.0.0.1:6443" || b.Kind != "NodeBootstrap" {
+	c := b.Cluster
+	if b.Kubelet.MaxPods != 30 || c.APIServerName != "test-cluster-dns-12345678.hcp.eastus.azmk8s.io" || c.BootstrapToken != testutil.BootstrapToken ||
+		string(c.CACertificate) != string(goldenCA) || b.KubernetesVersion != "1.35.1" || b.Kubelet.ClusterDNS != "10.0.0.10" ||
+		c.VNetName != "dev-vnet" || c.VNetResourceGroup != "dev-net" || c.SubnetName != "nodes" || c.NetworkPlugin != "none" || b.VMSize != d4ds.Name {
 		t.Errorf("bootstrap %+v", b)
+	}
+	if spec.Artifact.Extension.CommandToExecute != "/opt/azure/containers/aks-node-controller provision-wait" || spec.Artifact.Extension.Type != "CustomScript" {
+		t.Errorf("extension %+v", spec.Artifact.Extension)
 	}
 	for k, v := range map[string]string{
 		karpv1.NodePoolLabelKey: "general", "team": "a", "example.com/tier": "gold",
@@ -122,13 +154,276 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	// The NodeClaim's taint, then the one core removes at registration.
-	if len(b.Taints) != 2 || b.Taints[0].Key != "gpu" || !b.Taints[1].MatchTaint(&karpv1.UnregisteredNoExecuteTaint) || len(b.StartupTaints) != 0 {
-		t.Errorf("taints %v %v", b.Taints, b.StartupTaints)
+	if len(b.Taints) != 2 || b.Taints[0].Key != "gpu" || !b.Taints[1].MatchTaint(&karpv1.UnregisteredNoExecuteTaint) {
+		t.Errorf("taints %v", b.Taints)
 	}
-	back, err := bootstrap.Decode(spec.CustomData)
-	if err != nil || back.Labels[v1beta1.AKSLabelMode] != "user" {
-		t.Errorf("DecodeBootstrap: %v", err)
+}
+
+// The kubelet refuses to start with kubernetes.io labels it may not set;
+// karpenter core puts those on the Node from the NodeClaim instead.
+func TestKubeletLabels(t *testing.T) {
+	spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", func(_ *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
+		c.Labels["example.kubernetes.io/owner"] = "team-a"
+		c.Labels["node-role.kubernetes.io/worker"] = ""
+		c.Labels["node.kubernetes.io/pool-tier"] = "gold"
+	}))
+	if err != nil {
+		t.Fatal(err)
 	}
+	kubelet := spec.Bootstrap.Labels
+	for _, k := range []string{"example.kubernetes.io/owner", "node-role.kubernetes.io/worker"} {
+		if _, ok := kubelet[k]; ok {
+			t.Errorf("kubelet would refuse --node-labels %s", k)
+		}
+		if _, ok := spec.Labels[k]; !ok {
+			t.Errorf("node label %s missing from the launch spec", k)
+		}
+	}
+	for _, k := range []string{"node.kubernetes.io/pool-tier", corev1.LabelInstanceTypeStable, corev1.LabelTopologyZone, karpv1.NodePoolLabelKey} {
+		if _, ok := kubelet[k]; !ok {
+			t.Errorf("kubelet label %s dropped", k)
+		}
+	}
+}
+
+// One golden file per image family: the custom data a node receives, decoded
+// so that a diff shows what changed, and the extension that runs with it.
+func TestGoldenCustomData(t *testing.T) {
+	for _, family := range []string{v1beta1.ImageFamilyUbuntu2204, v1beta1.ImageFamilyUbuntu2404, v1beta1.ImageFamilyAzureLinux, v1beta1.ImageFamilyWindows2022} {
+		t.Run(family, func(t *testing.T) {
+			spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeSpot, "eastus-3", func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+				nc.Spec.ImageFamily = to.Ptr(family)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := bootstrap.Readable(spec.Bootstrap.OS, spec.Artifact.CustomData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := spec.Artifact.Extension
+			got := fmt.Sprintf("# image %s\n# extension %s (%s/%s %s)\n# commandToExecute: %s\n\n%s", spec.Image.ID, e.Name, e.Publisher, e.Type, e.TypeHandlerVersion, e.CommandToExecute, text)
+			golden := filepath.Join("testdata", "customdata-"+strings.ToLower(family)+".golden")
+			if os.Getenv("UPDATE_GOLDEN") != "" {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./pkg/providers/launchtemplate writes it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("custom data for %s differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", family, golden, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines that differ, a few at most.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out []string
+	for i := 0; i < max(len(w), len(g)) && len(out) < 20; i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			out = append(out, fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, a, b))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Each input changes exactly the AKSNodeConfig fields it should, and
+// nothing else.
+func TestEachInputChangesItsField(t *testing.T) {
+	base := nodeConfig(t, provider(), nil)
+	for _, tc := range []struct {
+		name  string
+		edit  func(*v1beta1.AKSNodeClass, *karpv1.NodeClaim)
+		using *testutil.StaticClusterInputs
+		want  []string
+	}{
+		{name: "label", edit: func(_ *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) { c.Labels["team"] = "b" },
+			want: []string{"kubelet_config.kubelet_node_labels.team"}},
+		{name: "taint", edit: func(_ *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
+			c.Spec.Taints = append(c.Spec.Taints, corev1.Taint{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoExecute})
+		}, want: []string{`kubelet_config.kubelet_flags.--register-with-taints`}},
+		{name: "startup taint", edit: func(_ *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
+			c.Spec.StartupTaints = []corev1.Taint{{Key: "node.cilium.io/agent-not-ready", Value: "true", Effect: corev1.TaintEffectNoExecute}}
+		}, want: []string{`kubelet_config.kubelet_flags.--register-with-taints`}},
+		{name: "max pods", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) { nc.Spec.MaxPods = to.Ptr(int32(110)) },
+			want: []string{"kubelet_config.kubelet_flags.--max-pods"}},
+		{name: "kubelet settings", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.Kubelet = &v1beta1.KubeletConfiguration{CPUManagerPolicy: to.Ptr("static"), PodPidsLimit: to.Ptr(int64(1024))}
+		}, want: []string{"kubelet_config.kubelet_flags.--cpu-manager-policy", "kubelet_config.kubelet_flags.--pod-max-pids"}},
+		{name: "FIPS", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+			nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
+		}, want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/fips_enabled", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version"}},
+		{name: "network plugin", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.NetworkPluginMode = "" }, nil)
+			return in
+		}(), want: []string{"network_config.network_plugin"}},
+		{name: "network policy", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.NetworkPolicy = "calico" }, nil)
+			return in
+		}(), want: []string{"network_config.network_policy"}},
+		{name: "cluster DNS", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.ClusterDNS = "10.2.0.10" }, nil)
+			return in
+		}(), want: []string{"cluster_config.cluster_network_config.core_dns_service_ip", "kubelet_config.kubelet_flags.--cluster-dns"}},
+		{name: "bootstrap token", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.BootstrapToken = "zyxwvu.0123456789zyxwvu" }, nil)
+			return in
+		}(), want: []string{"bootstrapping_config.tls_bootstrapping_token"}},
+		{name: "kubelet identity", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.KubeletIdentityClientID = "11111111-1111-1111-1111-111111111111" }, nil)
+			return in
+		}(), want: []string{"auth_config.assigned_identity_id"}},
+		{name: "kata", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
+		}, want: []string{"is_kata"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := provider()
+			if tc.using != nil {
+				p = providerWith(tc.using)
+			}
+			got := changedFields(base, nodeConfig(t, p, tc.edit))
+			sort.Strings(tc.want)
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("changed %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A GPU size gets the NVIDIA driver installed through the bootstrap.
+func TestGPUDriver(t *testing.T) {
+	in := input(karpv1.CapacityTypeOnDemand, "eastus-1", nil)
+	gpu := *d4ds
+	gpu.Capabilities = map[string]string{}
+	for k, v := range d4ds.Capabilities {
+		gpu.Capabilities[k] = v
+	}
+	gpu.Capabilities[sku.CapGPUs] = "1"
+	in.SKU = &gpu
+	in.InstanceType.Requirements.Add(scheduling.NewRequirement(v1beta1.LabelSKUGPUManufacturer, corev1.NodeSelectorOpIn, v1beta1.ManufacturerNvidia))
+	spec, err := provider().Build(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg aksnodeconfig.Configuration
+	decodeConfig(t, spec, &cfg)
+	if cfg.GPUConfig == nil || !cfg.GPUConfig.ConfigGPUDriver || !lo.FromPtr(cfg.GPUConfig.EnableNvidia) {
+		t.Errorf("gpu_config %+v", cfg.GPUConfig)
+	}
+}
+
+// The bootstrap token appears in the custom data and nowhere else the
+// launch spec leads to: not in labels, the extension, the image or the
+// summary a log line would print.
+func TestTokenOnlyInCustomData(t *testing.T) {
+	spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := *spec
+	view.Artifact, view.Bootstrap = nil, nil
+	everything := fmt.Sprintf("%+v %v %+v %s", view, spec.Labels, spec.Artifact.Extension, spec.OSDisk.String())
+	_, secret, _ := strings.Cut(testutil.BootstrapToken, ".")
+	if strings.Contains(everything, secret) {
+		t.Errorf("the bootstrap token's secret leaks outside the custom data: %s", everything)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(spec.Artifact.CustomData)
+	doc, _ := bootstrap.Readable(bootstrap.Linux, spec.Artifact.CustomData)
+	if strings.Contains(string(raw), secret) || !strings.Contains(doc, secret) {
+		t.Error("the token should sit base64-encoded inside the custom data's AKSNodeConfig")
+	}
+}
+
+// Missing cluster inputs are a cluster.InputError, which the instance
+// provider turns into "NodeClass not ready" before any VM is created.
+func TestBuildWithoutInputs(t *testing.T) {
+	in := clusterInputs()
+	in.Set(nil, &cluster.InputError{Input: "bootstrap token", Reason: "BootstrapTokenNotFound", Message: "missing"})
+	_, err := providerWith(in).Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", nil))
+	if !cluster.IsInputError(err) {
+		t.Errorf("error %v, want a cluster.InputError", err)
+	}
+}
+
+func nodeConfig(t *testing.T, p *launchtemplate.DefaultProvider, edit func(*v1beta1.AKSNodeClass, *karpv1.NodeClaim)) map[string]any {
+	t.Helper()
+	spec, err := p.Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", edit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	decodeConfig(t, spec, &m)
+	return m
+}
+
+// decodeConfig reads the AKSNodeConfig JSON out of a Linux launch spec.
+func decodeConfig(t *testing.T, spec *launchtemplate.LaunchSpec, into any) {
+	t.Helper()
+	text, err := bootstrap.Readable(bootstrap.Linux, spec.Artifact.CustomData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, ok := strings.Cut(text, "--- AKSNodeConfig ("+aksnodeconfig.ConfigPath+") ---\n")
+	if !ok {
+		t.Fatal("no AKSNodeConfig in the custom data")
+	}
+	if err := json.Unmarshal([]byte(doc), into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changedFields lists the dotted paths whose values differ.
+func changedFields(a, b map[string]any) []string {
+	fa, fb := map[string]string{}, map[string]string{}
+	flatten("", a, fa)
+	flatten("", b, fb)
+	var out []string
+	for k, v := range fa {
+		if fb[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range fb {
+		if _, ok := fa[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func flatten(prefix string, v any, out map[string]string) {
+	if m, ok := v.(map[string]any); ok {
+		for k, x := range m {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, x, out)
+		}
+		return
+	}
+	b, _ := json.Marshal(v)
+	out[prefix] = string(b)
 }
 
 func TestBuildVariants(t *testing.T) {
@@ -181,7 +476,7 @@ func TestComputerName(t *testing.T) {
 }
 
 // The AKSNodeClass kubelet block and workload runtime reach the node, and a
-// strict consumer (the contract's own parser) accepts the document.
+// node image reads them back from the custom data.
 func TestBuildKubeletSettings(t *testing.T) {
 	spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
 		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux)
@@ -202,7 +497,7 @@ func TestBuildKubeletSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := bootstrap.Decode(spec.CustomData)
+	doc, err := bootstrap.Decode(bootstrap.Linux, spec.Artifact.CustomData)
 	if err != nil {
 		t.Fatal(err)
 	}

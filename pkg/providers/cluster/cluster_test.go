@@ -1,0 +1,134 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+)
+
+func token(id, secret string, extra map[string]string) *corev1.Secret {
+	data := map[string][]byte{"token-id": []byte(id), "token-secret": []byte(secret), "usage-bootstrap-authentication": []byte("true")}
+	for k, v := range extra {
+		data[k] = []byte(v)
+	}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "bootstrap-token-" + id}, Type: "bootstrap.kubernetes.io/token", Data: data}
+}
+
+var (
+	kubeDNS        = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns"}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.10"}}
+	kubernetesSvc  = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}, Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.1"}}
+	serverVersion  = func() (*version.Info, error) { return &version.Info{GitVersion: "v1.35.4"}, nil }
+	secretsByField = func(o client.Object) []string { return []string{string(o.(*corev1.Secret).Type)} }
+)
+
+func provider(t *testing.T, opts cluster.Options, clk *clocktesting.FakeClock, objs ...client.Object) *cluster.DefaultProvider {
+	t.Helper()
+	c := fake.NewClientBuilder().WithObjects(objs...).WithIndex(&corev1.Secret{}, "type", secretsByField).Build()
+	if opts.RESTConfig == nil {
+		opts.RESTConfig = &rest.Config{Host: "https://dev-dns-1a2b.hcp.eastus.azmk8s.io:443", TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}
+	}
+	return cluster.NewDefaultProvider(opts, c, serverVersion, clk)
+}
+
+func TestInputs(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakeClock(time.Now())
+	p := provider(t, cluster.Options{NetworkPlugin: "azure", NetworkPluginMode: "overlay"}, clk, token("abcdef", "0123456789abcdef", nil), kubeDNS)
+	in, err := p.Inputs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.APIServerName != "dev-dns-1a2b.hcp.eastus.azmk8s.io" || in.BootstrapToken != "abcdef.0123456789abcdef" || in.ClusterDNS != "10.0.0.10" ||
+		in.KubernetesVersion != "v1.35.4" || in.ImageNetworkPlugin() != "none" || string(in.CACertificate) != string(testutil.TestCA()) {
+		t.Errorf("inputs %s", in)
+	}
+	if strings.Contains(in.String(), "0123456789abcdef") {
+		t.Errorf("String() shows the token's secret: %s", in)
+	}
+}
+
+func TestInputErrorsNameTheInput(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakeClock(time.Now())
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := token("abcdef", "0123456789abcdef", nil)
+	for _, tc := range []struct {
+		name   string
+		opts   cluster.Options
+		objs   []client.Object
+		reason string
+	}{
+		{"loopback endpoint", cluster.Options{RESTConfig: &rest.Config{Host: "https://127.0.0.1:6443", TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}},
+			[]client.Object{good, kubeDNS}, "ClusterEndpointInvalid"},
+		{"in-cluster service IP", cluster.Options{RESTConfig: &rest.Config{Host: "https://10.0.0.1:443", TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}},
+			[]client.Object{good, kubeDNS, kubernetesSvc}, "ClusterEndpointUnreachable"},
+		{"endpoint on another port", cluster.Options{ClusterEndpoint: "https://api.example.com:6443"}, []client.Object{good, kubeDNS}, "ClusterEndpointInvalid"},
+		{"CA not PEM", cluster.Options{ClusterCAFile: notPEM}, []client.Object{good, kubeDNS}, "ClusterCAInvalid"},
+		{"no token", cluster.Options{}, []client.Object{kubeDNS}, "BootstrapTokenNotFound"},
+		{"named token missing", cluster.Options{BootstrapTokenSecret: "kube-system/bootstrap-token-zzzzzz"}, []client.Object{good, kubeDNS}, "BootstrapTokenNotFound"},
+		{"expired token", cluster.Options{BootstrapTokenSecret: "kube-system/bootstrap-token-abcdef"},
+			[]client.Object{token("abcdef", "0123456789abcdef", map[string]string{"expiration": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}), kubeDNS}, "BootstrapTokenExpired"},
+		{"malformed token", cluster.Options{BootstrapTokenSecret: "kube-system/bootstrap-token-abcdef"},
+			[]client.Object{token("abcdef", "short", nil), kubeDNS}, "BootstrapTokenInvalid"},
+		{"no kube-dns", cluster.Options{}, []client.Object{good}, "ClusterDNSNotFound"},
+		{"bad DNS override", cluster.Options{ClusterDNS: "dns.example.com"}, []client.Object{good}, "ClusterDNSInvalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := provider(t, tc.opts, clk, tc.objs...).Inputs(ctx)
+			var ie *cluster.InputError
+			if !errors.As(err, &ie) || ie.Reason != tc.reason {
+				t.Fatalf("error %v, want reason %s", err, tc.reason)
+			}
+			if strings.Contains(err.Error(), "0123456789abcdef") {
+				t.Errorf("the error shows the token: %v", err)
+			}
+			if in == nil || in.KubernetesVersion != "v1.35.4" {
+				t.Errorf("the Kubernetes version should still be known: %v", in)
+			}
+		})
+	}
+}
+
+// A rotated token is picked up at the next refresh, without a restart.
+func TestTokenRotation(t *testing.T) {
+	ctx := context.Background()
+	clk := clocktesting.NewFakeClock(time.Now())
+	c := fake.NewClientBuilder().WithObjects(token("abcdef", "0123456789abcdef", nil), kubeDNS).WithIndex(&corev1.Secret{}, "type", secretsByField).Build()
+	p := cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://api.example.com", ClusterCAFile: "", RESTConfig: &rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}},
+		c, serverVersion, clk)
+	if in, err := p.Inputs(ctx); err != nil || in.BootstrapToken != "abcdef.0123456789abcdef" {
+		t.Fatalf("%v %v", in, err)
+	}
+	if err := c.Delete(ctx, token("abcdef", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, token("ghijkl", "ghijklmnopqrstuv", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := p.Inputs(ctx); in.BootstrapToken != "abcdef.0123456789abcdef" {
+		t.Error("inputs should be cached within a minute")
+	}
+	clk.Step(2 * time.Minute)
+	if in, err := p.Inputs(ctx); err != nil || in.BootstrapToken != "ghijkl.ghijklmnopqrstuv" {
+		t.Errorf("after rotation: %v %v", in, err)
+	}
+}
