@@ -14,7 +14,12 @@ import (
 // Cross-field rules are enforced by the API server (CEL) so a bad NodeClass is
 // refused at apply time instead of failing later at VM creation.
 //
-// +kubebuilder:validation:XValidation:message="fipsMode FIPS is not available for imageFamily Ubuntu2404; use Ubuntu2204, Ubuntu, AzureLinux or a Windows family",rule="!has(self.fipsMode) || self.fipsMode != 'FIPS' || !has(self.imageFamily) || self.imageFamily != 'Ubuntu2404'"
+// +kubebuilder:validation:XValidation:message="fipsMode FIPS is not available for imageFamily Ubuntu2404; use Ubuntu2204 (with trusted launch), Ubuntu or AzureLinux",rule="!has(self.fipsMode) || self.fipsMode != 'FIPS' || !has(self.imageFamily) || self.imageFamily != 'Ubuntu2404'"
+// +kubebuilder:validation:XValidation:message="fipsMode FIPS with imageFamily Ubuntu2204 needs trusted launch: set security.trustedLaunch.vtpm or secureBoot to true",rule="!has(self.fipsMode) || self.fipsMode != 'FIPS' || !has(self.imageFamily) || self.imageFamily != 'Ubuntu2204' || (has(self.security) && has(self.security.trustedLaunch) && ((has(self.security.trustedLaunch.vtpm) && self.security.trustedLaunch.vtpm) || (has(self.security.trustedLaunch.secureBoot) && self.security.trustedLaunch.secureBoot)))"
+// +kubebuilder:validation:XValidation:message="trusted launch with fipsMode FIPS is only available for imageFamily Ubuntu and Ubuntu2204",rule="!has(self.fipsMode) || self.fipsMode != 'FIPS' || !has(self.security) || !has(self.security.trustedLaunch) || !((has(self.security.trustedLaunch.vtpm) && self.security.trustedLaunch.vtpm) || (has(self.security.trustedLaunch.secureBoot) && self.security.trustedLaunch.secureBoot)) || !has(self.imageFamily) || self.imageFamily == 'Ubuntu' || self.imageFamily == 'Ubuntu2204'"
+// +kubebuilder:validation:XValidation:message="linuxOSConfig.swapFileSize needs kubelet.failSwapOn set to false, or the kubelet refuses to start on a node with swap",rule="!has(self.linuxOSConfig) || !has(self.linuxOSConfig.swapFileSize) || (has(self.kubelet) && has(self.kubelet.failSwapOn) && self.kubelet.failSwapOn == false)"
+// +kubebuilder:validation:XValidation:message="security.trustedLaunch and security.confidentialVM are different VM security types; enable one of them",rule="!has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM || !has(self.security.trustedLaunch) || !((has(self.security.trustedLaunch.vtpm) && self.security.trustedLaunch.vtpm) || (has(self.security.trustedLaunch.secureBoot) && self.security.trustedLaunch.secureBoot))"
+// +kubebuilder:validation:XValidation:message="linuxOSConfig applies to Linux nodes only; remove it or use a Linux imageFamily",rule="!has(self.linuxOSConfig) || !has(self.imageFamily) || !self.imageFamily.startsWith('Windows')"
 // +kubebuilder:validation:XValidation:message="workloadRuntime KataVmIsolation (pod sandboxing) requires imageFamily AzureLinux",rule="!has(self.workloadRuntime) || self.workloadRuntime != 'KataVmIsolation' || (has(self.imageFamily) && self.imageFamily == 'AzureLinux')"
 // +kubebuilder:validation:XValidation:message="security.confidentialVM is not supported with Windows image families; use a Linux imageFamily",rule="!has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM || !has(self.imageFamily) || !self.imageFamily.startsWith('Windows')"
 // +kubebuilder:validation:XValidation:message="workloadRuntime KataVmIsolation needs nested virtualization, which confidential VMs do not offer; drop one of security.confidentialVM or KataVmIsolation",rule="!has(self.workloadRuntime) || self.workloadRuntime != 'KataVmIsolation' || !has(self.security) || !has(self.security.confidentialVM) || !self.security.confidentialVM"
@@ -90,6 +95,50 @@ type AKSNodeClassSpec struct {
 	// +default="OCIContainer"
 	// +optional
 	WorkloadRuntime *WorkloadRuntime `json:"workloadRuntime,omitempty"`
+	// localDNS runs a DNS cache on each node (AKS LocalDNS): pods and the
+	// node resolve through it, with per-zone forwarding rules.
+	// +optional
+	LocalDNS *LocalDNS `json:"localDNS,omitempty"`
+	// gpu configures GPU nodes.
+	// +optional
+	GPU *GPU `json:"gpu,omitempty"`
+	// artifactStreaming streams container images to nodes on demand instead
+	// of pulling them whole before a container starts. Arm64 VM sizes cannot
+	// use it and are left out when it is enabled.
+	// +optional
+	ArtifactStreaming *ArtifactStreaming `json:"artifactStreaming,omitempty"`
+	// linuxOSConfig tunes the Linux nodes' kernel: sysctls, swap and
+	// transparent huge pages.
+	// +optional
+	LinuxOSConfig *LinuxOSConfiguration `json:"linuxOSConfig,omitempty"`
+}
+
+// GPUMode says how GPU nodes get their driver.
+// +kubebuilder:validation:Enum:={Driver,None}
+type GPUMode string
+
+const (
+	// GPUModeDriver installs the GPU driver while the node provisions; only
+	// VM sizes whose GPU the node image has a driver for are launched.
+	GPUModeDriver GPUMode = "Driver"
+	// GPUModeNone installs no driver: bring your own (for example the GPU
+	// operator).
+	GPUModeNone GPUMode = "None"
+)
+
+// GPU configures GPU nodes.
+type GPU struct {
+	// mode is Driver (install the GPU driver during provisioning) or None.
+	// +default="Driver"
+	// +optional
+	Mode *GPUMode `json:"mode,omitempty"`
+}
+
+// ArtifactStreaming configures container image streaming.
+type ArtifactStreaming struct {
+	// enabled turns artifact streaming on; it is off by default.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 // OSDiskType is where a node's OS disk lives.
@@ -143,6 +192,21 @@ type Security struct {
 	// an encrypted VM guest state. Only confidential VM sizes are launched.
 	// +optional
 	ConfidentialVM *bool `json:"confidentialVM,omitempty"`
+	// trustedLaunch launches Trusted Launch VMs (Gen2, with a virtual TPM
+	// and/or secure boot) from the node images built for it. Only VM sizes
+	// that support Trusted Launch are launched.
+	// +optional
+	TrustedLaunch *TrustedLaunch `json:"trustedLaunch,omitempty"`
+}
+
+// TrustedLaunch configures Trusted Launch: it is on when either setting is.
+type TrustedLaunch struct {
+	// vtpm enables the virtual Trusted Platform Module.
+	// +optional
+	VTPM *bool `json:"vtpm,omitempty"`
+	// secureBoot enables UEFI secure boot.
+	// +optional
+	SecureBoot *bool `json:"secureBoot,omitempty"`
 }
 
 // SpotConfiguration configures Azure Spot VMs.
@@ -221,6 +285,10 @@ type KubeletConfiguration struct {
 	// +kubebuilder:validation:XValidation:message="podPidsLimit must be -1 (no limit) or greater than 0",rule="self == -1 || self > 0"
 	// +optional
 	PodPidsLimit *int64 `json:"podPidsLimit,omitempty"`
+	// failSwapOn makes the kubelet refuse to start on a node with swap; it
+	// must be false when linuxOSConfig.swapFileSize gives the node swap.
+	// +optional
+	FailSwapOn *bool `json:"failSwapOn,omitempty"`
 }
 
 // AKSNodeClass is the Azure-specific configuration of a Karpenter NodePool's
@@ -228,7 +296,7 @@ type KubeletConfiguration struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:path=aksnodeclasses,scope=Cluster,categories={karpenter,nap},shortName={aksnc,aksncs}
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type=='Ready')].status"
-// +kubebuilder:printcolumn:name="ImageFamily",type=string,JSONPath=".spec.imageFamily"
+// +kubebuilder:printcolumn:name="ImageFamily",type=string,JSONPath=".spec.imageFamily",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
 // +kubebuilder:storageversion
 // +kubebuilder:subresource:status
@@ -250,8 +318,16 @@ type AKSNodeClassList struct {
 }
 
 // AKSNodeClassHashVersion is bumped when a change to the hashed fields or to
-// the hashing would otherwise make every existing node look drifted.
-const AKSNodeClassHashVersion = "v1"
+// the hashing would otherwise make every existing node look drifted: when a
+// hashed field gets a default, when a field with a value joins the hash, or
+// when one leaves it. NodeClaims stamped with another version (an older
+// azkarpenter, or AKS node auto-provisioning, whose hash is computed over a
+// different struct) are re-stamped with the current hash, unless already
+// drifted (pkg/controllers/nodeclass/hash).
+//
+// v2: localDNS, gpu, artifactStreaming, linuxOSConfig,
+// security.trustedLaunch and kubelet.failSwapOn joined the spec.
+const AKSNodeClassHashVersion = "azkarpenter-v2"
 
 // Hash is the static drift hash of the spec: a node whose recorded hash
 // differs from its NodeClass's current hash was launched from an older spec.

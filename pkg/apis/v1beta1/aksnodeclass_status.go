@@ -46,6 +46,12 @@ type AKSNodeClassStatus struct {
 	// conditions report readiness and its parts.
 	// +optional
 	Conditions []status.Condition `json:"conditions,omitempty"`
+	// localDNSState says whether new nodes get LocalDNS, as resolved from
+	// spec.localDNS.mode (Preferred resolves to Enabled when the cluster
+	// meets LocalDNS's requirements).
+	// +kubebuilder:validation:Enum:={Enabled,Disabled}
+	// +optional
+	LocalDNSState *LocalDNSState `json:"localDNSState,omitempty"`
 }
 
 // StatusConditions returns the condition set whose root is Ready.
