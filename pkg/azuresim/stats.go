@@ -16,6 +16,8 @@ const (
 	OpListVM            = "ListVM"
 	OpListVMAll         = "ListVMAll"
 	OpInstanceView      = "GetVMInstanceView"
+	OpPatchVM           = "PatchVM"
+	OpPatchNIC          = "PatchNIC"
 	OpPutVMExtension    = "PutVMExtension"
 	OpGetVMExtension    = "GetVMExtension"
 	OpDeleteVMExtension = "DeleteVMExtension"

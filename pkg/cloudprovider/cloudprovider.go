@@ -29,10 +29,11 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 )
 
-// Annotations the provider puts on NodeClaims to detect drift.
+// Annotations the provider puts on NodeClaims to detect drift (with the
+// hash annotations of v1beta1).
 const (
-	AnnotationNodeClassHash        = apis.Group + "/aksnodeclass-hash"
-	AnnotationNodeClassHashVersion = apis.Group + "/aksnodeclass-hash-version"
+	AnnotationNodeClassHash        = v1beta1.AnnotationNodeClassHash
+	AnnotationNodeClassHashVersion = v1beta1.AnnotationNodeClassHashVersion
 	AnnotationKubernetesVersion    = apis.Group + "/kubernetes-version"
 )
 
@@ -101,10 +102,17 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	}
 	it, _ := lo.Find(compatible, func(it *cloudprovider.InstanceType) bool { return it.Name == inst.InstanceType })
 	created := c.toNodeClaim(inst, it)
+	kubernetesVersion := inst.KubernetesVersion
+	if kubernetesVersion == "" {
+		// An adopted VM whose launch could not be rebuilt: the version now.
+		kubernetesVersion, _ = c.cluster.KubernetesVersion(ctx)
+	}
 	created.Annotations = lo.Assign(created.Annotations, map[string]string{
 		AnnotationNodeClassHash:        nodeClass.Hash(),
 		AnnotationNodeClassHashVersion: v1beta1.AKSNodeClassHashVersion,
-		AnnotationKubernetesVersion:    lo.CoalesceOrEmpty(inst.KubernetesVersion, lo.FromPtr(nodeClass.Status.KubernetesVersion)),
+		AnnotationKubernetesVersion:    kubernetesVersion,
+		// The VM was created with the class's tags as they are now.
+		v1beta1.AnnotationInPlaceUpdateHash: nodeClass.InPlaceUpdateHash(),
 	})
 	return created, nil
 }

@@ -21,7 +21,10 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/garbagecollection"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/interruption"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclaim/tags"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass/hash"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass/termination"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/providers/refresh"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
@@ -141,6 +144,9 @@ func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 		nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID),
 		status.NewController[*v1beta1.AKSNodeClass](o.GetClient(), o.GetEventRecorderFor("karpenter"), status.EmitDeprecatedMetrics, //nolint:staticcheck // operatorpkg takes the legacy recorder
 			status.WithHistogramBuckets(prometheus.ExponentialBuckets(0.5, 2, 15))),
+		hash.NewController(o.GetClient()),
+		termination.NewController(o.GetClient(), recorder),
+		tags.NewController(o.GetClient(), o.Instances),
 		garbagecollection.NewController(o.GetClient(), o.Instances, o.Clock),
 		interruption.NewController(o.GetClient(), recorder, o.Unavailable),
 		refresh.NewController("providers.sku", o.SKUs, sku.RefreshPeriod, 10*time.Minute),

@@ -1,7 +1,9 @@
 package v1beta1
 
 import (
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 
 	"github.com/mitchellh/hashstructure/v2"
@@ -338,6 +340,20 @@ func (in *AKSNodeClass) Hash() string {
 		IgnoreZeroValue: true,
 		ZeroNil:         true,
 	})))
+}
+
+// InPlaceUpdateHash is the hash of what is applied to running nodes in place
+// rather than by replacing them: the tags. A NodeClaim records it in
+// AnnotationInPlaceUpdateHash when its VM's tags match.
+func (in *AKSNodeClass) InPlaceUpdateHash() string {
+	// json.Marshal writes map keys in order: the hash is stable.
+	data, err := json.Marshal(map[string]any{"tags": in.Spec.Tags})
+	if err != nil {
+		panic(err)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write(data)
+	return fmt.Sprint(h.Sum32())
 }
 
 func mustHash(v uint64, err error) uint64 {

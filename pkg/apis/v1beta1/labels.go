@@ -179,3 +179,18 @@ func ZoneLabel(region, zone string) string {
 	}
 	return region + "-" + zone
 }
+
+// Annotations and the finalizer of AKSNodeClasses and their NodeClaims, with
+// AKS node auto-provisioning's names, so that objects it made keep working.
+const (
+	// AnnotationNodeClassHash is the drift hash of the spec: on an
+	// AKSNodeClass its current one, on a NodeClaim the one it was launched from.
+	AnnotationNodeClassHash = apis.Group + "/aksnodeclass-hash"
+	// AnnotationNodeClassHashVersion is the hash's version (AKSNodeClassHashVersion).
+	AnnotationNodeClassHashVersion = apis.Group + "/aksnodeclass-hash-version"
+	// AnnotationInPlaceUpdateHash is, on a NodeClaim, the hash of the tags its
+	// VM and NIC carry: tags change in place, without drift.
+	AnnotationInPlaceUpdateHash = apis.Group + "/in-place-update-hash"
+	// TerminationFinalizer keeps an AKSNodeClass until no NodeClaim uses it.
+	TerminationFinalizer = apis.Group + "/termination"
+)

@@ -8,12 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/samber/lo"
 	"k8s.io/apimachinery/pkg/api/equality"
 	controllerruntime "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/karpenter/pkg/operator/injection"
@@ -53,6 +55,14 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	if !nc.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, nil
 	}
+	// The class may not go while NodeClaims use it (package termination).
+	if !controllerutil.ContainsFinalizer(nc, v1beta1.TerminationFinalizer) {
+		stored := nc.DeepCopy()
+		controllerutil.AddFinalizer(nc, v1beta1.TerminationFinalizer)
+		if err := c.kubeClient.Patch(ctx, nc, client.MergeFrom(stored)); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	stored := nc.DeepCopy()
 	conditions := nc.StatusConditions()
 	requeue := resync
@@ -61,7 +71,8 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetFalse(v1beta1.ConditionTypeKubernetesVersionReady, "KubernetesVersionUnknown", fmt.Sprintf("reading the cluster's Kubernetes version: %v", err))
 		requeue = time.Minute
 	} else {
-		nc.Status.KubernetesVersion = lo.ToPtr(v)
+		// As AKS node auto-provisioning reports it: 1.35.4, no "v".
+		nc.Status.KubernetesVersion = lo.ToPtr(strings.TrimPrefix(v, "v"))
 		conditions.SetTrue(v1beta1.ConditionTypeKubernetesVersionReady)
 	}
 

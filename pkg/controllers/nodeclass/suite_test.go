@@ -91,7 +91,8 @@ var _ = Describe("AKSNodeClass status", func() {
 		nc := reconciled(v1beta1.AKSNodeClassSpec{})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 		Expect(nc.Status.Images).NotTo(BeEmpty())
-		Expect(nc.Status.KubernetesVersion).To(Equal(lo.ToPtr("v1.35.4")))
+		Expect(nc.Status.KubernetesVersion).To(Equal(lo.ToPtr("1.35.4")), "as AKS node auto-provisioning reports it")
+		Expect(nc.Finalizers).To(ContainElement(v1beta1.TerminationFinalizer))
 		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady).IsTrue()).To(BeTrue())
 	})
 

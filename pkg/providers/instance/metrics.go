@@ -35,6 +35,12 @@ var (
 		Name:      "deletes_total",
 		Help:      "VM and NIC deletions started by resource (vm, nic) and result (started, not_found, error).",
 	}, []string{"resource", "result"})
+	tagUpdatesTotal = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
+		Namespace: metricsNamespace,
+		Subsystem: metricsSubsystem,
+		Name:      "tag_updates_total",
+		Help:      "In-place tag updates of running VMs and NICs by resource (vm, nic), after an AKSNodeClass's tags changed.",
+	}, []string{"resource"})
 )
 
 func logFrom(ctx context.Context) logr.Logger { return log.FromContext(ctx) }
