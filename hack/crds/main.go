@@ -4,11 +4,11 @@
 //     still serves that version with the same schema and its published
 //     examples use it, so it is served (deprecated) and v1beta1 is stored;
 //   - it copies karpenter core's CRDs from the pinned module and adds the
-//     Azure label-domain rules, as every karpenter provider does: the
-//     karpenter.azure.com domain is restricted to its well-known labels, the
-//     AKS-reserved kubernetes.azure.com domain to the labels AKS lets users
-//     set, and kubernetes.io / k8s.io to the labels kubelet and karpenter may
-//     set on a node.
+//     Azure label-domain rules, as every karpenter provider does and as AKS
+//     node auto-provisioning words them: the karpenter.azure.com domain is
+//     restricted to its well-known labels (and the NodeClass label core
+//     adds), the AKS-reserved kubernetes.azure.com domain to the labels AKS
+//     lets users set, and AKS's legacy bare node labels are refused.
 package main
 
 import (
@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strings"
 
 	"github.com/samber/lo"
@@ -70,11 +69,10 @@ func main() {
 			if err != nil {
 				log.Fatalf("%s: %v", c.name, err)
 			}
-			// Labels is a map validated as a whole; a requirement key is one string.
-			var extra []string
-			if c.name == "karpenter.sh_nodeclaims.yaml" {
-				extra = []string{karpv1.NodeClassLabelKey(runtimeschema.GroupKind{Group: apis.Group, Kind: "AKSNodeClass"})}
-			}
+			// Labels is a map validated as a whole; a requirement key is one
+			// string. Core puts the NodeClass label on every NodeClaim, and
+			// NAP lets NodePools name it too.
+			extra := []string{karpv1.NodeClassLabelKey(runtimeschema.GroupKind{Group: apis.Group, Kind: "AKSNodeClass"})}
 			appendRules(schema, labelRules(p[len(p)-1] == "labels", extra...))
 		}
 		if err := write(filepath.Join(*dir, c.name), header, crd); err != nil {
@@ -128,19 +126,9 @@ func labelRules(isMap bool, extraAllowed ...string) []object {
 	if isMap {
 		subject = "x"
 	}
-	// Well-known kubernetes.io labels are selected on by users (and set by
-	// karpenter); node.kubernetes.io and kubelet.kubernetes.io are the
-	// namespaces kubelet may self-label, node-restriction.kubernetes.io is the
-	// one meant for labels only an admin (here, karpenter) sets.
-	kubeAllowed := sets.List(karpv1.WellKnownLabels.Clone().Insert(keys(karpv1.NormalizedLabels)...).Delete(karpv1.NodePoolLabelKey, karpv1.CapacityTypeLabelKey).Delete(v1beta1.WellKnownLabels.UnsortedList()...))
-	kubeDomains := []string{"node.kubernetes.io", "node-restriction.kubernetes.io", "kubelet.kubernetes.io"}
 	domainOf := subject + `.find("^([^/]+)")`
 	inDomain := func(d string) string {
 		return fmt.Sprintf(`(%s == %q || %s.endsWith(%q))`, domainOf, d, domainOf, "."+d)
-	}
-	var kubeAllowedDomains []string
-	for _, d := range kubeDomains {
-		kubeAllowedDomains = append(kubeAllowedDomains, inDomain(d))
 	}
 	azureWellKnown := lo.Filter(sets.List(v1beta1.WellKnownLabels), func(k string, _ int) bool { return strings.HasPrefix(k, apis.Group+"/") })
 	azureAllowed := append(append([]string{}, azureWellKnown...), extraAllowed...)
@@ -154,12 +142,8 @@ func labelRules(isMap bool, extraAllowed ...string) []object {
 			rule:    fmt.Sprintf(`%s in %s || !%s`, subject, celList(sets.List(v1beta1.AKSUserSettableLabels)), inDomain(v1beta1.AKSLabelDomain)),
 		},
 		{
-			message: "label domain \"kubernetes.io\" is restricted; use a well-known label (" + strings.Join(kubeAllowed, ", ") + ") or a label under " + strings.Join(kubeDomains, ", "),
-			rule:    fmt.Sprintf(`%s in %s || %s || !%s`, subject, celList(kubeAllowed), strings.Join(kubeAllowedDomains, " || "), inDomain("kubernetes.io")),
-		},
-		{
-			message: "label domain \"k8s.io\" is restricted",
-			rule:    "!" + inDomain("k8s.io"),
+			message: "labels " + strings.Join(aksLegacyLabels, ", ") + " are restricted: AKS sets them on its own nodes",
+			rule:    fmt.Sprintf(`!(%s in %s)`, subject, celList(aksLegacyLabels)),
 		},
 	}
 	out := make([]object, 0, len(rules))
@@ -173,14 +157,8 @@ func labelRules(isMap bool, extraAllowed ...string) []object {
 	return out
 }
 
-func keys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// aksLegacyLabels are node labels older AKS versions set without a domain.
+var aksLegacyLabels = []string{"agentpool", "storageprofile", "storagetier", "accelerator"}
 
 func celList(items []string) string {
 	quoted := make([]string, len(items))

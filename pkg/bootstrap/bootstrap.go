@@ -63,6 +63,10 @@ type Config struct {
 	GPUDriver bool
 	// ArtifactStreaming enables container image streaming.
 	ArtifactStreaming bool
+	// LinuxOS tunes the kernel (Linux nodes only).
+	LinuxOS *LinuxOS
+	// LocalDNS runs a DNS cache on the node (Linux nodes only); nil when off.
+	LocalDNS *LocalDNS
 }
 
 // Cluster is what every node of the cluster is told.
@@ -116,6 +120,7 @@ type Kubelet struct {
 	ContainerLogMaxSize         string
 	ContainerLogMaxFiles        *int32
 	PodPidsLimit                *int64
+	FailSwapOn                  *bool
 }
 
 // Artifact is what ARM carries to the VM.
@@ -178,6 +183,9 @@ func (c *Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("taint %s has invalid effect %q", t.Key, t.Effect))
 		}
+	}
+	if c.OS == Windows && (c.LinuxOS != nil || c.LocalDNS != nil) {
+		errs = append(errs, errors.New("Linux OS settings and LocalDNS do not apply to Windows nodes"))
 	}
 	switch c.WorkloadRuntime {
 	case "", "OCIContainer", "KataVmIsolation":

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
@@ -45,8 +46,21 @@ func TestRoundTrip(t *testing.T) {
 	for _, os := range []bootstrap.OS{bootstrap.Linux, bootstrap.Windows} {
 		t.Run(string(os), func(t *testing.T) {
 			in := config(os)
+			in.Kubelet.FailSwapOn = lo.ToPtr(false)
 			if os == bootstrap.Linux {
 				in.ArtifactStreaming, in.WorkloadRuntime = true, "KataVmIsolation"
+				in.LinuxOS = &bootstrap.LinuxOS{
+					Sysctls:        map[string]string{"net.core.somaxconn": "8192", "net.ipv4.tcp_tw_reuse": "true", "net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_keepalive_intvl": "30"},
+					SwapFileSizeMB: 1500, TransparentHugePageEnabled: "madvise", TransparentHugePageDefrag: "defer+madvise",
+				}
+				zone := bootstrap.LocalDNSOverride{QueryLogging: "Error", Protocol: "PreferUDP", ForwardDestination: "VnetDNS", ForwardPolicy: "Sequential",
+					MaxConcurrent: lo.ToPtr[int32](100), CacheDuration: time.Hour, ServeStaleDuration: 30 * time.Minute, ServeStale: "Verify"}
+				core := zone
+				core.ForwardDestination = "ClusterCoreDNS"
+				in.LocalDNS = &bootstrap.LocalDNS{
+					VNetDNSOverrides: map[string]bootstrap.LocalDNSOverride{".": zone, "cluster.local": core},
+					KubeDNSOverrides: map[string]bootstrap.LocalDNSOverride{".": core, "cluster.local": core},
+				}
 			}
 			a, err := bootstrap.Render(in)
 			if err != nil {
@@ -79,6 +93,13 @@ func TestRenderRefusesWhatCannotJoin(t *testing.T) {
 		"max pods":               func(c *bootstrap.Config) { c.Kubelet.MaxPods = 5 },
 		"taint effect":           func(c *bootstrap.Config) { c.Taints[0].Effect = "Sometimes" },
 		"runtime":                func(c *bootstrap.Config) { c.WorkloadRuntime = "gVisor" },
+		"Linux settings on Windows": func(c *bootstrap.Config) {
+			c.OS = bootstrap.Windows
+			c.LinuxOS = &bootstrap.LinuxOS{SwapFileSizeMB: 100}
+		},
+		"a sysctl AKS does not allow": func(c *bootstrap.Config) {
+			c.LinuxOS = &bootstrap.LinuxOS{Sysctls: map[string]string{"kernel.pid_max": "1"}}
+		},
 	} {
 		c := config(bootstrap.Linux)
 		edit(c)

@@ -29,6 +29,7 @@ const (
 	flagContainerLogMaxSize  = "--container-log-max-size"
 	flagContainerLogMaxFiles = "--container-log-max-files"
 	flagPodMaxPIDs           = "--pod-max-pids"
+	flagFailSwapOn           = "--fail-swap-on"
 )
 
 // linuxBaseKubeletFlags are the kubelet flags every AKS Linux node runs with
@@ -119,6 +120,9 @@ func kubeletFlags(c *Config) map[string]string {
 	if k.PodPidsLimit != nil {
 		flags[flagPodMaxPIDs] = strconv.FormatInt(*k.PodPidsLimit, 10)
 	}
+	if k.FailSwapOn != nil {
+		flags[flagFailSwapOn] = strconv.FormatBool(*k.FailSwapOn)
+	}
 	return flags
 }
 
@@ -205,6 +209,13 @@ func parseKubeletFlags(flags map[string]string, c *Config) error {
 	k.ContainerLogMaxSize = flags[flagContainerLogMaxSize]
 	if k.ContainerLogMaxFiles, err = optionalInt32(flags, flagContainerLogMaxFiles); err != nil {
 		return err
+	}
+	if v, ok := flags[flagFailSwapOn]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("kubelet flag %s=%q: %w", flagFailSwapOn, v, err)
+		}
+		k.FailSwapOn = &b
 	}
 	if v, ok := flags[flagPodMaxPIDs]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -57,7 +57,11 @@ func renderLinux(c *Config) (*Artifact, error) {
 	enc := json.NewEncoder(&docBuf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(linuxNodeConfig(c)); err != nil {
+	cfg, err := linuxNodeConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(cfg); err != nil {
 		return nil, err
 	}
 	doc := bytes.TrimSuffix(docBuf.Bytes(), []byte("\n"))
@@ -92,7 +96,7 @@ func renderLinux(c *Config) (*Artifact, error) {
 }
 
 // linuxNodeConfig is the AKSNodeConfig of a node.
-func linuxNodeConfig(c *Config) *aksnodeconfig.Configuration {
+func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 	yes := true
 	token := c.Cluster.BootstrapToken
 	cfg := &aksnodeconfig.Configuration{
@@ -142,7 +146,21 @@ func linuxNodeConfig(c *Config) *aksnodeconfig.Configuration {
 	if c.GPUDriver {
 		cfg.GPUConfig = &aksnodeconfig.GPUConfig{EnableNvidia: &yes, ConfigGPUDriver: true, GPUDevicePlugin: true}
 	}
-	return cfg
+	if os := c.LinuxOS; os != nil {
+		sysctls, err := sysctlConfig(os.Sysctls)
+		if err != nil {
+			return nil, err
+		}
+		cfg.CustomLinuxOSConfig = &aksnodeconfig.CustomLinuxOSConfig{
+			SysctlConfig:               sysctls,
+			EnableSwapConfig:           os.SwapFileSizeMB > 0,
+			SwapFileSize:               os.SwapFileSizeMB,
+			TransparentHugepageSupport: os.TransparentHugePageEnabled,
+			TransparentDefrag:          os.TransparentHugePageDefrag,
+		}
+	}
+	cfg.LocalDNSProfile = localDNSProfile(c.LocalDNS)
+	return cfg, nil
 }
 
 // The AKSNodeConfig enum names of the network settings.
@@ -260,5 +278,16 @@ func fromNodeConfig(n *aksnodeconfig.Configuration) (*Config, error) {
 	if err := parseKubeletFlags(n.KubeletConfig.KubeletFlags, c); err != nil {
 		return nil, err
 	}
+	if os := n.CustomLinuxOSConfig; os != nil {
+		sysctls, err := kernelSysctls(os.SysctlConfig)
+		if err != nil {
+			return nil, err
+		}
+		c.LinuxOS = &LinuxOS{Sysctls: sysctls, TransparentHugePageEnabled: os.TransparentHugepageSupport, TransparentHugePageDefrag: os.TransparentDefrag}
+		if os.EnableSwapConfig {
+			c.LinuxOS.SwapFileSizeMB = os.SwapFileSize
+		}
+	}
+	c.LocalDNS = fromLocalDNSProfile(n.LocalDNSProfile)
 	return c, nil
 }

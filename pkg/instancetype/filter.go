@@ -15,6 +15,9 @@ import (
 const (
 	MinVCPUs     = 2
 	MinMemoryGiB = 3.5
+	// LocalDNSMinVCPUs is the smallest size AKS runs LocalDNS on: its cache
+	// takes up to two cores of its own.
+	LocalDNSMinVCPUs = 4
 )
 
 func isConfidential(nc *v1beta1.AKSNodeClass) bool {
@@ -80,9 +83,27 @@ func exclusionReasons(s *sku.SKU, size Size, parsed bool, nc *v1beta1.AKSNodeCla
 		add("dedicatedHostGroupID: Azure offers no dedicated hosts for the %s series", size.Series())
 	}
 	if s.Int(sku.CapGPUs) > 0 {
-		if _, ok := size.GPUModel(); !ok {
+		gpu, ok := size.GPUModel()
+		switch {
+		case !ok:
 			add("GPU size with an unknown GPU model: its driver and device plugin cannot be chosen")
+		case gpu.Manufacturer == v1beta1.ManufacturerAMD && nc.GPUDriverInstallation():
+			add("gpu.mode Driver: AKS node images install no driver for AMD GPUs; set gpu.mode None and bring your own")
 		}
+	}
+	if nc.TrustedLaunch() {
+		switch {
+		case s.Bool(sku.CapTrustedLaunchDisabled):
+			add("security.trustedLaunch: the size does not support Trusted Launch")
+		case arch != "amd64":
+			add("security.trustedLaunch: Trusted Launch node images are x64 only")
+		}
+	}
+	if nc.ArtifactStreamingRequested() && arch == "arm64" {
+		add("artifactStreaming: Arm64 sizes cannot stream container images")
+	}
+	if nc.IsLocalDNSEnabled() && s.VCPUs() < LocalDNSMinVCPUs {
+		add("LocalDNS: the node's DNS cache needs at least %d vCPUs", LocalDNSMinVCPUs)
 	}
 	return reasons
 }

@@ -2,6 +2,7 @@ package instancetype_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
@@ -135,7 +137,10 @@ func TestFilterReasons(t *testing.T) {
 	confidential := newSKU("Standard_DC4as_v5", "standardDCASv5Family", 4, 16, sku.CapConfidentialComputingType, "SNP", sku.CapHyperVGenerations, "V2")
 	bseries := newSKU("Standard_B4ms", "standardBSFamily", 4, 16)
 	unknownGPU := newSKU("Standard_NX12s_v9", "standardNXSv9Family", 12, 112, sku.CapGPUs, "2")
-	p, _, _ := newProvider(d4, arm, gen1, small, retired, confidential, bseries, unknownGPU, ds2v2)
+	amdGPU := newSKU("Standard_NV8ads_V710_v5", "StandardNVadsV710v5Family", 8, 40, sku.CapGPUs, "1", sku.CapHyperVGenerations, "V2")
+	noTL := newSKU("Standard_D4_v4", "standardDv4Family", 4, 16, sku.CapTrustedLaunchDisabled, "True")
+	d2 := newSKU("Standard_D2s_v5", "standardDSv5Family", 2, 8)
+	p, _, _ := newProvider(d4, arm, gen1, small, retired, confidential, bseries, unknownGPU, ds2v2, amdGPU, noTL, d2)
 
 	for _, tc := range []struct {
 		name   string
@@ -165,6 +170,22 @@ func TestFilterReasons(t *testing.T) {
 			nc.Spec.DedicatedHostGroupID = lo.ToPtr("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/hostGroups/hg")
 		}), "Standard_B4ms", "no dedicated hosts for the Bms series"},
 		{"unknown GPU model", nodeClass(nil), "Standard_NX12s_v9", "unknown GPU model"},
+		{"AMD GPU with gpu.mode Driver", nodeClass(nil), "Standard_NV8ads_V710_v5", "install no driver for AMD GPUs"},
+		{"trusted launch unsupported", nodeClass(func(nc *v1beta1.AKSNodeClass) {
+			nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: lo.ToPtr(true)}}
+		}), "Standard_D4_v4", "does not support Trusted Launch"},
+		{"trusted launch on Arm64", nodeClass(func(nc *v1beta1.AKSNodeClass) {
+			nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{SecureBoot: lo.ToPtr(true)}}
+		}), "Standard_D4ps_v5", "Trusted Launch node images are x64 only"},
+		{"trusted launch on Gen1", nodeClass(func(nc *v1beta1.AKSNodeClass) {
+			nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: lo.ToPtr(true)}}
+		}), "Standard_D4_v2", "need HyperV generation V2"},
+		{"artifact streaming on Arm64", nodeClass(func(nc *v1beta1.AKSNodeClass) {
+			nc.Spec.ArtifactStreaming = &v1beta1.ArtifactStreaming{Enabled: lo.ToPtr(true)}
+		}), "Standard_D4ps_v5", "Arm64 sizes cannot stream container images"},
+		{"LocalDNS on 2 vCPUs", nodeClass(func(nc *v1beta1.AKSNodeClass) {
+			nc.Status.LocalDNSState = lo.ToPtr(v1beta1.LocalDNSStateEnabled)
+		}), "Standard_D2s_v5", "needs at least 4 vCPUs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds, err := p.Explain(context.Background(), tc.nc)
@@ -193,6 +214,18 @@ func TestFilterReasons(t *testing.T) {
 	}
 	if d, _ := lo.Find(ds, func(d instancetype.Decision) bool { return d.Name == "Standard_D4s_v5" }); !d.Included {
 		t.Errorf("Standard_D4s_v5 should serve Kata + encryption at host + dedicated host: %q", d.Reasons)
+	}
+	ds, err = p.Explain(context.Background(), nodeClass(func(nc *v1beta1.AKSNodeClass) {
+		nc.Spec.GPU = &v1beta1.GPU{Mode: lo.ToPtr(v1beta1.GPUModeNone)}
+		nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: lo.ToPtr(true)}}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []string{"Standard_NV8ads_V710_v5", "Standard_D4s_v5"} {
+		if d, _ := lo.Find(ds, func(d instancetype.Decision) bool { return d.Name == size }); !d.Included {
+			t.Errorf("%s should serve gpu.mode None + trusted launch: %q", size, d.Reasons)
+		}
 	}
 }
 
@@ -276,4 +309,40 @@ type instancetypeView struct{ available, total int }
 
 func schedulingSpot() scheduling.Requirements {
 	return scheduling.NewRequirements(scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, karpv1.CapacityTypeSpot))
+}
+
+// The labels AKS node auto-provisioning users select on have its values:
+// the GPU count "0" on sizes without GPUs, the ephemeral OS disk limit in GB
+// of the first of NVMe, cache and resource disk, Ultra Disk support per zone.
+func TestNodeAutoProvisioningLabelValues(t *testing.T) {
+	d8 := newSKU("Standard_D8s_v5", "standardDSv5Family", 8, 32)
+	d8.Zones = []string{"1", "2", "3"}
+	d8.UltraSSDZones = []string{"2", "3"}
+	p, _, _ := newProvider(d8, d8sv3, ds2v2)
+	its, err := p.List(context.Background(), nodeClass(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := lo.SliceToMap(its, func(it *cloudprovider.InstanceType) (string, *cloudprovider.InstanceType) { return it.Name, it })
+	if got := byName["Standard_D8s_v5"].Requirements.Get(v1beta1.LabelSKUGPUCount).Values(); len(got) != 1 || got[0] != "0" {
+		t.Errorf("sku-gpu-count %v, want [0]", got)
+	}
+	// 200 GiB cache disk: 214748364800 bytes = 214 GB; DS2_v2: 86 GiB → 92 GB.
+	for size, want := range map[string]string{"Standard_D8s_v3": "214", "Standard_DS2_v2": "92"} {
+		if got := byName[size].Requirements.Get(v1beta1.LabelSKUStorageEphemeralOSMaxSize).Values(); len(got) != 1 || got[0] != want {
+			t.Errorf("%s ephemeralos-maxsize %v, want %s", size, got, want)
+		}
+	}
+	if op := byName["Standard_D8s_v5"].Requirements.Get(v1beta1.LabelSKUStorageEphemeralOSMaxSize).Operator(); op != corev1.NodeSelectorOpDoesNotExist {
+		t.Errorf("a size without ephemeral OS disks has ephemeralos-maxsize %s", op)
+	}
+	for _, o := range byName["Standard_D8s_v5"].Offerings {
+		want := o.Zone() != "eastus-1"
+		if got := o.Requirements.Get(v1beta1.LabelSKUStorageUltraSSD).Any(); got != strconv.FormatBool(want) {
+			t.Errorf("offering %s: ultra-ssd %s, want %t", o.Zone(), got, want)
+		}
+	}
+	if got := byName["Standard_D8s_v5"].Requirements.Get(v1beta1.LabelSKUStorageUltraSSD).Values(); len(got) != 2 {
+		t.Errorf("instance type ultra-ssd values %v, want true and false", got)
+	}
 }

@@ -6,7 +6,9 @@
 package instancetype
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -79,7 +81,7 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 	if nc.IsWindows() {
 		os = string(corev1.Windows)
 	}
-	_, ephemeralMax := sku.EphemeralPlacement(s, 0)
+	ephemeralMaxGB := EphemeralOSMaxSizeGB(s)
 	memoryMiB := strconv.FormatInt(int64(s.MemoryGiB()*1024), 10)
 	vcpus := strconv.FormatInt(s.VCPUs(), 10)
 	reqs := scheduling.NewRequirements(
@@ -102,11 +104,16 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 		scheduling.NewRequirement(v1beta1.AKSLabelSKUMemory, corev1.NodeSelectorOpIn, memoryMiB),
 		scheduling.NewRequirement(v1beta1.LabelSKUAcceleratedNetworking, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapAcceleratedNetworking))),
 		scheduling.NewRequirement(v1beta1.LabelSKUStoragePremiumCapable, corev1.NodeSelectorOpIn, strconv.FormatBool(s.Bool(sku.CapPremiumIO))),
-		scheduling.NewRequirement(v1beta1.LabelSKUStorageEphemeralOSMaxSize, corev1.NodeSelectorOpIn, strconv.FormatInt(ephemeralMax, 10)),
+		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.LabelSKUStorageUltraSSD)...),
 		scheduling.NewRequirement(v1beta1.LabelSKUHyperVGeneration, corev1.NodeSelectorOpIn, imagefamily.HyperVGeneration(nc, s.Architecture(), s.HyperVGenerations())),
-		scheduling.NewRequirement(v1beta1.AKSLabelCluster, corev1.NodeSelectorOpIn, opts.ClusterName),
+		scheduling.NewRequirement(v1beta1.AKSLabelCluster, corev1.NodeSelectorOpIn, v1beta1.ClusterLabelValue(opts.NodeResourceGroup)),
 		scheduling.NewRequirement(v1beta1.AKSLabelOSSKU, corev1.NodeSelectorOpIn, v1beta1.OSSKU(nc.GetImageFamily())),
 	)
+	if ephemeralMaxGB > 0 {
+		reqs.Add(scheduling.NewRequirement(v1beta1.LabelSKUStorageEphemeralOSMaxSize, corev1.NodeSelectorOpIn, strconv.FormatInt(ephemeralMaxGB, 10)))
+	} else {
+		reqs.Add(scheduling.NewRequirement(v1beta1.LabelSKUStorageEphemeralOSMaxSize, corev1.NodeSelectorOpDoesNotExist))
+	}
 	if nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS {
 		reqs.Add(scheduling.NewRequirement(v1beta1.AKSLabelFIPSEnabled, corev1.NodeSelectorOpIn, "true"))
 	} else {
@@ -125,13 +132,33 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 			scheduling.NewRequirement(v1beta1.LabelSKUGPUCount, corev1.NodeSelectorOpIn, strconv.FormatInt(n, 10)),
 		)
 	} else {
+		// AKS node auto-provisioning labels every size with its GPU count,
+		// "0" on sizes without: requirements such as sku-gpu-count Lt 1 work.
 		reqs.Add(
 			scheduling.NewRequirement(v1beta1.LabelSKUGPUName, corev1.NodeSelectorOpDoesNotExist),
 			scheduling.NewRequirement(v1beta1.LabelSKUGPUManufacturer, corev1.NodeSelectorOpDoesNotExist),
-			scheduling.NewRequirement(v1beta1.LabelSKUGPUCount, corev1.NodeSelectorOpDoesNotExist),
+			scheduling.NewRequirement(v1beta1.LabelSKUGPUCount, corev1.NodeSelectorOpIn, "0"),
 		)
 	}
 	return reqs
+}
+
+// EphemeralOSMaxSizeGB is the karpenter.azure.com/sku-storage-ephemeralos-maxsize
+// value of a size, as AKS node auto-provisioning computes it: the first
+// placement of NVMe, cache and resource disk that the size has, in GB (10^9
+// bytes); 0 when the size takes no ephemeral OS disk.
+func EphemeralOSMaxSizeGB(s *sku.SKU) int64 {
+	if !s.Bool(sku.CapEphemeralOSDiskSupported) {
+		return 0
+	}
+	placements := s.EphemeralOSDiskPlacements()
+	if slices.ContainsFunc(placements, func(p string) bool { return strings.EqualFold(p, "NvmeDisk") }) && s.Int(sku.CapNvmeDiskSizeInMiB) > 0 {
+		return s.Int(sku.CapNvmeDiskSizeInMiB) << 20 / 1e9
+	}
+	if b := s.Int(sku.CapCachedDiskBytes); b > 0 {
+		return b / 1e9
+	}
+	return s.Int(sku.CapMaxResourceVolumeMB) << 20 / 1e9
 }
 
 func offeringValues(offerings cloudprovider.Offerings, key string) []string {

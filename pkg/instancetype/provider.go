@@ -3,7 +3,9 @@ package instancetype
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +25,8 @@ import (
 type Options struct {
 	Region      string
 	ClusterName string
+	// NodeResourceGroup gives the kubernetes.azure.com/cluster label its value.
+	NodeResourceGroup string
 	// DefaultMaxPods applies when the NodeClass does not set maxPods.
 	DefaultMaxPods int32
 }
@@ -94,7 +98,8 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 		return nil, err
 	}
 	q := p.quota.Snapshot(ctx)
-	key := fmt.Sprintf("%s/%s/%d/%d/%d/%d", nc.Name, nc.Hash(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+	// The LocalDNS state is status, not spec: it filters sizes too.
+	key := fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
 	if v, ok := p.cache.Get(key); ok {
 		return v.([]*cloudprovider.InstanceType), nil
 	}
@@ -209,6 +214,7 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 					scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, scope),
 					scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, ct.priority),
 					scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, ct.priority),
+					scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(z != "" && slices.Contains(s.UltraSSDZones, z))),
 				),
 				Price:     ct.price,
 				Available: reason == "",

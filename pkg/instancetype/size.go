@@ -66,29 +66,32 @@ type GPU struct {
 
 // gpuBySeries names the GPU of the GPU series whose names do not carry it.
 var gpuBySeries = map[string]GPU{
-	"NC":      {"k80", "nvidia"},
-	"NCs_v2":  {"p100", "nvidia"},
-	"NCs_v3":  {"v100", "nvidia"},
-	"NCrs_v3": {"v100", "nvidia"},
-	"NDs":     {"p40", "nvidia"},
-	"NDrs_v2": {"v100", "nvidia"},
-	"NV":      {"m60", "nvidia"},
-	"NVs_v3":  {"m60", "nvidia"},
-	"NVas_v4": {"mi25", "amd"},
+	"NC":      {"K80", "nvidia"},
+	"NCs_v2":  {"P100", "nvidia"},
+	"NCs_v3":  {"V100", "nvidia"},
+	"NCrs_v3": {"V100", "nvidia"},
+	"NDs":     {"P40", "nvidia"},
+	"NDrs_v2": {"V100", "nvidia"},
+	"NV":      {"M60", "nvidia"},
+	"NVs_v3":  {"M60", "nvidia"},
+	"NVas_v4": {"MI25", "amd"},
 }
 
-// gpuByAccelerator names the GPU of sizes whose names carry it.
+// gpuByAccelerator names the GPU of sizes whose names carry it; the
+// karpenter.azure.com/sku-gpu-name value is the name's own spelling, as AKS
+// node auto-provisioning writes it (A100, T4).
 var gpuByAccelerator = map[string]GPU{
-	"T4":     {"t4", "nvidia"},
-	"A10":    {"a10", "nvidia"},
-	"A100":   {"a100", "nvidia"},
-	"H100":   {"h100", "nvidia"},
-	"H200":   {"h200", "nvidia"},
-	"GB200":  {"gb200", "nvidia"},
-	"V100":   {"v100", "nvidia"},
-	"V620":   {"v620", "amd"},
-	"MI300X": {"mi300x", "amd"},
-	"A10v5":  {"a10", "nvidia"},
+	"T4":     {"T4", "nvidia"},
+	"A10":    {"A10", "nvidia"},
+	"A100":   {"A100", "nvidia"},
+	"H100":   {"H100", "nvidia"},
+	"H200":   {"H200", "nvidia"},
+	"GB200":  {"GB200", "nvidia"},
+	"V100":   {"V100", "nvidia"},
+	"V620":   {"V620", "amd"},
+	"V710":   {"V710", "amd"},
+	"MI300X": {"MI300X", "amd"},
+	"A10v5":  {"A10", "nvidia"},
 }
 
 // GPUModel returns the GPU model of a GPU size, if known.

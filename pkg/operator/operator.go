@@ -79,9 +79,10 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	maxPods := instancetype.DefaultMaxPods(opts.NetworkPlugin, opts.NetworkPluginMode)
 	images := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: clusterInputs.KubernetesVersion})
 	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
-		Region:         opts.Location,
-		ClusterName:    opts.ClusterName,
-		DefaultMaxPods: maxPods,
+		Region:            opts.Location,
+		ClusterName:       opts.ClusterName,
+		NodeResourceGroup: opts.ResourceGroup,
+		DefaultMaxPods:    maxPods,
 	}, skus, prices, unavailable, q, clk)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,

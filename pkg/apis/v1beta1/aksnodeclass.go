@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/mitchellh/hashstructure/v2"
+	"github.com/samber/lo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -392,6 +393,36 @@ func (in *AKSNodeClass) GetOSDiskType() OSDiskType {
 		return OSDiskTypeAuto
 	}
 	return *in.Spec.OSDiskType
+}
+
+// GPUDriverInstallation reports whether GPU nodes install their driver
+// (gpu.mode Driver, the default).
+func (in *AKSNodeClass) GPUDriverInstallation() bool {
+	return in.Spec.GPU == nil || in.Spec.GPU.Mode == nil || *in.Spec.GPU.Mode != GPUModeNone
+}
+
+// ArtifactStreamingEnabled reports whether nodes of an architecture stream
+// images: asked for, and not Arm64 (the streaming snapshotter is x64-only).
+func (in *AKSNodeClass) ArtifactStreamingEnabled(arch string) bool {
+	return in.ArtifactStreamingRequested() && arch != "arm64"
+}
+
+// ArtifactStreamingRequested reports whether artifactStreaming.enabled is true.
+func (in *AKSNodeClass) ArtifactStreamingRequested() bool {
+	return in.Spec.ArtifactStreaming != nil && in.Spec.ArtifactStreaming.Enabled != nil && *in.Spec.ArtifactStreaming.Enabled
+}
+
+// TrustedLaunch reports whether nodes are Trusted Launch VMs (vTPM or
+// secure boot asked for).
+func (in *AKSNodeClass) TrustedLaunch() bool {
+	tl := lo.FromPtr(in.Spec.Security).TrustedLaunch
+	return tl != nil && (lo.FromPtr(tl.VTPM) || lo.FromPtr(tl.SecureBoot))
+}
+
+// IsLocalDNSEnabled reports whether new nodes get LocalDNS, as the status
+// resolved spec.localDNS.mode.
+func (in *AKSNodeClass) IsLocalDNSEnabled() bool {
+	return in.Status.LocalDNSState != nil && *in.Status.LocalDNSState == LocalDNSStateEnabled
 }
 
 // SpotMaxPrice returns the spot price cap in USD per hour, or -1 for "up to

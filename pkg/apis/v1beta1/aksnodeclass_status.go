@@ -21,6 +21,9 @@ const (
 	// cluster (API server endpoint, CA, bootstrap token, cluster DNS) is
 	// known and valid, so a new node can join.
 	ConditionTypeBootstrapReady = "BootstrapReady"
+	// ConditionTypeLocalDNSReady: spec.localDNS.mode was resolved into
+	// status.localDNSState.
+	ConditionTypeLocalDNSReady = "LocalDNSReady"
 )
 
 // NodeImage is a resolved node image and the instance types it fits.
@@ -62,6 +65,7 @@ func (in *AKSNodeClass) StatusConditions(opts ...status.ForOption) status.Condit
 		ConditionTypeKubernetesVersionReady,
 		ConditionTypeSubnetReady,
 		ConditionTypeBootstrapReady,
+		ConditionTypeLocalDNSReady,
 	).For(in, opts...)
 }
 

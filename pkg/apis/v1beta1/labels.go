@@ -1,6 +1,8 @@
 package v1beta1
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/util/sets"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
@@ -22,9 +24,12 @@ const (
 	LabelSKUAcceleratedNetworking     = apis.Group + "/sku-networking-accelerated"
 	LabelSKUStoragePremiumCapable     = apis.Group + "/sku-storage-premium-capable"
 	LabelSKUStorageEphemeralOSMaxSize = apis.Group + "/sku-storage-ephemeralos-maxsize"
-	LabelSKUGPUName                   = apis.Group + "/sku-gpu-name"
-	LabelSKUGPUManufacturer           = apis.Group + "/sku-gpu-manufacturer"
-	LabelSKUGPUCount                  = apis.Group + "/sku-gpu-count"
+	// LabelSKUStorageUltraSSD is "true" where the size can attach Ultra
+	// Disks (per zone), "false" elsewhere.
+	LabelSKUStorageUltraSSD = apis.Group + "/sku-storage-ultra-ssd"
+	LabelSKUGPUName         = apis.Group + "/sku-gpu-name"
+	LabelSKUGPUManufacturer = apis.Group + "/sku-gpu-manufacturer"
+	LabelSKUGPUCount        = apis.Group + "/sku-gpu-count"
 	// LabelPlacementScope selects zonal placement ("zonal") or regional,
 	// non-zonal capacity ("regional", zone label "0").
 	LabelPlacementScope = apis.Group + "/placement-scope"
@@ -59,6 +64,17 @@ const (
 	AKSLabelPriority         = AKSLabelDomain + "/priority"
 	AKSLabelSKUCPU           = AKSLabelDomain + "/sku-cpu"
 	AKSLabelSKUMemory        = AKSLabelDomain + "/sku-memory"
+	// Labels AKS node auto-provisioning also puts on nodes.
+	AKSLabelKubeletIdentityClientID = AKSLabelDomain + "/kubelet-identity-client-id"
+	AKSLabelOSSKURequested          = AKSLabelDomain + "/os-sku-requested"
+	AKSLabelOSSKUEffective          = AKSLabelDomain + "/os-sku-effective"
+	AKSLabelLocalDNSState           = AKSLabelDomain + "/localdns-state"
+	AKSLabelArtifactStreaming       = AKSLabelDomain + "/artifactstreaming-enabled"
+	AKSLabelAzureCNIOverlay         = AKSLabelDomain + "/azure-cni-overlay"
+	AKSLabelNetworkSubnet           = AKSLabelDomain + "/network-subnet"
+	AKSLabelNodeNetworkVNetGUID     = AKSLabelDomain + "/nodenetwork-vnetguid"
+	AKSLabelPodNetworkType          = AKSLabelDomain + "/podnetwork-type"
+	AKSLabelNetworkStatelessCNI     = AKSLabelDomain + "/network-stateless-cni"
 
 	// LabelSKUHyperVGeneration is internal: it ties node images to the VM
 	// sizes that can boot them and is not for users to select on.
@@ -92,6 +108,7 @@ var (
 		LabelSKUAcceleratedNetworking,
 		LabelSKUStoragePremiumCapable,
 		LabelSKUStorageEphemeralOSMaxSize,
+		LabelSKUStorageUltraSSD,
 		LabelSKUGPUName,
 		LabelSKUGPUManufacturer,
 		LabelSKUGPUCount,
@@ -140,6 +157,7 @@ func init() {
 	karpv1.WellKnownValuesForRequirements[LabelPlacementScope] = sets.New(PlacementScopeZonal, PlacementScopeRegional)
 	karpv1.WellKnownValuesForRequirements[LabelSKUAcceleratedNetworking] = sets.New("true", "false")
 	karpv1.WellKnownValuesForRequirements[LabelSKUStoragePremiumCapable] = sets.New("true", "false")
+	karpv1.WellKnownValuesForRequirements[LabelSKUStorageUltraSSD] = sets.New("true", "false")
 	karpv1.WellKnownValuesForRequirements[LabelSKUGPUManufacturer] = sets.New(ManufacturerNvidia, ManufacturerAMD)
 	karpv1.WellKnownValuesForRequirements[AKSLabelMode] = sets.New(ModeSystem, ModeUser)
 	karpv1.WellKnownValuesForRequirements[AKSLabelScaleSetPriority] = sets.New(ScaleSetPriorityRegular, ScaleSetPrioritySpot)
@@ -194,3 +212,21 @@ const (
 	// TerminationFinalizer keeps an AKSNodeClass until no NodeClaim uses it.
 	TerminationFinalizer = apis.Group + "/termination"
 )
+
+// ClusterLabelValue is the kubernetes.azure.com/cluster value of a node, as
+// AKS writes it: the node resource group, made a valid label value (no
+// parentheses, at most 63 characters, ending in an alphanumeric).
+func ClusterLabelValue(nodeResourceGroup string) string {
+	v := strings.NewReplacer("(", "-", ")", "-").Replace(nodeResourceGroup)
+	if len(v) > 63 {
+		v = v[:63]
+	}
+	if v != "" && strings.ContainsRune("-_.", rune(v[len(v)-1])) {
+		if len(v) < 63 {
+			v += "z"
+		} else {
+			v = v[:62] + "z"
+		}
+	}
+	return v
+}

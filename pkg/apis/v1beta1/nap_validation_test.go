@@ -6,6 +6,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 )
 
 // AKS node auto-provisioning's own CRD validation cases, case for case
@@ -317,4 +320,40 @@ var _ = Describe("AKSNodeClass validation, as AKS node auto-provisioning validat
 		Entry("kubelet failSwapOn true", "kubelet: {failSwapOn: true}", ""),
 	)
 	DescribeTable("field bounds", bounds...)
+})
+
+// NodePool requirement values karpenter checks at run time against the
+// values a well-known label can have, as AKS node auto-provisioning does:
+// only unknown values fail; a mix fails open; values are case-sensitive.
+var _ = Describe("NodePool requirement values, as AKS node auto-provisioning checks them", func() {
+	runtimeValidate := func(key string, values ...string) error {
+		np := &karpv1.NodePool{Spec: karpv1.NodePoolSpec{Template: karpv1.NodeClaimTemplate{Spec: karpv1.NodeClaimTemplateSpec{
+			NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: "default"},
+			Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: key, Operator: corev1.NodeSelectorOpIn, Values: values}},
+		}}}}
+		np.Name = "np-" + rand.String(8)
+		Expect(env.Client.Create(ctx, np)).To(Succeed(), "the API server takes it; karpenter decides at run time")
+		DeferCleanup(func() { Expect(env.Client.Delete(ctx, np)).To(Succeed()) })
+		return np.RuntimeValidate(ctx)
+	}
+	DescribeTable("a label's values", func(key, valid, invalid string) {
+		Expect(runtimeValidate(key, invalid)).To(MatchError(ContainSubstring("no valid values found")))
+		Expect(runtimeValidate(key, valid)).To(Succeed())
+		Expect(runtimeValidate(key, valid, invalid)).To(Succeed(), "a valid value among invalid ones fails open")
+		Expect(runtimeValidate(key, strings.ToUpper(valid))).To(MatchError(ContainSubstring("no valid values found")), "values are case-sensitive")
+	},
+		Entry("capacity type", karpv1.CapacityTypeLabelKey, "on-demand", "xspot"),
+		Entry("capacity type reserved (Azure has none)", karpv1.CapacityTypeLabelKey, "spot", "reserved"),
+		Entry("sku-networking-accelerated", "karpenter.azure.com/sku-networking-accelerated", "true", "maybe"),
+		Entry("sku-storage-premium-capable", "karpenter.azure.com/sku-storage-premium-capable", "true", "maybe"),
+		Entry("sku-storage-ultra-ssd", "karpenter.azure.com/sku-storage-ultra-ssd", "true", "maybe"),
+		Entry("sku-gpu-manufacturer", "karpenter.azure.com/sku-gpu-manufacturer", "nvidia", "intel"),
+		Entry("placement-scope", "karpenter.azure.com/placement-scope", "zonal", "global"),
+		Entry("AKS mode", "kubernetes.azure.com/mode", "system", "control-plane"),
+		Entry("AKS scalesetpriority", "kubernetes.azure.com/scalesetpriority", "regular", "low"),
+		Entry("AKS priority", "kubernetes.azure.com/priority", "regular", "low"),
+		Entry("AKS os-sku Ubuntu", "kubernetes.azure.com/os-sku", "Ubuntu", "Ubuntu2204"),
+		Entry("AKS os-sku AzureLinux", "kubernetes.azure.com/os-sku", "AzureLinux", "AzureLinux3"),
+		Entry("AKS fips_enabled", "kubernetes.azure.com/fips_enabled", "true", "false"),
+	)
 })

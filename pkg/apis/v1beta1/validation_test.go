@@ -222,6 +222,13 @@ var _ = Describe("NodePool label rules for Azure", func() {
 		Entry("well-known kubernetes.io requirements", "", "[{key: kubernetes.io/arch, operator: In, values: [arm64]}, {key: topology.kubernetes.io/zone, operator: In, values: [eastus-1]}, {key: node.kubernetes.io/instance-type, operator: In, values: [Standard_D4s_v5]}]"),
 		Entry("labels in the namespaces kubelet and admins may set", "{node.kubernetes.io/pool: a, node-restriction.kubernetes.io/team: b}", ""),
 		Entry("custom labels", "{team: payments, example.com/tier: gold}", ""),
+		// As AKS node auto-provisioning: karpenter core puts kubernetes.io
+		// labels a kubelet may not set on the Node itself after registration.
+		Entry("kubernetes.io label a kubelet may not set", "{kubernetes.io/role: worker}", ""),
+		Entry("node-role label", "{node-role.kubernetes.io/worker: ''}", ""),
+		Entry("the NodeClass label core sets on NodeClaims", "", "[{key: karpenter.azure.com/aksnodeclass, operator: In, values: [default]}]"),
+		Entry("AKS labels NAP lets users set", "{kubernetes.azure.com/ebpf-dataplane: cilium, kubernetes.azure.com/ebpf-host-routing: 'true', kubernetes.azure.com/network-policy: cilium, kubernetes.azure.com/hostedvm: 'true'}", ""),
+		Entry("the Ultra Disk label", "", "[{key: karpenter.azure.com/sku-storage-ultra-ssd, operator: In, values: ['true']}]"),
 	)
 
 	DescribeTable("rejects reserved and restricted labels",
@@ -235,11 +242,14 @@ var _ = Describe("NodePool label rules for Azure", func() {
 		Entry("unknown karpenter.azure.com label", "{karpenter.azure.com/pool: a}", "", `label domain "karpenter.azure.com" is restricted`),
 		Entry("unknown karpenter.azure.com requirement", "", "[{key: karpenter.azure.com/sku-speed, operator: Exists}]", `label domain "karpenter.azure.com" is restricted`),
 		Entry("subdomain of karpenter.azure.com", "{x.karpenter.azure.com/a: b}", "", `label domain "karpenter.azure.com" is restricted`),
-		Entry("kubernetes.io label kubelet may not set", "{kubernetes.io/role: worker}", "", `label domain "kubernetes.io" is restricted`),
-		Entry("node-role label", "{node-role.kubernetes.io/worker: ''}", "", `label domain "kubernetes.io" is restricted`),
-		Entry("k8s.io label", "{k8s.io/team: a}", "", `label domain "k8s.io" is restricted`),
 		Entry("karpenter core's own restriction still applies", "{karpenter.sh/foo: a}", "", `label domain "karpenter.sh" is restricted`),
-		Entry("the NodeClass label core sets on NodeClaims", "", "[{key: karpenter.azure.com/aksnodeclass, operator: In, values: [default]}]", `label domain "karpenter.azure.com" is restricted`),
+		Entry("the internal HyperV generation label", "", "[{key: karpenter.azure.com/sku-hyperv-generation, operator: In, values: ['2']}]", `label domain "karpenter.azure.com" is restricted`),
+		Entry("a made-up AKS label", "{kubernetes.azure.com/custom: a}", "", `label domain "kubernetes.azure.com" is reserved by AKS`),
+		Entry("AKS's cluster-health-monitor label", "", "[{key: kubernetes.azure.com/cluster-health-monitor-checker-synthetic, operator: Exists}]", `label domain "kubernetes.azure.com" is reserved by AKS`),
+		Entry("legacy agentpool label", "{agentpool: a}", "", "are restricted: AKS sets them on its own nodes"),
+		Entry("legacy storageprofile requirement", "", "[{key: storageprofile, operator: In, values: [managed]}]", "are restricted: AKS sets them on its own nodes"),
+		Entry("legacy storagetier label", "{storagetier: Premium_LRS}", "", "are restricted: AKS sets them on its own nodes"),
+		Entry("legacy accelerator requirement", "", "[{key: accelerator, operator: Exists}]", "are restricted: AKS sets them on its own nodes"),
 	)
 
 	It("lets NodeClaims carry the well-known Azure requirements", func() {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -43,12 +44,28 @@ func (c *Catalog) ResourceSKU(s *SKU, o Offering) *armcompute.ResourceSKU {
 		LocationInfo: []*armcompute.ResourceSKULocationInfo{{
 			Location:    lo.ToPtr(o.Region.Name),
 			Zones:       lo.ToSlicePtr(lo.Ternary(o.Zones == nil, []string{}, o.Zones)),
-			ZoneDetails: []*armcompute.ResourceSKUZoneDetails{},
+			ZoneDetails: s.zoneDetails(o.Zones),
 		}},
 		Capabilities: armCaps,
 		Restrictions: restrictions,
 	}
 }
+
+// zoneDetails says in which zones the size can attach Ultra Disks. Azure
+// offers them for the premium-storage sizes of recent general purpose,
+// memory and compute optimised series, and not in every zone of a region;
+// the simulator leaves out the first zone so that per-zone handling shows.
+func (s *SKU) zoneDetails(zones []string) []*armcompute.ResourceSKUZoneDetails {
+	if len(zones) < 2 || !s.PremiumIO || s.CPUArchitecture != "x64" || !ultraSSDSeries.MatchString(s.Name) {
+		return []*armcompute.ResourceSKUZoneDetails{}
+	}
+	return []*armcompute.ResourceSKUZoneDetails{{
+		Name:         lo.ToSlicePtr(zones[1:]),
+		Capabilities: []*armcompute.ResourceSKUCapabilities{{Name: lo.ToPtr("UltraSSDAvailable"), Value: lo.ToPtr("True")}},
+	}}
+}
+
+var ultraSSDSeries = regexp.MustCompile(`^Standard_(D|E|F|M)[0-9]+[a-z]*s_v[3-6]$`)
 
 // Capabilities lists the SKU's capabilities as (name, value) pairs in the
 // order and spelling of the Resource SKUs API; absent ones are omitted as

@@ -8,10 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/samber/lo"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	controllerruntime "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,6 +118,14 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetTrue(v1beta1.ConditionTypeSubnetReady)
 	}
 
+	if state, err := c.localDNSState(ctx, nc); err != nil {
+		conditions.SetFalse(v1beta1.ConditionTypeLocalDNSReady, "CheckingClusterRequirementsFailed", fmt.Sprintf("resolving localDNS.mode %s: %v", nc.Spec.LocalDNS.Mode, err))
+		requeue = time.Minute
+	} else {
+		nc.Status.LocalDNSState = lo.ToPtr(state)
+		conditions.SetTrue(v1beta1.ConditionTypeLocalDNSReady)
+	}
+
 	if its, err := c.instanceTypes.List(ctx, nc); err != nil {
 		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
 		requeue = time.Minute
@@ -130,6 +141,54 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		}
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// LocalDNSMinKubernetesMinor is the first Kubernetes 1.x minor on which
+// localDNS mode Preferred turns LocalDNS on (as AKS intends for 1.36).
+const LocalDNSMinKubernetesMinor = 36
+
+// localDNSState resolves spec.localDNS.mode: Required and Disabled say so;
+// Preferred turns LocalDNS on only where it is known to work (a recent
+// enough Kubernetes, a CNI the node image configures, no NodeLocal DNSCache
+// already running) and, once on, keeps it on so nodes do not flip.
+func (c *StatusController) localDNSState(ctx context.Context, nc *v1beta1.AKSNodeClass) (v1beta1.LocalDNSState, error) {
+	if nc.Spec.LocalDNS == nil {
+		return v1beta1.LocalDNSStateDisabled, nil
+	}
+	switch nc.Spec.LocalDNS.Mode {
+	case v1beta1.LocalDNSModeRequired:
+		return v1beta1.LocalDNSStateEnabled, nil
+	case v1beta1.LocalDNSModePreferred:
+	default:
+		return v1beta1.LocalDNSStateDisabled, nil
+	}
+	if nc.IsLocalDNSEnabled() {
+		return v1beta1.LocalDNSStateEnabled, nil
+	}
+	in, err := c.cluster.Inputs(ctx)
+	if in == nil {
+		return "", err
+	}
+	if kubernetesMinor(in.KubernetesVersion) < LocalDNSMinKubernetesMinor || in.NetworkPlugin == "none" {
+		return v1beta1.LocalDNSStateDisabled, nil
+	}
+	ds := &appsv1.DaemonSet{}
+	switch err := c.kubeClient.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "node-local-dns"}, ds); {
+	case err == nil:
+		return v1beta1.LocalDNSStateDisabled, nil
+	case !apierrors.IsNotFound(err):
+		return "", err
+	}
+	return v1beta1.LocalDNSStateEnabled, nil
+}
+
+func kubernetesMinor(version string) int {
+	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[1])
+	return n
 }
 
 // Register adds the controller to the manager.

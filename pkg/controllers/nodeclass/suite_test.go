@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
@@ -137,6 +138,30 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(inputs.Refresh(ctx)).To(Succeed())
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+	})
+
+	It("resolves localDNS.mode into status.localDNSState", func() {
+		zone := func(name, dest string) v1beta1.LocalDNSZoneOverride {
+			return v1beta1.LocalDNSZoneOverride{Zone: name, QueryLogging: "Error", Protocol: "PreferUDP", ForwardDestination: v1beta1.LocalDNSForwardDestination(dest),
+				ForwardPolicy: "Sequential", MaxConcurrent: lo.ToPtr[int32](100), CacheDuration: karpv1.MustParseNillableDuration("1h"),
+				ServeStaleDuration: karpv1.MustParseNillableDuration("30m"), ServeStale: "Verify"}
+		}
+		spec := func(mode v1beta1.LocalDNSMode) v1beta1.AKSNodeClassSpec {
+			return v1beta1.AKSNodeClassSpec{LocalDNS: &v1beta1.LocalDNS{Mode: mode,
+				VNetDNSOverrides: []v1beta1.LocalDNSZoneOverride{zone(".", "VnetDNS"), zone("cluster.local", "ClusterCoreDNS")},
+				KubeDNSOverrides: []v1beta1.LocalDNSZoneOverride{zone(".", "ClusterCoreDNS"), zone("cluster.local", "ClusterCoreDNS")}}}
+		}
+		for mode, want := range map[v1beta1.LocalDNSMode]v1beta1.LocalDNSState{
+			v1beta1.LocalDNSModeRequired: v1beta1.LocalDNSStateEnabled,
+			v1beta1.LocalDNSModeDisabled: v1beta1.LocalDNSStateDisabled,
+			// This cluster runs Kubernetes 1.35: Preferred waits for 1.36.
+			v1beta1.LocalDNSModePreferred: v1beta1.LocalDNSStateDisabled,
+		} {
+			nc := reconciled(spec(mode))
+			Expect(nc.Status.LocalDNSState).To(Equal(lo.ToPtr(want)), "mode %s", mode)
+			Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeLocalDNSReady).IsTrue()).To(BeTrue())
+		}
+		Expect(reconciled(v1beta1.AKSNodeClassSpec{}).Status.LocalDNSState).To(Equal(lo.ToPtr(v1beta1.LocalDNSStateDisabled)))
 	})
 
 	It("is not Ready when its subnet does not exist", func() {

@@ -36,6 +36,8 @@ type Options struct {
 	NetworkPlugin     string
 	NetworkPluginMode string
 	NetworkPolicy     string
+	NetworkDataplane  string
+	VNetGUID          string
 
 	// What nodes are told about the cluster (docs/bootstrap.md).
 	ClusterEndpoint         string
@@ -67,6 +69,8 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.NetworkPlugin, "network-plugin", env.WithDefaultString("NETWORK_PLUGIN", "azure"), "Cluster network plugin: azure, kubenet or none; sets the default max pods. (NETWORK_PLUGIN)")
 	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", env.WithDefaultString("NETWORK_PLUGIN_MODE", "overlay"), "Network plugin mode: overlay, or empty for node subnet. (NETWORK_PLUGIN_MODE)")
 	fs.StringVar(&o.NetworkPolicy, "network-policy", env.WithDefaultString("NETWORK_POLICY", ""), "Cluster network policy: empty, none, azure, calico or cilium. (NETWORK_POLICY)")
+	fs.StringVar(&o.NetworkDataplane, "network-dataplane", env.WithDefaultString("NETWORK_DATAPLANE", "azure"), "Cluster network dataplane: azure or cilium (Azure CNI powered by Cilium). (NETWORK_DATAPLANE)")
+	fs.StringVar(&o.VNetGUID, "vnet-guid", env.WithDefaultString("VNET_GUID", ""), "Resource GUID of the nodes' virtual network, for the Azure CNI overlay node labels. (VNET_GUID)")
 	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", env.WithDefaultString("CLUSTER_ENDPOINT", ""), "API server URL nodes join, https://<FQDN>[:443]; empty takes the controller's own when nodes can reach it. (CLUSTER_ENDPOINT)")
 	fs.StringVar(&o.ClusterCAFile, "cluster-ca-file", env.WithDefaultString("CLUSTER_CA_FILE", ""), "PEM file of the cluster CA nodes trust; empty takes the controller's own. (CLUSTER_CA_FILE)")
 	fs.StringVar(&o.BootstrapTokenSecret, "bootstrap-token-secret", env.WithDefaultString("BOOTSTRAP_TOKEN_SECRET", ""), "namespace/name of the bootstrap.kubernetes.io/token Secret nodes join with; empty finds one in kube-system. (BOOTSTRAP_TOKEN_SECRET)")
@@ -121,6 +125,9 @@ func (o *Options) Validate() error {
 	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
 		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty", o.NetworkPluginMode))
 	}
+	if !slices.Contains([]string{"azure", "cilium"}, o.NetworkDataplane) {
+		errs = append(errs, fmt.Errorf("--network-dataplane %q must be azure or cilium", o.NetworkDataplane))
+	}
 	if !slices.Contains([]string{"", "none", "azure", "calico", "cilium"}, o.NetworkPolicy) {
 		errs = append(errs, fmt.Errorf("--network-policy %q must be empty, none, azure, calico or cilium", o.NetworkPolicy))
 	}
@@ -148,6 +155,7 @@ func (o *Options) ClusterInputs() cluster.Options {
 		ClusterEndpoint: o.ClusterEndpoint, ClusterCAFile: o.ClusterCAFile, BootstrapTokenSecret: o.BootstrapTokenSecret,
 		ClusterDNS: o.ClusterDNS, KubeletIdentityClientID: o.KubeletIdentityClientID, TenantID: o.TenantID,
 		NetworkPlugin: o.NetworkPlugin, NetworkPluginMode: o.NetworkPluginMode, NetworkPolicy: o.NetworkPolicy,
+		NetworkDataplane: o.NetworkDataplane, VNetGUID: o.VNetGUID,
 	}
 }
 

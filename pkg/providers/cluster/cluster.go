@@ -50,6 +50,11 @@ type Inputs struct {
 	NetworkPlugin           string
 	NetworkPluginMode       string
 	NetworkPolicy           string
+	// NetworkDataplane is azure or cilium (Azure CNI powered by Cilium).
+	NetworkDataplane string
+	// VNetGUID is the resource GUID of the nodes' virtual network (for the
+	// Azure CNI overlay labels).
+	VNetGUID string
 }
 
 // String describes the inputs without the token's secret.
@@ -112,6 +117,8 @@ type Options struct {
 	NetworkPlugin           string
 	NetworkPluginMode       string
 	NetworkPolicy           string
+	NetworkDataplane        string
+	VNetGUID                string
 }
 
 // ServerVersion reads the API server's version (discovery).
@@ -175,6 +182,7 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 	in := &Inputs{
 		KubeletIdentityClientID: p.opts.KubeletIdentityClientID, TenantID: p.opts.TenantID,
 		NetworkPlugin: p.opts.NetworkPlugin, NetworkPluginMode: p.opts.NetworkPluginMode, NetworkPolicy: p.opts.NetworkPolicy,
+		NetworkDataplane: p.opts.NetworkDataplane, VNetGUID: p.opts.VNetGUID,
 	}
 	v, err := p.version()
 	if err != nil {

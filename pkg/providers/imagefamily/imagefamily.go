@@ -293,10 +293,10 @@ func kubernetesMinor(v string) int {
 }
 
 // Generations are the HyperV generations the NodeClass's images exist for on
-// an architecture ("V1", "V2"): Arm64, confidential and Windows Server 2025
-// images are Gen2 only.
+// an architecture ("V1", "V2"): Arm64, confidential, Trusted Launch and
+// Windows Server 2025 images are Gen2 only.
 func Generations(nc *v1beta1.AKSNodeClass, arch string) []string {
-	if arch == "arm64" || confidential(nc) || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
+	if arch == "arm64" || confidential(nc) || nc.TrustedLaunch() || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
 		return []string{"V2"}
 	}
 	return []string{"V1", "V2"}

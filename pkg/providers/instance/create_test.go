@@ -122,7 +122,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 		corev1.LabelInstanceTypeStable: "Standard_D2ds_v5", v1beta1.LabelSKUFamily: "D",
 		v1beta1.AKSLabelAgentPool: "general", v1beta1.AKSLabelMode: "user", v1beta1.AKSLabelScaleSetPriority: "regular",
 		v1beta1.AKSLabelStorageProfile: "ephemeral", v1beta1.AKSLabelOSSKU: "Ubuntu", v1beta1.AKSLabelInstanceSKU: "Standard_D2ds_v5",
-		v1beta1.AKSLabelCluster: clusterName, v1beta1.AKSLabelNodeImageVersion: img.NodeImageVersion,
+		v1beta1.AKSLabelCluster: rg, v1beta1.AKSLabelNodeImageVersion: img.NodeImageVersion,
 	}
 	for k, v := range wantLabels {
 		if b.Labels[k] != v {

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"github.com/samber/lo"
 	"golang.org/x/crypto/ssh"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
@@ -613,14 +614,19 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 	if nc.Spec.DedicatedHostGroupID != nil && *nc.Spec.DedicatedHostGroupID != "" {
 		props.HostGroup = &armcompute.SubResource{ID: nc.Spec.DedicatedHostGroupID}
 	}
-	if encryptionAtHost || confidential {
+	if encryptionAtHost || confidential || nc.TrustedLaunch() {
 		props.SecurityProfile = &armcompute.SecurityProfile{}
 		if encryptionAtHost {
 			props.SecurityProfile.EncryptionAtHost = to.Ptr(true)
 		}
-		if confidential {
+		switch {
+		case confidential:
 			props.SecurityProfile.SecurityType = to.Ptr(armcompute.SecurityTypesConfidentialVM)
 			props.SecurityProfile.UefiSettings = &armcompute.UefiSettings{SecureBootEnabled: to.Ptr(true), VTpmEnabled: to.Ptr(true)}
+		case nc.TrustedLaunch():
+			tl := nc.Spec.Security.TrustedLaunch
+			props.SecurityProfile.SecurityType = to.Ptr(armcompute.SecurityTypesTrustedLaunch)
+			props.SecurityProfile.UefiSettings = &armcompute.UefiSettings{SecureBootEnabled: to.Ptr(lo.FromPtr(tl.SecureBoot)), VTpmEnabled: to.Ptr(lo.FromPtr(tl.VTPM))}
 		}
 	}
 	vm := armcompute.VirtualMachine{

@@ -8,13 +8,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
@@ -141,7 +144,7 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	if err != nil {
 		return nil, err
 	}
-	spec.Labels = p.labels(in, spec)
+	spec.Labels = p.labels(in, spec, inputs, subnet.Subnet)
 	maxPods := p.opts.DefaultMaxPods
 	if nc.Spec.MaxPods != nil {
 		maxPods = *nc.Spec.MaxPods
@@ -173,7 +176,10 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		Labels:            kubeletLabels(spec.Labels),
 		Taints:            registrationTaints(claim),
 		WorkloadRuntime:   string(lo.FromPtrOr(nc.Spec.WorkloadRuntime, v1beta1.WorkloadRuntimeOCIContainer)),
-		GPUDriver:         !nc.IsWindows() && s.Int(sku.CapGPUs) > 0 && in.InstanceType.Requirements.Get(v1beta1.LabelSKUGPUManufacturer).Any() == v1beta1.ManufacturerNvidia,
+		GPUDriver: !nc.IsWindows() && nc.GPUDriverInstallation() && s.Int(sku.CapGPUs) > 0 &&
+			in.InstanceType.Requirements.Get(v1beta1.LabelSKUGPUManufacturer).Any() == v1beta1.ManufacturerNvidia,
+		ArtifactStreaming: nc.ArtifactStreamingEnabled(s.Architecture()),
+		LocalDNS:          localDNS(nc),
 		Kubelet: bootstrap.Kubelet{
 			MaxPods:        maxPods,
 			KubeReserved:   quantities(reserved.KubeReservedList()),
@@ -197,11 +203,72 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		b.ContainerLogMaxSize = lo.FromPtr(k.ContainerLogMaxSize)
 		b.ContainerLogMaxFiles = k.ContainerLogMaxFiles
 		b.PodPidsLimit = k.PodPidsLimit
+		b.FailSwapOn = k.FailSwapOn
+	}
+	if spec.Bootstrap.LinuxOS, err = linuxOS(nc.Spec.LinuxOSConfig); err != nil {
+		return nil, fmt.Errorf("linuxOSConfig: %w", err)
 	}
 	if spec.Artifact, err = bootstrap.Render(spec.Bootstrap); err != nil {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// linuxOS is the node's kernel tuning from the AKSNodeClass.
+func linuxOS(cfg *v1beta1.LinuxOSConfiguration) (*bootstrap.LinuxOS, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	out := &bootstrap.LinuxOS{
+		TransparentHugePageEnabled: string(lo.FromPtr(cfg.TransparentHugePageEnabled)),
+		TransparentHugePageDefrag:  string(lo.FromPtr(cfg.TransparentHugePageDefrag)),
+	}
+	if cfg.SwapFileSize != nil {
+		q, err := resource.ParseQuantity(*cfg.SwapFileSize)
+		if err != nil {
+			return nil, fmt.Errorf("swapFileSize %q: %w", *cfg.SwapFileSize, err)
+		}
+		// AKS sizes swap files in MB (MiB), rounded up.
+		out.SwapFileSizeMB = int32((q.Value() + 1<<20 - 1) >> 20)
+	}
+	if cfg.Sysctls != nil {
+		// The AKSNodeClass field names, mapped to kernel names.
+		raw, err := json.Marshal(cfg.Sysctls)
+		if err != nil {
+			return nil, err
+		}
+		fields := map[string]any{}
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, err
+		}
+		out.Sysctls = map[string]string{}
+		for _, sc := range bootstrap.Sysctls {
+			if v, ok := fields[sc.NodeClass]; ok {
+				out.Sysctls[sc.Kernel] = fmt.Sprint(v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// localDNS is the node's LocalDNS configuration: only when the AKSNodeClass's
+// resolved state (status.localDNSState) says new nodes get it.
+func localDNS(nc *v1beta1.AKSNodeClass) *bootstrap.LocalDNS {
+	if !nc.IsLocalDNSEnabled() || nc.Spec.LocalDNS == nil {
+		return nil
+	}
+	conv := func(in []v1beta1.LocalDNSZoneOverride) map[string]bootstrap.LocalDNSOverride {
+		out := make(map[string]bootstrap.LocalDNSOverride, len(in))
+		for _, o := range in {
+			out[o.Zone] = bootstrap.LocalDNSOverride{
+				QueryLogging: string(o.QueryLogging), Protocol: string(o.Protocol), ForwardDestination: string(o.ForwardDestination),
+				ForwardPolicy: string(o.ForwardPolicy), MaxConcurrent: o.MaxConcurrent, CacheDuration: lo.FromPtr(o.CacheDuration.Duration),
+				ServeStaleDuration: lo.FromPtr(o.ServeStaleDuration.Duration), ServeStale: string(o.ServeStale),
+			}
+		}
+		return out
+	}
+	return &bootstrap.LocalDNS{VNetDNSOverrides: conv(nc.Spec.LocalDNS.VNetDNSOverrides), KubeDNSOverrides: conv(nc.Spec.LocalDNS.KubeDNSOverrides)}
 }
 
 // kubeletLabels are the labels the kubelet may set on its own Node: the
@@ -223,7 +290,7 @@ func kubeletLabels(labels map[string]string) map[string]string {
 // them: the NodeClaim's labels and single-valued requirements, the chosen
 // size's and offering's single-valued requirements, and the labels AKS puts
 // on its nodes.
-func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
+func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inputs, subnetName string) map[string]string {
 	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
 	labels := map[string]string{}
 	maps.Copy(labels, claim.Labels)
@@ -262,9 +329,33 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 	labels[v1beta1.AKSLabelStorageProfile] = storage
 	labels[v1beta1.AKSLabelOSSKU] = v1beta1.OSSKU(nc.GetImageFamily())
 	labels[v1beta1.AKSLabelInstanceSKU] = s.Name
-	labels[v1beta1.AKSLabelCluster] = p.opts.ClusterName
+	labels[v1beta1.AKSLabelCluster] = v1beta1.ClusterLabelValue(p.opts.ResourceGroup)
 	labels[v1beta1.AKSLabelNodeImageVersion] = spec.Image.NodeImageVersion
 	labels[v1beta1.AKSLabelRole] = "agent"
+	labels[v1beta1.AKSLabelOSSKURequested] = nc.GetImageFamily()
+	labels[v1beta1.AKSLabelOSSKUEffective] = effectiveOSSKU(spec.Image.Definition, nc.GetImageFamily())
+	labels[v1beta1.AKSLabelLocalDNSState] = strings.ToLower(string(lo.Ternary(nc.IsLocalDNSEnabled(), v1beta1.LocalDNSStateEnabled, v1beta1.LocalDNSStateDisabled)))
+	if inputs.KubeletIdentityClientID != "" {
+		labels[v1beta1.AKSLabelKubeletIdentityClientID] = inputs.KubeletIdentityClientID
+	}
+	if nc.ArtifactStreamingEnabled(s.Architecture()) {
+		labels[v1beta1.AKSLabelArtifactStreaming] = "true"
+	}
+	// Networking labels AKS's network agents select nodes by: Cilium's agent
+	// DaemonSet runs on nodes labelled ebpf-dataplane=cilium, Azure CNI
+	// overlay's on the overlay labels.
+	if inputs.NetworkDataplane == "cilium" {
+		labels[v1beta1.AKSLabelEBPFDataplane] = "cilium"
+	}
+	if inputs.NetworkPlugin == "azure" && inputs.NetworkPluginMode == "overlay" {
+		labels[v1beta1.AKSLabelAzureCNIOverlay] = "true"
+		labels[v1beta1.AKSLabelPodNetworkType] = "overlay"
+		labels[v1beta1.AKSLabelNetworkSubnet] = subnetName
+		labels[v1beta1.AKSLabelNetworkStatelessCNI] = strconv.FormatBool(kubernetesMinor(inputs.KubernetesVersion) >= 34)
+		if inputs.VNetGUID != "" {
+			labels[v1beta1.AKSLabelNodeNetworkVNetGUID] = inputs.VNetGUID
+		}
+	}
 	if nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS {
 		labels[v1beta1.AKSLabelFIPSEnabled] = "true"
 	} else {
@@ -274,6 +365,36 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 		delete(labels, v1beta1.AKSLabelAgentPool)
 	}
 	return labels
+}
+
+// effectiveOSSKU is the OS release a node runs, as AKS's os-sku-effective
+// label names it, from the image definition.
+func effectiveOSSKU(definition, imageFamily string) string {
+	switch {
+	case strings.HasPrefix(definition, "2204"):
+		return "Ubuntu2204"
+	case strings.HasPrefix(definition, "2404"):
+		return "Ubuntu2404"
+	case strings.HasPrefix(definition, "V3"):
+		return "AzureLinux3"
+	case strings.HasPrefix(definition, "V2"):
+		return "AzureLinux2"
+	case strings.HasPrefix(definition, "windows-2022"):
+		return "Windows2022"
+	case strings.HasPrefix(definition, "windows-2025"):
+		return "Windows2025"
+	}
+	return imageFamily
+}
+
+// kubernetesMinor is the minor of v1.35.4 (0 when unknown).
+func kubernetesMinor(v string) int {
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[1])
+	return n
 }
 
 // registrationTaints are the taints the kubelet registers the node with: the

@@ -142,7 +142,7 @@ func TestBuild(t *testing.T) {
 		corev1.LabelInstanceTypeStable: d4ds.Name, corev1.LabelTopologyZone: "eastus-2", karpv1.CapacityTypeLabelKey: "on-demand",
 		v1beta1.LabelSKUFamily: "D", v1beta1.AKSLabelAgentPool: "general", v1beta1.AKSLabelMode: "user",
 		v1beta1.AKSLabelScaleSetPriority: "regular", v1beta1.AKSLabelStorageProfile: "ephemeral", v1beta1.AKSLabelOSSKU: "Ubuntu",
-		v1beta1.AKSLabelInstanceSKU: d4ds.Name, v1beta1.AKSLabelCluster: "dev", v1beta1.AKSLabelNodeImageVersion: spec.Image.NodeImageVersion,
+		v1beta1.AKSLabelInstanceSKU: d4ds.Name, v1beta1.AKSLabelCluster: "mc_dev_eastus", v1beta1.AKSLabelNodeImageVersion: spec.Image.NodeImageVersion,
 	} {
 		if b.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, b.Labels[k], v)
@@ -265,12 +265,20 @@ func TestEachInputChangesItsField(t *testing.T) {
 		{name: "FIPS", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
 			nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
 			nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
-		}, want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/fips_enabled", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version"}},
+		}, want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/fips_enabled", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version",
+			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/os-sku-effective", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/os-sku-requested"}},
 		{name: "network plugin", using: func() *testutil.StaticClusterInputs {
 			in := clusterInputs()
 			in.Set(func(i *cluster.Inputs) { i.NetworkPluginMode = "" }, nil)
 			return in
-		}(), want: []string{"network_config.network_plugin"}},
+		}(), want: []string{"network_config.network_plugin", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/azure-cni-overlay",
+			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/network-stateless-cni", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/network-subnet",
+			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/podnetwork-type"}},
+		{name: "Cilium dataplane", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.NetworkDataplane = "cilium" }, nil)
+			return in
+		}(), want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/ebpf-dataplane"}},
 		{name: "network policy", using: func() *testutil.StaticClusterInputs {
 			in := clusterInputs()
 			in.Set(func(i *cluster.Inputs) { i.NetworkPolicy = "calico" }, nil)
@@ -290,7 +298,31 @@ func TestEachInputChangesItsField(t *testing.T) {
 			in := clusterInputs()
 			in.Set(func(i *cluster.Inputs) { i.KubeletIdentityClientID = "11111111-1111-1111-1111-111111111111" }, nil)
 			return in
-		}(), want: []string{"auth_config.assigned_identity_id"}},
+		}(), want: []string{"auth_config.assigned_identity_id", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/kubelet-identity-client-id"}},
+		{name: "sysctls", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.LinuxOSConfig = &v1beta1.LinuxOSConfiguration{Sysctls: &v1beta1.SysctlConfiguration{NetCoreSomaxconn: to.Ptr[int32](8192), NetIPv4TCPTwReuse: to.Ptr(true)}}
+		}, want: []string{"custom_linux_os_config.sysctl_config.net_core_somaxconn", "custom_linux_os_config.sysctl_config.net_ipv4_tcp_tw_reuse"}},
+		{name: "swap", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.LinuxOSConfig = &v1beta1.LinuxOSConfiguration{SwapFileSize: to.Ptr("1500Mi")}
+			nc.Spec.Kubelet = &v1beta1.KubeletConfiguration{FailSwapOn: to.Ptr(false)}
+		}, want: []string{"custom_linux_os_config.enable_swap_config", "custom_linux_os_config.swap_file_size", "kubelet_config.kubelet_flags.--fail-swap-on"}},
+		{name: "transparent huge pages", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.LinuxOSConfig = &v1beta1.LinuxOSConfiguration{TransparentHugePageEnabled: to.Ptr(v1beta1.TransparentHugePageEnabled("madvise")), TransparentHugePageDefrag: to.Ptr(v1beta1.TransparentHugePageDefrag("defer"))}
+		}, want: []string{"custom_linux_os_config.transparent_defrag", "custom_linux_os_config.transparent_hugepage_support"}},
+		{name: "artifact streaming", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.ArtifactStreaming = &v1beta1.ArtifactStreaming{Enabled: to.Ptr(true)}
+		}, want: []string{"enable_artifact_streaming", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/artifactstreaming-enabled"}},
+		{name: "LocalDNS", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			z := func(name, dest string) v1beta1.LocalDNSZoneOverride {
+				return v1beta1.LocalDNSZoneOverride{Zone: name, QueryLogging: "Error", Protocol: "PreferUDP", ForwardDestination: v1beta1.LocalDNSForwardDestination(dest),
+					ForwardPolicy: "Sequential", MaxConcurrent: to.Ptr[int32](100), CacheDuration: karpv1.MustParseNillableDuration("1h"),
+					ServeStaleDuration: karpv1.MustParseNillableDuration("30m"), ServeStale: "Verify"}
+			}
+			nc.Spec.LocalDNS = &v1beta1.LocalDNS{Mode: v1beta1.LocalDNSModeRequired,
+				VNetDNSOverrides: []v1beta1.LocalDNSZoneOverride{z(".", "VnetDNS"), z("cluster.local", "ClusterCoreDNS")},
+				KubeDNSOverrides: []v1beta1.LocalDNSZoneOverride{z(".", "ClusterCoreDNS"), z("cluster.local", "ClusterCoreDNS")}}
+			nc.Status.LocalDNSState = to.Ptr(v1beta1.LocalDNSStateEnabled)
+		}, want: append(localDNSFields(), "kubelet_config.kubelet_node_labels.kubernetes.azure.com/localdns-state")},
 		{name: "kata", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
 			nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
 		}, want: []string{"is_kata"}},
@@ -307,6 +339,20 @@ func TestEachInputChangesItsField(t *testing.T) {
 			}
 		})
 	}
+}
+
+// localDNSFields are the AKSNodeConfig fields of a LocalDNS profile with
+// the zones '.' and 'cluster.local' in both lists.
+func localDNSFields() []string {
+	out := []string{"local_dns_profile.enable_local_dns"}
+	for _, list := range []string{"vnet_dns_overrides", "kube_dns_overrides"} {
+		for _, zone := range []string{".", "cluster.local"} {
+			for _, f := range []string{"query_logging", "protocol", "forward_destination", "forward_policy", "max_concurrent", "cache_duration_in_seconds", "serve_stale_duration_in_seconds", "serve_stale"} {
+				out = append(out, "local_dns_profile."+list+"."+zone+"."+f)
+			}
+		}
+	}
+	return out
 }
 
 // A GPU size gets the NVIDIA driver installed through the bootstrap.
@@ -328,6 +374,17 @@ func TestGPUDriver(t *testing.T) {
 	decodeConfig(t, spec, &cfg)
 	if cfg.GPUConfig == nil || !cfg.GPUConfig.ConfigGPUDriver || !lo.FromPtr(cfg.GPUConfig.EnableNvidia) {
 		t.Errorf("gpu_config %+v", cfg.GPUConfig)
+	}
+	// gpu.mode None: bring your own driver.
+	in.NodeClass.Spec.GPU = &v1beta1.GPU{Mode: to.Ptr(v1beta1.GPUModeNone)}
+	spec, err = provider().Build(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = aksnodeconfig.Configuration{}
+	decodeConfig(t, spec, &cfg)
+	if cfg.GPUConfig != nil {
+		t.Errorf("gpu.mode None installs a driver: %+v", cfg.GPUConfig)
 	}
 }
 

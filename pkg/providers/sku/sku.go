@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/samber/lo"
 )
 
 // Capability names of the Resource SKUs API used by the provider.
@@ -25,6 +26,7 @@ const (
 	CapAcceleratedNetworking        = "AcceleratedNetworkingEnabled"
 	CapEncryptionAtHost             = "EncryptionAtHostSupported"
 	CapConfidentialComputingType    = "ConfidentialComputingType"
+	CapTrustedLaunchDisabled        = "TrustedLaunchDisabled"
 	CapGPUs                         = "GPUs"
 	CapLowPriorityCapable           = "LowPriorityCapable"
 	CapPremiumIO                    = "PremiumIO"
@@ -42,6 +44,9 @@ type SKU struct {
 	Zones []string
 	// Capabilities are the API's name → value pairs (all strings).
 	Capabilities map[string]string
+	// UltraSSDZones are the zones where the size can attach Ultra Disks
+	// (zoneDetails capability UltraSSDAvailable).
+	UltraSSDZones []string
 }
 
 // FromAPI converts an API record for location, or returns a reason the
@@ -86,6 +91,18 @@ func FromAPI(r *armcompute.ResourceSKU, location string) (*SKU, string) {
 		for _, z := range li.Zones {
 			if z != nil && !restrictedZones[*z] {
 				s.Zones = append(s.Zones, *z)
+			}
+		}
+		for _, zd := range li.ZoneDetails {
+			if zd == nil || !lo.ContainsBy(zd.Capabilities, func(c *armcompute.ResourceSKUCapabilities) bool {
+				return c != nil && deref(c.Name) == "UltraSSDAvailable" && strings.EqualFold(deref(c.Value), "true")
+			}) {
+				continue
+			}
+			for _, z := range zd.Name {
+				if z != nil && !restrictedZones[*z] {
+					s.UltraSSDZones = append(s.UltraSSDZones, *z)
+				}
 			}
 		}
 	}
