@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,6 +63,10 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		"--addr=" + addr,
 		"--cert-dir=" + certDir,
 		"--kubeconfig=" + c.Kubeconfig,
+		// Nodes are told the API server's AKS-style name and reach it on
+		// 443, as AKS images do; the simulated network takes them to the
+		// loopback port it listens on.
+		"--route=" + net.JoinHostPort(APIServerFQDN, "443") + "=" + c.APIServerAddress(),
 		"--time-scale=" + strconv.FormatFloat(scale, 'f', -1, 64),
 	}, opts.Args...)
 	start := time.Now()
