@@ -176,6 +176,26 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 	return nil
 }
 
+// RestartController stops the running controller and starts it again with
+// opts, as a changed Deployment rolls it: tests use it to run the
+// controller with another configuration on the same cluster.
+func (c *Cluster) RestartController(ctx context.Context, opts ControllerOptions) error {
+	for i := 0; i < len(c.procs); i++ {
+		if c.procs[i].name == "controller" {
+			c.procs[i].stop(15 * time.Second)
+			c.procs = append(c.procs[:i], c.procs[i+1:]...)
+			i--
+		}
+	}
+	for i := 0; i < len(c.components); i++ {
+		if c.components[i].Name == "controller" {
+			c.components = append(c.components[:i], c.components[i+1:]...)
+			i--
+		}
+	}
+	return c.StartController(ctx, opts)
+}
+
 // ControllerMetricsURL is the controller's metrics endpoint, if started.
 func (c *Cluster) ControllerMetricsURL() string {
 	for _, comp := range c.components {
