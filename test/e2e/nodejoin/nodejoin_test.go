@@ -1,11 +1,12 @@
 //go:build e2e
 
-// Package nodejoin checks what happens when nodes are told the wrong
-// cluster in their bootstrap data: a bootstrap token the API server does not
-// know, a CA that is not the cluster's, an API server name that does not
-// resolve. As on Azure, the node never joins; the simulator says why; karpenter
-// core's registration liveness deletes the NodeClaim and makes a new one; our
-// Delete leaves no VM or NIC behind. Told the right cluster again, nodes join.
+// Package nodejoin checks how nodes join through their bootstrap data, and
+// what happens when they are told the wrong cluster: a bootstrap token the
+// API server does not know, a CA that is not the cluster's, an API server
+// name that does not resolve. As on Azure, the node never joins; the
+// simulator says why; karpenter core's registration liveness deletes the
+// NodeClaim and makes a new one; our Delete leaves no VM or NIC behind. Told
+// the right cluster again, nodes join, Windows ones as windows.
 package nodejoin
 
 import (
@@ -35,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
@@ -186,6 +188,33 @@ var _ = Describe("nodes told the wrong cluster", Ordered, Label("fast"), func() 
 		Expect(claim.StatusConditions().IsTrue(karpv1.ConditionTypeRegistered)).To(BeTrue())
 		Expect(vmOf(ctx, claim).NodeJoinError).To(BeEmpty())
 		Expect(vmOf(ctx, claim).Node).To(Equal(claim.Status.NodeName))
+	}, SpecTimeout(6*time.Minute))
+
+	It("join a Windows Server 2025 node as windows, with its build", func(ctx SpecContext) {
+		nodeClass := framework.NodeClass("windows")
+		nodeClass.Spec.ImageFamily = lo.ToPtr(v1beta1.ImageFamilyWindows2025)
+		Expect(env.Client.Create(ctx, nodeClass)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(client.IgnoreNotFound(env.Client.Delete(ctx, nodeClass))).To(Succeed())
+		})
+		const pool = "windows"
+		DeferCleanup(removeWorkload, pool)
+		Expect(framework.Namespace(ctx, env.Client, pool)).To(Succeed())
+		Expect(env.Client.Create(ctx, framework.NodePool(pool, nodeClass.Name, framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand)))).To(Succeed())
+		app := framework.Deployment(pool, "app", pool, 1, "500m", "512Mi")
+		app.Spec.Template.Spec.NodeSelector[corev1.LabelOSStable] = string(corev1.Windows)
+		Expect(env.Client.Create(ctx, app)).To(Succeed())
+		Expect(env.Eventually(ctx, 4*time.Minute, "the Windows pod Running on a node that joined", func(ctx context.Context) (bool, error) {
+			running, total, err := framework.PodsRunning(ctx, env.Client, pool)
+			return total == 1 && running == 1, err
+		})).To(Succeed())
+		claim := launchedClaim(ctx, pool, "")
+		node := &corev1.Node{}
+		Expect(env.Client.Get(ctx, client.ObjectKey{Name: claim.Status.NodeName}, node)).To(Succeed())
+		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelOSStable, "windows"))
+		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelWindowsBuild, "10.0.26100"))
+		Expect(node.Status.NodeInfo.OperatingSystem).To(Equal("windows"))
+		Expect(node.Status.NodeInfo.OSImage).To(Equal("Windows Server 2025 Datacenter"))
 	}, SpecTimeout(6*time.Minute))
 })
 
