@@ -64,7 +64,18 @@ Flags:
 	spotNotice := fs.Duration("spot-notice", 0, "notice between a spot eviction and deletion, simulated time (0 keeps the file/default of 30s)")
 	pageSize := fs.Int("page-size", 100, "items per page of VM and NIC lists")
 	seed := fs.Uint64("seed", 0, "random seed for latencies, injected errors and evictions (0 = random)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster to register Nodes in; empty disables the node agent")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster to register Nodes in; empty disables the node agent. "+
+		"Nodes join with the bootstrap token from their custom data; this kubeconfig plays the cloud provider (cloud-node-manager)")
+	routes := nodeagent.Routes{}
+	fs.Func("route", "a route of the simulated network, `host:port=ip:port`: where nodes' connections to an endpoint named in their custom data go, "+
+		"e.g. the API server's FQDN on 443 to where it listens (repeatable); a node told a name without a route cannot resolve it", func(v string) error {
+		from, to, err := nodeagent.ParseRoute(v)
+		if err != nil {
+			return err
+		}
+		routes.Add(from, to)
+		return nil
+	})
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -124,18 +135,22 @@ Flags:
 			_ = srv.Close()
 			return fmt.Errorf("--kubeconfig: %w", err)
 		}
+		// The agent plays the cloud provider's controllers for every node
+		// at once; client-go's default of 5 requests a second would make
+		// it, not the simulated cloud, what paces a fleet's registration.
+		rc.QPS, rc.Burst = 200, 400
 		client, err := kubernetes.NewForConfig(rc)
 		if err != nil {
 			_ = srv.Close()
 			return err
 		}
-		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Logger: log.With("component", "nodeagent")})
+		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Routes: routes, Logger: log.With("component", "nodeagent")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_ = agent.Run(ctx)
 		}()
-		log.Info("node agent enabled", "kubeconfig", *kubeconfig)
+		log.Info("node agent enabled", "kubeconfig", *kubeconfig, "routes", routes)
 	}
 	log.Info("azuresim ready", "url", srv.URL(), "ca", filepath.Join(*certDir, "ca.crt"), "adminToken", filepath.Join(*certDir, "admin-token"))
 	if ready != nil {

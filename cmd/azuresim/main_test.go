@@ -23,7 +23,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, f := range []string{"addr", "cert-dir", "admin-token", "config", "time-scale", "no-throttling", "regional-quota",
-		"family-quota", "spot-quota", "spot-eviction-rate", "spot-notice", "page-size", "seed", "kubeconfig", "log-level"} {
+		"family-quota", "spot-quota", "spot-eviction-rate", "spot-notice", "page-size", "seed", "kubeconfig", "route", "log-level"} {
 		if !strings.Contains(out.String(), "-"+f) {
 			t.Errorf("--help does not document -%s", f)
 		}

@@ -176,6 +176,11 @@ type VMState struct {
 	EvictionNotBefore *time.Time        `json:"evictionNotBefore,omitempty"`
 	NICs              []string          `json:"nics"`
 	Tags              map[string]string `json:"tags,omitempty"`
+	// Node is the Node the VM joined the cluster as (node agent).
+	Node string `json:"node,omitempty"`
+	// NodeJoinError says why the VM's node has not joined: what its kubelet
+	// would log (TLS bootstrap refused, API server unreachable, …).
+	NodeJoinError string `json:"nodeJoinError,omitempty"`
 }
 
 // NICState is a NIC in GET /admin/state.
@@ -227,7 +232,7 @@ func (s *Server) Snapshot() State {
 		st.VMs = append(st.VMs, VMState{ID: v.id, Name: v.name, ResourceGroup: v.rg, Location: *v.vm.Location, Size: v.sku.Name,
 			Family: v.sku.Family, VCPUs: v.sku.VCPUs, Zone: v.zone, CapacityType: v.capacityType(), ProvisioningState: v.state,
 			PowerState: v.powerState, FailureCode: fc, EvictionNotBefore: v.evictionNotBefore, NICs: v.nicIDs,
-			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
+			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) }), Node: v.node.Node, NodeJoinError: v.node.JoinError})
 		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
 	}
 	for _, n := range s.nics {

@@ -148,6 +148,16 @@ func (s *Server) LookupVM(id string) (nodeagent.VM, bool) {
 	return s.nodeView(v), true
 }
 
+// ReportNode implements nodeagent.Source: what became of a VM's node shows
+// in the simulator's state.
+func (s *Server) ReportNode(id string, r nodeagent.NodeReport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.vms[lower(id)]; ok {
+		v.node = r
+	}
+}
+
 // ListVMs implements nodeagent.Source.
 func (s *Server) ListVMs() []nodeagent.VM {
 	s.mu.RLock()

@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
 )
 
 // Provisioning states as ARM reports them.
@@ -41,6 +42,8 @@ type vmRecord struct {
 	consumesQuota bool
 	// extensions by lower-cased name; they go with the VM.
 	extensions map[string]*extensionRecord
+	// node is what the node agent last reported of the VM's node.
+	node nodeagent.NodeReport
 }
 
 // windows reports whether the VM runs Windows.

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,6 +63,10 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		"--addr=" + addr,
 		"--cert-dir=" + certDir,
 		"--kubeconfig=" + c.Kubeconfig,
+		// Nodes are told the API server's AKS-style name and reach it on
+		// 443, as AKS images do; the simulated network takes them to the
+		// loopback port it listens on.
+		"--route=" + net.JoinHostPort(APIServerFQDN, "443") + "=" + c.APIServerAddress(),
 		"--time-scale=" + strconv.FormatFloat(scale, 'f', -1, 64),
 	}, opts.Args...)
 	start := time.Now()
@@ -169,6 +174,26 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "controller", time.Since(start).Round(10*time.Millisecond))
 	c.components = append(c.components, Component{Name: "controller", PID: p.pid(), Address: fmt.Sprintf("metrics http://127.0.0.1:%d/metrics", metricsPort), LogPath: p.logPath})
 	return nil
+}
+
+// RestartController stops the running controller and starts it again with
+// opts, as a changed Deployment rolls it: tests use it to run the
+// controller with another configuration on the same cluster.
+func (c *Cluster) RestartController(ctx context.Context, opts ControllerOptions) error {
+	for i := 0; i < len(c.procs); i++ {
+		if c.procs[i].name == "controller" {
+			c.procs[i].stop(15 * time.Second)
+			c.procs = append(c.procs[:i], c.procs[i+1:]...)
+			i--
+		}
+	}
+	for i := 0; i < len(c.components); i++ {
+		if c.components[i].Name == "controller" {
+			c.components = append(c.components[:i], c.components[i+1:]...)
+			i--
+		}
+	}
+	return c.StartController(ctx, opts)
 }
 
 // ControllerMetricsURL is the controller's metrics endpoint, if started.

@@ -150,8 +150,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--service-cluster-ip-range=10.96.0.0/16",
 			"--authorization-mode=Node,RBAC",
 			// Nodes join as kubelets do on AKS: TLS bootstrapping with a
-			// bootstrap token.
+			// bootstrap token; then each node may change only its own Node,
+			// and only labels a kubelet may set.
 			"--enable-bootstrap-token-auth=true",
+			"--enable-admission-plugins=NodeRestriction",
 			"--allow-privileged=true",
 			"--cert-dir=" + filepath.Join(opts.StateDir, "apiserver"),
 			"--v=1",
@@ -172,6 +174,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--controllers=*,bootstrapsigner,tokencleaner",
 			"--cluster-signing-cert-file=" + c.pki.caCert(),
 			"--cluster-signing-key-file=" + c.pki.caKey(),
+			"--kube-api-qps=200",
+			"--kube-api-burst=400",
 			"--v=1",
 		}, httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", kcmPort), insecureTLS())},
 		{"kube-scheduler", fmt.Sprintf("https://127.0.0.1:%d", schedPort), []string{
@@ -288,6 +292,12 @@ func (c *Cluster) writeKubeconfig() error {
 	}
 	restConfig, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
+		return err
+	}
+	// In memory, not file names: client-go watches certificate files for
+	// rotation with goroutines that live as long as the process, and these
+	// never rotate (a new cluster gets new ones).
+	if err := rest.LoadTLSFiles(restConfig); err != nil {
 		return err
 	}
 	// Local clients should not be the bottleneck of a demo or a benchmark.

@@ -3,6 +3,8 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -71,6 +73,21 @@ func (c *Cluster) prepareNodeJoin(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CACertificate is the cluster CA (PEM) nodes are told to trust.
+func (c *Cluster) CACertificate() ([]byte, error) {
+	return os.ReadFile(c.pki.caCert())
+}
+
+// APIServerAddress is where the API server really listens (host:port): the
+// simulated network's route for APIServerFQDN on port 443 leads here.
+func (c *Cluster) APIServerAddress() string {
+	u, err := url.Parse(c.Server)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 func clusterRoleBinding(name, role, group string) *rbacv1.ClusterRoleBinding {

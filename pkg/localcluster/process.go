@@ -34,7 +34,9 @@ func startProcess(name, binary string, args []string, stateDir string, env ...st
 		}
 	}
 	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.Create(logPath)
+	// Appended: a restarted component keeps its earlier lines (a new cluster
+	// starts from an empty state directory).
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

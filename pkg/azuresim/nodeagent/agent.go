@@ -1,12 +1,19 @@
-// Package nodeagent plays kubelet (and the node-lifecycle controller) for
-// azuresim's VMs: it registers a Node when a VM finishes provisioning, from
-// the VM's bootstrap document and SKU, flags spot evictions on the Node, and
-// deletes the Node when the VM goes. kwok then keeps the Node alive.
+// Package nodeagent plays the node side of azuresim's VMs: for a VM that
+// finishes provisioning it does what the AKS node image does with the VM's
+// custom data (the same artifact a real image receives): its kubelet
+// TLS-bootstraps with the bootstrap token, registers the Node and reports
+// its status with the node's own client certificate. With cluster
+// credentials it also plays the cloud provider's controllers: it initializes
+// the Node as cloud-node-manager does (providerID, instance type and
+// topology labels, addresses, the uninitialized taint removed), flags spot
+// evictions on the Node and deletes the Node when the VM goes. kwok then
+// keeps the Node alive.
 package nodeagent
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
@@ -56,21 +64,41 @@ type VM struct {
 	Tags         map[string]string
 }
 
+// NodeReport is what the agent last saw of a VM's node: the Node it joined
+// as, or why it has not joined.
+type NodeReport struct {
+	// Node is the Node's name once it has registered.
+	Node string
+	// JoinError says why the node has not joined (bad custom data, TLS
+	// bootstrap refused, API server unreachable, registration refused).
+	JoinError string
+}
+
 // Source is where VMs come from (the azuresim server).
 type Source interface {
 	LookupVM(id string) (VM, bool)
 	ListVMs() []VM
 	Watch(func(vmID string))
+	// ReportNode records what became of a VM's node, for the simulator's
+	// state (GET /admin/state).
+	ReportNode(vmID string, r NodeReport)
 }
 
 // Options configure an Agent.
 type Options struct {
+	// Client has cluster credentials: the cloud provider's part (node
+	// initialization, deletion, eviction notices) and the agent's reads.
+	// Nodes register and report status with their own credentials.
 	Client kubernetes.Interface
 	Source Source
+	// Routes are the simulated network's routes to the API server endpoints
+	// nodes are told in their custom data.
+	Routes Routes
 	Logger *slog.Logger
 	// ResyncPeriod is how often every Node is checked against its VM.
 	ResyncPeriod time.Duration
-	// Workers is the number of reconcile workers.
+	// Workers is the number of reconcile workers; a worker waits while its
+	// node's certificate request is approved and signed.
 	Workers int
 }
 
@@ -82,7 +110,18 @@ type Agent struct {
 
 	mu        sync.Mutex
 	nodeNames map[string]string // lower(VM ID) -> Node name
-	noted     map[string]bool   // VMs already logged about (bad bootstrap data, eviction events)
+	// kubelets are the client certificates issued to VMs' kubelets, by
+	// lower(VM ID): a VM bootstraps once.
+	kubelets         map[string]*kubeletCredentials
+	bootstrapClients map[string]*bootstrapClient
+	// reported is the last NodeReport per VM, so each is logged once.
+	reported       map[string]NodeReport
+	evictionEvents map[string]bool // Nodes whose eviction Event is recorded
+
+	// kubeletNodes, when set, stands in for every kubelet's own connection:
+	// unit tests drive the agent's logic with a fake clientset, which cannot
+	// TLS-bootstrap. The local-cluster tests cover the real path.
+	kubeletNodes corev1client.NodeInterface
 }
 
 // New builds an agent; Run starts it.
@@ -94,9 +133,13 @@ func New(opts Options) *Agent {
 		opts.ResyncPeriod = 30 * time.Second
 	}
 	if opts.Workers == 0 {
-		opts.Workers = 2
+		opts.Workers = 8
 	}
-	return &Agent{opts: opts, log: opts.Logger, nodeNames: map[string]string{}, noted: map[string]bool{}}
+	if opts.Routes == nil {
+		opts.Routes = Routes{}
+	}
+	return &Agent{opts: opts, log: opts.Logger, nodeNames: map[string]string{}, kubelets: map[string]*kubeletCredentials{},
+		bootstrapClients: map[string]*bootstrapClient{}, reported: map[string]NodeReport{}, evictionEvents: map[string]bool{}}
 }
 
 // Run reconciles until ctx ends, then waits for its workers. An Agent runs once.
@@ -129,33 +172,46 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.queue.ShutDown()
 	wg.Wait()
+	a.mu.Lock()
+	for _, c := range a.bootstrapClients {
+		c.transport.CloseIdleConnections()
+	}
+	a.mu.Unlock()
 	return nil
 }
 
 // resync queues every VM and every Node this agent manages, so Nodes of
 // VMs that vanished (reset, restart) are removed.
 func (a *Agent) resync(ctx context.Context) {
+	// Nodes first: a VM whose Node the agent knows is checked, not
+	// registered again.
+	nodes, err := a.opts.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("node agent: listing nodes failed", "err", err)
+	}
+	if err == nil {
+		for _, n := range nodes.Items {
+			if n.Annotations[KwokAnnotation] != KwokAnnotationValue || !strings.HasPrefix(n.Spec.ProviderID, ProviderIDPrefix) {
+				continue
+			}
+			id := lower(strings.TrimPrefix(n.Spec.ProviderID, ProviderIDPrefix))
+			a.mu.Lock()
+			a.nodeNames[id] = n.Name
+			a.mu.Unlock()
+			a.queue.Add(id)
+		}
+	}
 	for _, vm := range a.opts.Source.ListVMs() {
 		a.queue.Add(lower(vm.ID))
 	}
-	nodes, err := a.opts.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		if ctx.Err() == nil {
-			a.log.Warn("node agent: listing nodes failed", "err", err)
-		}
-		return
-	}
-	for _, n := range nodes.Items {
-		if n.Annotations[KwokAnnotation] != KwokAnnotationValue || !strings.HasPrefix(n.Spec.ProviderID, ProviderIDPrefix) {
-			continue
-		}
-		id := lower(strings.TrimPrefix(n.Spec.ProviderID, ProviderIDPrefix))
-		a.mu.Lock()
-		a.nodeNames[id] = n.Name
-		a.mu.Unlock()
-		a.queue.Add(id)
-	}
 }
+
+// notJoinedError is a node that could not join; it is reported and logged
+// once, and retried with backoff as a kubelet retries.
+type notJoinedError struct{ err error }
+
+func (e *notJoinedError) Error() string { return e.err.Error() }
+func (e *notJoinedError) Unwrap() error { return e.err }
 
 func (a *Agent) processNext(ctx context.Context) bool {
 	id, quit := a.queue.Get()
@@ -163,14 +219,14 @@ func (a *Agent) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer a.queue.Done(id)
-	requeue, err := a.reconcile(ctx, id)
+	err := a.reconcile(ctx, id)
+	var notJoined *notJoinedError
 	switch {
 	case err != nil && ctx.Err() == nil:
-		a.log.Warn("node agent: reconcile failed, retrying", "vm", id, "err", err)
+		if !errors.As(err, &notJoined) {
+			a.log.Warn("node agent: reconcile failed, retrying", "vm", id, "err", err)
+		}
 		a.queue.AddRateLimited(id)
-	case requeue > 0:
-		a.queue.Forget(id)
-		a.queue.AddAfter(id, requeue)
 	default:
 		a.queue.Forget(id)
 	}
@@ -180,59 +236,113 @@ func (a *Agent) processNext(ctx context.Context) bool {
 // ProviderID is the Node providerID of a VM, as the Azure cloud provider sets it.
 func ProviderID(vmID string) string { return ProviderIDPrefix + vmID }
 
-func (a *Agent) reconcile(ctx context.Context, id string) (time.Duration, error) {
+func (a *Agent) reconcile(ctx context.Context, id string) error {
 	vm, ok := a.opts.Source.LookupVM(id)
-	nodes := a.opts.Client.CoreV1().Nodes()
 	if !ok || !vm.Running {
-		a.mu.Lock()
-		name, known := a.nodeNames[id]
-		a.mu.Unlock()
-		if !known {
-			return 0, nil
-		}
-		err := nodes.Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return 0, err
-		}
-		a.mu.Lock()
-		delete(a.nodeNames, id)
-		a.mu.Unlock()
-		a.log.Info("node agent: node deleted", "node", name, "vm", vm.ID)
-		return 0, nil
+		return a.forget(ctx, id, !ok)
 	}
 	boot, err := bootstrap.Decode(osOf(vm), vm.CustomData)
 	if err != nil {
-		// A real node with unusable bootstrap data never joins.
-		a.mu.Lock()
-		logged := a.noted[id]
-		a.noted[id] = true
-		a.mu.Unlock()
-		if !logged {
-			a.log.Warn("node agent: VM has no usable bootstrap data; node will not join", "vm", vm.ID, "err", err)
-		}
-		return 0, nil
+		// A node image cannot provision from it: the node never joins, and
+		// retrying changes nothing (custom data is immutable).
+		a.report(vm, NodeReport{JoinError: "the custom data is not an AKS node bootstrap artifact: " + err.Error()})
+		return nil
 	}
 	name := nodeName(vm)
-	node, err := nodes.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		node, err = a.create(ctx, vm, boot, name)
+	kubelet := a.kubeletFor(id, boot, name)
+	defer kubelet.Close()
+	a.mu.Lock()
+	_, known := a.nodeNames[id]
+	a.mu.Unlock()
+	var node *corev1.Node
+	if known {
+		node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	}
+	if !known || apierrors.IsNotFound(err) {
+		// A VM the agent has no Node for boots its kubelet, which registers
+		// (a Node that exists already is taken over, as a restarted kubelet
+		// does).
+		node, err = kubelet.register(ctx, vm)
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		case err != nil:
+			if ctx.Err() != nil {
+				return err
+			}
+			a.report(vm, NodeReport{JoinError: err.Error()})
+			return &notJoinedError{err}
+		default:
+			a.log.Info("node agent: node registered", "node", name, "vm", vm.ID, "size", vm.SKU.Name, "zone", vm.Zone)
+		}
 	}
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if node.Spec.ProviderID != ProviderID(vm.ID) {
-		return 0, fmt.Errorf("node %s exists with providerID %q, not %q", name, node.Spec.ProviderID, ProviderID(vm.ID))
+	if node.Spec.ProviderID != "" && node.Spec.ProviderID != ProviderID(vm.ID) {
+		return fmt.Errorf("node %s exists with providerID %q, not %q", name, node.Spec.ProviderID, ProviderID(vm.ID))
 	}
 	a.mu.Lock()
 	a.nodeNames[id] = name
 	a.mu.Unlock()
-	if node, err = a.ensureStatus(ctx, node, vm, boot); err != nil {
-		return 0, err
+	if node, err = a.initializeNode(ctx, node, vm); err != nil {
+		return err
 	}
+	if node, err = a.ensureStatus(ctx, kubelet, node, vm, boot); err != nil {
+		var notJoined *notJoinedError
+		if errors.As(err, &notJoined) {
+			a.report(vm, NodeReport{Node: name, JoinError: err.Error()})
+		}
+		return err
+	}
+	a.report(vm, NodeReport{Node: name})
 	if vm.EvictionNotBefore != nil {
-		return 0, a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+		return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
 	}
-	return 0, nil
+	return nil
+}
+
+// forget removes the Node of a VM that is gone or stopped (its kubelet
+// stopped reporting; the cloud says the instance is gone), and what the agent
+// kept for it. A stopped VM that starts again bootstraps again, as a
+// deallocated VM's lost temporary disk would make it.
+func (a *Agent) forget(ctx context.Context, id string, vmGone bool) error {
+	a.mu.Lock()
+	name, known := a.nodeNames[id]
+	delete(a.kubelets, id)
+	if vmGone {
+		delete(a.reported, id)
+	}
+	a.mu.Unlock()
+	if !known {
+		return nil
+	}
+	if err := a.deleteNode(ctx, name); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	delete(a.nodeNames, id)
+	delete(a.evictionEvents, name)
+	a.mu.Unlock()
+	a.log.Info("node agent: node deleted", "node", name, "vm", id)
+	return nil
+}
+
+// report records what became of a VM's node, logging each change once: a
+// node that cannot join is logged once, not at every retry.
+func (a *Agent) report(vm VM, r NodeReport) {
+	id := lower(vm.ID)
+	a.mu.Lock()
+	last, seen := a.reported[id]
+	a.reported[id] = r
+	a.mu.Unlock()
+	if seen && last == r {
+		return
+	}
+	a.opts.Source.ReportNode(vm.ID, r)
+	if r.JoinError != "" {
+		a.log.Warn("node agent: node cannot join; retrying as its kubelet would", "vm", vm.ID, "node", nodeName(vm), "err", r.JoinError)
+	}
 }
 
 func nodeName(vm VM) string {
@@ -242,43 +352,15 @@ func nodeName(vm VM) string {
 	return lower(vm.Name)
 }
 
-// create registers the Node object as kubelet does: metadata and spec only.
-// kube-apiserver admission adds the not-ready taint, which the node
-// lifecycle controller removes once the node reports Ready.
-func (a *Agent) create(ctx context.Context, vm VM, boot *bootstrap.Config, name string) (*corev1.Node, error) {
-	nodes := a.opts.Client.CoreV1().Nodes()
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   name,
-			Labels: a.labels(vm, boot, name),
-			Annotations: map[string]string{
-				KwokAnnotation:                 KwokAnnotationValue,
-				"node.alpha.kubernetes.io/ttl": "0",
-			},
-		},
-		Spec: corev1.NodeSpec{
-			ProviderID: ProviderID(vm.ID),
-			Taints:     append([]corev1.Taint{}, boot.Taints...),
-		},
-	}
-	created, err := nodes.Create(ctx, node, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return nodes.Get(ctx, name, metav1.GetOptions{})
-	}
-	if err == nil {
-		a.log.Info("node agent: node registered", "node", name, "vm", vm.ID, "size", vm.SKU.Name, "zone", vm.Zone)
-	}
-	return created, err
-}
-
-// ensureStatus makes the Node's status say what the VM is: capacity and
-// allocatable from the VM size and the bootstrap data, nodeInfo from the
-// bootstrap data and the image, the addresses, and (on first report) the
-// kubelet's conditions. It writes only when something differs, so it is
-// cheap to run on every resync, and it puts back any figure that something
-// else changed: as a kubelet would on its next status report.
-func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot *bootstrap.Config) (*corev1.Node, error) {
-	want := a.status(vm, boot, node.Name)
+// ensureStatus makes the Node's status say what the VM is, as its kubelet
+// reports it (with the node's own credentials): capacity and allocatable
+// from the VM size and the bootstrap data, nodeInfo from the bootstrap data
+// and the image, and (on first report) the kubelet's conditions. It writes
+// only when something differs, so it is cheap to run on every resync, and it
+// puts back any figure that something else changed: as a kubelet would on
+// its next status report.
+func (a *Agent) ensureStatus(ctx context.Context, kubelet *kubelet, node *corev1.Node, vm VM, boot *bootstrap.Config) (*corev1.Node, error) {
+	want := a.status(vm, boot)
 	ready := false
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -287,18 +369,22 @@ func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot
 	}
 	if ready && node.Status.Phase == corev1.NodeRunning && node.Status.NodeInfo == want.NodeInfo &&
 		equality.Semantic.DeepEqual(node.Status.Capacity, want.Capacity) &&
-		equality.Semantic.DeepEqual(node.Status.Allocatable, want.Allocatable) &&
-		equality.Semantic.DeepEqual(node.Status.Addresses, want.Addresses) {
+		equality.Semantic.DeepEqual(node.Status.Allocatable, want.Allocatable) {
 		return node, nil
 	}
+	nodes, err := kubelet.Nodes(ctx)
+	if err != nil {
+		// The kubelet has no certificate (the agent restarted) and cannot
+		// bootstrap again: it cannot report.
+		return nil, &notJoinedError{err}
+	}
 	status := map[string]any{
-		"capacity": want.Capacity, "allocatable": want.Allocatable, "nodeInfo": want.NodeInfo,
-		"addresses": want.Addresses, "phase": corev1.NodeRunning,
+		"capacity": want.Capacity, "allocatable": want.Allocatable, "nodeInfo": want.NodeInfo, "phase": corev1.NodeRunning,
 	}
 	if !ready {
 		status["conditions"] = want.Conditions
 	}
-	updated, err := a.patchStatus(ctx, node.Name, status)
+	updated, err := patchStatus(ctx, nodes, node.Name, status)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +392,7 @@ func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot
 	// writer's extras); replace the lists when they still differ.
 	if !equality.Semantic.DeepEqual(updated.Status.Capacity, want.Capacity) || !equality.Semantic.DeepEqual(updated.Status.Allocatable, want.Allocatable) {
 		updated.Status.Capacity, updated.Status.Allocatable = want.Capacity, want.Allocatable
-		if updated, err = a.opts.Client.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		if updated, err = nodes.UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
 			return nil, err
 		}
 	}
@@ -317,22 +403,25 @@ func (a *Agent) ensureStatus(ctx context.Context, node *corev1.Node, vm VM, boot
 }
 
 // patchStatus applies a strategic merge patch to the Node's status, without
-// a resourceVersion: conditions merge by type and resource lists by name, so
-// nothing another writer owns (kwok's heartbeats) is lost, and no concurrent
-// spec update (taints) makes the status write fail.
-func (a *Agent) patchStatus(ctx context.Context, name string, status map[string]any) (*corev1.Node, error) {
+// a resourceVersion: conditions and addresses merge by type and resource
+// lists by name, so nothing another writer owns (kwok's heartbeats) is lost,
+// and no concurrent spec update (taints) makes the status write fail.
+func patchStatus(ctx context.Context, nodes corev1client.NodeInterface, name string, status map[string]any) (*corev1.Node, error) {
 	data, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return nil, err
 	}
-	return a.opts.Client.CoreV1().Nodes().Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status")
+	return nodes.Patch(ctx, name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status")
 }
 
-// status is the Node status a kubelet on the VM reports.
-func (a *Agent) status(vm VM, boot *bootstrap.Config, name string) corev1.NodeStatus {
+// status is the Node status a kubelet on the VM reports. It has no
+// addresses: with --cloud-provider=external and no --node-ip, the kubelet
+// leaves them to the cloud node manager.
+func (a *Agent) status(vm VM, boot *bootstrap.Config) corev1.NodeStatus {
 	capacity, allocatable := a.resources(vm, boot)
+	osInfo := imageOS(vm)
 	now := metav1.Now()
-	st := corev1.NodeStatus{
+	return corev1.NodeStatus{
 		Capacity:    capacity,
 		Allocatable: allocatable,
 		Phase:       corev1.NodeRunning,
@@ -342,17 +431,12 @@ func (a *Agent) status(vm VM, boot *bootstrap.Config, name string) corev1.NodeSt
 			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure", LastHeartbeatTime: now, LastTransitionTime: now},
 			{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available", LastHeartbeatTime: now, LastTransitionTime: now},
 		},
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID: strings.ReplaceAll(vm.VMID, "-", ""), SystemUUID: vm.VMID, BootID: vm.VMID,
-			KernelVersion: "5.15.0-1079-azure", OSImage: "Ubuntu 22.04.5 LTS", ContainerRuntimeVersion: "containerd://1.7.27-1",
-			KubeletVersion: "v" + boot.KubernetesVersion, OperatingSystem: strings.ToLower(string(osOf(vm))), Architecture: arch(vm.SKU),
+			KernelVersion: osInfo.KernelVersion, OSImage: osInfo.OSImage, ContainerRuntimeVersion: osInfo.RuntimeVersion,
+			KubeletVersion: "v" + boot.KubernetesVersion, OperatingSystem: osInfo.OS, Architecture: arch(vm.SKU),
 		},
 	}
-	if vm.PrivateIP != "" {
-		st.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: vm.PrivateIP}}, st.Addresses...)
-	}
-	return st
 }
 
 func osOf(vm VM) bootstrap.OS {
@@ -367,30 +451,6 @@ func arch(s *catalog.SKU) string {
 		return "arm64"
 	}
 	return "amd64"
-}
-
-// labels are the bootstrap labels plus what kubelet and the Azure cloud
-// node manager set.
-func (a *Agent) labels(vm VM, boot *bootstrap.Config, name string) map[string]string {
-	l := map[string]string{}
-	for k, v := range boot.Labels {
-		l[k] = v
-	}
-	zone := "0"
-	if vm.Zone != "" {
-		zone = vm.Location + "-" + vm.Zone
-	}
-	for k, v := range map[string]string{
-		corev1.LabelHostname:           name,
-		corev1.LabelOSStable:           strings.ToLower(string(osOf(vm))),
-		corev1.LabelArchStable:         arch(vm.SKU),
-		corev1.LabelInstanceTypeStable: vm.SKU.Name,
-		corev1.LabelTopologyRegion:     vm.Location,
-		corev1.LabelTopologyZone:       zone,
-	} {
-		l[k] = v
-	}
-	return l
 }
 
 // resources computes capacity from the SKU and allocatable as kubelet does:
@@ -455,43 +515,6 @@ func (a *Agent) resources(vm VM, boot *bootstrap.Config) (corev1.ResourceList, c
 		}
 	}
 	return capacity, allocatable
-}
-
-// markPreemption sets PreemptionScheduled and records an Event, as AKS
-// surfaces an Azure Scheduled Events Preempt notice.
-func (a *Agent) markPreemption(ctx context.Context, node *corev1.Node, notBefore time.Time) error {
-	for _, c := range node.Status.Conditions {
-		if c.Type == ConditionPreemption && c.Status == corev1.ConditionTrue {
-			return nil
-		}
-	}
-	now := metav1.Now()
-	msg := fmt.Sprintf("Azure Scheduled Events: Preempt, NotBefore %s", notBefore.UTC().Format(time.RFC1123))
-	if _, err := a.patchStatus(ctx, node.Name, map[string]any{"conditions": []corev1.NodeCondition{{
-		Type: ConditionPreemption, Status: corev1.ConditionTrue, Reason: ReasonSpotEviction, Message: msg,
-		LastHeartbeatTime: now, LastTransitionTime: now,
-	}}}); err != nil {
-		return err
-	}
-	a.mu.Lock()
-	first := !a.noted["event/"+node.Name]
-	a.noted["event/"+node.Name] = true
-	a.mu.Unlock()
-	if !first {
-		return nil
-	}
-	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{GenerateName: node.Name + ".", Namespace: metav1.NamespaceDefault},
-		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: node.Name, UID: node.UID, APIVersion: "v1"},
-		Reason:         ReasonSpotEviction, Message: msg, Type: corev1.EventTypeWarning,
-		Source:         corev1.EventSource{Component: "azuresim-node-agent", Host: node.Name},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-	}
-	if _, err := a.opts.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		a.log.Warn("node agent: recording eviction event failed", "node", node.Name, "err", err)
-	}
-	a.log.Info("node agent: spot eviction flagged", "node", node.Name, "notBefore", notBefore)
-	return nil
 }
 
 func lower(s string) string { return strings.ToLower(s) }

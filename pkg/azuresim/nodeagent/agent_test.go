@@ -1,17 +1,25 @@
 package nodeagent
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
+	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
@@ -22,6 +30,7 @@ type fakeSource struct {
 	mu       sync.Mutex
 	vms      map[string]VM
 	watchers []func(string)
+	reports  map[string]NodeReport
 }
 
 func (f *fakeSource) LookupVM(id string) (VM, bool) {
@@ -45,6 +54,21 @@ func (f *fakeSource) Watch(fn func(string)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.watchers = append(f.watchers, fn)
+}
+
+func (f *fakeSource) ReportNode(id string, r NodeReport) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reports == nil {
+		f.reports = map[string]NodeReport{}
+	}
+	f.reports[lower(id)] = r
+}
+
+func (f *fakeSource) report(id string) NodeReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reports[lower(id)]
 }
 
 func (f *fakeSource) set(v VM, present bool) {
@@ -144,10 +168,15 @@ func TestResources(t *testing.T) {
 	}
 }
 
+// TestAgentWithFakeClient drives the agent's logic with one fake
+// clientset standing in for both the kubelets' and the cloud provider's
+// credentials (the local-cluster test covers the real TLS bootstrap).
 func TestAgentWithFakeClient(t *testing.T) {
 	client := fake.NewClientset()
 	src := &fakeSource{vms: map[string]VM{}}
-	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.DiscardHandler), ResyncPeriod: 50 * time.Millisecond})
+	var logs syncBuffer
+	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil)), ResyncPeriod: 50 * time.Millisecond})
+	agent.kubeletNodes = client.CoreV1().Nodes()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = agent.Run(ctx) }()
@@ -160,10 +189,10 @@ func TestAgentWithFakeClient(t *testing.T) {
 	vm.Running = true
 	src.set(vm, true)
 	var node *corev1.Node
-	waitFor(t, "node registered", func() bool {
+	waitFor(t, "node registered and initialized", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		node = n
-		return err == nil && len(n.Status.Conditions) > 0
+		return err == nil && len(n.Status.Conditions) > 0 && src.report(vm.ID).Node != ""
 	})
 	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
 		t.Errorf("providerID %q", node.Spec.ProviderID)
@@ -177,6 +206,21 @@ func TestAgentWithFakeClient(t *testing.T) {
 	}
 	if node.Annotations[KwokAnnotation] != KwokAnnotationValue || !hasTaint(node, "dedicated") || !hasTaint(node, "node.cilium.io/agent-not-ready") {
 		t.Errorf("annotations %v taints %v", node.Annotations, node.Spec.Taints)
+	}
+	// The kubelet registered with the uninitialized taint of an external
+	// cloud provider; the cloud node manager's pass removed it and set the
+	// addresses.
+	if hasTaint(node, TaintUninitialized) {
+		t.Errorf("taints %v: the cloud node manager should have removed %s", node.Spec.Taints, TaintUninitialized)
+	}
+	if want := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.1.0.4"}, {Type: corev1.NodeHostName, Address: "aks-default-abc"}}; !reflect.DeepEqual(node.Status.Addresses, want) {
+		t.Errorf("addresses %v, want %v", node.Status.Addresses, want)
+	}
+	if node.Status.NodeInfo.OSImage != "Ubuntu 22.04.5 LTS" || node.Status.NodeInfo.OperatingSystem != "linux" || node.Labels[corev1.LabelOSStable] != "linux" {
+		t.Errorf("nodeInfo %+v labels %v", node.Status.NodeInfo, node.Labels)
+	}
+	if r := src.report(vm.ID); r.Node != "aks-default-abc" || r.JoinError != "" {
+		t.Errorf("report %+v", r)
 	}
 	if node.Status.Conditions[0].Type != corev1.NodeReady || node.Status.Conditions[0].Status != corev1.ConditionTrue {
 		t.Errorf("conditions %v", node.Status.Conditions)
@@ -226,10 +270,51 @@ func TestAgentWithFakeClient(t *testing.T) {
 	bad := testVM(t, "Standard_D2s_v5")
 	bad.ID, bad.ComputerName, bad.CustomData = bad.ID+"-bad", "bad", base64.StdEncoding.EncodeToString([]byte("#!/bin/bash"))
 	src.set(bad, true)
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "bad custom data reported", func() bool {
+		return strings.Contains(src.report(bad.ID).JoinError, "not an AKS node bootstrap artifact")
+	})
 	if nodeCount(t, client) != 0 {
 		t.Error("node registered without bootstrap data")
 	}
+
+	// A node whose registration is refused never joins: the refusal is
+	// reported, logged once however often the kubelet retries, and retried.
+	refused := testVM(t, "Standard_D2s_v5")
+	refused.ID, refused.ComputerName = refused.ID+"-refused", "refused"
+	var attempts atomic.Int32
+	client.PrependReactor("create", "nodes", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.(k8stesting.CreateAction).GetObject().(*corev1.Node).Name != "refused" {
+			return false, nil, nil
+		}
+		attempts.Add(1)
+		return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), "refused", errors.New(`node "refused" is not allowed to set the following labels: node-restriction.kubernetes.io/x`))
+	})
+	src.set(refused, true)
+	waitFor(t, "the refusal retried", func() bool { return attempts.Load() >= 3 })
+	if r := src.report(refused.ID); !strings.Contains(r.JoinError, "is not allowed to set the following labels") {
+		t.Errorf("report %+v", r)
+	}
+	if n := strings.Count(logs.String(), "node cannot join"); n != 2 {
+		t.Errorf("%d 'node cannot join' log lines, want one per VM (bad custom data, refused):\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func nodeCount(t *testing.T, c *fake.Clientset) int {

@@ -48,6 +48,7 @@ type Environment struct {
 	Monitor *fleetcheck.Monitor
 	Azure   azure.Config
 
+	opts Options
 	stop context.CancelFunc
 }
 
@@ -73,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &Environment{Cluster: cluster}
+	env := &Environment{Cluster: cluster, opts: opts}
 	ok := false
 	defer func() {
 		if !ok {
@@ -105,6 +106,12 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	}
 	ok = true
 	return env, nil
+}
+
+// RestartController restarts the controller with the suite's environment
+// plus env (later values win), e.g. to tell nodes a wrong cluster.
+func (e *Environment) RestartController(ctx context.Context, env ...string) error {
+	return e.Cluster.RestartController(ctx, localcluster.ControllerOptions{Azure: e.Azure, Env: append(append([]string{}, e.opts.ControllerEnv...), env...)})
 }
 
 // Stop stops the monitor and every component.
@@ -169,8 +176,8 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 	}
 	if st, err := e.Sim.State(ctx); err == nil {
 		for _, vm := range st.VMs {
-			fmt.Fprintf(w, "VM %s: %s %s zone=%q %s/%s failure=%q nodeclaim=%s\n", vm.Name, vm.Size, vm.CapacityType, vm.Zone,
-				vm.ProvisioningState, vm.PowerState, vm.FailureCode, vm.Tags["karpenter.sh_nodeclaim"])
+			fmt.Fprintf(w, "VM %s: %s %s zone=%q %s/%s failure=%q nodeclaim=%s node=%q nodeJoinError=%q\n", vm.Name, vm.Size, vm.CapacityType, vm.Zone,
+				vm.ProvisioningState, vm.PowerState, vm.FailureCode, vm.Tags["karpenter.sh_nodeclaim"], vm.Node, vm.NodeJoinError)
 		}
 		for _, nic := range st.NICs {
 			fmt.Fprintf(w, "NIC %s: %s vm=%s\n", filepath.Base(nic.ID), nic.PrivateIP, filepath.Base(nic.VM))
