@@ -185,7 +185,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.OS == Windows && (c.LinuxOS != nil || c.LocalDNS != nil) {
-		errs = append(errs, errors.New("Linux OS settings and LocalDNS do not apply to Windows nodes"))
+		errs = append(errs, errors.New("linux OS settings and LocalDNS do not apply to Windows nodes"))
 	}
 	switch c.WorkloadRuntime {
 	case "", "OCIContainer", "KataVmIsolation":

@@ -72,10 +72,10 @@ func sysctlConfig(kernel map[string]string) (*aksnodeconfig.SysctlConfig, error)
 		if !ok {
 			continue
 		}
-		switch {
-		case s.Kernel == "net.ipv4.ip_local_port_range":
+		switch s.Kernel {
+		case "net.ipv4.ip_local_port_range":
 			fields[s.NodeConfig] = v
-		case s.Kernel == "net.ipv4.tcp_tw_reuse":
+		case "net.ipv4.tcp_tw_reuse":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return nil, fmt.Errorf("sysctl %s=%q: %w", s.Kernel, v, err)
