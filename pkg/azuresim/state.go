@@ -41,6 +41,8 @@ type vmRecord struct {
 	consumesQuota bool
 	// extensions by lower-cased name; they go with the VM.
 	extensions map[string]*extensionRecord
+	// hyperVGeneration is the generation the VM boots, from its image.
+	hyperVGeneration armcompute.HyperVGeneration
 }
 
 // windows reports whether the VM runs Windows.
