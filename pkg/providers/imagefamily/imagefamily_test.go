@@ -344,7 +344,7 @@ func TestAFailedListingKeepsTheLastKnownVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := p.Refresh(ctx)
-	if imagefamily.Reason(err) != imagefamily.ReasonImageListingFailed || !strings.Contains(err.Error(), "listing versions of image definition 2404gen2containerd") {
+	if imagefamily.Reason(err) != imagefamily.ReasonImageListingFailed || !strings.Contains(err.Error(), "listing versions of image definition 2404gen2containerd in community gallery "+imagefamily.GalleryUbuntu+" (eastus): Azure answered 503 ServiceUnavailable") {
 		t.Errorf("refresh during an outage: %v", err)
 	}
 	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {

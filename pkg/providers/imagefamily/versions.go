@@ -62,11 +62,20 @@ type ImageError struct {
 	msg     string
 }
 
+// Error is one line, fit for a status condition: an Azure error is named
+// by its status and code, not its whole response dump.
 func (e *ImageError) Error() string {
-	if e.Err != nil {
+	var re *azcore.ResponseError
+	switch {
+	case e.Err == nil:
+		return e.msg
+	case errors.As(e.Err, &re) && e.Reason == ReasonImageListingFailed:
+		return fmt.Sprintf("%s: Azure answered %d %s", e.msg, re.StatusCode, re.ErrorCode)
+	case errors.As(e.Err, &re):
+		return e.msg
+	default:
 		return e.msg + ": " + e.Err.Error()
 	}
-	return e.msg
 }
 
 func (e *ImageError) Unwrap() error { return e.Err }
@@ -129,11 +138,9 @@ func (k versionKey) String() string { return k.gallery + "/" + k.definition + "@
 
 type versionEntry struct {
 	// version is "" while none is known.
-	version   string
-	published time.Time
-	// confirmed is when a listing last answered; checked when one was last
-	// tried.
-	confirmed, checked time.Time
+	version string
+	// checked is when Azure was last asked.
+	checked time.Time
 	// err is the last failure; with a known version it only explains why
 	// the version may be stale.
 	err error
@@ -288,11 +295,11 @@ func (p *DefaultProvider) update(ctx context.Context, key versionKey) (changed b
 	e.checked, e.err = now, err
 	switch {
 	case err == nil:
-		e.version, e.published, e.confirmed = version, published, now
+		e.version = version
 	case Reason(err) != ReasonImageListingFailed:
 		// Azure answered that it does not exist: launches with the last
 		// known version would fail, so it is forgotten.
-		e.version, e.published = "", time.Time{}
+		e.version = ""
 	}
 	current := e.version
 	p.mu.Unlock()
