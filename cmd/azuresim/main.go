@@ -62,7 +62,7 @@ Flags:
 	spotQuota := fs.Int("spot-quota", -1, "low-priority (spot) vCPU quota (-1 keeps the file/default)")
 	evictionRate := fs.Float64("spot-eviction-rate", -1, "random spot evictions per running spot VM per simulated hour (-1 keeps the file/default)")
 	spotNotice := fs.Duration("spot-notice", 0, "notice between a spot eviction and deletion, simulated time (0 keeps the file/default of 30s)")
-	pageSize := fs.Int("page-size", 100, "items per page of VM and NIC lists")
+	pageSize := fs.Int("page-size", 100, "items per page of VM, NIC and gallery image version lists")
 	seed := fs.Uint64("seed", 0, "random seed for latencies, injected errors and evictions (0 = random)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster to register Nodes in; empty disables the node agent. "+
 		"Nodes join with the bootstrap token from their custom data; this kubeconfig plays the cloud provider (cloud-node-manager)")

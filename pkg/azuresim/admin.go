@@ -1,6 +1,7 @@
 package azuresim
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"sort"
@@ -22,6 +23,42 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/capacity", s.adminMiddleware(s.handleAddCapacity))
 	mux.Handle("PUT /admin/quota", s.adminMiddleware(s.handlePutQuota))
 	mux.Handle("POST /admin/evict", s.adminMiddleware(s.handleEvict))
+	// Community galleries: what an image publisher does.
+	mux.Handle("GET /admin/galleries", s.adminMiddleware(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.GalleryImages()) }))
+	mux.Handle("PUT /admin/galleries/{gallery}/images/{image}/versions/{version}", s.adminMiddleware(s.handlePublishImageVersion))
+	mux.Handle("DELETE /admin/galleries/{gallery}/images/{image}/versions/{version}", s.adminMiddleware(s.handleDeleteImageVersion))
+	mux.Handle("DELETE /admin/galleries/{gallery}/images/{image}", s.adminMiddleware(s.handleDeleteGalleryImage))
+}
+
+func (s *Server) handlePublishImageVersion(w http.ResponseWriter, r *http.Request) {
+	var spec ImageVersionSpec
+	if r.ContentLength != 0 {
+		if err := readYAML(r, &spec); err != nil {
+			writeARMError(w, err)
+			return
+		}
+	}
+	writeGalleryResult(w, s.PublishImageVersion(r.PathValue("gallery"), r.PathValue("image"), r.PathValue("version"), spec))
+}
+
+func (s *Server) handleDeleteImageVersion(w http.ResponseWriter, r *http.Request) {
+	writeGalleryResult(w, s.DeleteImageVersion(r.PathValue("gallery"), r.PathValue("image"), r.PathValue("version")))
+}
+
+func (s *Server) handleDeleteGalleryImage(w http.ResponseWriter, r *http.Request) {
+	writeGalleryResult(w, s.DeleteGalleryImage(r.PathValue("gallery"), r.PathValue("image")))
+}
+
+func writeGalleryResult(w http.ResponseWriter, err error) {
+	var missing *ErrGalleryImageMissing
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.As(err, &missing):
+		writeARMError(w, armErr(http.StatusNotFound, "NotFound", "%v", err))
+	default:
+		writeARMError(w, errInvalidParameter("version", "%v", err))
+	}
 }
 
 // SetConfig replaces the fault model at run time.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,33 @@ func (c *AdminClient) Evict(ctx context.Context, vmID string, notice time.Durati
 		body["noticePeriod"] = notice.String()
 	}
 	return c.do(ctx, http.MethodPost, "/admin/evict", body, nil)
+}
+
+// GalleryImages lists the community gallery image definitions and their
+// versions (GET /admin/galleries).
+func (c *AdminClient) GalleryImages(ctx context.Context) ([]GalleryImageState, error) {
+	var out []GalleryImageState
+	return out, c.do(ctx, http.MethodGet, "/admin/galleries", nil, &out)
+}
+
+// PublishImageVersion publishes a version of an existing image definition;
+// nodes on older versions then drift once the controller sees it.
+func (c *AdminClient) PublishImageVersion(ctx context.Context, gallery, image, version string, spec ImageVersionSpec) error {
+	return c.do(ctx, http.MethodPut, galleryPath(gallery, image)+"/versions/"+url.PathEscape(version), spec, nil)
+}
+
+// DeleteImageVersion removes a version of an image definition.
+func (c *AdminClient) DeleteImageVersion(ctx context.Context, gallery, image, version string) error {
+	return c.do(ctx, http.MethodDelete, galleryPath(gallery, image)+"/versions/"+url.PathEscape(version), nil, nil)
+}
+
+// DeleteGalleryImage removes an image definition and all its versions.
+func (c *AdminClient) DeleteGalleryImage(ctx context.Context, gallery, image string) error {
+	return c.do(ctx, http.MethodDelete, galleryPath(gallery, image), nil, nil)
+}
+
+func galleryPath(gallery, image string) string {
+	return "/admin/galleries/" + url.PathEscape(gallery) + "/images/" + url.PathEscape(image)
 }
 
 // ResetStats zeroes the request statistics.

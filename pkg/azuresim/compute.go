@@ -210,7 +210,7 @@ func (s *Server) instanceView(v *vmRecord) *armcompute.VirtualMachineInstanceVie
 		ps := map[string]string{"running": "VM running", "deallocated": "VM deallocated", "stopped": "VM stopped"}[v.powerState]
 		statuses = append(statuses, &armcompute.InstanceViewStatus{Code: lo.ToPtr("PowerState/" + v.powerState), Level: lo.ToPtr(armcompute.StatusLevelTypesInfo), DisplayStatus: lo.ToPtr(ps)})
 	}
-	iv := &armcompute.VirtualMachineInstanceView{Statuses: statuses, HyperVGeneration: lo.ToPtr(armcompute.HyperVGenerationTypeV2)}
+	iv := &armcompute.VirtualMachineInstanceView{Statuses: statuses, HyperVGeneration: lo.ToPtr(armcompute.HyperVGenerationType(v.hyperVGeneration))}
 	if v.vm.Properties.OSProfile != nil {
 		iv.ComputerName = v.vm.Properties.OSProfile.ComputerName
 	}
@@ -303,6 +303,8 @@ type vmRequest struct {
 	spot       bool
 	customData string
 	nicIDs     []string
+	// hyperVGeneration is the generation the VM boots (its image's).
+	hyperVGeneration armcompute.HyperVGeneration
 }
 
 // validateVM checks a VM PUT as Compute does before accepting it. It needs
@@ -395,6 +397,11 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	if p.SecurityProfile != nil && p.SecurityProfile.EncryptionAtHost != nil && *p.SecurityProfile.EncryptionAtHost && !sku.EncryptionAtHost {
 		return nil, errInvalidParameter("securityProfile.encryptionAtHost", "The VM size '%s' does not support encryption at host.", sku.Name)
 	}
+	gen, aerr := s.validateImageLocked(sku, req.location, p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	req.hyperVGeneration = gen
 	if aerr := validateOSDisk(sku, p.StorageProfile); aerr != nil {
 		return nil, aerr
 	}
@@ -623,7 +630,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	stored.Properties = &props
 	rec := &vmRecord{id: id, sub: sub, rg: rg, name: name, vm: stored, customData: req.customData, sku: req.sku, zone: req.zone,
 		spot: req.spot, state: stateCreating, created: now, listableAt: now.Add(cfg.scale(cfg.ListDelay.Duration)),
-		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true}
+		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true, hyperVGeneration: req.hyperVGeneration}
 	s.vms[lower(id)] = rec
 	for _, n := range req.nicIDs {
 		nic := s.nics[lower(n)]

@@ -167,6 +167,10 @@ type vmSpec struct {
 	customData                 string
 	diskGB                     int32
 	ephemeral                  armcompute.DiffDiskPlacement
+	// imageID, when set, is a community gallery image version ID; else a
+	// marketplace image.
+	imageID       string
+	trustedLaunch bool
 }
 
 func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
@@ -185,6 +189,13 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 	}
 	if s.zone != "" {
 		vm.Zones = []*string{lo.ToPtr(s.zone)}
+	}
+	if s.imageID != "" {
+		vm.Properties.StorageProfile.ImageReference = &armcompute.ImageReference{CommunityGalleryImageID: lo.ToPtr(s.imageID)}
+	}
+	if s.trustedLaunch {
+		vm.Properties.SecurityProfile = &armcompute.SecurityProfile{SecurityType: lo.ToPtr(armcompute.SecurityTypesTrustedLaunch),
+			UefiSettings: &armcompute.UefiSettings{SecureBootEnabled: lo.ToPtr(true), VTpmEnabled: lo.ToPtr(true)}}
 	}
 	if s.spot {
 		vm.Properties.Priority = lo.ToPtr(armcompute.VirtualMachinePriorityTypesSpot)

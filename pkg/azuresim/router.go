@@ -37,6 +37,12 @@ func (s *Server) routes() http.Handler {
 	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpPutVMExtension, armWrite, []string{BucketPutVMResource}, s.putExtension)
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpGetVMExtension, armRead, []string{BucketGetVM}, s.getExtension)
 	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpDeleteVMExtension, armDelete, []string{BucketDeleteVMResource}, s.deleteExtension)
+	// Community galleries: public, readable from any subscription; reads
+	// count against the subscription's ARM read bucket.
+	galleryImage := subPath + computeRP + "/locations/{loc}/communityGalleries/{gallery}/images/{image}"
+	arm("GET "+galleryImage, OpGetGalleryImage, armRead, nil, s.getGalleryImage)
+	arm("GET "+galleryImage+"/versions", OpListGalleryImageVersions, armRead, nil, s.listGalleryImageVersions)
+	arm("GET "+galleryImage+"/versions/{version}", OpGetGalleryImageVersion, armRead, nil, s.getGalleryImageVersion)
 	// Network.
 	nr, nw := []string{BucketNetworkReads}, []string{BucketNetworkWrites}
 	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)

@@ -46,7 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed makes latencies, injected-error draws and evictions repeatable; 0 picks one.
 	Seed uint64
-	// PageSize bounds ARM list pages (VMs, NICs); default 100. Small values exercise nextLink.
+	// PageSize bounds ARM list pages (VMs, NICs, gallery image versions);
+	// default 100. Small values exercise nextLink.
 	PageSize int
 }
 
@@ -73,6 +74,7 @@ type Server struct {
 	vms       map[string]*vmRecord
 	nics      map[string]*nicRecord
 	vnets     map[string]*vnetRecord
+	galleries map[string]*communityGallery // by lower(public name)
 	ops       map[string]*asyncOp
 	timers    map[*time.Timer]struct{}
 	watchers  []func(vmID string)
@@ -152,6 +154,7 @@ func (s *Server) resetStateLocked() {
 	s.vms = map[string]*vmRecord{}
 	s.nics = map[string]*nicRecord{}
 	s.vnets = map[string]*vnetRecord{}
+	s.galleries = seedGalleries()
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

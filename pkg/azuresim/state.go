@@ -44,6 +44,8 @@ type vmRecord struct {
 	extensions map[string]*extensionRecord
 	// node is what the node agent last reported of the VM's node.
 	node nodeagent.NodeReport
+	// hyperVGeneration is the generation the VM boots, from its image.
+	hyperVGeneration armcompute.HyperVGeneration
 }
 
 // windows reports whether the VM runs Windows.

@@ -35,14 +35,19 @@ const (
 	OpPutSubnet         = "PutSubnet"
 	OpGetSubnet         = "GetSubnet"
 	OpRetailPrices      = "RetailPrices"
-	OpAdmin             = "Admin"
-	OpUnknown           = "Unknown"
+	// Community gallery reads (the AKS node images).
+	OpGetGalleryImage          = "GetCommunityGalleryImage"
+	OpListGalleryImageVersions = "ListCommunityGalleryImageVersions"
+	OpGetGalleryImageVersion   = "GetCommunityGalleryImageVersion"
+	OpAdmin                    = "Admin"
+	OpUnknown                  = "Unknown"
 )
 
 func knownOperation(op string) bool {
 	switch op {
 	case OpPutVM, OpGetVM, OpDeleteVM, OpListVM, OpListVMAll, OpInstanceView, OpGetOperation, OpListSKUs, OpListUsages,
-		OpPutNIC, OpGetNIC, OpDeleteNIC, OpListNIC, OpListNICAll, OpPutVNet, OpGetVNet, OpVNetUsages, OpPutSubnet, OpGetSubnet, OpRetailPrices:
+		OpPutNIC, OpGetNIC, OpDeleteNIC, OpListNIC, OpListNICAll, OpPutVNet, OpGetVNet, OpVNetUsages, OpPutSubnet, OpGetSubnet, OpRetailPrices,
+		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion:
 		return true
 	}
 	return false

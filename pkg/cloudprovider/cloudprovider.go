@@ -202,6 +202,10 @@ func (c *CloudProvider) IsDrifted(ctx context.Context, nodeClaim *karpv1.NodeCla
 		}
 	}
 	if nodeClaim.Status.ImageID != "" {
+		// Resolve answers from the image cache, which keeps the last known
+		// version while Azure does not answer; an error (no version known)
+		// is never drift: replacing nodes for want of an answer would roll
+		// the fleet onto images nobody has seen.
 		img, err := c.images.Resolve(ctx, nodeClass, nodeClaim.Labels[corev1.LabelArchStable], nodeClaim.Labels[v1beta1.LabelSKUHyperVGeneration])
 		if err == nil && img.ID != nodeClaim.Status.ImageID {
 			return DriftImage, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
@@ -155,6 +156,44 @@ var _ = Describe("CloudProvider", func() {
 		nc.Spec.OSDiskSizeGB = lo.ToPtr[int32](64)
 		Expect(env.Client.Update(ctx, nc)).To(Succeed())
 		Expect(cp.IsDrifted(ctx, claim)).To(Equal(cloudprovider.DriftNodeClass))
+	})
+
+	It("drifts nodes to a newly published image once the images are refreshed, and never while the gallery cannot be read", func() {
+		// Azure Linux (V3gen2) is used by no other spec.
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux)})
+		launch := func() *karpv1.NodeClaim {
+			claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}})
+			created, err := cp.Create(ctx, claim)
+			Expect(err).NotTo(HaveOccurred())
+			claim.Labels = lo.Assign(claim.Labels, created.Labels)
+			claim.Annotations = created.Annotations
+			claim.Status.ProviderID = created.Status.ProviderID
+			claim.Status.ImageID = created.Status.ImageID
+			return claim
+		}
+		old := launch()
+		Expect(old.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.10.0"))
+		Expect(old.Labels).To(HaveKeyWithValue(v1beta1.AKSLabelNodeImageVersion, "AKSAzureLinux-V3gen2-202611.10.0"))
+
+		Expect(sim.PublishImageVersion(imagefamily.GalleryAzureLinux, "V3gen2", "202611.24.0", azuresim.ImageVersionSpec{})).To(Succeed())
+		Expect(cp.IsDrifted(ctx, old)).To(BeEmpty(), "nothing drifts before the images are refreshed")
+
+		// The gallery cannot be read (a role assignment went missing; unlike
+		// a 5xx it is not retried, which keeps the spec quick): the last
+		// known version stays, and nothing drifts.
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpListGalleryImageVersions, Code: "AuthorizationFailed", Status: 403})
+		})).To(Succeed())
+		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
+		Expect(providers.Images.Refresh(ctx)).To(HaveOccurred())
+		Expect(cp.IsDrifted(ctx, old)).To(BeEmpty())
+
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed())
+		Expect(providers.Images.Refresh(ctx)).To(Succeed())
+		Expect(cp.IsDrifted(ctx, old)).To(Equal(cloudprovider.DriftImage))
+		replacement := launch()
+		Expect(replacement.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.24.0"))
+		Expect(cp.IsDrifted(ctx, replacement)).To(BeEmpty())
 	})
 
 	It("refuses to launch for a NodeClass that is not Ready, and for one that does not exist", func() {

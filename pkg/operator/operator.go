@@ -77,7 +77,10 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	}
 	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), opts.Location, clk)
 	maxPods := instancetype.DefaultMaxPods(opts.NetworkPlugin, opts.NetworkPluginMode)
-	images := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: clusterInputs.KubernetesVersion})
+	imageOpts := opts.ImageOptions()
+	imageOpts.KubernetesVersion = clusterInputs.KubernetesVersion
+	imageOpts.Clock = clk
+	images := imagefamily.NewDefaultProviderFromFactory(clients.Compute, imageOpts)
 	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
 		Region:            opts.Location,
 		ClusterName:       opts.ClusterName,
@@ -141,8 +144,10 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID)
+	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
-		nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID),
+		nodeClassStatus,
 		status.NewController[*v1beta1.AKSNodeClass](o.GetClient(), o.GetEventRecorderFor("karpenter"), status.EmitDeprecatedMetrics, //nolint:staticcheck // operatorpkg takes the legacy recorder
 			status.WithHistogramBuckets(prometheus.ExponentialBuckets(0.5, 2, 15))),
 		hash.NewController(o.GetClient()),
@@ -152,5 +157,8 @@ func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 		interruption.NewController(o.GetClient(), recorder, o.Unavailable),
 		refresh.NewController("providers.sku", o.SKUs, sku.RefreshPeriod, 10*time.Minute),
 		refresh.NewController("providers.quota", o.Quota, quota.RefreshPeriod, time.Minute),
+		// A failed listing keeps the last known versions; retry within a
+		// minute, sooner when the period is shorter.
+		refresh.NewController("providers.images", o.Images, o.Options.ImageRefreshPeriod, min(time.Minute, o.Options.ImageRefreshPeriod)),
 	}
 }

@@ -32,6 +32,13 @@ type TB interface {
 // server stops when the test ends. edit, when given, changes the fault model.
 func StartAzureSim(t TB, edit func(*azuresim.Config)) (*azuresim.Server, azure.Config) {
 	t.Helper()
+	return StartAzureSimWith(t, azuresim.Options{}, edit)
+}
+
+// StartAzureSimWith is StartAzureSim with server options (page size, seed);
+// the certificate directory, logger and fault model are set here.
+func StartAzureSimWith(t TB, opts azuresim.Options, edit func(*azuresim.Config)) (*azuresim.Server, azure.Config) {
+	t.Helper()
 	cfg := azuresim.DefaultConfig()
 	// Simulated time runs 1000x faster so long-running operations finish in
 	// milliseconds.
@@ -40,7 +47,11 @@ func StartAzureSim(t TB, edit func(*azuresim.Config)) (*azuresim.Server, azure.C
 		edit(&cfg)
 	}
 	certDir := t.TempDir()
-	srv, err := azuresim.NewServer(azuresim.Options{Config: &cfg, CertDir: certDir, Seed: 7, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts.Config, opts.CertDir, opts.Logger = &cfg, certDir, slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Seed == 0 {
+		opts.Seed = 7
+	}
+	srv, err := azuresim.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

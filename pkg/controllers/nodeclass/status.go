@@ -19,8 +19,12 @@ import (
 	controllerruntime "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/karpenter/pkg/operator/injection"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
@@ -36,6 +40,10 @@ const resync = 5 * time.Minute
 
 // StatusController reconciles AKSNodeClass status.
 type StatusController struct {
+	// imagesChanged wakes every NodeClass when node image versions change,
+	// so their status, and through it karpenter core's drift check of their
+	// NodeClaims, follows at once rather than at the next resync.
+	imagesChanged   chan event.TypedGenericEvent[*v1beta1.AKSNodeClass]
 	kubeClient      client.Client
 	images          imagefamily.Provider
 	instanceTypes   instancetype.Provider
@@ -46,7 +54,17 @@ type StatusController struct {
 
 // NewStatusController returns the controller.
 func NewStatusController(kubeClient client.Client, images imagefamily.Provider, instanceTypes instancetype.Provider, subnets subnet.Provider, clusterInputs cluster.Provider, defaultSubnetID string) *StatusController {
-	return &StatusController{kubeClient: kubeClient, images: images, instanceTypes: instanceTypes, subnets: subnets, cluster: clusterInputs, defaultSubnetID: defaultSubnetID}
+	return &StatusController{kubeClient: kubeClient, images: images, instanceTypes: instanceTypes, subnets: subnets, cluster: clusterInputs, defaultSubnetID: defaultSubnetID,
+		imagesChanged: make(chan event.TypedGenericEvent[*v1beta1.AKSNodeClass], 1)}
+}
+
+// ImagesChanged asks for every NodeClass to be reconciled; it never blocks
+// (a pending request already covers this one).
+func (c *StatusController) ImagesChanged() {
+	select {
+	case c.imagesChanged <- event.TypedGenericEvent[*v1beta1.AKSNodeClass]{Object: &v1beta1.AKSNodeClass{}}:
+	default:
+	}
 }
 
 // Name of the controller.
@@ -93,12 +111,14 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	}
 
 	if images, err := c.images.List(ctx, nc); err != nil || len(images) == 0 {
-		msg := "no node image exists for this image family"
+		reason, msg := imagefamily.ReasonNoImage, "no node image exists for this image family"
 		if err != nil {
-			msg = err.Error()
+			reason, msg = imagefamily.Reason(err), err.Error()
 		}
 		nc.Status.Images = nil
-		conditions.SetFalse(v1beta1.ConditionTypeImagesReady, "ImagesNotFound", msg)
+		conditions.SetFalse(v1beta1.ConditionTypeImagesReady, reason, msg)
+		// Missing images may be published, and listings retried, soon.
+		requeue = time.Minute
 	} else {
 		nc.Status.Images = images
 		conditions.SetTrue(v1beta1.ConditionTypeImagesReady)
@@ -193,8 +213,19 @@ func kubernetesMinor(version string) int {
 
 // Register adds the controller to the manager.
 func (c *StatusController) Register(_ context.Context, m manager.Manager) error {
+	kubeClient := m.GetClient()
 	return controllerruntime.NewControllerManagedBy(m).
 		Named(c.Name()).
 		For(&v1beta1.AKSNodeClass{}).
-		Complete(reconcile.AsReconciler(m.GetClient(), c))
+		WatchesRawSource(source.Channel(c.imagesChanged, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, _ *v1beta1.AKSNodeClass) []reconcile.Request {
+			var list v1beta1.AKSNodeClassList
+			if err := kubeClient.List(ctx, &list); err != nil {
+				log.FromContext(ctx).Error(err, "listing AKSNodeClasses after a node image change; they update at the next resync")
+				return nil
+			}
+			return lo.Map(list.Items, func(nc v1beta1.AKSNodeClass, _ int) reconcile.Request {
+				return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nc)}
+			})
+		}))).
+		Complete(reconcile.AsReconciler(kubeClient, c))
 }

@@ -18,9 +18,11 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
@@ -30,6 +32,8 @@ var (
 	controller       *nodeclass.StatusController
 	inputs           *cluster.DefaultProvider
 	bootstrapObjects []client.Object
+	sim              *azuresim.Server
+	images           *imagefamily.DefaultProvider
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -43,7 +47,8 @@ func TestNodeClassStatus(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
+	s, cfg := testutil.StartAzureSim(GinkgoT(), nil)
+	sim = s
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
 	// The cluster inputs come from the envtest API server, as the
 	// controller's do from its cluster: its version, its CA, a bootstrap
@@ -68,6 +73,7 @@ var _ = BeforeSuite(func() {
 		env.Client, discovery.ServerVersion, clock.RealClock{})
 	providers, err := operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
+	images = providers.Images
 	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID)
 })
 
@@ -162,6 +168,33 @@ var _ = Describe("AKSNodeClass status", func() {
 			Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeLocalDNSReady).IsTrue()).To(BeTrue())
 		}
 		Expect(reconciled(v1beta1.AKSNodeClassSpec{}).Status.LocalDNSState).To(Equal(lo.ToPtr(v1beta1.LocalDNSStateDisabled)))
+	})
+
+	It("is not Ready when an image definition it needs is missing, naming it", func() {
+		// Azure Linux FIPS (V3fips, V3gen2fips) is used by no other spec.
+		Expect(sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3fips")).To(Succeed())
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+		Expect(cond.IsFalse()).To(BeTrue())
+		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageDefinitionNotFound))
+		Expect(cond.Message).To(ContainSubstring("image definition V3fips does not exist in community gallery " + imagefamily.GalleryAzureLinux))
+		Expect(nc.Status.Images).To(BeEmpty())
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	It("lists the newest image version, and the next one once the images are refreshed", func() {
+		// Windows Server 2025 has a single image, used by no other spec.
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2025)})
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(nc.Status.Images).To(HaveLen(1))
+		Expect(nc.Status.Images[0].ID).To(Equal(imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7171.261112")))
+
+		Expect(sim.PublishImageVersion(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7262.261126", azuresim.ImageVersionSpec{})).To(Succeed())
+		Expect(images.Refresh(ctx)).To(Succeed())
+		_, err := controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.Status.Images[0].ID).To(Equal(imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7262.261126")))
 	})
 
 	It("is not Ready when its subnet does not exist", func() {

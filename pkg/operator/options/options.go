@@ -18,6 +18,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 )
 
 func init() {
@@ -55,7 +56,18 @@ type Options struct {
 	ManagedIdentityClientID string
 	StaticToken             string
 	ARMPollInterval         time.Duration
+
+	// Node images (pkg/providers/imagefamily): pinned versions ("" takes
+	// the newest published) and how often the galleries are read again.
+	NodeImageVersion            string
+	WindowsNodeImageVersion     string
+	Windows2025NodeImageVersion string
+	ImageRefreshPeriod          time.Duration
 }
+
+// Node image versions are three period-separated integers:
+// YYYYMM.DD.patch for Linux, <build>.<revision>.<yymmdd> for Windows.
+var nodeImageVersionPattern = regexp.MustCompile(`^\d{1,10}\.\d{1,10}\.\d{1,10}$`)
 
 var subnetIDPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$`)
 
@@ -84,6 +96,10 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.CredentialMode, "credential", env.WithDefaultString("AZURE_CREDENTIAL_MODE", string(azure.CredentialWorkloadIdentity)), "How to authenticate: workload-identity, managed-identity or static-token. (AZURE_CREDENTIAL_MODE)")
 	fs.StringVar(&o.ManagedIdentityClientID, "managed-identity-client-id", env.WithDefaultString("AZURE_MANAGED_IDENTITY_CLIENT_ID", ""), "Client ID of a user-assigned managed identity. (AZURE_MANAGED_IDENTITY_CLIENT_ID)")
 	fs.DurationVar(&o.ARMPollInterval, "arm-poll-interval", env.WithDefaultDuration("AZURE_ARM_POLL_INTERVAL", 5*time.Second), "How often long-running ARM operations (VM creation and deletion) are polled. (AZURE_ARM_POLL_INTERVAL)")
+	fs.StringVar(&o.NodeImageVersion, "node-image-version", env.WithDefaultString("NODE_IMAGE_VERSION", ""), "Pin Ubuntu and Azure Linux nodes to this AKS node image version (YYYYMM.DD.patch, e.g. 202611.10.0); empty takes the newest published. (NODE_IMAGE_VERSION)")
+	fs.StringVar(&o.WindowsNodeImageVersion, "windows-node-image-version", env.WithDefaultString("WINDOWS_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2022 nodes to this AKS node image version (e.g. 20348.4405.261112); empty takes the newest published. (WINDOWS_NODE_IMAGE_VERSION)")
+	fs.StringVar(&o.Windows2025NodeImageVersion, "windows2025-node-image-version", env.WithDefaultString("WINDOWS2025_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2025 nodes to this AKS node image version (e.g. 26100.7171.261112); empty takes the newest published. (WINDOWS2025_NODE_IMAGE_VERSION)")
+	fs.DurationVar(&o.ImageRefreshPeriod, "image-refresh-period", env.WithDefaultDuration("IMAGE_REFRESH_PERIOD", imagefamily.DefaultRefreshPeriod), "How often node image versions are read from the AKS community galleries; nodes on an older image drift after the next read. (IMAGE_REFRESH_PERIOD)")
 	fs.StringVar(&o.StaticToken, "static-token", env.WithDefaultString("AZURE_STATIC_TOKEN", ""), "Bearer token for credential static-token (simulators only). (AZURE_STATIC_TOKEN)")
 }
 
@@ -140,6 +156,18 @@ func (o *Options) Validate() error {
 	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))
 	}
+	for _, v := range []struct{ value, flag, env string }{
+		{o.NodeImageVersion, "--node-image-version", "NODE_IMAGE_VERSION"},
+		{o.WindowsNodeImageVersion, "--windows-node-image-version", "WINDOWS_NODE_IMAGE_VERSION"},
+		{o.Windows2025NodeImageVersion, "--windows2025-node-image-version", "WINDOWS2025_NODE_IMAGE_VERSION"},
+	} {
+		if v.value != "" && !nodeImageVersionPattern.MatchString(v.value) {
+			errs = append(errs, fmt.Errorf("%s (%s) %q must be a gallery image version, three period-separated numbers such as 202611.10.0", v.flag, v.env, v.value))
+		}
+	}
+	if o.ImageRefreshPeriod < time.Second || o.ImageRefreshPeriod > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--image-refresh-period (IMAGE_REFRESH_PERIOD) %s must be between 1s and 168h", o.ImageRefreshPeriod))
+	}
 	if o.PricesEndpoint != "" && !strings.HasPrefix(o.PricesEndpoint, "https://") {
 		errs = append(errs, fmt.Errorf("--prices-endpoint %q must be an https:// URL", o.PricesEndpoint))
 	}
@@ -156,6 +184,17 @@ func (o *Options) ClusterInputs() cluster.Options {
 		ClusterDNS: o.ClusterDNS, KubeletIdentityClientID: o.KubeletIdentityClientID, TenantID: o.TenantID,
 		NetworkPlugin: o.NetworkPlugin, NetworkPluginMode: o.NetworkPluginMode, NetworkPolicy: o.NetworkPolicy,
 		NetworkDataplane: o.NetworkDataplane, VNetGUID: o.VNetGUID,
+	}
+}
+
+// ImageOptions are the image provider's options the options describe; the
+// cluster's Kubernetes version comes from the caller.
+func (o *Options) ImageOptions() imagefamily.Options {
+	return imagefamily.Options{
+		Location:           o.Location,
+		LinuxVersion:       o.NodeImageVersion,
+		WindowsVersion:     o.WindowsNodeImageVersion,
+		Windows2025Version: o.Windows2025NodeImageVersion,
 	}
 }
 

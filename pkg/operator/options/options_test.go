@@ -67,3 +67,28 @@ func TestInvalid(t *testing.T) {
 		t.Errorf("static-token without a token: %v", err)
 	}
 }
+
+func TestNodeImageOptions(t *testing.T) {
+	t.Setenv("NODE_IMAGE_VERSION", "202611.10.0")
+	o, err := parse(t, append(valid, "--windows2025-node-image-version=26100.7171.261112", "--image-refresh-period=30s")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := o.ImageOptions()
+	if img.LinuxVersion != "202611.10.0" || img.Windows2025Version != "26100.7171.261112" || img.WindowsVersion != "" || img.Location != "eastus" || o.ImageRefreshPeriod.String() != "30s" {
+		t.Errorf("image options %+v, refresh %s", img, o.ImageRefreshPeriod)
+	}
+	if o, _ := parse(t, valid...); o.ImageRefreshPeriod.String() != "1h0m0s" {
+		t.Errorf("default image refresh period %s", o.ImageRefreshPeriod)
+	}
+	_, err = parse(t, append(valid, "--node-image-version=latest", "--windows-node-image-version=20348", "--image-refresh-period=0s")...)
+	for _, want := range []string{
+		`--node-image-version (NODE_IMAGE_VERSION) "latest" must be a gallery image version`,
+		`--windows-node-image-version (WINDOWS_NODE_IMAGE_VERSION) "20348" must be a gallery image version`,
+		"--image-refresh-period (IMAGE_REFRESH_PERIOD) 0s must be between 1s and 168h",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}

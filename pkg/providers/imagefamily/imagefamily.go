@@ -1,12 +1,16 @@
 // Package imagefamily resolves the node image of an AKSNodeClass: the image
 // family, CPU architecture, HyperV generation, FIPS and confidential-VM
-// settings pick an image definition in AKS's public community galleries, and
-// the node image version (pinned, overridable) picks its version. Changing
-// the version changes every image ID, which is drift.
+// settings pick an image definition in AKS's public community galleries
+// (the layout is static, following AKS's naming), and the community gallery
+// image versions API picks its version: the newest one published, unless
+// the controller pins one. Versions are cached per definition and refreshed
+// by a controller; a newer version changes the image ID of new nodes, and
+// existing nodes drift to it.
 package imagefamily
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,16 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-)
-
-// Pinned node image versions. Linux images (Ubuntu, Azure Linux) share AKS's
-// YYYYMM.DD.patch versions; Windows images are versioned by OS build.
-const (
-	DefaultLinuxVersion   = "202611.10.0"
-	DefaultWindowsVersion = "20348.4405.261112"
-	// DefaultWindows2025Version is the Windows Server 2025 build of the
-	// same release.
-	DefaultWindows2025Version = "26100.7171.261112"
 )
 
 // AKS's community galleries (public, no sharing setup needed).
@@ -44,6 +38,8 @@ type Image struct {
 	// ID is the community gallery image version ID:
 	// /CommunityGalleries/<gallery>/images/<definition>/versions/<version>.
 	ID string
+	// Gallery is the community gallery's public name.
+	Gallery string
 	// Definition is the gallery image definition, e.g. 2204gen2containerd.
 	Definition string
 	// Version is the image version.
@@ -56,70 +52,53 @@ type Image struct {
 	HyperVGeneration string
 }
 
-// Options are the inputs beyond the NodeClass.
-type Options struct {
-	// LinuxVersion, WindowsVersion and Windows2025Version override the
-	// pinned versions ("" keeps them).
-	LinuxVersion       string
-	WindowsVersion     string
-	Windows2025Version string
-	// KubernetesVersion is the cluster's version (e.g. v1.35.1), which
-	// selects the Ubuntu release of imageFamily Ubuntu; nil or an error
-	// selects the older release.
-	KubernetesVersion func(context.Context) (string, error)
+// ImageID is the community gallery image version ID of a version.
+func ImageID(gallery, definition, version string) string {
+	return fmt.Sprintf("/CommunityGalleries/%s/images/%s/versions/%s", gallery, definition, version)
 }
 
 // Provider resolves node images.
 type Provider interface {
 	// Resolve returns the image of the NodeClass for a VM size's CPU
 	// architecture (amd64, arm64) and HyperV generation ("1"/"2" or
-	// "V1"/"V2"), or an error when no image exists for the combination.
+	// "V1"/"V2"), or an error when no image exists for the combination or
+	// its version is unknown. It answers from the cache; only a definition
+	// never resolved before costs an Azure call.
 	Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error)
 	// List returns every image of the NodeClass with the requirements
 	// (architecture, HyperV generation) of the VM sizes it runs on, for the
-	// NodeClass status.
+	// NodeClass status. Its error is an *ImageError (or several joined)
+	// naming what is missing.
 	List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error)
-}
-
-// DefaultProvider resolves images from the static gallery layout; it makes
-// no API calls.
-type DefaultProvider struct {
-	opts Options
-}
-
-// NewDefaultProvider returns a provider; empty versions are defaulted.
-func NewDefaultProvider(opts Options) *DefaultProvider {
-	if opts.LinuxVersion == "" {
-		opts.LinuxVersion = DefaultLinuxVersion
-	}
-	if opts.WindowsVersion == "" {
-		opts.WindowsVersion = DefaultWindowsVersion
-	}
-	if opts.Windows2025Version == "" {
-		opts.Windows2025Version = DefaultWindows2025Version
-	}
-	return &DefaultProvider{opts: opts}
 }
 
 // Resolve implements Provider.
 func (p *DefaultProvider) Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error) {
 	gen := strings.TrimPrefix(strings.ToUpper(hyperVGeneration), "V")
-	for _, img := range p.images(ctx, nc) {
+	for _, img := range p.layout(ctx, nc) {
 		if img.Arch == arch && img.HyperVGeneration == gen {
-			return img, nil
+			return p.withVersion(ctx, img)
 		}
 	}
-	return Image{}, fmt.Errorf("no %s node image for %s HyperV generation %s%s", nc.GetImageFamily(), arch, gen, variantSuffix(nc))
+	return Image{}, &ImageError{Reason: ReasonNoImage, msg: fmt.Sprintf("AKS publishes no %s node image for %s HyperV generation %s%s", nc.GetImageFamily(), arch, gen, variantSuffix(nc))}
 }
 
-// List implements Provider.
+// List implements Provider. Every image must resolve: a NodeClass whose
+// images are only partly known is not Ready, since launches for the
+// missing ones would fail.
 func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error) {
-	imgs := p.images(ctx, nc)
-	if len(imgs) == 0 {
-		return nil, fmt.Errorf("no %s node image%s", nc.GetImageFamily(), variantSuffix(nc))
+	layout := p.layout(ctx, nc)
+	if len(layout) == 0 {
+		return nil, &ImageError{Reason: ReasonNoImage, msg: fmt.Sprintf("AKS publishes no %s node image%s", nc.GetImageFamily(), variantSuffix(nc))}
 	}
-	out := make([]v1beta1.NodeImage, 0, len(imgs))
-	for _, img := range imgs {
+	out := make([]v1beta1.NodeImage, 0, len(layout))
+	var errs []error
+	for _, img := range layout {
+		img, err := p.withVersion(ctx, img)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		out = append(out, v1beta1.NodeImage{
 			ID: img.ID,
 			Requirements: []corev1.NodeSelectorRequirement{
@@ -127,6 +106,9 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 				{Key: v1beta1.LabelSKUHyperVGeneration, Operator: corev1.NodeSelectorOpIn, Values: []string{img.HyperVGeneration}},
 			},
 		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
@@ -153,8 +135,9 @@ func confidential(nc *v1beta1.AKSNodeClass) bool {
 	return nc.Spec.Security != nil && nc.Spec.Security.ConfidentialVM != nil && *nc.Spec.Security.ConfidentialVM
 }
 
-// images are the NodeClass's images, Gen2 before Gen1 and amd64 before arm64.
-func (p *DefaultProvider) images(ctx context.Context, nc *v1beta1.AKSNodeClass) []Image {
+// layout is the NodeClass's images without their versions, Gen2 before
+// Gen1 and amd64 before arm64.
+func (p *DefaultProvider) layout(ctx context.Context, nc *v1beta1.AKSNodeClass) []Image {
 	kubernetesVersion := ""
 	if p.opts.KubernetesVersion != nil {
 		kubernetesVersion, _ = p.opts.KubernetesVersion(ctx)
@@ -166,18 +149,11 @@ func (p *DefaultProvider) images(ctx context.Context, nc *v1beta1.AKSNodeClass) 
 				continue
 			}
 			gen := g[1:]
-			gallery, def, version, ok := p.definition(nc, arch, gen, kubernetesVersion)
+			gallery, def, ok := definition(nc, arch, gen, kubernetesVersion)
 			if !ok {
 				continue
 			}
-			out = append(out, Image{
-				ID:               fmt.Sprintf("/CommunityGalleries/%s/images/%s/versions/%s", gallery, def, version),
-				Definition:       def,
-				Version:          version,
-				NodeImageVersion: galleryPrefix(gallery) + "-" + def + "-" + version,
-				Arch:             arch,
-				HyperVGeneration: gen,
-			})
+			out = append(out, Image{Gallery: gallery, Definition: def, Arch: arch, HyperVGeneration: gen})
 		}
 	}
 	return out
@@ -202,30 +178,30 @@ func galleryPrefix(gallery string) string {
 // <release>[gen2][arm64][fips|CVM]containerd for Ubuntu,
 // V<major>[gen2][arm64][fips] for Azure Linux, windows-<year>-containerd[-gen2]
 // for Windows. ok is false when AKS publishes no such image.
-func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (gallery, def, version string, ok bool) {
+func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (gallery, def string, ok bool) {
 	isFIPS, isCVM := fips(nc), confidential(nc)
 	if isFIPS && isCVM {
-		return "", "", "", false
+		return "", "", false
 	}
 	switch family := nc.GetImageFamily(); family {
 	case v1beta1.ImageFamilyWindows2022, v1beta1.ImageFamilyWindows2025:
 		if arch != "amd64" || isCVM {
-			return "", "", "", false
+			return "", "", false
 		}
 		if family == v1beta1.ImageFamilyWindows2025 {
 			if gen != "2" {
-				return "", "", "", false
+				return "", "", false
 			}
-			return GalleryWindows, "windows-2025-gen2", p.opts.Windows2025Version, true
+			return GalleryWindows, "windows-2025-gen2", true
 		}
 		def = "windows-2022-containerd"
 		if gen == "2" {
 			def += "-gen2"
 		}
-		return GalleryWindows, def, p.opts.WindowsVersion, true
+		return GalleryWindows, def, true
 	case v1beta1.ImageFamilyAzureLinux:
 		if isCVM || (isFIPS && arch == "arm64") {
-			return "", "", "", false
+			return "", "", false
 		}
 		def = "V3"
 		if gen == "2" {
@@ -237,11 +213,11 @@ func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen, kubern
 		if isFIPS {
 			def += "fips"
 		}
-		return GalleryAzureLinux, def, p.opts.LinuxVersion, true
+		return GalleryAzureLinux, def, true
 	default:
 		release := ubuntuRelease(family, isFIPS, kubernetesVersion)
 		if release == "" || (arch == "arm64" && (isFIPS || isCVM)) || (isCVM && gen != "2") {
-			return "", "", "", false
+			return "", "", false
 		}
 		def = release
 		if gen == "2" {
@@ -256,7 +232,7 @@ func (p *DefaultProvider) definition(nc *v1beta1.AKSNodeClass, arch, gen, kubern
 		case isCVM:
 			def += "CVM"
 		}
-		return GalleryUbuntu, def + "containerd", p.opts.LinuxVersion, true
+		return GalleryUbuntu, def + "containerd", true
 	}
 }
 

@@ -2,14 +2,30 @@ package imagefamily_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	corev1 "k8s.io/api/core/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+)
+
+// Versions the simulator publishes for every Linux definition, oldest first,
+// and the newest Windows ones.
+const (
+	linuxNewest   = "202611.10.0"
+	linuxPrevious = "202610.27.0"
+	win2022Newest = "20348.4405.261112"
+	win2025Newest = "26100.7171.261112"
 )
 
 func nc(family string, edit func(*v1beta1.AKSNodeClass)) *v1beta1.AKSNodeClass {
@@ -26,36 +42,93 @@ func nc(family string, edit func(*v1beta1.AKSNodeClass)) *v1beta1.AKSNodeClass {
 func fips(n *v1beta1.AKSNodeClass) { n.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS) }
 func cvm(n *v1beta1.AKSNodeClass)  { n.Spec.Security = &v1beta1.Security{ConfidentialVM: to.Ptr(true)} }
 
-func TestResolve(t *testing.T) {
+func fixedVersion(v string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return v, nil }
+}
+
+// world is a simulator and a way to build providers reaching it through the
+// SDK, as the controller does.
+type world struct {
+	t   *testing.T
+	sim *azuresim.Server
+	cfg azure.Config
+}
+
+func newWorld(t *testing.T, opts azuresim.Options) *world {
+	t.Helper()
+	sim, cfg := testutil.StartAzureSimWith(t, opts, nil)
+	return &world{t: t, sim: sim, cfg: cfg}
+}
+
+func (w *world) provider(opts imagefamily.Options) *imagefamily.DefaultProvider {
+	w.t.Helper()
+	clients, err := azure.NewClients(w.cfg, testutil.SubscriptionID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	opts.Location = testutil.Region
+	if opts.KubernetesVersion == nil {
+		opts.KubernetesVersion = fixedVersion("v1.35.1")
+	}
+	return imagefamily.NewDefaultProviderFromFactory(clients.Compute, opts)
+}
+
+func (w *world) listings() int64 {
+	return w.sim.Stats().Operations[azuresim.OpListGalleryImageVersions].Requests
+}
+
+func (w *world) publish(gallery, def, version string, spec azuresim.ImageVersionSpec) {
+	w.t.Helper()
+	if err := w.sim.PublishImageVersion(gallery, def, version, spec); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func ubuntu(def, version string) string {
+	return imagefamily.ImageID(imagefamily.GalleryUbuntu, def, version)
+}
+
+func resolve(t *testing.T, p *imagefamily.DefaultProvider, n *v1beta1.AKSNodeClass) string {
+	t.Helper()
+	img, err := p.Resolve(context.Background(), n, "amd64", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img.ID
+}
+
+func TestResolveTheNewestVersionOfEachDefinition(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	p135 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.35.1")})
-	p134 := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.34.2"), LinuxVersion: "202601.01.0"})
+	w := newWorld(t, azuresim.Options{})
+	p135 := w.provider(imagefamily.Options{})
+	p134 := w.provider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.34.2")})
 	for _, tc := range []struct {
 		p         *imagefamily.DefaultProvider
 		nc        *v1beta1.AKSNodeClass
 		arch, gen string
 		want      string // "" = no image
 	}{
-		{p135, nc("", nil), "amd64", "2", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2404gen2containerd/versions/" + imagefamily.DefaultLinuxVersion},
-		{p134, nc("", nil), "amd64", "V2", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2204gen2containerd/versions/202601.01.0"},
-		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "amd64", "1", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2204containerd/versions/" + imagefamily.DefaultLinuxVersion},
-		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "arm64", "2", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2204gen2arm64containerd/versions/" + imagefamily.DefaultLinuxVersion},
+		{p135, nc("", nil), "amd64", "2", ubuntu("2404gen2containerd", linuxNewest)},
+		{p134, nc("", nil), "amd64", "V2", ubuntu("2204gen2containerd", linuxNewest)},
+		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "amd64", "1", ubuntu("2204containerd", linuxNewest)},
+		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "arm64", "2", ubuntu("2204gen2arm64containerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "arm64", "1", ""},
-		{p135, nc("", fips), "amd64", "2", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2204gen2fipscontainerd/versions/" + imagefamily.DefaultLinuxVersion},
+		{p135, nc("", fips), "amd64", "2", ubuntu("2204gen2fipscontainerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2404, fips), "amd64", "2", ""},
-		{p135, nc(v1beta1.ImageFamilyUbuntu2204, cvm), "amd64", "2", "/CommunityGalleries/" + imagefamily.GalleryUbuntu + "/images/2204gen2CVMcontainerd/versions/" + imagefamily.DefaultLinuxVersion},
+		{p135, nc(v1beta1.ImageFamilyUbuntu2204, cvm), "amd64", "2", ubuntu("2204gen2CVMcontainerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, cvm), "amd64", "1", ""},
-		{p135, nc(v1beta1.ImageFamilyAzureLinux, nil), "arm64", "2", "/CommunityGalleries/" + imagefamily.GalleryAzureLinux + "/images/V3gen2arm64/versions/" + imagefamily.DefaultLinuxVersion},
-		{p135, nc(v1beta1.ImageFamilyAzureLinux, fips), "amd64", "1", "/CommunityGalleries/" + imagefamily.GalleryAzureLinux + "/images/V3fips/versions/" + imagefamily.DefaultLinuxVersion},
-		{p135, nc(v1beta1.ImageFamilyWindows2022, nil), "amd64", "2", "/CommunityGalleries/" + imagefamily.GalleryWindows + "/images/windows-2022-containerd-gen2/versions/" + imagefamily.DefaultWindowsVersion},
+		{p135, nc(v1beta1.ImageFamilyAzureLinux, nil), "arm64", "2", imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3gen2arm64", linuxNewest)},
+		{p135, nc(v1beta1.ImageFamilyAzureLinux, fips), "amd64", "1", imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3fips", linuxNewest)},
+		{p135, nc(v1beta1.ImageFamilyWindows2022, nil), "amd64", "2", imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2022-containerd-gen2", win2022Newest)},
 		{p135, nc(v1beta1.ImageFamilyWindows2022, nil), "arm64", "2", ""},
 		{p135, nc(v1beta1.ImageFamilyWindows2025, nil), "amd64", "1", ""},
-		{p135, nc(v1beta1.ImageFamilyWindows2025, nil), "amd64", "2", "/CommunityGalleries/" + imagefamily.GalleryWindows + "/images/windows-2025-gen2/versions/" + imagefamily.DefaultWindows2025Version},
+		{p135, nc(v1beta1.ImageFamilyWindows2025, nil), "amd64", "2", imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2025-gen2", win2025Newest)},
 	} {
 		img, err := tc.p.Resolve(ctx, tc.nc, tc.arch, tc.gen)
 		if tc.want == "" {
-			if err == nil {
-				t.Errorf("%s %s gen%s: got %s, want no image", tc.nc.GetImageFamily(), tc.arch, tc.gen, img.ID)
+			if err == nil || imagefamily.Reason(err) != imagefamily.ReasonNoImage {
+				t.Errorf("%s %s gen%s: got %s %v, want no image", tc.nc.GetImageFamily(), tc.arch, tc.gen, img.ID, err)
 			}
 			continue
 		}
@@ -69,53 +142,239 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestVersionChangeIsDrift(t *testing.T) {
-	ctx := context.Background()
-	a, _ := imagefamily.NewDefaultProvider(imagefamily.Options{LinuxVersion: "202601.01.0"}).Resolve(ctx, nc("", nil), "amd64", "2")
-	b, _ := imagefamily.NewDefaultProvider(imagefamily.Options{LinuxVersion: "202602.01.0"}).Resolve(ctx, nc("", nil), "amd64", "2")
-	if a.ID == b.ID || a.NodeImageVersion == b.NodeImageVersion {
-		t.Fatalf("version change kept %s", a.ID)
+func TestNewestIsByPublishingDateNotByName(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, azuresim.Options{})
+	// A higher version number published long ago (a re-upload of an old
+	// build), and a lower number published last.
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202612.01.0", azuresim.ImageVersionSpec{PublishedDate: to.Ptr(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.01.5", azuresim.ImageVersionSpec{PublishedDate: to.Ptr(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))})
+	if got := resolve(t, w.provider(imagefamily.Options{}), nc("", nil)); got != ubuntu("2404gen2containerd", "202611.01.5") {
+		t.Errorf("resolved %s", got)
 	}
 }
 
-func TestList(t *testing.T) {
-	ctx := context.Background()
-	p := imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.35.0")})
-	imgs, err := p.List(ctx, nc(v1beta1.ImageFamilyUbuntu2204, nil))
-	if err != nil {
+func TestPagedListingFindsTheNewest(t *testing.T) {
+	t.Parallel()
+	// One version per page: the newest is on the last page.
+	w := newWorld(t, azuresim.Options{PageSize: 1})
+	p := w.provider(imagefamily.Options{})
+	before := w.listings()
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Errorf("resolved %s", got)
+	}
+	if n := w.listings() - before; n != 3 {
+		t.Errorf("%d list requests for 3 versions one per page, want 3", n)
+	}
+	// Cached: launches and drift checks do not list again.
+	for range 20 {
+		resolve(t, p, nc("", nil))
+	}
+	if n := w.listings() - before; n != 3 {
+		t.Errorf("%d list requests after 20 more resolutions, want still 3", n)
+	}
+}
+
+func TestExcludedAndEndOfLifeVersionsAreSkipped(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, azuresim.Options{})
+	now := time.Now()
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.20.0", azuresim.ImageVersionSpec{PublishedDate: to.Ptr(now.Add(-2 * time.Hour)), ExcludeFromLatest: true})
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.21.0", azuresim.ImageVersionSpec{PublishedDate: to.Ptr(now.Add(-time.Hour)), EndOfLifeDate: to.Ptr(now.Add(-time.Minute))})
+	p := w.provider(imagefamily.Options{})
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Errorf("resolved %s, want the newest version neither excluded nor past its end of life", got)
+	}
+	// An end of life still ahead does not disqualify a version.
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.22.0", azuresim.ImageVersionSpec{PublishedDate: to.Ptr(now.Add(-30 * time.Minute)), EndOfLifeDate: to.Ptr(now.Add(24 * time.Hour))})
+	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// amd64 Gen2 + Gen1, arm64 Gen2.
-	if len(imgs) != 3 {
-		t.Fatalf("%d images: %+v", len(imgs), imgs)
-	}
-	for _, img := range imgs {
-		var arch, gen string
-		for _, r := range img.Requirements {
-			if r.Operator != corev1.NodeSelectorOpIn || len(r.Values) != 1 {
-				t.Errorf("requirement %+v", r)
-			}
-			switch r.Key {
-			case corev1.LabelArchStable:
-				arch = r.Values[0]
-			case v1beta1.LabelSKUHyperVGeneration:
-				gen = r.Values[0]
-			}
-		}
-		got, err := p.Resolve(ctx, nc(v1beta1.ImageFamilyUbuntu2204, nil), arch, gen)
-		if err != nil || got.ID != img.ID {
-			t.Errorf("image %s listed for %s gen%s, Resolve says %s %v", img.ID, arch, gen, got.ID, err)
-		}
-	}
-	if _, err := p.List(ctx, nc(v1beta1.ImageFamilyUbuntu2404, fips)); err == nil {
-		t.Error("FIPS Ubuntu 24.04 listed images")
-	}
-	win, _ := p.List(ctx, nc(v1beta1.ImageFamilyWindows2025, nil))
-	if len(win) != 1 {
-		t.Errorf("Windows 2025 images: %+v", win)
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", "202611.22.0") {
+		t.Errorf("resolved %s", got)
 	}
 }
 
-func fixedVersion(v string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return v, nil }
+func TestPinnedVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	p := w.provider(imagefamily.Options{LinuxVersion: linuxPrevious, WindowsVersion: "20348.4350.261029"})
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxPrevious) {
+		t.Errorf("Ubuntu resolved %s", got)
+	}
+	if got := resolve(t, p, nc(v1beta1.ImageFamilyWindows2022, nil)); got != imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2022-containerd-gen2", "20348.4350.261029") {
+		t.Errorf("Windows 2022 resolved %s", got)
+	}
+	// Windows Server 2025 has its own pin; unset, the newest applies.
+	if got := resolve(t, p, nc(v1beta1.ImageFamilyWindows2025, nil)); got != imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2025-gen2", win2025Newest) {
+		t.Errorf("Windows 2025 resolved %s", got)
+	}
+	// A newer version does not move a pinned image.
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202612.01.0", azuresim.ImageVersionSpec{})
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxPrevious) {
+		t.Errorf("pinned image moved to %s", got)
+	}
+
+	missing := w.provider(imagefamily.Options{LinuxVersion: "199901.01.0"})
+	_, err := missing.List(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil))
+	var ie *imagefamily.ImageError
+	if !errors.As(err, &ie) || ie.Reason != imagefamily.ReasonImageVersionNotFound || !strings.Contains(err.Error(), "pinned node image version 199901.01.0 of image definition 2404gen2containerd does not exist in community gallery "+imagefamily.GalleryUbuntu) {
+		t.Errorf("missing pinned version: %v", err)
+	}
+	if err := w.sim.DeleteGalleryImage(imagefamily.GalleryUbuntu, "2404gen2arm64containerd"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.provider(imagefamily.Options{LinuxVersion: linuxNewest}).Resolve(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil), "arm64", "2")
+	if imagefamily.Reason(err) != imagefamily.ReasonImageDefinitionNotFound {
+		t.Errorf("pinned version of a missing definition: %v", err)
+	}
+}
+
+func TestMissingDefinitionOrVersionIsAnErrorNamingIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	if err := w.sim.DeleteGalleryImage(imagefamily.GalleryUbuntu, "2404gen2arm64containerd"); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	p := w.provider(imagefamily.Options{Clock: clk})
+	imgs, err := p.List(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil))
+	var ie *imagefamily.ImageError
+	if imgs != nil || !errors.As(err, &ie) || ie.Reason != imagefamily.ReasonImageDefinitionNotFound || ie.Definition != "2404gen2arm64containerd" ||
+		!strings.Contains(err.Error(), "image definition 2404gen2arm64containerd does not exist in community gallery "+imagefamily.GalleryUbuntu+" (eastus)") {
+		t.Fatalf("List: %v %v", imgs, err)
+	}
+	// The other definitions still resolve for sizes that need them.
+	if got := resolve(t, p, nc(v1beta1.ImageFamilyUbuntu2404, nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Errorf("amd64 resolved %s", got)
+	}
+	// A missing definition is not asked for again on every check.
+	before := w.listings()
+	for range 5 {
+		if _, err := p.Resolve(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil), "arm64", "2"); imagefamily.Reason(err) != imagefamily.ReasonImageDefinitionNotFound {
+			t.Fatalf("Resolve: %v", err)
+		}
+	}
+	if n := w.listings() - before; n != 0 {
+		t.Errorf("%d listings for a definition known missing", n)
+	}
+	clk.Step(2 * time.Minute)
+	_, _ = p.Resolve(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil), "arm64", "2")
+	if n := w.listings() - before; n != 1 {
+		t.Errorf("%d listings a while later, want 1", n)
+	}
+
+	// A definition whose every version is gone: no version.
+	for _, v := range []string{"202610.13.0", "202610.27.0", linuxNewest} {
+		if err := w.sim.DeleteImageVersion(imagefamily.GalleryAzureLinux, "V3gen2", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = w.provider(imagefamily.Options{}).List(ctx, nc(v1beta1.ImageFamilyAzureLinux, nil))
+	if imagefamily.Reason(err) != imagefamily.ReasonImageVersionNotFound || !strings.Contains(err.Error(), "image definition V3gen2 in community gallery "+imagefamily.GalleryAzureLinux+" (eastus) has no usable version: 0 listed") {
+		t.Errorf("no versions: %v", err)
+	}
+}
+
+func TestRefreshPicksUpANewVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	p := w.provider(imagefamily.Options{})
+	var changes atomic.Int32
+	p.OnChange(func() { changes.Add(1) })
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Fatalf("resolved %s", got)
+	}
+	if _, err := p.List(ctx, nc(v1beta1.ImageFamilyAzureLinux, nil)); err != nil {
+		t.Fatal(err)
+	}
+	// A refresh without news lists each definition in use once and
+	// changes nothing.
+	before := w.listings()
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 2404gen2containerd, plus Azure Linux's V3gen2, V3 and V3gen2arm64.
+	if n := w.listings() - before; n != 4 || changes.Load() != 0 {
+		t.Errorf("refresh: %d listings, %d changes; want 4 and 0", n, changes.Load())
+	}
+
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.24.0", azuresim.ImageVersionSpec{})
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Errorf("resolved %s before the refresh: the cache answers until then", got)
+	}
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", "202611.24.0") {
+		t.Errorf("resolved %s after the refresh", got)
+	}
+	if changes.Load() != 1 {
+		t.Errorf("%d change notifications, want 1", changes.Load())
+	}
+	imgs, err := p.List(ctx, nc("", nil))
+	if err != nil || len(imgs) != 3 || imgs[0].ID != ubuntu("2404gen2containerd", "202611.24.0") {
+		t.Errorf("List after the refresh: %+v %v", imgs, err)
+	}
+	for _, img := range imgs {
+		if len(img.Requirements) != 2 || img.Requirements[0].Key != corev1.LabelArchStable || img.Requirements[1].Key != v1beta1.LabelSKUHyperVGeneration {
+			t.Errorf("requirements of %s: %+v", img.ID, img.Requirements)
+		}
+	}
+}
+
+func TestAFailedListingKeepsTheLastKnownVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	p := w.provider(imagefamily.Options{})
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Fatalf("resolved %s", got)
+	}
+	w.publish(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.24.0", azuresim.ImageVersionSpec{})
+	if err := w.sim.UpdateConfig(func(c *azuresim.Config) {
+		c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpListGalleryImageVersions, Code: "ServiceUnavailable"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Refresh(ctx)
+	if imagefamily.Reason(err) != imagefamily.ReasonImageListingFailed || !strings.Contains(err.Error(), "listing versions of image definition 2404gen2containerd in community gallery "+imagefamily.GalleryUbuntu+" (eastus): Azure answered 503 ServiceUnavailable") {
+		t.Errorf("refresh during an outage: %v", err)
+	}
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", linuxNewest) {
+		t.Errorf("resolved %s during the outage, want the last known version", got)
+	}
+	if imgs, err := p.List(ctx, nc("", nil)); err == nil {
+		t.Errorf("List during the outage succeeded for definitions never resolved: %+v", imgs)
+	} else if imagefamily.Reason(err) != imagefamily.ReasonImageListingFailed {
+		t.Errorf("List during the outage: %v", err)
+	}
+	if err := w.sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(t, p, nc("", nil)); got != ubuntu("2404gen2containerd", "202611.24.0") {
+		t.Errorf("resolved %s after the outage", got)
+	}
+}
+
+func TestNodeImageVersion(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]string{
+		ubuntu("2204gen2containerd", "202611.10.0"): "AKSUbuntu-2204gen2containerd-202611.10.0",
+		"/CommunityGalleries/AKSWindows-cf00e6e0-d245-4a4e-8d8e-6ed6a3f7a8e8/Images/windows-2025-gen2/Versions/26100.7171.261112": "AKSWindows-windows-2025-gen2-26100.7171.261112",
+		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0":                      "",
+	} {
+		if got := imagefamily.NodeImageVersion(id); got != want {
+			t.Errorf("NodeImageVersion(%s) = %q, want %q", id, got, want)
+		}
+	}
 }

@@ -144,7 +144,7 @@ func (w *world) env(t *testing.T, edit func(*azuresim.Config)) *env {
 	}
 	inputs := testutil.ClusterInputs()
 	inputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.35.1" }, nil)
-	e.images = imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: inputs.KubernetesVersion})
+	e.images = imagefamily.NewDefaultProviderFromFactory(w.clients.Compute, imagefamily.Options{Location: region, KubernetesVersion: inputs.KubernetesVersion, Clock: e.clock})
 	e.launch = launchtemplate.NewDefaultProvider(e.opts.LaunchTemplateOptions(), e.images, inputs)
 	e.provider = instance.NewDefaultProviderFromClients(e.opts, w.clients, w.skus, e.launch, e.cache, e.quota)
 	e.network("10.1.0.0/24")
@@ -300,7 +300,7 @@ func (e *env) foreignVM(name string, tags map[string]*string) error {
 		Location: to.Ptr(region), Tags: tags, Zones: []*string{to.Ptr("1")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
-			StorageProfile:  &armcompute.StorageProfile{ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr("/CommunityGalleries/x/images/y/versions/1")}},
+			StorageProfile:  &armcompute.StorageProfile{ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr(imagefamily.ImageID(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.10.0"))}},
 			OSProfile:       &armcompute.OSProfile{ComputerName: to.Ptr(name), AdminUsername: to.Ptr("azureuser")},
 			NetworkProfile:  &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
 		},

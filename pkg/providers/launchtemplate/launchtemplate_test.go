@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
@@ -89,6 +92,35 @@ func clusterInputs() *testutil.StaticClusterInputs {
 	return in
 }
 
+// images resolves node images from an in-process azuresim, pinned to the
+// versions the golden files name so that they do not move when the
+// simulator publishes newer ones.
+var images *imagefamily.DefaultProvider
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		sim, err := azuresim.NewServer(azuresim.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			err = sim.Start()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "starting azuresim:", err)
+			return 1
+		}
+		defer func() { _ = sim.Close() }()
+		compute, err := armcompute.NewClientFactory(testutil.SubscriptionID, sim.Credential(), sim.ClientOptions())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		images = imagefamily.NewDefaultProviderFromFactory(compute, imagefamily.Options{
+			Location: "eastus", LinuxVersion: "202611.10.0", WindowsVersion: "20348.4405.261112", Windows2025Version: "26100.7171.261112",
+			KubernetesVersion: clusterInputs().KubernetesVersion,
+		})
+		return m.Run()
+	}())
+}
+
 func provider() *launchtemplate.DefaultProvider {
 	return providerWith(clusterInputs())
 }
@@ -98,7 +130,7 @@ func providerWith(inputs cluster.Provider) *launchtemplate.DefaultProvider {
 		ClusterName: "dev", SubscriptionID: "00000000-0000-0000-0000-000000000001", ResourceGroup: "mc_dev_eastus", Location: "eastus",
 		SubnetID:       "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/dev-net/providers/Microsoft.Network/virtualNetworks/dev-vnet/subnets/nodes",
 		DefaultMaxPods: 30,
-	}, imagefamily.NewDefaultProvider(imagefamily.Options{KubernetesVersion: inputs.KubernetesVersion}), inputs)
+	}, images, inputs)
 }
 
 func TestBuild(t *testing.T) {
