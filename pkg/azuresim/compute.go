@@ -331,7 +331,7 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	req.sku = sku
 	offering, ok := s.cat.Offering(sku, req.location)
 	if !ok {
-		return nil, errSkuNotAvailable(sku.Name, req.location, "")
+		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, "")
 	}
 	req.offering = offering
 	switch len(vm.Zones) {
@@ -348,13 +348,13 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 			return nil, errInvalidParameter("zones", "The zone(s) '%s' for resource 'virtualMachines/%s' is not supported. The supported zones for location '%s' are '%s'.", req.zone, name, req.location, strings.Join(region.Zones, ","))
 		}
 		if !slices.Contains(offering.Zones, req.zone) {
-			return nil, errSkuNotAvailable(sku.Name, req.location, req.zone)
+			return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
 		}
 	default:
 		return nil, errInvalidParameter("zones", "A virtual machine can be deployed to only one zone; %d were given.", len(vm.Zones))
 	}
 	if offering.RestrictedIn(req.zone) {
-		return nil, errSkuNotAvailable(sku.Name, req.location, req.zone)
+		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
 	}
 	if p.Priority != nil {
 		switch *p.Priority {
@@ -473,7 +473,8 @@ func validateOSDisk(sku *catalog.SKU, sp *armcompute.StorageProfile) *ARMError {
 }
 
 // pickErrorLocked returns the first matching injected error rule that fires.
-func (s *Server) pickErrorLocked(op, sku, location, zone, capacityType string, async bool) *ARMError {
+// target is the resource the request is about (see defaultMessage).
+func (s *Server) pickErrorLocked(op, target, sku, location, zone, capacityType string, async bool) *ARMError {
 	for i, rule := range s.cfg.Errors {
 		if rule.Async != async || !rule.matches(op, sku, location, zone, capacityType) {
 			continue
@@ -494,7 +495,7 @@ func (s *Server) pickErrorLocked(op, sku, location, zone, capacityType string, a
 		}
 		msg := rule.Message
 		if msg == "" {
-			msg = defaultMessage(rule.Code, sku, zone, location)
+			msg = defaultMessage(rule.Code, target, zone, location)
 			// Injected OperationNotAllowed defaults to the most common real
 			// cause, an exhausted family quota (AZURE-FACTS: 94.5%).
 			if s2, ok := s.cat.SKU(sku); ok && rule.Code == "OperationNotAllowed" {
@@ -542,7 +543,7 @@ func (s *Server) capacityLocked(req *vmRequest) *ARMError {
 		}
 		if used >= rule.Count {
 			if req.zone != "" {
-				return errZonalAllocationFailed(req.sku.Name, req.zone)
+				return errZonalAllocationFailed()
 			}
 			return errAllocationFailed()
 		}
@@ -583,7 +584,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		capType = "spot"
 	}
 	if aerr == nil {
-		aerr = s.pickErrorLocked(OpPutVM, req.sku.Name, req.location, req.zone, capType, false)
+		aerr = s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, false)
 	}
 	if aerr == nil {
 		aerr = s.quotaLocked(sub, req)
@@ -596,7 +597,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	cfg := s.cfg
 	// Decide the outcome now; the operation reports it when it completes.
-	failure := s.pickErrorLocked(OpPutVM, req.sku.Name, req.location, req.zone, capType, true)
+	failure := s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, true)
 	if failure == nil {
 		failure = s.capacityLocked(req)
 	}
@@ -711,11 +712,11 @@ func (s *Server) deleteVM(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if err := s.pickErrorLocked(OpDeleteVM, v.sku.Name, loc, v.zone, v.capacityType(), false); err != nil {
+	if err := s.pickErrorLocked(OpDeleteVM, v.id, v.sku.Name, loc, v.zone, v.capacityType(), false); err != nil {
 		writeARMError(w, err)
 		return
 	}
-	failure := s.pickErrorLocked(OpDeleteVM, v.sku.Name, loc, v.zone, v.capacityType(), true)
+	failure := s.pickErrorLocked(OpDeleteVM, v.id, v.sku.Name, loc, v.zone, v.capacityType(), true)
 	prev := v.state
 	v.state = stateDeleting
 	op := s.newOpLocked(v.id, time.Now())

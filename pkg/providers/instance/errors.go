@@ -237,8 +237,13 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			return ice(ReasonSpotNotAllowed)
 		}
 	case CodeSkuNotAvailable:
+		// Azure words the restriction "not available in location 'L' zones
+		// 'Z'" (or lists "Capacity Restrictions"); the words are not a
+		// contract. What the request asked for is: a zonal request is
+		// refused for its zone, a regional one for the location. A size
+		// restricted in every zone is marked zone by zone as each is tried.
 		zone := offerings.Any
-		if strings.Contains(message, "in zone") && a.zone != "0" {
+		if a.zone != "0" && a.zone != "" {
 			zone = a.zone
 		}
 		ttl := offerings.SKUNotAvailableOnDemandTTL
