@@ -176,6 +176,19 @@ type VMState struct {
 	EvictionNotBefore *time.Time        `json:"evictionNotBefore,omitempty"`
 	NICs              []string          `json:"nics"`
 	Tags              map[string]string `json:"tags,omitempty"`
+	// OSDisk is the managed OS disk's ID ("" when ephemeral); HostGroup the
+	// dedicated host group the VM was placed on.
+	OSDisk    string    `json:"osDisk,omitempty"`
+	HostGroup string    `json:"hostGroup,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
+// DiskState is a managed disk in GET /admin/state.
+type DiskState struct {
+	ID     string            `json:"id"`
+	SizeGB int32             `json:"sizeGB"`
+	VM     string            `json:"vm,omitempty"`
+	Tags   map[string]string `json:"tags,omitempty"`
 }
 
 // NICState is a NIC in GET /admin/state.
@@ -210,13 +223,14 @@ type State struct {
 	NICs    []NICState    `json:"nics"`
 	Subnets []SubnetState `json:"subnets"`
 	Usage   []UsageState  `json:"usage"`
+	Disks   []DiskState   `json:"disks"`
 }
 
 // Snapshot returns the simulator's resources.
 func (s *Server) Snapshot() State {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}}
+	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}, Disks: []DiskState{}}
 	type key struct{ sub, loc string }
 	seen := map[key]bool{}
 	for _, v := range s.vms {
@@ -227,12 +241,19 @@ func (s *Server) Snapshot() State {
 		st.VMs = append(st.VMs, VMState{ID: v.id, Name: v.name, ResourceGroup: v.rg, Location: *v.vm.Location, Size: v.sku.Name,
 			Family: v.sku.Family, VCPUs: v.sku.VCPUs, Zone: v.zone, CapacityType: v.capacityType(), ProvisioningState: v.state,
 			PowerState: v.powerState, FailureCode: fc, EvictionNotBefore: v.evictionNotBefore, NICs: v.nicIDs,
-			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
+			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) }), OSDisk: v.osDiskID, Created: v.created})
+		if hg := v.vm.Properties.HostGroup; hg != nil {
+			st.VMs[len(st.VMs)-1].HostGroup = lo.FromPtr(hg.ID)
+		}
 		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
 	}
 	for _, n := range s.nics {
 		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID})
 	}
+	for _, d := range s.disks {
+		st.Disks = append(st.Disks, DiskState{ID: d.id, SizeGB: d.sizeGB, VM: d.vmID, Tags: lo.MapValues(d.tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
+	}
+	sort.Slice(st.Disks, func(i, j int) bool { return st.Disks[i].ID < st.Disks[j].ID })
 	for _, v := range s.vnets {
 		for _, sr := range v.subnets {
 			st.Subnets = append(st.Subnets, SubnetState{ID: sr.id, Prefix: sr.prefix.String(), Used: len(sr.allocated), Available: s.subnetCapacityLocked(v.name, sr) - len(sr.allocated)})

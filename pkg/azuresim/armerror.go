@@ -68,7 +68,7 @@ func errQuota(kind string, location string, limit, usage, required int) *ARMErro
 
 // errSkuNotAvailable is Compute's refusal of a size restricted for the
 // subscription in a location or zone, worded as Azure words it: the VM's
-// resource ID, the location and the requested zones ('' when regional).
+// resource ID, the location and the requested zones (” when regional).
 func errSkuNotAvailable(vmID, location, zone string) *ARMError {
 	sub := ""
 	if parts := strings.Split(strings.Trim(vmID, "/"), "/"); len(parts) > 1 {

@@ -584,6 +584,9 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		capType = "spot"
 	}
 	if aerr == nil {
+		aerr = s.validateHostGroupLocked(req, name)
+	}
+	if aerr == nil {
 		aerr = s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, false)
 	}
 	if aerr == nil {
@@ -626,6 +629,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		spot: req.spot, state: stateCreating, created: now, listableAt: now.Add(cfg.scale(cfg.ListDelay.Duration)),
 		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true}
 	s.vms[lower(id)] = rec
+	s.osDiskLocked(rec)
 	for _, n := range req.nicIDs {
 		nic := s.nics[lower(n)]
 		nic.vmID = id
@@ -745,16 +749,11 @@ func (s *Server) finishDelete(v *vmRecord, op *asyncOp, failure *ARMError, prev 
 	s.removeVMLocked(v)
 }
 
-// removeVMLocked deletes the VM and releases its NICs (which stay, as in
-// Azure unless deleteOption says otherwise).
+// removeVMLocked deletes the VM; its NICs and OS disk go with it or stay
+// detached as their deleteOptions say.
 func (s *Server) removeVMLocked(v *vmRecord) {
 	delete(s.vms, lower(v.id))
-	for _, n := range v.nicIDs {
-		if nic, ok := s.nics[lower(n)]; ok && strings.EqualFold(nic.vmID, v.id) {
-			nic.vmID = ""
-			nic.nic.Properties.VirtualMachine = nil
-		}
-	}
+	s.releaseVMResourcesLocked(v)
 	s.log.Info("azuresim VM deleted", "vm", v.id)
 	s.notifyLocked(v.id)
 }

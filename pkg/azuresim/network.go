@@ -411,12 +411,7 @@ func (s *Server) deleteNIC(w http.ResponseWriter, r *http.Request) {
 		if s.nics[lower(id)] != n {
 			return
 		}
-		delete(s.nics, lower(id))
-		for _, v := range s.vnets {
-			if sr, ok := v.subnets[lower(strings.TrimPrefix(n.subnetKey, lower(v.id)+"/subnets/"))]; ok && lower(sr.id) == n.subnetKey {
-				delete(sr.allocated, n.ip)
-			}
-		}
+		s.removeNICLocked(n)
 	}
 	n.state = stateDeleting
 	if d := s.cfg.scale(s.cfg.Latency.NICDelete.sample(s.rng)); d > 0 {

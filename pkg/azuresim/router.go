@@ -36,6 +36,11 @@ func (s *Server) routes() http.Handler {
 	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpPutVMExtension, armWrite, []string{BucketPutVMResource}, s.putExtension)
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpGetVMExtension, armRead, []string{BucketGetVM}, s.getExtension)
 	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpDeleteVMExtension, armDelete, []string{BucketDeleteVMResource}, s.deleteExtension)
+	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, s.putHostGroup)
+	arm("GET "+rgPath+computeRP+"/hostGroups/{name}", OpGetHostGroup, armRead, nil, s.getHostGroup)
+	arm("GET "+rgPath+computeRP+"/disks", OpListDisks, armRead, nil, s.listDisks)
+	arm("GET "+rgPath+computeRP+"/disks/{name}", OpGetDisk, armRead, nil, s.getDisk)
+	arm("DELETE "+rgPath+computeRP+"/disks/{name}", OpDeleteDisk, armDelete, nil, s.deleteDisk)
 	// Network.
 	nr, nw := []string{BucketNetworkReads}, []string{BucketNetworkWrites}
 	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)

@@ -26,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 )
@@ -66,20 +67,23 @@ type Server struct {
 	url      string
 	startCfg Config
 
-	mu        sync.RWMutex
-	cfg       Config
-	rng       *mrand.Rand
-	fired     map[int]int // error rule index -> times fired
-	vms       map[string]*vmRecord
-	nics      map[string]*nicRecord
-	vnets     map[string]*vnetRecord
-	ops       map[string]*asyncOp
-	timers    map[*time.Timer]struct{}
-	watchers  []func(vmID string)
-	closed    bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	mu    sync.RWMutex
+	cfg   Config
+	rng   *mrand.Rand
+	fired map[int]int // error rule index -> times fired
+	vms   map[string]*vmRecord
+	nics  map[string]*nicRecord
+	vnets map[string]*vnetRecord
+	disks map[string]*diskRecord
+	// hostGroups are dedicated host groups, by lower-cased ID.
+	hostGroups map[string]*armcompute.DedicatedHostGroup
+	ops        map[string]*asyncOp
+	timers     map[*time.Timer]struct{}
+	watchers   []func(vmID string)
+	closed     bool
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
 
 	transportOnce sync.Once
 	transport     *http.Transport
@@ -152,6 +156,8 @@ func (s *Server) resetStateLocked() {
 	s.vms = map[string]*vmRecord{}
 	s.nics = map[string]*nicRecord{}
 	s.vnets = map[string]*vnetRecord{}
+	s.disks = map[string]*diskRecord{}
+	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

@@ -41,6 +41,8 @@ type vmRecord struct {
 	consumesQuota bool
 	// extensions by lower-cased name; they go with the VM.
 	extensions map[string]*extensionRecord
+	// osDiskID is the managed OS disk ("" for an ephemeral one).
+	osDiskID string
 }
 
 // windows reports whether the VM runs Windows.
