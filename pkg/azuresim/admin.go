@@ -33,7 +33,7 @@ func (s *Server) SetConfig(cfg Config) error {
 	defer s.mu.Unlock()
 	s.cfg = cfg
 	s.fired = map[int]int{}
-	s.throttle.configure(cfg.Throttling)
+	s.throttle.configure(cfg.Throttling, cfg.TimeScale)
 	return nil
 }
 
@@ -49,10 +49,10 @@ func (s *Server) UpdateConfig(edit func(*Config)) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling)
+	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling) || cfg.TimeScale != s.cfg.TimeScale
 	s.cfg = cfg
 	if throttleChanged {
-		s.throttle.configure(cfg.Throttling)
+		s.throttle.configure(cfg.Throttling, cfg.TimeScale)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (s *Server) Reset() {
 	ids := lo.Map(lo.Values(s.vms), func(v *vmRecord, _ int) string { return v.id })
 	s.resetStateLocked()
 	s.cfg = s.startCfg
-	s.throttle.configure(s.cfg.Throttling)
+	s.throttle.configure(s.cfg.Throttling, s.cfg.TimeScale)
 	for _, id := range ids {
 		s.notifyLocked(id)
 	}
