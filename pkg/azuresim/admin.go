@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/samber/lo"
@@ -22,6 +23,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/capacity", s.adminMiddleware(s.handleAddCapacity))
 	mux.Handle("PUT /admin/quota", s.adminMiddleware(s.handlePutQuota))
 	mux.Handle("POST /admin/evict", s.adminMiddleware(s.handleEvict))
+	mux.Handle("GET /admin/requests", s.adminMiddleware(s.handleRequests))
 }
 
 // SetConfig replaces the fault model at run time.
@@ -81,6 +83,7 @@ func (s *Server) Reset() {
 	}
 	s.mu.Unlock()
 	s.stats.reset()
+	s.requests.reset()
 }
 
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
@@ -276,3 +279,20 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 
 // Stats returns per-operation request statistics.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// RecentRequests returns up to n of the latest ARM requests, oldest first.
+func (s *Server) RecentRequests(n int) []Request { return s.requests.last(n) }
+
+// handleRequests answers GET /admin/requests[?limit=n] (default 200).
+func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
+	n := 200
+	if v := r.URL.Query().Get("limit"); v != "" {
+		parsed, err := strconv.Atoi(v)
+		if err != nil || parsed <= 0 {
+			writeARMError(w, errInvalidParameter("limit", "limit must be a positive number"))
+			return
+		}
+		n = parsed
+	}
+	writeJSON(w, http.StatusOK, s.requests.last(n))
+}

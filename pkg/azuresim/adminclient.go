@@ -106,6 +106,13 @@ func (c *AdminClient) Evict(ctx context.Context, vmID string, notice time.Durati
 	return c.do(ctx, http.MethodPost, "/admin/evict", body, nil)
 }
 
+// Requests returns up to limit of the latest ARM requests, oldest first
+// (GET /admin/requests).
+func (c *AdminClient) Requests(ctx context.Context, limit int) ([]Request, error) {
+	var out []Request
+	return out, c.do(ctx, http.MethodGet, fmt.Sprintf("/admin/requests?limit=%d", limit), nil, &out)
+}
+
 // ResetStats zeroes the request statistics.
 func (c *AdminClient) ResetStats(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/admin/reset?scope=stats", nil, nil)

@@ -105,6 +105,12 @@ func TestHostGroupPlacement(t *testing.T) {
 	if err := create("manual-group", false); err == nil || respErr(t, err).ErrorCode != "InvalidParameter" {
 		t.Fatalf("VM on a host group without automatic placement: %v, want InvalidParameter", err)
 	}
+	// The failure dump of an e2e spec shows recent requests with their codes.
+	var logged []azuresim.Request
+	if e.admin(http.MethodGet, "/admin/requests?limit=5", "", &logged) != http.StatusOK ||
+		!lo.ContainsBy(logged, func(r azuresim.Request) bool { return r.Operation == azuresim.OpPutVM && r.ErrorCode == "InvalidParameter" }) {
+		t.Fatalf("recent requests %+v lack the refused PutVM", logged)
+	}
 	put(true)
 	if err := create("spot-on-host", true); err == nil {
 		t.Fatal("a spot VM was placed on a dedicated host group")

@@ -69,10 +69,12 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
-// recorder captures the status for stats.
+// recorder captures the status for stats, and the body of an error
+// response for the request log.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	errBody []byte
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -85,6 +87,9 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+	}
+	if r.status >= 400 && len(r.errBody) < 4096 {
+		r.errBody = append(r.errBody, b...)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -105,7 +110,13 @@ func (s *Server) armMiddleware(op string, class armClass, buckets []string, h ht
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
-			s.stats.record(op, max(rec.status, 200), time.Since(start))
+			status := max(rec.status, 200)
+			s.stats.record(op, status, time.Since(start))
+			req := Request{Time: start, Method: r.Method, Path: r.URL.Path, Operation: op, Status: status, DurationMs: ms(time.Since(start))}
+			if status >= 400 {
+				req.ErrorCode = errorCode(rec.errBody)
+			}
+			s.requests.add(req)
 		}()
 		defer s.guard(rec, r)
 		reqID := uuid.NewString()

@@ -60,6 +60,7 @@ type Server struct {
 	handler  http.Handler
 	throttle *throttler
 	stats    *stats
+	requests *requestLog
 	admin    string
 
 	ln       net.Listener
@@ -131,7 +132,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, cat: opts.Catalog, log: opts.Logger, certs: certs, admin: opts.AdminToken,
-		throttle: newThrottler(cfg.Throttling, cfg.TimeScale), stats: newStats(), startCfg: cfg, cfg: cfg,
+		throttle: newThrottler(cfg.Throttling, cfg.TimeScale), stats: newStats(), requests: newRequestLog(), startCfg: cfg, cfg: cfg,
 		rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), stop: make(chan struct{}),
 	}
 	s.resetStateLocked()
