@@ -108,7 +108,9 @@ func TestHostGroupPlacement(t *testing.T) {
 	// The failure dump of an e2e spec shows recent requests with their codes.
 	var logged []azuresim.Request
 	if e.admin(http.MethodGet, "/admin/requests?limit=5", "", &logged) != http.StatusOK ||
-		!lo.ContainsBy(logged, func(r azuresim.Request) bool { return r.Operation == azuresim.OpPutVM && r.ErrorCode == "InvalidParameter" }) {
+		!lo.ContainsBy(logged, func(r azuresim.Request) bool {
+			return r.Operation == azuresim.OpPutVM && r.ErrorCode == "InvalidParameter"
+		}) {
 		t.Fatalf("recent requests %+v lack the refused PutVM", logged)
 	}
 	put(true)
