@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	controllerruntime "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/karpenter/pkg/operator/injection"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
@@ -37,6 +39,15 @@ type StatusController struct {
 	subnets         subnet.Provider
 	cluster         cluster.Provider
 	defaultSubnetID string
+	subnetMarks     *subnet.FullMarks
+}
+
+// WithSubnetMarks makes the controller treat a subnet that just refused a
+// network interface as full, and re-evaluate every NodeClass at once when
+// one does.
+func (c *StatusController) WithSubnetMarks(m *subnet.FullMarks) *StatusController {
+	c.subnetMarks = m
+	return c
 }
 
 // NewStatusController returns the controller.
@@ -97,6 +108,9 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	case err != nil:
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetCheckFailed", fmt.Sprintf("reading subnet %s: %v", subnetID, err))
 		requeue = time.Minute
+	case c.subnetMarks != nil && c.subnetMarks.Full(subnetID):
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("Azure refused a network interface in subnet %s for lack of free IP addresses (SubnetIsFull); nodes wait until addresses are freed or the subnet grows", subnetID))
+		requeue = time.Minute
 	case sn.AvailableIPs <= 0:
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
 		requeue = time.Minute
@@ -123,8 +137,21 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 
 // Register adds the controller to the manager.
 func (c *StatusController) Register(_ context.Context, m manager.Manager) error {
-	return controllerruntime.NewControllerManagedBy(m).
+	b := controllerruntime.NewControllerManagedBy(m).
 		Named(c.Name()).
-		For(&v1beta1.AKSNodeClass{}).
-		Complete(reconcile.AsReconciler(m.GetClient(), c))
+		For(&v1beta1.AKSNodeClass{})
+	if c.subnetMarks != nil {
+		// A subnet refused an address: every NodeClass is re-evaluated (a
+		// cluster has few, and most share the cluster's subnet).
+		b = b.WatchesRawSource(source.Channel(c.subnetMarks.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			var list v1beta1.AKSNodeClassList
+			if err := m.GetClient().List(ctx, &list); err != nil {
+				return nil
+			}
+			return lo.Map(list.Items, func(nc v1beta1.AKSNodeClass, _ int) reconcile.Request {
+				return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nc)}
+			})
+		})))
+	}
+	return b.Complete(reconcile.AsReconciler(m.GetClient(), c))
 }

@@ -133,6 +133,9 @@ type Options struct {
 	// SSHPublicKey is the admin SSH key of Linux nodes ("" generates one
 	// whose private key is discarded).
 	SSHPublicKey string
+	// SubnetFull, when set, is told the subnet ID of every NIC creation
+	// refused for lack of addresses (subnet.FullMarks.MarkFull).
+	SubnetFull func(subnetID string)
 	// DeleteWait is how long Delete waits for the VM deletion to finish
 	// before returning with deletion still in progress (default 2s).
 	DeleteWait time.Duration
