@@ -184,6 +184,10 @@ type VMState struct {
 	OSDisk    string    `json:"osDisk,omitempty"`
 	HostGroup string    `json:"hostGroup,omitempty"`
 	Created   time.Time `json:"created"`
+	// OSType is Linux or Windows; EphemeralOSDisk the placement of an
+	// ephemeral OS disk ("" when managed).
+	OSType          string `json:"osType"`
+	EphemeralOSDisk string `json:"ephemeralOSDisk,omitempty"`
 }
 
 // DiskState is a managed disk in GET /admin/state.
@@ -245,6 +249,10 @@ func (s *Server) Snapshot() State {
 			Family: v.sku.Family, VCPUs: v.sku.VCPUs, Zone: v.zone, CapacityType: v.capacityType(), ProvisioningState: v.state,
 			PowerState: v.powerState, FailureCode: fc, EvictionNotBefore: v.evictionNotBefore, NICs: v.nicIDs,
 			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) }), OSDisk: v.osDiskID, Created: v.created})
+		st.VMs[len(st.VMs)-1].OSType = lo.Ternary(v.windows(), "Windows", "Linux")
+		if sp := v.vm.Properties.StorageProfile; sp != nil && sp.OSDisk != nil && sp.OSDisk.DiffDiskSettings != nil {
+			st.VMs[len(st.VMs)-1].EphemeralOSDisk = string(lo.FromPtrOr(sp.OSDisk.DiffDiskSettings.Placement, "CacheDisk"))
+		}
 		if hg := v.vm.Properties.HostGroup; hg != nil {
 			st.VMs[len(st.VMs)-1].HostGroup = lo.FromPtr(hg.ID)
 		}
