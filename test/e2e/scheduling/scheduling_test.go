@@ -23,33 +23,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
-// run creates the objects, cleans them up (and waits for their nodes and
-// VMs to go) when the spec ends, and returns once every pod of ns runs.
-func run(ctx context.Context, ns string, pods int, objs ...client.Object) {
-	Expect(framework.Namespace(ctx, env.Client, ns)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(env.Cleanup(ctx, append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})...)).To(Succeed())
-	}, NodeTimeout(5*time.Minute))
-	for _, o := range objs {
-		Expect(env.Client.Create(ctx, o)).To(Succeed())
-	}
-	if pods > 0 {
-		Expect(env.WaitPodsRunning(ctx, ns, pods, 4*time.Minute)).To(Succeed())
-	}
-}
-
-// nodeAndVM returns the node and the VM of a running pod.
-func nodeAndVM(ctx context.Context, ns, name string) (*corev1.Node, azuresim.VMState) {
-	var pod corev1.Pod
-	Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pod)).To(Succeed())
-	node, err := framework.NodeOf(ctx, env.Client, &pod)
-	Expect(err).NotTo(HaveOccurred())
-	vm, err := env.VMOfNode(ctx, node)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(vm.Size).To(Equal(node.Labels[corev1.LabelInstanceTypeStable]), "node %s and its VM disagree on the size", node.Name)
-	return node, vm
-}
-
 func withSelector(p *corev1.Pod, sel map[string]string) *corev1.Pod {
 	p.Spec.NodeSelector = lo.Assign(p.Spec.NodeSelector, sel)
 	return p
@@ -60,12 +33,15 @@ var armSizeRE = regexp.MustCompile(`^Standard_[A-Z]+\d+[a-z]*p[a-z]*_v\d+$`)
 var _ = Describe("scheduling", func() {
 	It("runs a mixed workload on nodes of several sizes", Label("fast"), func(ctx SpecContext) {
 		ns, pool := "mixed", "mixed"
-		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
+		// Up to 16 vCPUs a node, and memory-heavy large pods: no single size
+		// is the cheapest home for everything.
+		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand),
+			karpv1.NodeSelectorRequirementWithMinValues{Key: v1beta1.LabelSKUCPU, Operator: corev1.NodeSelectorOpLt, Values: []string{"17"}})
 		np.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("10m")
-		run(ctx, ns, 30, np,
+		env.Run(ctx, ns, 30, np,
 			framework.Deployment(ns, "small", pool, 20, "250m", "512Mi"),
-			framework.Deployment(ns, "medium", pool, 8, "2", "6Gi"),
-			framework.Deployment(ns, "large", pool, 2, "14", "40Gi"))
+			framework.Deployment(ns, "medium", pool, 8, "2", "4Gi"),
+			framework.Deployment(ns, "large", pool, 2, "12", "100Gi"))
 		nodes, claims, err := framework.PoolNodes(ctx, env.Client, pool)
 		Expect(err).NotTo(HaveOccurred())
 		vms, err := env.VMsOf(ctx, pool)
@@ -91,18 +67,18 @@ var _ = Describe("scheduling", func() {
 		arm := withSelector(framework.Pod(ns, "arm64", pool, "1", "1Gi"), map[string]string{corev1.LabelArchStable: "arm64"})
 		zone := withSelector(framework.Pod(ns, "zone-2", pool, "1", "1Gi"), map[string]string{corev1.LabelTopologyZone: "eastus-2"})
 		np := framework.NodePool(pool, "default", framework.Requirement(corev1.LabelArchStable, "amd64", "arm64"))
-		run(ctx, ns, 4, np, family, cpu, arm, zone)
+		env.Run(ctx, ns, 4, np, family, cpu, arm, zone)
 
-		node, vm := nodeAndVM(ctx, ns, "family-e")
+		node, vm := env.NodeAndVM(ctx, ns, "family-e")
 		Expect(node.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUFamily, "E"))
 		Expect(vm.Size).To(HavePrefix("Standard_E"))
-		node, vm = nodeAndVM(ctx, ns, "cpu-16")
+		node, vm = env.NodeAndVM(ctx, ns, "cpu-16")
 		Expect(node.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUCPU, "16"))
 		Expect(vm.VCPUs).To(Equal(16))
-		node, vm = nodeAndVM(ctx, ns, "arm64")
+		node, vm = env.NodeAndVM(ctx, ns, "arm64")
 		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelArchStable, "arm64"))
 		Expect(vm.Size).To(MatchRegexp(armSizeRE.String()), "an Arm64 size (p in the name)")
-		node, vm = nodeAndVM(ctx, ns, "zone-2")
+		node, vm = env.NodeAndVM(ctx, ns, "zone-2")
 		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelTopologyZone, "eastus-2"))
 		Expect(vm.Zone).To(Equal("2"))
 	})
@@ -118,13 +94,13 @@ var _ = Describe("scheduling", func() {
 		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
 		}}}}
-		run(ctx, ns, 9, framework.NodePool(pool, "default"), spread, apart)
+		env.Run(ctx, ns, 9, framework.NodePool(pool, "default"), spread, apart)
 
 		zonesOf := func(app string) (zones, nodes, vmZones []string) {
 			pods, err := framework.Pods(ctx, env.Client, ns, client.MatchingLabels{"app": app})
 			Expect(err).NotTo(HaveOccurred())
 			for _, p := range pods {
-				node, vm := nodeAndVM(ctx, ns, p.Name)
+				node, vm := env.NodeAndVM(ctx, ns, p.Name)
 				zones = append(zones, node.Labels[corev1.LabelTopologyZone])
 				nodes = append(nodes, node.Name)
 				vmZones = append(vmZones, vm.Zone)
@@ -147,9 +123,9 @@ var _ = Describe("scheduling", func() {
 		np.Spec.Template.Spec.Taints = []corev1.Taint{framework.Taint("dedicated", "payments")}
 		pod := framework.Pod(ns, "payments", pool, "500m", "512Mi")
 		pod.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "payments", Effect: corev1.TaintEffectNoSchedule}}
-		run(ctx, ns, 1, nc, np, pod)
+		env.Run(ctx, ns, 1, nc, np, pod)
 
-		node, vm := nodeAndVM(ctx, ns, "payments")
+		node, vm := env.NodeAndVM(ctx, ns, "payments")
 		Expect(node.Labels).To(HaveKeyWithValue("e2e/team", "payments"))
 		Expect(node.Spec.Taints).To(ContainElement(HaveField("Key", "dedicated")))
 		Expect(vm.Tags).To(HaveKeyWithValue("team", "payments"))
@@ -177,15 +153,15 @@ var _ = Describe("scheduling", func() {
 		critical.Spec.Tolerations = []corev1.Toleration{{Key: "CriticalAddonsOnly", Operator: corev1.TolerationOpExists}}
 		regular := framework.Deployment(ns, "app", "", 4, "500m", "512Mi")
 		regular.Spec.Template.Spec.NodeSelector = nil
-		run(ctx, ns, 5, system, user, critical, regular)
+		env.Run(ctx, ns, 5, system, user, critical, regular)
 
-		node, _ := nodeAndVM(ctx, ns, "coredns")
+		node, _ := env.NodeAndVM(ctx, ns, "coredns")
 		Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, "system"))
 		Expect(node.Labels).To(HaveKeyWithValue(v1beta1.AKSLabelMode, "system"))
 		pods, err := framework.Pods(ctx, env.Client, ns, client.MatchingLabels{"app": "app"})
 		Expect(err).NotTo(HaveOccurred())
 		for _, p := range pods {
-			n, vm := nodeAndVM(ctx, ns, p.Name)
+			n, vm := env.NodeAndVM(ctx, ns, p.Name)
 			Expect(n.Labels).NotTo(HaveKeyWithValue(karpv1.NodePoolLabelKey, "system"), "pod %s without the toleration landed on the system pool", p.Name)
 			Expect(vm.Tags).To(HaveKeyWithValue(framework.TagNodePool, "user"))
 		}
@@ -198,9 +174,9 @@ var _ = Describe("scheduling", func() {
 		np := framework.NodePool(pool, "windows", framework.Requirement(corev1.LabelOSStable, "windows"),
 			framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
 		pod := withSelector(framework.Pod(ns, "iis", pool, "1", "2Gi"), map[string]string{corev1.LabelOSStable: "windows"})
-		run(ctx, ns, 1, nc, np, pod)
+		env.Run(ctx, ns, 1, nc, np, pod)
 
-		node, vm := nodeAndVM(ctx, ns, "iis")
+		node, vm := env.NodeAndVM(ctx, ns, "iis")
 		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelOSStable, "windows"))
 		Expect(vm.OSType).To(Equal("Windows"))
 		// The controller's price for the size is the Windows row of the
@@ -219,14 +195,14 @@ var _ = Describe("scheduling", func() {
 		arm := withSelector(framework.Pod(ns, "arm", pool, "2", "4Gi"), map[string]string{corev1.LabelArchStable: "arm64"})
 		np := framework.NodePool(pool, "default", framework.Requirement(corev1.LabelArchStable, "amd64", "arm64"),
 			framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
-		run(ctx, ns, 2, np, gpu, arm)
+		env.Run(ctx, ns, 2, np, gpu, arm)
 
-		node, vm := nodeAndVM(ctx, ns, "cuda")
+		node, vm := env.NodeAndVM(ctx, ns, "cuda")
 		Expect(node.Labels).To(HaveKey(v1beta1.LabelSKUGPUCount))
 		Expect(vm.Size).To(MatchRegexp(`^Standard_N[CDV]`))
 		gpus := node.Status.Capacity["nvidia.com/gpu"]
 		Expect(gpus.Value()).To(BeNumerically(">=", 1))
-		node, vm = nodeAndVM(ctx, ns, "arm")
+		node, vm = env.NodeAndVM(ctx, ns, "arm")
 		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelArchStable, "arm64"))
 		Expect(vm.Size).To(MatchRegexp(armSizeRE.String()))
 	})
@@ -258,9 +234,9 @@ var _ = Describe("scheduling", func() {
 				framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
 			objs = append(objs, nc, np, framework.Pod(ns, c.name, np.Name, "500m", "1Gi"))
 		}
-		run(ctx, ns, len(cases), objs...)
+		env.Run(ctx, ns, len(cases), objs...)
 		for _, c := range cases {
-			node, vm := nodeAndVM(ctx, ns, c.name)
+			node, vm := env.NodeAndVM(ctx, ns, c.name)
 			Expect(vm.Size).To(Equal(c.wantSize), c.name)
 			if c.ephemeral {
 				Expect(vm.EphemeralOSDisk).NotTo(BeEmpty(), "%s: want an ephemeral OS disk", c.name)
@@ -282,7 +258,7 @@ var _ = Describe("scheduling", func() {
 		noClass := framework.NodePool("bad-class", "impossible")
 		noMatch := framework.NodePool("bad-reqs", "default", framework.Requirement(v1beta1.LabelSKUFamily, "ZZ"))
 		huge := framework.NodePool("bad-pod", "default")
-		run(ctx, ns, 0, impossible, noClass, noMatch, huge,
+		env.Run(ctx, ns, 0, impossible, noClass, noMatch, huge,
 			framework.Pod(ns, "on-impossible", "bad-class", "1", "1Gi"),
 			framework.Pod(ns, "on-nothing", "bad-reqs", "1", "1Gi"),
 			framework.Pod(ns, "too-big", "bad-pod", "1000", "1Gi"))
