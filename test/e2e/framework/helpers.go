@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 )
 
@@ -129,14 +130,20 @@ func (e *Environment) Consistently(ctx context.Context, d time.Duration, what st
 	return nil
 }
 
-// Cleanup deletes the objects (NodePools last), then waits until the
-// NodePools have no NodeClaim, Node or VM left, so one spec's fleet never
-// spoils the next.
+// Cleanup deletes the objects and waits until their NodePools have no
+// NodeClaim, Node or VM left, so one spec's fleet never spoils the next.
+// Workloads go first, then NodePools, and AKSNodeClasses only once their
+// nodes are gone (an AKSNodeClass has no finalizer yet to wait for them).
 func (e *Environment) Cleanup(ctx context.Context, objs ...client.Object) error {
 	var pools []string
+	var classes []client.Object
 	for _, o := range objs {
-		if p, ok := o.(*karpv1.NodePool); ok {
-			pools = append(pools, p.Name)
+		switch o.(type) {
+		case *karpv1.NodePool:
+			pools = append(pools, o.GetName())
+			continue
+		case *v1beta1.AKSNodeClass:
+			classes = append(classes, o)
 			continue
 		}
 		if err := client.IgnoreNotFound(e.Client.Delete(ctx, o, client.PropagationPolicy(metav1.DeletePropagationBackground))); err != nil {
@@ -150,7 +157,7 @@ func (e *Environment) Cleanup(ctx context.Context, objs ...client.Object) error 
 			}
 		}
 	}
-	return e.Eventually(ctx, 4*time.Minute, fmt.Sprintf("NodePools %v without nodes or VMs", pools), func(ctx context.Context) (bool, error) {
+	if err := e.Eventually(ctx, 4*time.Minute, fmt.Sprintf("NodePools %v without nodes or VMs", pools), func(ctx context.Context) (bool, error) {
 		for _, p := range pools {
 			nodes, claims, err := PoolNodes(ctx, e.Client, p)
 			if err != nil || len(nodes)+len(claims) > 0 {
@@ -162,7 +169,15 @@ func (e *Environment) Cleanup(ctx context.Context, objs ...client.Object) error 
 			}
 		}
 		return true, nil
-	})
+	}); err != nil {
+		return err
+	}
+	for _, o := range classes {
+		if err := client.IgnoreNotFound(e.Client.Delete(ctx, o)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Taint returns a NoSchedule taint.
