@@ -260,6 +260,9 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 	labels[v1beta1.AKSLabelScaleSetPriority] = priority
 	labels[v1beta1.AKSLabelPriority] = priority
 	labels[v1beta1.AKSLabelStorageProfile] = storage
+	// AKS names the storage tier the size's disks get: premium where the
+	// size supports premium storage.
+	labels[v1beta1.AKSLabelStorageTier] = lo.Ternary(s.Bool(sku.CapPremiumIO), "Premium_LRS", "Standard_LRS")
 	labels[v1beta1.AKSLabelOSSKU] = v1beta1.OSSKU(nc.GetImageFamily())
 	labels[v1beta1.AKSLabelInstanceSKU] = s.Name
 	labels[v1beta1.AKSLabelCluster] = p.opts.ClusterName

@@ -39,8 +39,10 @@ var _ = AfterSuite(func() {
 	}
 })
 
-var _ = ReportAfterEach(func(ctx SpecContext, report SpecReport) {
-	if report.Failed() && env != nil {
+// AfterEach runs before the spec's DeferCleanup, so the dump shows the
+// fleet as the failure left it.
+var _ = AfterEach(func() {
+	if CurrentSpecReport().Failed() && env != nil {
 		env.Dump(context.Background(), GinkgoWriter)
 	}
 })
