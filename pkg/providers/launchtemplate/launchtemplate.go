@@ -243,8 +243,14 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec) map[string]string {
 	// kubelet sets the hostname label itself, from the computer name.
 	delete(labels, corev1.LabelHostname)
 
+	// The mode is a well-known label, so core keeps it out of the
+	// NodeClaim's labels when a pod, not the NodePool, asks for it: read
+	// the requirement too, or a pod selecting mode=system gets a node
+	// labelled user, never schedules, and core launches for it again.
 	mode := v1beta1.ModeUser
-	if claim.Labels[v1beta1.AKSLabelMode] == v1beta1.ModeSystem {
+	if claim.Labels[v1beta1.AKSLabelMode] == v1beta1.ModeSystem ||
+		scheduling.NewNodeSelectorRequirementsWithMinValues(claim.Spec.Requirements...).Get(v1beta1.AKSLabelMode).Has(v1beta1.ModeSystem) &&
+			!scheduling.NewNodeSelectorRequirementsWithMinValues(claim.Spec.Requirements...).Get(v1beta1.AKSLabelMode).Has(v1beta1.ModeUser) {
 		mode = v1beta1.ModeSystem
 	}
 	priority := v1beta1.ScaleSetPriorityRegular

@@ -153,7 +153,12 @@ var _ = Describe("scheduling", func() {
 		critical.Spec.Tolerations = []corev1.Toleration{{Key: "CriticalAddonsOnly", Operator: corev1.TolerationOpExists}}
 		regular := framework.Deployment(ns, "app", "", 4, "500m", "512Mi")
 		regular.Spec.Template.Spec.NodeSelector = nil
-		env.Run(ctx, ns, 5, system, user, critical, regular)
+		// The critical pod alone first: core tries NodePools by weight, then
+		// name, so it gets a node of the system pool; pods created with it
+		// could share the in-flight user node, which the user pool allows.
+		env.Run(ctx, ns, 1, system, user, critical)
+		Expect(env.Client.Create(ctx, regular)).To(Succeed())
+		Expect(env.WaitPodsRunning(ctx, ns, 5, 4*time.Minute)).To(Succeed())
 
 		node, _ := env.NodeAndVM(ctx, ns, "coredns")
 		Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, "system"))
