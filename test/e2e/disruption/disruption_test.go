@@ -177,7 +177,7 @@ var _ = Describe("drift", func() {
 		Expect(vms).To(HaveLen(nodes))
 		for _, vm := range vms {
 			Expect(lo.Contains(original, vm.Tags[framework.TagNodeClaim])).To(BeFalse(), "VM %s of a drifted NodeClaim remains", vm.Name)
-			Expect(vm.OSDisk+vm.EphemeralOSDisk).NotTo(BeEmpty())
+			Expect(vm.OSDisk + vm.EphemeralOSDisk).NotTo(BeEmpty())
 		}
 	})
 
@@ -318,7 +318,9 @@ var _ = Describe("spot eviction", func() {
 		Expect(nodes).NotTo(BeEmpty())
 		for _, n := range nodes {
 			Expect(n.Name).NotTo(Equal(evicted.Name))
-			ready := lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool { return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue })
+			ready := lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+				return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+			})
 			Expect(ready).To(BeTrue(), "replacement node %s Ready", n.Name)
 		}
 	})

@@ -71,5 +71,4 @@ func (e *Environment) RetailPrices(ctx context.Context, size string) (linux, win
 	return linux, windows, nil
 }
 
-
 func keyOf(name string) client.ObjectKey { return client.ObjectKey{Name: name} }
