@@ -136,6 +136,14 @@ var _ = Describe("fallbacks", func() {
 	// kept creating NodeClaims that failed on the NIC PUT for 5 minutes.
 	// Last in the suite: the NodeClasses stay not Ready for a while after.
 	It("reports a full subnet on the NodeClass and stops creating NodeClaims", Label("fast"), func(ctx SpecContext) {
+		// Registered first, so it runs last: after the subnet has room again.
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(env.Eventually(ctx, 5*time.Minute, "AKSNodeClass default Ready again once the subnet has room", func(ctx context.Context) (bool, error) {
+				var nc v1beta1.AKSNodeClass
+				err := env.Client.Get(ctx, client.ObjectKey{Name: "default"}, &nc)
+				return err == nil && nc.StatusConditions().Get(status.ConditionReady).IsTrue(), err
+			})).To(Succeed())
+		}, NodeTimeout(6*time.Minute))
 		st, err := env.Sim.State(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		used := lo.SumBy(st.Subnets, func(s azuresim.SubnetState) int { return s.Used })
@@ -150,13 +158,6 @@ var _ = Describe("fallbacks", func() {
 			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
 		}}}}
 		env.Run(ctx, ns, 0, nc, framework.NodePool(pool, "subnet"), apart)
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(env.Eventually(ctx, 5*time.Minute, "AKSNodeClass subnet Ready again", func(ctx context.Context) (bool, error) {
-				var nc v1beta1.AKSNodeClass
-				err := env.Client.Get(ctx, client.ObjectKey{Name: "default"}, &nc)
-				return err == nil && nc.StatusConditions().Get(status.ConditionReady).IsTrue(), err
-			})).To(Succeed())
-		}, NodeTimeout(6*time.Minute))
 
 		Expect(env.Eventually(ctx, 3*time.Minute, "AKSNodeClass subnet not Ready with reason SubnetFull", func(ctx context.Context) (bool, error) {
 			var got v1beta1.AKSNodeClass
