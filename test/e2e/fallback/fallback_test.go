@@ -6,7 +6,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/awslabs/operatorpkg/status"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
@@ -134,25 +137,23 @@ var _ = Describe("fallbacks", func() {
 
 	// Issue 12: SubnetIsFull did not make the NodeClass not Ready, so core
 	// kept creating NodeClaims that failed on the NIC PUT for 5 minutes.
-	// Last in the suite: the NodeClasses stay not Ready for a while after.
 	It("reports a full subnet on the NodeClass and stops creating NodeClaims", Label("fast"), func(ctx SpecContext) {
-		// Registered first, so it runs last: after the subnet has room again.
-		DeferCleanup(func(ctx SpecContext) {
-			Expect(env.Eventually(ctx, 5*time.Minute, "AKSNodeClass default Ready again once the subnet has room", func(ctx context.Context) (bool, error) {
-				var nc v1beta1.AKSNodeClass
-				err := env.Client.Get(ctx, client.ObjectKey{Name: "default"}, &nc)
-				return err == nil && nc.StatusConditions().Get(status.ConditionReady).IsTrue(), err
-			})).To(Succeed())
-		}, NodeTimeout(6*time.Minute))
-		st, err := env.Sim.State(ctx)
+		// A subnet of its own with room for one NIC, so the cluster's other
+		// NodeClasses keep theirs.
+		const subnetName = "e2e-full"
+		clients, err := azure.NewClients(env.Azure, localcluster.SubscriptionID)
 		Expect(err).NotTo(HaveOccurred())
-		used := lo.SumBy(st.Subnets, func(s azuresim.SubnetState) int { return s.Used })
-		// Room for one more NIC.
+		poller, err := clients.Network.NewSubnetsClient().BeginCreateOrUpdate(ctx, localcluster.ResourceGroup, localcluster.VNet, subnetName,
+			armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr("10.225.0.0/24")}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		created, err := poller.PollUntilDone(ctx, nil)
+		Expect(err).NotTo(HaveOccurred())
 		fault(ctx, func(c *azuresim.Config) {
-			c.Subnets = append(c.Subnets, azuresim.SubnetRule{Subnet: "aks-subnet", AvailableIPs: used + 1})
+			c.Subnets = append(c.Subnets, azuresim.SubnetRule{VNet: localcluster.VNet, Subnet: subnetName, AvailableIPs: 1})
 		})
 		ns, pool := "subnet", "subnet"
 		nc := framework.NodeClass("subnet")
+		nc.Spec.VNETSubnetID = created.ID
 		apart := framework.Deployment(ns, "apart", pool, 3, "500m", "512Mi")
 		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
@@ -192,8 +193,10 @@ var _ = Describe("fallbacks", func() {
 		running, total, err := framework.PodsRunning(ctx, env.Client, ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(running).To(BeNumerically("<", total), "pods wait for addresses")
-		st, err = env.Sim.State(ctx)
+		st, err := env.Sim.State(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(lo.SumBy(st.Subnets, func(s azuresim.SubnetState) int { return s.Used })).To(BeNumerically("<=", used+1))
+		full, ok := lo.Find(st.Subnets, func(s azuresim.SubnetState) bool { return s.ID == *created.ID })
+		Expect(ok).To(BeTrue())
+		Expect(full.Used).To(Equal(1), "one NIC fits")
 	})
 })
