@@ -344,7 +344,9 @@ var _ = Describe("spot eviction", func() {
 		Expect(env.Eventually(ctx, 2*time.Minute, "only Ready replacement nodes left", func(ctx context.Context) (bool, error) {
 			nodes, _, err := framework.PoolNodes(ctx, env.Client, pool)
 			return err == nil && len(nodes) > 0 && lo.EveryBy(nodes, func(n corev1.Node) bool {
-				return n.Name != evicted.Name && lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool { return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue })
+				return n.Name != evicted.Name && lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+					return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+				})
 			}), err
 		})).To(Succeed())
 		Expect(env.WaitPodsRunning(ctx, ns, 2, time.Minute)).To(Succeed())
