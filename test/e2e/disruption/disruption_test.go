@@ -44,7 +44,7 @@ func cpuOf(nodes []corev1.Node) int64 {
 }
 
 var _ = Describe("consolidation", func() {
-	It("removes an empty node and its VM", Label("fast"), func(ctx SpecContext) {
+	It("removes an empty node and its VM", func(ctx SpecContext) {
 		ns, pool := "empty", "empty"
 		np := framework.NodePool(pool, "default")
 		np.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("5s")
@@ -63,7 +63,7 @@ var _ = Describe("consolidation", func() {
 	})
 
 	for _, capacityType := range []string{karpv1.CapacityTypeOnDemand, karpv1.CapacityTypeSpot} {
-		It(fmt.Sprintf("replaces an underutilized %s node by a cheaper %s one, and not while do-not-disrupt or a PDB forbids it", capacityType, capacityType), Label("fast"), func(ctx SpecContext) {
+		It(fmt.Sprintf("replaces an underutilized %s node by a cheaper %s one, and not while do-not-disrupt or a PDB forbids it", capacityType, capacityType), func(ctx SpecContext) {
 			ns, pool := "under-"+capacityType, "under-"+capacityType
 			np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, capacityType))
 			np.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("5s")
@@ -248,7 +248,7 @@ var _ = Describe("budgets with a schedule", func() {
 })
 
 var _ = Describe("lifecycle", func() {
-	It("replaces an expired node", Label("fast"), func(ctx SpecContext) {
+	It("replaces an expired node", func(ctx SpecContext) {
 		ns, pool := "expire", "expire"
 		np := framework.NodePool(pool, "default")
 		np.Spec.Template.Spec.ExpireAfter = karpv1.MustParseNillableDuration("90s")
@@ -270,7 +270,7 @@ var _ = Describe("lifecycle", func() {
 		})).To(Succeed())
 	})
 
-	It("never launches beyond the NodePool's CPU limit", Label("fast"), func(ctx SpecContext) {
+	It("never launches beyond the NodePool's CPU limit", func(ctx SpecContext) {
 		ns, pool := "limits", "limits"
 		np := framework.NodePool(pool, "default")
 		np.Spec.Limits = karpv1.Limits{corev1.ResourceCPU: resource.MustParse("8")}
@@ -292,7 +292,7 @@ var _ = Describe("lifecycle", func() {
 		Expect(running).To(BeNumerically("<", total), "some pods wait for capacity the limit forbids")
 	})
 
-	It("prefers the NodePool with the higher weight", Label("fast"), func(ctx SpecContext) {
+	It("prefers the NodePool with the higher weight", func(ctx SpecContext) {
 		ns := "weights"
 		heavy, light := framework.NodePool("heavy", "default"), framework.NodePool("light", "default")
 		heavy.Spec.Weight, light.Spec.Weight = lo.ToPtr[int32](50), lo.ToPtr[int32](10)
@@ -311,7 +311,7 @@ var _ = Describe("lifecycle", func() {
 })
 
 var _ = Describe("spot eviction", func() {
-	It("replaces an evicted spot node with a Ready one and moves the pods before the deadline", Label("fast"), func(ctx SpecContext) {
+	It("replaces an evicted spot node with a Ready one and moves the pods before the deadline", func(ctx SpecContext) {
 		ns, pool := "evict", "evict"
 		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeSpot))
 		np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty

@@ -38,7 +38,7 @@ func bothCapacityTypes() karpv1.NodeSelectorRequirementWithMinValues {
 }
 
 var _ = Describe("fallbacks", func() {
-	It("chooses spot when it is cheaper", Label("fast"), func(ctx SpecContext) {
+	It("chooses spot when it is cheaper", func(ctx SpecContext) {
 		ns, pool := "spot", "spot"
 		env.Run(ctx, ns, 1, framework.NodePool(pool, "default", bothCapacityTypes()), framework.Pod(ns, "app", pool, "2", "4Gi"))
 		node, vm := env.NodeAndVM(ctx, ns, "app")
@@ -46,7 +46,7 @@ var _ = Describe("fallbacks", func() {
 		Expect(vm.CapacityType).To(Equal("spot"))
 	})
 
-	It("falls back to on-demand when the spot quota is exhausted", Label("fast"), func(ctx SpecContext) {
+	It("falls back to on-demand when the spot quota is exhausted", func(ctx SpecContext) {
 		fault(ctx, func(c *azuresim.Config) { c.Quota.LowPriorityLimit = 0 })
 		ns, pool := "spot-quota", "spot-quota"
 		env.Run(ctx, ns, 1, framework.NodePool(pool, "default", bothCapacityTypes()), framework.Pod(ns, "app", pool, "2", "4Gi"))
@@ -55,7 +55,7 @@ var _ = Describe("fallbacks", func() {
 		Expect(vm.CapacityType).To(Equal("on-demand"))
 	})
 
-	It("moves to another zone when a zone has no capacity", Label("fast"), func(ctx SpecContext) {
+	It("moves to another zone when a zone has no capacity", func(ctx SpecContext) {
 		size := "Standard_D4s_v5"
 		fault(ctx, func(c *azuresim.Config) {
 			for _, z := range []string{"1", "3"} {
@@ -76,7 +76,7 @@ var _ = Describe("fallbacks", func() {
 		Expect(lo.CountBy(vms, func(vm azuresim.VMState) bool { return vm.ProvisioningState == "Failed" })).To(BeZero(), "failed VMs are cleaned up")
 	})
 
-	It("moves to another family when a family's quota is exhausted", Label("fast"), func(ctx SpecContext) {
+	It("moves to another family when a family's quota is exhausted", func(ctx SpecContext) {
 		fault(ctx, func(c *azuresim.Config) {
 			c.Quota.Families = append(c.Quota.Families, azuresim.FamilyQuota{Location: "eastus", Family: "standardDSv5Family", Limit: 0})
 		})

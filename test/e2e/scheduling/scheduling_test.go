@@ -31,7 +31,7 @@ func withSelector(p *corev1.Pod, sel map[string]string) *corev1.Pod {
 var armSizeRE = regexp.MustCompile(`^Standard_[A-Z]+\d+[a-z]*p[a-z]*_v\d+$`)
 
 var _ = Describe("scheduling", func() {
-	It("runs a mixed workload on nodes of several sizes", Label("fast"), func(ctx SpecContext) {
+	It("runs a mixed workload on nodes of several sizes", func(ctx SpecContext) {
 		ns, pool := "mixed", "mixed"
 		// Up to 16 vCPUs a node, and memory-heavy large pods: no single size
 		// is the cheapest home for everything.
@@ -57,7 +57,7 @@ var _ = Describe("scheduling", func() {
 		}
 	})
 
-	It("honours nodeSelector and node affinity on sku-family, sku-cpu, arch and zone", Label("fast"), func(ctx SpecContext) {
+	It("honours nodeSelector and node affinity on sku-family, sku-cpu, arch and zone", func(ctx SpecContext) {
 		ns, pool := "selection", "selection"
 		family := withSelector(framework.Pod(ns, "family-e", pool, "1", "1Gi"), map[string]string{v1beta1.LabelSKUFamily: "E"})
 		cpu := framework.Pod(ns, "cpu-16", pool, "1", "1Gi")
@@ -143,7 +143,7 @@ var _ = Describe("scheduling", func() {
 		}
 	})
 
-	It("gives the system surge pool only pods that tolerate CriticalAddonsOnly", Label("fast"), func(ctx SpecContext) {
+	It("gives the system surge pool only pods that tolerate CriticalAddonsOnly", func(ctx SpecContext) {
 		ns := "system"
 		system := framework.NodePool("system", "default")
 		system.Spec.Template.Labels[v1beta1.AKSLabelMode] = "system"
@@ -192,7 +192,7 @@ var _ = Describe("scheduling", func() {
 		Expect(env.OfferingPrice(ctx, "windows", vm)).To(BeNumerically("~", windows, 1e-6), "the controller prices %s at the Windows rate", vm.Size)
 	})
 
-	It("gives a GPU pod a GPU size and an arm64 pod an Arm64 size", Label("fast"), func(ctx SpecContext) {
+	It("gives a GPU pod a GPU size and an arm64 pod an Arm64 size", func(ctx SpecContext) {
 		ns, pool := "accel", "accel"
 		gpu := framework.Pod(ns, "cuda", pool, "2", "8Gi")
 		gpu.Spec.Containers[0].Resources.Requests["nvidia.com/gpu"] = resource.MustParse("1")
