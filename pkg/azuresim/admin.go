@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/samber/lo"
@@ -23,6 +24,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/capacity", s.adminMiddleware(s.handleAddCapacity))
 	mux.Handle("PUT /admin/quota", s.adminMiddleware(s.handlePutQuota))
 	mux.Handle("POST /admin/evict", s.adminMiddleware(s.handleEvict))
+	mux.Handle("GET /admin/requests", s.adminMiddleware(s.handleRequests))
 	// Community galleries: what an image publisher does.
 	mux.Handle("GET /admin/galleries", s.adminMiddleware(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.GalleryImages()) }))
 	mux.Handle("PUT /admin/galleries/{gallery}/images/{image}/versions/{version}", s.adminMiddleware(s.handlePublishImageVersion))
@@ -70,7 +72,7 @@ func (s *Server) SetConfig(cfg Config) error {
 	defer s.mu.Unlock()
 	s.cfg = cfg
 	s.fired = map[int]int{}
-	s.throttle.configure(cfg.Throttling)
+	s.throttle.configure(cfg.Throttling, cfg.TimeScale)
 	return nil
 }
 
@@ -86,10 +88,10 @@ func (s *Server) UpdateConfig(edit func(*Config)) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling)
+	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling) || cfg.TimeScale != s.cfg.TimeScale
 	s.cfg = cfg
 	if throttleChanged {
-		s.throttle.configure(cfg.Throttling)
+		s.throttle.configure(cfg.Throttling, cfg.TimeScale)
 	}
 	return nil
 }
@@ -112,12 +114,13 @@ func (s *Server) Reset() {
 	ids := lo.Map(lo.Values(s.vms), func(v *vmRecord, _ int) string { return v.id })
 	s.resetStateLocked()
 	s.cfg = s.startCfg
-	s.throttle.configure(s.cfg.Throttling)
+	s.throttle.configure(s.cfg.Throttling, s.cfg.TimeScale)
 	for _, id := range ids {
 		s.notifyLocked(id)
 	}
 	s.mu.Unlock()
 	s.stats.reset()
+	s.requests.reset()
 }
 
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
@@ -218,6 +221,23 @@ type VMState struct {
 	// NodeJoinError says why the VM's node has not joined: what its kubelet
 	// would log (TLS bootstrap refused, API server unreachable, …).
 	NodeJoinError string `json:"nodeJoinError,omitempty"`
+	// OSDisk is the managed OS disk's ID ("" when ephemeral); HostGroup the
+	// dedicated host group the VM was placed on.
+	OSDisk    string    `json:"osDisk,omitempty"`
+	HostGroup string    `json:"hostGroup,omitempty"`
+	Created   time.Time `json:"created"`
+	// OSType is Linux or Windows; EphemeralOSDisk the placement of an
+	// ephemeral OS disk ("" when managed).
+	OSType          string `json:"osType"`
+	EphemeralOSDisk string `json:"ephemeralOSDisk,omitempty"`
+}
+
+// DiskState is a managed disk in GET /admin/state.
+type DiskState struct {
+	ID     string            `json:"id"`
+	SizeGB int32             `json:"sizeGB"`
+	VM     string            `json:"vm,omitempty"`
+	Tags   map[string]string `json:"tags,omitempty"`
 }
 
 // NICState is a NIC in GET /admin/state.
@@ -252,13 +272,14 @@ type State struct {
 	NICs    []NICState    `json:"nics"`
 	Subnets []SubnetState `json:"subnets"`
 	Usage   []UsageState  `json:"usage"`
+	Disks   []DiskState   `json:"disks"`
 }
 
 // Snapshot returns the simulator's resources.
 func (s *Server) Snapshot() State {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}}
+	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}, Disks: []DiskState{}}
 	type key struct{ sub, loc string }
 	seen := map[key]bool{}
 	for _, v := range s.vms {
@@ -269,12 +290,24 @@ func (s *Server) Snapshot() State {
 		st.VMs = append(st.VMs, VMState{ID: v.id, Name: v.name, ResourceGroup: v.rg, Location: *v.vm.Location, Size: v.sku.Name,
 			Family: v.sku.Family, VCPUs: v.sku.VCPUs, Zone: v.zone, CapacityType: v.capacityType(), ProvisioningState: v.state,
 			PowerState: v.powerState, FailureCode: fc, EvictionNotBefore: v.evictionNotBefore, NICs: v.nicIDs,
-			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) }), Node: v.node.Node, NodeJoinError: v.node.JoinError})
+			Tags: lo.MapValues(v.vm.Tags, func(t *string, _ string) string { return lo.FromPtr(t) }), OSDisk: v.osDiskID, Created: v.created,
+			Node: v.node.Node, NodeJoinError: v.node.JoinError})
+		st.VMs[len(st.VMs)-1].OSType = lo.Ternary(v.windows(), "Windows", "Linux")
+		if sp := v.vm.Properties.StorageProfile; sp != nil && sp.OSDisk != nil && sp.OSDisk.DiffDiskSettings != nil {
+			st.VMs[len(st.VMs)-1].EphemeralOSDisk = string(lo.FromPtrOr(sp.OSDisk.DiffDiskSettings.Placement, "CacheDisk"))
+		}
+		if hg := v.vm.Properties.HostGroup; hg != nil {
+			st.VMs[len(st.VMs)-1].HostGroup = lo.FromPtr(hg.ID)
+		}
 		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
 	}
 	for _, n := range s.nics {
 		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID})
 	}
+	for _, d := range s.disks {
+		st.Disks = append(st.Disks, DiskState{ID: d.id, SizeGB: d.sizeGB, VM: d.vmID, Tags: lo.MapValues(d.tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
+	}
+	sort.Slice(st.Disks, func(i, j int) bool { return st.Disks[i].ID < st.Disks[j].ID })
 	for _, v := range s.vnets {
 		for _, sr := range v.subnets {
 			st.Subnets = append(st.Subnets, SubnetState{ID: sr.id, Prefix: sr.prefix.String(), Used: len(sr.allocated), Available: s.subnetCapacityLocked(v.name, sr) - len(sr.allocated)})
@@ -297,3 +330,20 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 
 // Stats returns per-operation request statistics.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// RecentRequests returns up to n of the latest ARM requests, oldest first.
+func (s *Server) RecentRequests(n int) []Request { return s.requests.last(n) }
+
+// handleRequests answers GET /admin/requests[?limit=n] (default 200).
+func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
+	n := 200
+	if v := r.URL.Query().Get("limit"); v != "" {
+		parsed, err := strconv.Atoi(v)
+		if err != nil || parsed <= 0 {
+			writeARMError(w, errInvalidParameter("limit", "limit must be a positive number"))
+			return
+		}
+		n = parsed
+	}
+	writeJSON(w, http.StatusOK, s.requests.last(n))
+}

@@ -134,6 +134,32 @@ func galleryPath(gallery, image string) string {
 	return "/admin/galleries/" + url.PathEscape(gallery) + "/images/" + url.PathEscape(image)
 }
 
+// Requests returns up to limit of the latest ARM requests, oldest first
+// (GET /admin/requests).
+func (c *AdminClient) Requests(ctx context.Context, limit int) ([]Request, error) {
+	var out []Request
+	return out, c.do(ctx, http.MethodGet, fmt.Sprintf("/admin/requests?limit=%d", limit), nil, &out)
+}
+
+// RetailPrices returns every row of the simulator's Retail Prices API that
+// matches the OData filter, following NextPageLink.
+func (c *AdminClient) RetailPrices(ctx context.Context, filter string) ([]PriceItem, error) {
+	path := "/api/retail/prices?api-version=2023-01-01-preview&$filter=" + url.QueryEscape(filter)
+	var out []PriceItem
+	for path != "" {
+		var page struct {
+			Items        []PriceItem `json:"Items"`
+			NextPageLink string      `json:"NextPageLink"`
+		}
+		if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		path = strings.TrimPrefix(page.NextPageLink, c.url)
+	}
+	return out, nil
+}
+
 // ResetStats zeroes the request statistics.
 func (c *AdminClient) ResetStats(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/admin/reset?scope=stats", nil, nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // ARMError is an error in ARM's wire shape: {"error":{"code","message","details"}}.
@@ -65,18 +66,23 @@ func errQuota(kind string, location string, limit, usage, required int) *ARMErro
 		kind, location, limit, usage, required, usage+required)
 }
 
-func errSkuNotAvailable(size, location, zone string) *ARMError {
-	where := fmt.Sprintf("location '%s'", location)
-	if zone != "" {
-		where = fmt.Sprintf("location '%s' in zone '%s'", location, zone)
+// errSkuNotAvailable is Compute's refusal of a size restricted for the
+// subscription in a location or zone, worded as Azure words it: the VM's
+// resource ID, the location and the requested zones (” when regional).
+func errSkuNotAvailable(vmID, location, zone string) *ARMError {
+	sub := ""
+	if parts := strings.Split(strings.Trim(vmID, "/"), "/"); len(parts) > 1 {
+		sub = parts[1]
 	}
 	return armErr(http.StatusConflict, "SkuNotAvailable",
-		"The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: %s' is currently not available in %s. Please try another size or deploy to a different location or different zone. See https://aka.ms/azureskunotavailable for details.", size, where)
+		"The requested size for resource '%s' is currently not available in location '%s' zones '%s' for subscription '%s'. Please try another size or deploy to a different location or zones. See https://aka.ms/azureskunotavailable for details.", vmID, location, zone, sub)
 }
 
-func errZonalAllocationFailed(size, zone string) *ARMError {
+// errZonalAllocationFailed is the LRO failure of a zone out of capacity.
+// Azure's text names neither the size nor the zone.
+func errZonalAllocationFailed() *ARMError {
 	return armErr(http.StatusOK, "ZonalAllocationFailed",
-		"Allocation failed. We do not have sufficient capacity for the requested VM size %s in zone %s. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance", size, zone)
+		"Allocation failed. We do not have sufficient capacity for the requested VM size in this zone. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance")
 }
 
 func errAllocationFailed() *ARMError {
@@ -93,18 +99,22 @@ func errOverconstrained(zonal bool, constraints string) *ARMError {
 		"Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive. Please remove some constraints and try again. Constraints applied are: %s. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance", constraints)
 }
 
+// errSubnetIsFull is Network's refusal of a NIC in a subnet without a free
+// address (400, synchronous).
 func errSubnetIsFull(subnetID, prefix string) *ARMError {
 	return armErr(http.StatusBadRequest, "SubnetIsFull",
 		"Subnet %s with address prefix %s does not have enough capacity for 1 IP addresses.", subnetID, prefix)
 }
 
 // defaultMessage words an injected error whose rule gave only a code.
-func defaultMessage(code, size, zone, location string) string {
+// target is the resource the request is about: the VM's ID for Compute, the
+// subnet's ID for a NIC.
+func defaultMessage(code, target, zone, location string) string {
 	switch code {
 	case "SkuNotAvailable":
-		return errSkuNotAvailable(size, location, zone).Message
+		return errSkuNotAvailable(target, location, zone).Message
 	case "ZonalAllocationFailed":
-		return errZonalAllocationFailed(size, zone).Message
+		return errZonalAllocationFailed().Message
 	case "AllocationFailed":
 		return errAllocationFailed().Message
 	case "OverconstrainedAllocationRequest", "OverconstrainedZonalAllocationRequest":
@@ -116,7 +126,7 @@ func defaultMessage(code, size, zone, location string) string {
 	case "TooManyRequests":
 		return "The server rejected the request because too many requests have been received for this subscription."
 	case "InsufficientSubnetSize", "SubnetIsFull":
-		return "Subnet does not have enough capacity for 1 IP addresses."
+		return fmt.Sprintf("Subnet %s does not have enough capacity for 1 IP addresses.", target)
 	default:
 		return "Injected failure " + code + "."
 	}

@@ -333,7 +333,7 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	req.sku = sku
 	offering, ok := s.cat.Offering(sku, req.location)
 	if !ok {
-		return nil, errSkuNotAvailable(sku.Name, req.location, "")
+		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, "")
 	}
 	req.offering = offering
 	switch len(vm.Zones) {
@@ -350,13 +350,13 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 			return nil, errInvalidParameter("zones", "The zone(s) '%s' for resource 'virtualMachines/%s' is not supported. The supported zones for location '%s' are '%s'.", req.zone, name, req.location, strings.Join(region.Zones, ","))
 		}
 		if !slices.Contains(offering.Zones, req.zone) {
-			return nil, errSkuNotAvailable(sku.Name, req.location, req.zone)
+			return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
 		}
 	default:
 		return nil, errInvalidParameter("zones", "A virtual machine can be deployed to only one zone; %d were given.", len(vm.Zones))
 	}
 	if offering.RestrictedIn(req.zone) {
-		return nil, errSkuNotAvailable(sku.Name, req.location, req.zone)
+		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
 	}
 	if p.Priority != nil {
 		switch *p.Priority {
@@ -480,7 +480,8 @@ func validateOSDisk(sku *catalog.SKU, sp *armcompute.StorageProfile) *ARMError {
 }
 
 // pickErrorLocked returns the first matching injected error rule that fires.
-func (s *Server) pickErrorLocked(op, sku, location, zone, capacityType string, async bool) *ARMError {
+// target is the resource the request is about (see defaultMessage).
+func (s *Server) pickErrorLocked(op, target, sku, location, zone, capacityType string, async bool) *ARMError {
 	for i, rule := range s.cfg.Errors {
 		if rule.Async != async || !rule.matches(op, sku, location, zone, capacityType) {
 			continue
@@ -501,7 +502,7 @@ func (s *Server) pickErrorLocked(op, sku, location, zone, capacityType string, a
 		}
 		msg := rule.Message
 		if msg == "" {
-			msg = defaultMessage(rule.Code, sku, zone, location)
+			msg = defaultMessage(rule.Code, target, zone, location)
 			// Injected OperationNotAllowed defaults to the most common real
 			// cause, an exhausted family quota (AZURE-FACTS: 94.5%).
 			if s2, ok := s.cat.SKU(sku); ok && rule.Code == "OperationNotAllowed" {
@@ -549,7 +550,7 @@ func (s *Server) capacityLocked(req *vmRequest) *ARMError {
 		}
 		if used >= rule.Count {
 			if req.zone != "" {
-				return errZonalAllocationFailed(req.sku.Name, req.zone)
+				return errZonalAllocationFailed()
 			}
 			return errAllocationFailed()
 		}
@@ -590,7 +591,10 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		capType = "spot"
 	}
 	if aerr == nil {
-		aerr = s.pickErrorLocked(OpPutVM, req.sku.Name, req.location, req.zone, capType, false)
+		aerr = s.validateHostGroupLocked(req, name)
+	}
+	if aerr == nil {
+		aerr = s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, false)
 	}
 	if aerr == nil {
 		aerr = s.quotaLocked(sub, req)
@@ -603,7 +607,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	cfg := s.cfg
 	// Decide the outcome now; the operation reports it when it completes.
-	failure := s.pickErrorLocked(OpPutVM, req.sku.Name, req.location, req.zone, capType, true)
+	failure := s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, true)
 	if failure == nil {
 		failure = s.capacityLocked(req)
 	}
@@ -632,6 +636,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		spot: req.spot, state: stateCreating, created: now, listableAt: now.Add(cfg.scale(cfg.ListDelay.Duration)),
 		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true, hyperVGeneration: req.hyperVGeneration}
 	s.vms[lower(id)] = rec
+	s.osDiskLocked(rec)
 	for _, n := range req.nicIDs {
 		nic := s.nics[lower(n)]
 		nic.vmID = id
@@ -718,11 +723,11 @@ func (s *Server) deleteVM(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if err := s.pickErrorLocked(OpDeleteVM, v.sku.Name, loc, v.zone, v.capacityType(), false); err != nil {
+	if err := s.pickErrorLocked(OpDeleteVM, v.id, v.sku.Name, loc, v.zone, v.capacityType(), false); err != nil {
 		writeARMError(w, err)
 		return
 	}
-	failure := s.pickErrorLocked(OpDeleteVM, v.sku.Name, loc, v.zone, v.capacityType(), true)
+	failure := s.pickErrorLocked(OpDeleteVM, v.id, v.sku.Name, loc, v.zone, v.capacityType(), true)
 	prev := v.state
 	v.state = stateDeleting
 	op := s.newOpLocked(v.id, time.Now())
@@ -751,16 +756,11 @@ func (s *Server) finishDelete(v *vmRecord, op *asyncOp, failure *ARMError, prev 
 	s.removeVMLocked(v)
 }
 
-// removeVMLocked deletes the VM and releases its NICs (which stay, as in
-// Azure unless deleteOption says otherwise).
+// removeVMLocked deletes the VM; its NICs and OS disk go with it or stay
+// detached as their deleteOptions say.
 func (s *Server) removeVMLocked(v *vmRecord) {
 	delete(s.vms, lower(v.id))
-	for _, n := range v.nicIDs {
-		if nic, ok := s.nics[lower(n)]; ok && strings.EqualFold(nic.vmID, v.id) {
-			nic.vmID = ""
-			nic.nic.Properties.VirtualMachine = nil
-		}
-	}
+	s.releaseVMResourcesLocked(v)
 	s.log.Info("azuresim VM deleted", "vm", v.id)
 	s.notifyLocked(v.id)
 }

@@ -276,7 +276,7 @@ func (s *Server) getGalleryImage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	img, loc, aerr := s.lookupGalleryImageLocked(r)
 	if aerr == nil {
-		aerr = s.pickErrorLocked(OpGetGalleryImage, "", loc, "", "", false)
+		aerr = s.pickErrorLocked(OpGetGalleryImage, "", "", loc, "", "", false)
 	}
 	var out armcompute.CommunityGalleryImage
 	if aerr == nil {
@@ -294,7 +294,7 @@ func (s *Server) listGalleryImageVersions(w http.ResponseWriter, r *http.Request
 	s.mu.Lock()
 	img, loc, aerr := s.lookupGalleryImageLocked(r)
 	if aerr == nil {
-		aerr = s.pickErrorLocked(OpListGalleryImageVersions, "", loc, "", "", false)
+		aerr = s.pickErrorLocked(OpListGalleryImageVersions, "", "", loc, "", "", false)
 	}
 	var all []*armcompute.CommunityGalleryImageVersion
 	if aerr == nil {
@@ -319,7 +319,7 @@ func (s *Server) getGalleryImageVersion(w http.ResponseWriter, r *http.Request) 
 	s.mu.Lock()
 	img, loc, aerr := s.lookupGalleryImageLocked(r)
 	if aerr == nil {
-		aerr = s.pickErrorLocked(OpGetGalleryImageVersion, "", loc, "", "", false)
+		aerr = s.pickErrorLocked(OpGetGalleryImageVersion, "", "", loc, "", "", false)
 	}
 	var out *armcompute.CommunityGalleryImageVersion
 	if aerr == nil {

@@ -268,10 +268,6 @@ func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.renderNIC(existing))
 		return
 	}
-	if err := s.pickErrorLocked(OpPutNIC, "", loc, "", "", false); err != nil {
-		writeARMError(w, err)
-		return
-	}
 	ssub, srg, svnet, ssubnet, ok := parseSubnetID(subnetRef)
 	if !ok {
 		writeARMError(w, armErr(http.StatusBadRequest, "LinkedInvalidPropertyId", "Property id '%s' at path 'properties.ipConfigurations[0].properties.subnet.id' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' or '/providers/{resourceProviderNamespace}/'.", subnetRef))
@@ -280,6 +276,10 @@ func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 	sr, aerr := s.findSubnetLocked(ssub, srg, svnet, ssubnet)
 	if aerr != nil {
 		writeARMError(w, armErr(http.StatusBadRequest, "InvalidResourceReference", "Resource %s referenced by resource %s was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.", subnetRef, id))
+		return
+	}
+	if err := s.pickErrorLocked(OpPutNIC, sr.id, "", loc, "", "", false); err != nil {
+		writeARMError(w, err)
 		return
 	}
 	if len(sr.allocated) >= s.subnetCapacityLocked(svnet, sr) {
@@ -401,7 +401,7 @@ func (s *Server) deleteNIC(w http.ResponseWriter, r *http.Request) {
 		writeARMError(w, armErr(http.StatusBadRequest, "NicInUse", "Network Interface %s is used by existing resource %s. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.", n.id, n.vmID))
 		return
 	}
-	if err := s.pickErrorLocked(OpDeleteNIC, "", *n.nic.Location, "", "", false); err != nil {
+	if err := s.pickErrorLocked(OpDeleteNIC, n.id, "", *n.nic.Location, "", "", false); err != nil {
 		writeARMError(w, err)
 		return
 	}
@@ -411,12 +411,7 @@ func (s *Server) deleteNIC(w http.ResponseWriter, r *http.Request) {
 		if s.nics[lower(id)] != n {
 			return
 		}
-		delete(s.nics, lower(id))
-		for _, v := range s.vnets {
-			if sr, ok := v.subnets[lower(strings.TrimPrefix(n.subnetKey, lower(v.id)+"/subnets/"))]; ok && lower(sr.id) == n.subnetKey {
-				delete(sr.allocated, n.ip)
-			}
-		}
+		s.removeNICLocked(n)
 	}
 	n.state = stateDeleting
 	if d := s.cfg.scale(s.cfg.Latency.NICDelete.sample(s.rng)); d > 0 {

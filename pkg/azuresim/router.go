@@ -43,6 +43,11 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+galleryImage, OpGetGalleryImage, armRead, nil, s.getGalleryImage)
 	arm("GET "+galleryImage+"/versions", OpListGalleryImageVersions, armRead, nil, s.listGalleryImageVersions)
 	arm("GET "+galleryImage+"/versions/{version}", OpGetGalleryImageVersion, armRead, nil, s.getGalleryImageVersion)
+	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, s.putHostGroup)
+	arm("GET "+rgPath+computeRP+"/hostGroups/{name}", OpGetHostGroup, armRead, nil, s.getHostGroup)
+	arm("GET "+rgPath+computeRP+"/disks", OpListDisks, armRead, nil, s.listDisks)
+	arm("GET "+rgPath+computeRP+"/disks/{name}", OpGetDisk, armRead, nil, s.getDisk)
+	arm("DELETE "+rgPath+computeRP+"/disks/{name}", OpDeleteDisk, armDelete, nil, s.deleteDisk)
 	// Network.
 	nr, nw := []string{BucketNetworkReads}, []string{BucketNetworkWrites}
 	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)
@@ -72,10 +77,12 @@ func (s *Server) routes() http.Handler {
 	})
 }
 
-// recorder captures the status for stats.
+// recorder captures the status for stats, and the body of an error
+// response for the request log.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	errBody []byte
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -88,6 +95,9 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+	}
+	if r.status >= 400 && len(r.errBody) < 4096 {
+		r.errBody = append(r.errBody, b...)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -108,7 +118,13 @@ func (s *Server) armMiddleware(op string, class armClass, buckets []string, h ht
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
-			s.stats.record(op, max(rec.status, 200), time.Since(start))
+			status := max(rec.status, 200)
+			s.stats.record(op, status, time.Since(start))
+			req := Request{Time: start, Method: r.Method, Path: r.URL.Path, Operation: op, Status: status, DurationMs: ms(time.Since(start))}
+			if status >= 400 {
+				req.ErrorCode = errorCode(rec.errBody)
+			}
+			s.requests.add(req)
 		}()
 		defer s.guard(rec, r)
 		reqID := uuid.NewString()

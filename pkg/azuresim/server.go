@@ -26,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 )
@@ -60,6 +61,7 @@ type Server struct {
 	handler  http.Handler
 	throttle *throttler
 	stats    *stats
+	requests *requestLog
 	admin    string
 
 	ln       net.Listener
@@ -67,14 +69,18 @@ type Server struct {
 	url      string
 	startCfg Config
 
-	mu        sync.RWMutex
-	cfg       Config
-	rng       *mrand.Rand
-	fired     map[int]int // error rule index -> times fired
-	vms       map[string]*vmRecord
-	nics      map[string]*nicRecord
-	vnets     map[string]*vnetRecord
-	galleries map[string]*communityGallery // by lower(public name)
+	mu    sync.RWMutex
+	cfg   Config
+	rng   *mrand.Rand
+	fired map[int]int // error rule index -> times fired
+	vms   map[string]*vmRecord
+	nics  map[string]*nicRecord
+	vnets map[string]*vnetRecord
+	disks map[string]*diskRecord
+	// hostGroups are dedicated host groups, by lower-cased ID.
+	hostGroups map[string]*armcompute.DedicatedHostGroup
+	// galleries are AKS's community galleries, by lower(public name).
+	galleries map[string]*communityGallery
 	ops       map[string]*asyncOp
 	timers    map[*time.Timer]struct{}
 	watchers  []func(vmID string)
@@ -129,7 +135,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, cat: opts.Catalog, log: opts.Logger, certs: certs, admin: opts.AdminToken,
-		throttle: newThrottler(cfg.Throttling), stats: newStats(), startCfg: cfg, cfg: cfg,
+		throttle: newThrottler(cfg.Throttling, cfg.TimeScale), stats: newStats(), requests: newRequestLog(), startCfg: cfg, cfg: cfg,
 		rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), stop: make(chan struct{}),
 	}
 	s.resetStateLocked()
@@ -155,6 +161,8 @@ func (s *Server) resetStateLocked() {
 	s.nics = map[string]*nicRecord{}
 	s.vnets = map[string]*vnetRecord{}
 	s.galleries = seedGalleries()
+	s.disks = map[string]*diskRecord{}
+	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

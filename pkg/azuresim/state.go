@@ -46,6 +46,8 @@ type vmRecord struct {
 	node nodeagent.NodeReport
 	// hyperVGeneration is the generation the VM boots, from its image.
 	hyperVGeneration armcompute.HyperVGeneration
+	// osDiskID is the managed OS disk ("" for an ephemeral one).
+	osDiskID string
 }
 
 // windows reports whether the VM runs Windows.

@@ -34,6 +34,11 @@ const (
 	OpVNetUsages        = "ListVNetUsages"
 	OpPutSubnet         = "PutSubnet"
 	OpGetSubnet         = "GetSubnet"
+	OpPutHostGroup      = "PutHostGroup"
+	OpGetHostGroup      = "GetHostGroup"
+	OpGetDisk           = "GetDisk"
+	OpListDisks         = "ListDisks"
+	OpDeleteDisk        = "DeleteDisk"
 	OpRetailPrices      = "RetailPrices"
 	// Community gallery reads (the AKS node images).
 	OpGetGalleryImage          = "GetCommunityGalleryImage"

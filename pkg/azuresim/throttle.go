@@ -74,28 +74,41 @@ type throttleKey struct {
 
 type bucket struct {
 	spec     BucketSpec
+	scale    float64
 	lim      *rate.Limiter
 	rejected int // requests refused since the bucket last let one through
 }
 
+// throttler runs ARM's token buckets on the simulator's clock: a bucket
+// refills at its published rate per simulated minute, so at time scale 0.02
+// it refills 50x faster in wall time, as every latency is 50x shorter. The
+// pressure a workload puts on ARM is then the same at any time scale.
+// Retry-After is in wall seconds (what clients wait), at least 1.
 type throttler struct {
 	mu       sync.Mutex
 	disabled bool
+	scale    float64 // simulated duration x scale = wall duration
 	specs    map[string]BucketSpec
 	buckets  map[string]*bucket // by bucket name + "/" + scope
 	now      func() time.Time
 }
 
-func newThrottler(cfg ThrottlingConfig) *throttler {
+func newThrottler(cfg ThrottlingConfig, timeScale float64) *throttler {
 	t := &throttler{now: time.Now}
-	t.configure(cfg)
+	t.configure(cfg, timeScale)
 	return t
 }
 
-func (t *throttler) configure(cfg ThrottlingConfig) {
+// configure resets every bucket to full with the sizes of cfg and refills
+// scaled by timeScale.
+func (t *throttler) configure(cfg ThrottlingConfig, timeScale float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.disabled = cfg.Disabled
+	t.scale = timeScale
+	if t.scale <= 0 {
+		t.scale = 1
+	}
 	t.specs = DefaultBuckets()
 	for k, v := range cfg.Buckets {
 		t.specs[k] = v
@@ -108,7 +121,7 @@ func (t *throttler) get(name, scope string) *bucket {
 	b, ok := t.buckets[key]
 	if !ok {
 		spec := t.specs[name]
-		b = &bucket{spec: spec, lim: rate.NewLimiter(rate.Limit(spec.RefillPerMinute/60), spec.Size)}
+		b = &bucket{spec: spec, scale: t.scale, lim: rate.NewLimiter(rate.Limit(spec.RefillPerMinute/60/t.scale), spec.Size)}
 		t.buckets[key] = b
 	}
 	return b
@@ -176,7 +189,7 @@ func take(b *bucket, now time.Time) *throttled {
 	}
 	b.rejected++
 	deficit := 1 - b.lim.TokensAt(now)
-	perSec := b.spec.RefillPerMinute / 60
+	perSec := b.spec.RefillPerMinute / 60 / b.scale // wall time
 	wait := time.Duration(math.Ceil(deficit/perSec)) * time.Second
 	return &throttled{retryAfter: max(wait, time.Second), allowed: b.spec.Size, measured: b.spec.Size + b.rejected}
 }

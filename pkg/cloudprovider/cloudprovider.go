@@ -87,14 +87,19 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if err != nil {
 		return nil, cloudprovider.NewCreateError(fmt.Errorf("listing instance types: %w", err), "InstanceTypeResolutionFailed", "listing instance types failed")
 	}
+	// Availability (quota, unavailable offerings) is not filtered here: the
+	// instance provider first adopts a VM an earlier attempt created (GET
+	// before PUT), and after a restart that VM's own quota use, or a mark
+	// left by its neighbours, may make its size look unavailable. Only a new
+	// launch is limited to available offerings (instance.Provider.Create).
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
 	compatible := lo.Filter(all, func(it *cloudprovider.InstanceType, _ int) bool {
 		return reqs.Compatible(it.Requirements, v1beta1.AllowUndefinedWellKnownAndRestrictedLabels) == nil &&
-			len(it.Offerings.Compatible(reqs).Available()) > 0 &&
+			len(it.Offerings.Compatible(reqs)) > 0 &&
 			resourcesFit(it, nodeClaim.Spec.Resources.Requests)
 	})
 	if len(compatible) == 0 {
-		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("none of the requested instance types has an available offering"))
+		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("none of the requested instance types is compatible with the NodeClaim's requirements and resources"))
 	}
 	inst, err := c.instances.Create(ctx, nodeClass, nodeClaim, compatible)
 	if err != nil {

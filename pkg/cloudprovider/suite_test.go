@@ -22,6 +22,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
@@ -30,6 +31,7 @@ var (
 	ctx       context.Context
 	env       *coretest.Environment
 	sim       *azuresim.Server
+	testAzure azure.Config
 	providers *operator.Providers
 )
 
@@ -45,7 +47,7 @@ var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
 	s, azureCfg := testutil.StartAzureSim(GinkgoT(), nil)
-	sim = s
+	sim, testAzure = s, azureCfg
 	Expect(testutil.CreateSubnet(ctx, azureCfg)).To(Succeed())
 	var err error
 	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
@@ -194,6 +196,35 @@ var _ = Describe("CloudProvider", func() {
 		replacement := launch()
 		Expect(replacement.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.24.0"))
 		Expect(cp.IsDrifted(ctx, replacement)).To(BeEmpty())
+	})
+
+	// Issue 12: after a restart, the quota the VM itself holds made its size
+	// unavailable, and Create refused the NodeClaim whose VM existed.
+	It("adopts the VM of a NodeClaim after a restart even when the VM's own quota use fills the family", func() {
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Quota.Families = []azuresim.FamilyQuota{{Family: "standardDSv5Family", Limit: 2}}
+		})).To(Succeed())
+		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Quota.Families = nil })).To(Succeed()) })
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		claim := nodeClaimFor(nc,
+			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}},
+			karpv1.NodeSelectorRequirementWithMinValues{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{karpv1.CapacityTypeOnDemand}},
+		)
+		first, err := cp.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred())
+
+		// A restarted controller: fresh caches, and a quota reading in which
+		// the family is full (by this very VM).
+		restarted, err := operator.NewProviders(ctx, testutil.Options(testAzure), env.Client, testutil.ClusterInputs(), clock.RealClock{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(restarted.Quota.Refresh(ctx)).To(Succeed())
+		adopted, err := restarted.CloudProvider.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(adopted.Status.ProviderID).To(Equal(first.Status.ProviderID))
+		Expect(adopted.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "Standard_D2s_v5"))
+		Expect(adopted.Status.Capacity.Cpu().Value()).To(Equal(int64(2)), "the adopted NodeClaim needs its capacity")
+		Expect(adopted.Status.Allocatable).NotTo(BeEmpty())
+		Expect(lo.CountBy(sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(Equal(1))
 	})
 
 	It("refuses to launch for a NodeClass that is not Ready, and for one that does not exist", func() {

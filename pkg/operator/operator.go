@@ -52,6 +52,9 @@ type Providers struct {
 	InstanceTypes *instancetype.DefaultProvider
 	Instances     *instance.DefaultProvider
 	Subnets       *subnet.DefaultProvider
+	// SubnetMarks carry NIC refusals for lack of addresses from the
+	// instance provider to the NodeClass status controller.
+	SubnetMarks   *subnet.FullMarks
 	Cluster       cluster.Provider
 	CloudProvider *cloudprovider.CloudProvider
 }
@@ -96,12 +99,15 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		DefaultMaxPods: maxPods,
 		PollFrequency:  opts.ARMPollInterval,
 	}
+	subnetMarks := subnet.NewFullMarks(clk)
+	instanceOpts.SubnetFull = subnetMarks.MarkFull
 	launch := launchtemplate.NewDefaultProvider(instanceOpts.LaunchTemplateOptions(), images, clusterInputs)
 	instances := instance.NewDefaultProviderFromClients(instanceOpts, clients, skus, launch, unavailable, q)
 	return &Providers{
 		Clients: clients, SKUs: skus, Pricing: prices, Quota: q, Unavailable: unavailable, Images: images,
 		InstanceTypes: instanceTypes, Instances: instances,
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
+		SubnetMarks:   subnetMarks,
 		Cluster:       clusterInputs,
 		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs),
 	}, nil
@@ -144,7 +150,7 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
-	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID)
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks)
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
 		nodeClassStatus,

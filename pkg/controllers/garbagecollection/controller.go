@@ -27,10 +27,17 @@ import (
 
 const (
 	// Period between sweeps.
-	Period = 2 * time.Minute
+	Period = time.Minute
 	// GracePeriod protects resources being created: a VM appears in ARM
 	// before core records its NodeClaim's providerID, and ARM lists lag.
 	GracePeriod = 5 * time.Minute
+	// ClaimGonePeriod is the grace of a VM whose NodeClaim tag names a
+	// NodeClaim that no longer exists. A NodeClaim exists before its VM is
+	// created, so such a VM lost its claim: typically core's liveness check
+	// deleted a claim whose launch outlived the launch timeout, and a claim
+	// without a providerID never gets a Delete call. The short grace covers
+	// only the lag of the controller's NodeClaim cache.
+	ClaimGonePeriod = 30 * time.Second
 )
 
 var collected = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
@@ -81,7 +88,14 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	liveVMs := sets.New[string]()
 	for _, vm := range vms {
 		liveVMs.Insert(vm.ID)
-		if claimed.Has(vm.NodeClaim) || providerIDs.Has(vm.ProviderID) || young(vm.CreationTime, now) {
+		if claimed.Has(vm.NodeClaim) || providerIDs.Has(vm.ProviderID) {
+			continue
+		}
+		grace := GracePeriod
+		if vm.NodeClaim != "" {
+			grace = ClaimGonePeriod
+		}
+		if young(vm.CreationTime, now, grace) {
 			continue
 		}
 		if err := c.instances.Delete(ctx, vm.Name); err != nil && !instance.IsNotFound(err) {
@@ -93,7 +107,7 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	}
 	for _, nic := range nics {
 		attached := nic.VMID != "" && liveVMs.Has(nic.VMID)
-		if attached || claimed.Has(nic.NodeClaim) || young(nic.CreationTime, now) {
+		if attached || claimed.Has(nic.NodeClaim) || young(nic.CreationTime, now, GracePeriod) {
 			continue
 		}
 		if err := c.instances.DeleteNIC(ctx, nic.Name); err != nil && !instance.IsNotFound(err) {
@@ -110,8 +124,8 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 // unknown age (no timeCreated, no creation tag: not made by this provider's
 // create path) is never collected: deleting real capacity is worse than
 // keeping a leftover.
-func young(created, now time.Time) bool {
-	return created.IsZero() || now.Sub(created) < GracePeriod
+func young(created, now time.Time, grace time.Duration) bool {
+	return created.IsZero() || now.Sub(created) < grace
 }
 
 // Register adds the controller to the manager.

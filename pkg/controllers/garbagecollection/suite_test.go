@@ -114,7 +114,9 @@ var _ = Describe("garbage collection", func() {
 			g.Expect(nics).To(ContainElement("leaked-nic"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 
-		clk := clocktesting.NewFakeClock(time.Now())
+		// The first sweep runs, as far as the controller can tell, the
+		// moment the leaked VM was created.
+		clk := clocktesting.NewFakeClock(lo.Ternary(leaked.CreationTime.IsZero(), time.Now(), leaked.CreationTime))
 		gc := garbagecollection.NewController(env.Client, providers.Instances, clk)
 		_, err = gc.Reconcile(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -131,6 +133,34 @@ var _ = Describe("garbage collection", func() {
 			g.Expect(vms).NotTo(ContainElement(leaked.Name))
 			g.Expect(nics).NotTo(ContainElement("leaked-nic"))
 			g.Expect(nics).NotTo(ContainElement(ContainSubstring("leaked")), "the leaked VM's NIC goes with it")
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+	})
+
+	// Issue 12: a create that outlives core's launch timeout loses its
+	// NodeClaim, which has no providerID, so core never calls Delete.
+	It("deletes a VM whose NodeClaim is gone well before the grace period of an unknown VM", func() {
+		nc := &v1beta1.AKSNodeClass{}
+		nc.Name = "claim-gone"
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		orphan := launch(nc, "deleted-claim", true)
+		keep := launch(nc, "live-claim", true)
+		Expect(env.Client.Delete(ctx, &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "deleted-claim"}})).To(Succeed())
+		Eventually(func(g Gomega) {
+			vms, err := providers.Instances.List(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name })).To(ContainElements(orphan.Name, keep.Name))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+
+		clk := clocktesting.NewFakeClock(time.Now().Add(time.Minute))
+		gc := garbagecollection.NewController(env.Client, providers.Instances, clk)
+		Eventually(func(g Gomega) {
+			_, err := gc.Reconcile(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			vms, err := providers.Instances.List(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			names := lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name })
+			g.Expect(names).To(ContainElement(keep.Name))
+			g.Expect(names).NotTo(ContainElement(orphan.Name))
 		}).WithTimeout(20 * time.Second).Should(Succeed())
 	})
 })

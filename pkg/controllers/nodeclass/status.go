@@ -50,6 +50,15 @@ type StatusController struct {
 	subnets         subnet.Provider
 	cluster         cluster.Provider
 	defaultSubnetID string
+	subnetMarks     *subnet.FullMarks
+}
+
+// WithSubnetMarks makes the controller treat a subnet that just refused a
+// network interface as full, and re-evaluate every NodeClass at once when
+// one does.
+func (c *StatusController) WithSubnetMarks(m *subnet.FullMarks) *StatusController {
+	c.subnetMarks = m
+	return c
 }
 
 // NewStatusController returns the controller.
@@ -130,6 +139,9 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetNotFound", fmt.Sprintf("subnet %s does not exist", subnetID))
 	case err != nil:
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetCheckFailed", fmt.Sprintf("reading subnet %s: %v", subnetID, err))
+		requeue = time.Minute
+	case c.subnetMarks != nil && c.subnetMarks.Full(subnetID):
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("Azure refused a network interface in subnet %s for lack of free IP addresses (SubnetIsFull); nodes wait until addresses are freed or the subnet grows", subnetID))
 		requeue = time.Minute
 	case sn.AvailableIPs <= 0:
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
@@ -214,18 +226,28 @@ func kubernetesMinor(version string) int {
 // Register adds the controller to the manager.
 func (c *StatusController) Register(_ context.Context, m manager.Manager) error {
 	kubeClient := m.GetClient()
-	return controllerruntime.NewControllerManagedBy(m).
+	// A change outside the NodeClass (a newer node image, a subnet that
+	// refused an address) re-evaluates every NodeClass: a cluster has few.
+	all := func(ctx context.Context, why string) []reconcile.Request {
+		var list v1beta1.AKSNodeClassList
+		if err := kubeClient.List(ctx, &list); err != nil {
+			log.FromContext(ctx).Error(err, "listing AKSNodeClasses after "+why+"; they update at the next resync")
+			return nil
+		}
+		return lo.Map(list.Items, func(nc v1beta1.AKSNodeClass, _ int) reconcile.Request {
+			return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nc)}
+		})
+	}
+	b := controllerruntime.NewControllerManagedBy(m).
 		Named(c.Name()).
 		For(&v1beta1.AKSNodeClass{}).
 		WatchesRawSource(source.Channel(c.imagesChanged, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, _ *v1beta1.AKSNodeClass) []reconcile.Request {
-			var list v1beta1.AKSNodeClassList
-			if err := kubeClient.List(ctx, &list); err != nil {
-				log.FromContext(ctx).Error(err, "listing AKSNodeClasses after a node image change; they update at the next resync")
-				return nil
-			}
-			return lo.Map(list.Items, func(nc v1beta1.AKSNodeClass, _ int) reconcile.Request {
-				return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&nc)}
-			})
-		}))).
-		Complete(reconcile.AsReconciler(kubeClient, c))
+			return all(ctx, "a node image change")
+		})))
+	if c.subnetMarks != nil {
+		b = b.WatchesRawSource(source.Channel(c.subnetMarks.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return all(ctx, "a subnet refused an address")
+		})))
+	}
+	return b.Complete(reconcile.AsReconciler(kubeClient, c))
 }

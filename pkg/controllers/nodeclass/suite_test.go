@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
@@ -21,6 +22,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
@@ -31,8 +33,9 @@ var (
 	env              *coretest.Environment
 	controller       *nodeclass.StatusController
 	inputs           *cluster.DefaultProvider
-	bootstrapObjects []client.Object
+	providers        *operator.Providers
 	sim              *azuresim.Server
+	bootstrapObjects []client.Object
 	images           *imagefamily.DefaultProvider
 )
 
@@ -47,8 +50,8 @@ func TestNodeClassStatus(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	s, cfg := testutil.StartAzureSim(GinkgoT(), nil)
-	sim = s
+	var cfg azure.Config
+	sim, cfg = testutil.StartAzureSim(GinkgoT(), nil)
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
 	// The cluster inputs come from the envtest API server, as the
 	// controller's do from its cluster: its version, its CA, a bootstrap
@@ -71,10 +74,12 @@ var _ = BeforeSuite(func() {
 	discovery := kubernetes.NewForConfigOrDie(env.Config).Discovery()
 	inputs = cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: env.Config},
 		env.Client, discovery.ServerVersion, clock.RealClock{})
-	providers, err := operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
+	var err error
+	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
 	images = providers.Images
-	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID)
+	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
+		WithSubnetMarks(providers.SubnetMarks)
 })
 
 var _ = AfterSuite(func() {
@@ -213,5 +218,36 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("NoInstanceTypes"))
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
+	})
+
+	// Issue 12 (keep it last: the subnet's mark outlives the spec): a NIC
+	// refused with SubnetIsFull left the NodeClass Ready
+	// until the next periodic check, and core kept creating NodeClaims.
+	It("is not Ready as soon as Azure refuses a NIC with SubnetIsFull, and is told so at once", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutNIC, Code: "SubnetIsFull", Count: 1})
+		})).To(Succeed())
+		its, err := providers.InstanceTypes.List(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		claim := &karpv1.NodeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "subnet-full", Labels: map[string]string{karpv1.NodePoolLabelKey: "default"}},
+			Spec: karpv1.NodeClaimSpec{
+				NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: nc.Name},
+				Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}}},
+			},
+		}
+		_, err = providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *corecloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
+		Eventually(providers.SubnetMarks.Events()).Should(Receive(), "the status controller is told at once")
+
+		// The subnet's usage still shows free addresses; the refusal decides.
+		nc = reconciled(v1beta1.AKSNodeClassSpec{})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SubnetFull"))
+		Expect(cond.Message).To(ContainSubstring(testutil.SubnetID))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
 	})
 })

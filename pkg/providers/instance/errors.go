@@ -123,6 +123,7 @@ type attempt struct {
 	sku          *sku.SKU
 	zone         string // label form: <region>-<n> or "0"
 	capacityType string
+	subnetID     string // the NIC's subnet ("" when unknown)
 }
 
 // azureError returns the ARM error code and message of err.
@@ -237,8 +238,13 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			return ice(ReasonSpotNotAllowed)
 		}
 	case CodeSkuNotAvailable:
+		// Azure words the restriction "not available in location 'L' zones
+		// 'Z'" (or lists "Capacity Restrictions"); the words are not a
+		// contract. What the request asked for is: a zonal request is
+		// refused for its zone, a regional one for the location. A size
+		// restricted in every zone is marked zone by zone as each is tried.
 		zone := offerings.Any
-		if strings.Contains(message, "in zone") && a.zone != "0" {
+		if a.zone != "0" && a.zone != "" {
 			zone = a.zone
 		}
 		ttl := offerings.SKUNotAvailableOnDemandTTL
@@ -260,8 +266,12 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 		mark(ReasonOverconstrained, offerings.Any, a.capacityType, offerings.AllocationTTL)
 		return ice(ReasonOverconstrained)
 	case CodeSubnetIsFull, CodeInsufficientSubnetSize:
-		// The subnet, not the offering, is short: no mark. The NodeClass
-		// status controller reports the subnet as not ready.
+		// The subnet, not the offering, is short: no offering is marked.
+		// The subnet is, so its AKSNodeClass goes not Ready now and core
+		// stops creating NodeClaims that would fail the same way.
+		if p.opts.SubnetFull != nil && a.subnetID != "" {
+			p.opts.SubnetFull(a.subnetID)
+		}
 		return ice(ReasonSubnetFull)
 	case CodeTooManyRequests:
 		return cloudprovider.NewCreateError(&conciseError{msg: code + ": " + message, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))

@@ -102,6 +102,23 @@ func TestCreateFailures(t *testing.T) {
 			e.expectUnavailable(size, zone, spot, false)
 		},
 	}, {
+		// Azure's zonal restriction names the zone as "zones '2'"; only the
+		// zone the request asked for is marked, whatever the wording.
+		name: "SKU not available in one zone",
+		edit: func(c *azuresim.Config) {
+			c.Errors = []azuresim.ErrorRule{{Operation: azuresim.OpPutVM, Code: "SkuNotAvailable", SKU: "Standard_D2s_v5", Count: 1}}
+		},
+		sizes: []string{"Standard_D2s_v5"}, capacityTypes: []string{onDemand},
+		wantICE: true, fallback: true, ttl: offerings.SKUNotAvailableOnDemandTTL, marked: same,
+		check: func(e *env, size, zone, ct string) {
+			e.expectUnavailable(size, zone, onDemand, true)
+			for _, z := range []string{"eastus-1", "eastus-2", "eastus-3"} {
+				if z != zone {
+					e.expectUnavailable(size, z, onDemand, false)
+				}
+			}
+		},
+	}, {
 		name: "SKU not available spot",
 		edit: func(c *azuresim.Config) {
 			c.Errors = []azuresim.ErrorRule{{Operation: azuresim.OpPutVM, Code: "SkuNotAvailable", SKU: "Standard_D2s_v5", CapacityType: spot, Count: 1}}

@@ -167,6 +167,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		return nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	tags := p.tags(nc, claim)
+	a.subnetID = spec.SubnetID
 
 	nicID, err := p.createNIC(ctx, name, spec, tags)
 	if err != nil {

@@ -127,7 +127,8 @@ type Options struct {
 	SubnetID string
 	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
 	DefaultMaxPods int32
-	// CreateTimeout bounds one Create, polling included (default 10m).
+	// CreateTimeout bounds one Create, polling included (default 4m, inside
+	// core's 5-minute launch timeout).
 	CreateTimeout time.Duration
 	// PollFrequency is how often long-running operations are polled
 	// (default 5s; tests against a time-scaled simulator use milliseconds).
@@ -135,6 +136,9 @@ type Options struct {
 	// SSHPublicKey is the admin SSH key of Linux nodes ("" generates one
 	// whose private key is discarded).
 	SSHPublicKey string
+	// SubnetFull, when set, is told the subnet ID of every NIC creation
+	// refused for lack of addresses (subnet.FullMarks.MarkFull).
+	SubnetFull func(subnetID string)
 	// DeleteWait is how long Delete waits for the VM deletion to finish
 	// before returning with deletion still in progress (default 2s).
 	DeleteWait time.Duration
@@ -224,7 +228,13 @@ func (o Options) LaunchTemplateOptions() launchtemplate.Options {
 
 // Defaults of Options.
 const (
-	DefaultCreateTimeout = 10 * time.Minute
+	// DefaultCreateTimeout stays a minute inside karpenter core's launch
+	// timeout (5 minutes from the NodeClaim's Launched=Unknown): a create
+	// that outlived it would return after core had deleted the NodeClaim,
+	// and a NodeClaim without a providerID gets no Delete call, so its VM
+	// would wait for garbage collection. An Azure VM that takes 4 minutes
+	// has failed in all but name; a retry adopts it if it does come up.
+	DefaultCreateTimeout = 4 * time.Minute
 	DefaultPollFrequency = 5 * time.Second
 	DefaultDeleteWait    = 2 * time.Second
 )

@@ -310,8 +310,14 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 	// kubelet sets the hostname label itself, from the computer name.
 	delete(labels, corev1.LabelHostname)
 
+	// The mode is a well-known label, so core keeps it out of the
+	// NodeClaim's labels when a pod, not the NodePool, asks for it: read
+	// the requirement too, or a pod selecting mode=system gets a node
+	// labelled user, never schedules, and core launches for it again.
 	mode := v1beta1.ModeUser
-	if claim.Labels[v1beta1.AKSLabelMode] == v1beta1.ModeSystem {
+	if claim.Labels[v1beta1.AKSLabelMode] == v1beta1.ModeSystem ||
+		scheduling.NewNodeSelectorRequirementsWithMinValues(claim.Spec.Requirements...).Get(v1beta1.AKSLabelMode).Has(v1beta1.ModeSystem) &&
+			!scheduling.NewNodeSelectorRequirementsWithMinValues(claim.Spec.Requirements...).Get(v1beta1.AKSLabelMode).Has(v1beta1.ModeUser) {
 		mode = v1beta1.ModeSystem
 	}
 	priority := v1beta1.ScaleSetPriorityRegular
@@ -327,6 +333,9 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 	labels[v1beta1.AKSLabelScaleSetPriority] = priority
 	labels[v1beta1.AKSLabelPriority] = priority
 	labels[v1beta1.AKSLabelStorageProfile] = storage
+	// AKS names the storage tier the size's disks get: premium where the
+	// size supports premium storage.
+	labels[v1beta1.AKSLabelStorageTier] = lo.Ternary(s.Bool(sku.CapPremiumIO), "Premium_LRS", "Standard_LRS")
 	labels[v1beta1.AKSLabelOSSKU] = v1beta1.OSSKU(nc.GetImageFamily())
 	labels[v1beta1.AKSLabelInstanceSKU] = s.Name
 	labels[v1beta1.AKSLabelCluster] = v1beta1.ClusterLabelValue(p.opts.ResourceGroup)

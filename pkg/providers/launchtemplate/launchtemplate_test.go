@@ -598,3 +598,33 @@ func TestBuildKubeletSettings(t *testing.T) {
 		t.Errorf("kubelet settings did not reach the bootstrap document: %+v (runtime %q)", k, doc.WorkloadRuntime)
 	}
 }
+
+// A pod selecting kubernetes.azure.com/mode=system reaches the NodeClaim as
+// a requirement only (core keeps well-known labels out of NodeClaim
+// labels); the node must still be labelled system, or the pod never
+// schedules and core launches for it again and again.
+func TestModeFromRequirements(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		values []string
+		want   string
+	}{
+		{"pod asks for system", []string{v1beta1.ModeSystem}, v1beta1.ModeSystem},
+		{"either mode", []string{v1beta1.ModeSystem, v1beta1.ModeUser}, v1beta1.ModeUser},
+		{"no requirement", nil, v1beta1.ModeUser},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", func(_ *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
+				if tc.values != nil {
+					c.Spec.Requirements = append(c.Spec.Requirements, karpv1.NodeSelectorRequirementWithMinValues{Key: v1beta1.AKSLabelMode, Operator: corev1.NodeSelectorOpIn, Values: tc.values})
+				}
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := spec.Labels[v1beta1.AKSLabelMode]; got != tc.want {
+				t.Errorf("mode label %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -9,11 +9,15 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 // ReservedIPs are the addresses Azure keeps in every subnet: network,
@@ -145,3 +149,47 @@ func (p *DefaultProvider) usage(ctx context.Context, id ID, fullID string) (used
 	}
 	return 0, 0, false, nil
 }
+
+// FullMarks remembers subnets that Azure refused a network interface for
+// lack of addresses (SubnetIsFull, InsufficientSubnetSize), and tells the
+// AKSNodeClass status controller at once, so the NodeClass stops being
+// Ready and karpenter core stops creating NodeClaims that would fail the
+// same way, without waiting for the next periodic status check.
+type FullMarks struct {
+	mu     sync.Mutex
+	clock  clock.Clock
+	ttl    time.Duration
+	until  map[string]time.Time
+	events chan event.GenericEvent
+}
+
+// FullMarkTTL is how long a refusal counts: after it the subnet's usage
+// alone decides, and a new refusal marks it again.
+const FullMarkTTL = 2 * time.Minute
+
+// NewFullMarks returns empty marks.
+func NewFullMarks(clk clock.Clock) *FullMarks {
+	return &FullMarks{clock: clk, ttl: FullMarkTTL, until: map[string]time.Time{}, events: make(chan event.GenericEvent, 16)}
+}
+
+// MarkFull records that subnetID refused an address now.
+func (m *FullMarks) MarkFull(subnetID string) {
+	m.mu.Lock()
+	m.until[strings.ToLower(subnetID)] = m.clock.Now().Add(m.ttl)
+	m.mu.Unlock()
+	select {
+	case m.events <- event.GenericEvent{}:
+	default: // a notification is already pending; it covers this one
+	}
+}
+
+// Full reports whether subnetID refused an address within the TTL.
+func (m *FullMarks) Full(subnetID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.until[strings.ToLower(subnetID)]
+	return ok && m.clock.Now().Before(until)
+}
+
+// Events delivers one event per burst of MarkFull calls.
+func (m *FullMarks) Events() <-chan event.GenericEvent { return m.events }

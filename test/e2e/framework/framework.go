@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
@@ -48,8 +50,9 @@ type Environment struct {
 	Monitor *fleetcheck.Monitor
 	Azure   azure.Config
 
-	opts Options
-	stop context.CancelFunc
+	opts       Options
+	controller localcluster.ControllerOptions
+	stop       context.CancelFunc
 }
 
 // Start builds the project's binaries (cheap when nothing changed), starts
@@ -85,7 +88,8 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 		return nil, err
 	}
 	env.Sim = cluster.AzureSim()
-	if err := cluster.StartController(ctx, localcluster.ControllerOptions{Azure: env.Azure, Env: opts.ControllerEnv}); err != nil {
+	env.controller = localcluster.ControllerOptions{Azure: env.Azure, Env: opts.ControllerEnv}
+	if err := cluster.StartController(ctx, env.controller); err != nil {
 		return nil, err
 	}
 	if env.Client, err = cluster.Client(); err != nil {
@@ -124,6 +128,18 @@ func (e *Environment) Stop() {
 	}
 }
 
+// KillController crashes the controller (SIGKILL: no cleanup, no graceful
+// shutdown) and waits for it to be gone.
+func (e *Environment) KillController() error {
+	return e.Cluster.StopComponent("controller", syscall.SIGKILL, 30*time.Second)
+}
+
+// StartController starts the controller again, as it was first started,
+// and waits for its health probe.
+func (e *Environment) StartController(ctx context.Context) error {
+	return e.Cluster.StartController(ctx, e.controller)
+}
+
 // Failed is nil while every component runs and no fleet invariant is broken.
 func (e *Environment) Failed() error {
 	if err := e.Cluster.Failed(); err != nil {
@@ -141,6 +157,16 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 	if err := e.Client.List(ctx, &pools); err == nil {
 		for _, p := range pools.Items {
 			fmt.Fprintf(w, "NodePool %s: resources %v\n", p.Name, p.Status.Resources)
+		}
+	}
+	var classes v1beta1.AKSNodeClassList
+	if err := e.Client.List(ctx, &classes); err == nil {
+		for _, nc := range classes.Items {
+			conds := make([]string, 0, len(nc.Status.Conditions))
+			for _, cond := range nc.Status.Conditions {
+				conds = append(conds, fmt.Sprintf("%s=%s(%s)", cond.Type, cond.Status, cond.Reason))
+			}
+			fmt.Fprintf(w, "AKSNodeClass %s: %s\n", nc.Name, strings.Join(conds, " "))
 		}
 	}
 	var claims karpv1.NodeClaimList
@@ -192,6 +218,16 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 		for _, name := range ops {
 			o := stats.Operations[name]
 			fmt.Fprintf(w, "ARM %s: %d requests, %d throttled, %d errors, codes %v\n", name, o.Requests, o.Throttled, o.Errors, o.StatusCodes)
+		}
+	}
+	if reqs, err := e.Sim.Requests(ctx, 80); err == nil {
+		fmt.Fprintf(w, "---- last %d ARM requests ----\n", len(reqs))
+		for _, r := range reqs {
+			code := ""
+			if r.ErrorCode != "" {
+				code = " " + r.ErrorCode
+			}
+			fmt.Fprintf(w, "%s %-6s %d%s %s %s\n", r.Time.Format("15:04:05.000"), r.Method, r.Status, code, r.Operation, r.Path)
 		}
 	}
 	for _, v := range e.Monitor.Violations() {

@@ -34,7 +34,8 @@ func NodePool(name, nodeClass string, reqs ...karpv1.NodeSelectorRequirementWith
 				ObjectMeta: karpv1.ObjectMeta{Labels: map[string]string{"e2e/nodepool": name}},
 				Spec: karpv1.NodeClaimTemplateSpec{
 					NodeClassRef: &karpv1.NodeClassReference{Group: "karpenter.azure.com", Kind: "AKSNodeClass", Name: nodeClass},
-					Requirements: reqs,
+					// The API requires the list, even empty.
+					Requirements: append([]karpv1.NodeSelectorRequirementWithMinValues{}, reqs...),
 				},
 			},
 			Disruption: karpv1.Disruption{
