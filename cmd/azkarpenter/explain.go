@@ -116,7 +116,7 @@ func explain(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		applyNodePool(decisions, its, np)
+		applyNodePool(decisions, its, nc, np)
 	}
 	if *onlyFit {
 		kept := decisions[:0]
@@ -161,8 +161,10 @@ func explain(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// applyNodePool marks sizes the NodePool's requirements and labels rule out.
-func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.InstanceType, np *karpv1.NodePool) {
+// applyNodePool marks sizes the NodePool's requirements and labels rule out,
+// and those the NodePool is not offered (dominated or outsized sizes).
+func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.InstanceType, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) {
+	notOffered := instancetype.ExcludedForNodePool(its, nc, np)
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(np.Spec.Template.Spec.Requirements...)
 	reqs.Add(scheduling.NewLabelRequirements(np.Spec.Template.Labels).Values()...)
 	byName := map[string]*cloudprovider.InstanceType{}
@@ -185,6 +187,11 @@ func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.Insta
 		if len(it.Offerings.Compatible(reqs)) == 0 {
 			d.Included = false
 			d.Reasons = append(d.Reasons, fmt.Sprintf("NodePool %s: no offering matches its zone and capacity-type requirements", np.Name))
+			continue
+		}
+		if reason, ok := notOffered[d.Name]; ok {
+			d.Included = false
+			d.Reasons = append(d.Reasons, reason)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/mitchellh/hashstructure/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/utils/clock"
@@ -62,6 +63,10 @@ type Provider interface {
 	List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]*cloudprovider.InstanceType, error)
 	// Explain returns a decision for every VM size of the region, sorted by name.
 	Explain(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]Decision, error)
+	// ForNodePool returns List's instance types as a NodePool is offered
+	// them: dominated and outsized sizes have no available offering (see
+	// ForNodePool in nodepool.go). This is what GetInstanceTypes returns.
+	ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) ([]*cloudprovider.InstanceType, error)
 }
 
 // DefaultProvider composes the SKU catalog, prices, the unavailable-offerings
@@ -94,7 +99,7 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 		return nil, err
 	}
 	q := p.quota.Snapshot(ctx)
-	key := fmt.Sprintf("%s/%s/%d/%d/%d/%d", nc.Name, nc.Hash(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+	key := p.cacheKey(nc, catalog, q)
 	if v, ok := p.cache.Get(key); ok {
 		return v.([]*cloudprovider.InstanceType), nil
 	}
@@ -108,6 +113,34 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 	}
 	p.cache.Add(key, its, cacheTTL)
 	return its, nil
+}
+
+func (p *DefaultProvider) cacheKey(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog, q *quota.Snapshot) string {
+	return fmt.Sprintf("%s/%s/%d/%d/%d/%d", nc.Name, nc.Hash(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+}
+
+// ForNodePool implements Provider. Results are cached like List's, by the
+// NodePool's requirements, labels and annotations as well.
+func (p *DefaultProvider) ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) ([]*cloudprovider.InstanceType, error) {
+	its, err := p.List(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := p.skus.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	npHash, err := hashstructure.Hash([]any{np.Spec.Template.Spec.Requirements, np.Spec.Template.Labels, np.Annotations[AnnotationOfferAllSizes]}, hashstructure.FormatV2, nil)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%s/nodepool/%s/%d", p.cacheKey(nc, catalog, p.quota.Snapshot(ctx)), np.Name, npHash)
+	if v, ok := p.cache.Get(key); ok {
+		return v.([]*cloudprovider.InstanceType), nil
+	}
+	out := ForNodePool(its, nc, np)
+	p.cache.Add(key, out, cacheTTL)
+	return out, nil
 }
 
 // Explain implements Provider.
@@ -180,11 +213,12 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 			}
 		}
 	}
+	// Placement scope is not an offering requirement: a size is zonal or
+	// regional as a whole (PlacementScope), and every requirement key of an
+	// offering costs karpenter core's scheduler on each compatibility check.
 	zones := s.Zones
-	scope := v1beta1.PlacementScopeZonal
 	if len(zones) == 0 {
 		zones = []string{""}
-		scope = v1beta1.PlacementScopeRegional
 	}
 	var out cloudprovider.Offerings
 	for _, z := range zones {
@@ -206,7 +240,6 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 				Requirements: scheduling.NewRequirements(
 					scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, ct.name),
 					scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
-					scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, scope),
 					scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, ct.priority),
 					scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, ct.priority),
 				),
