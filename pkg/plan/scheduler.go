@@ -45,8 +45,9 @@ func CoreContext(ctx context.Context) (context.Context, error) {
 // provisioner does (NodePools ordered by weight, their instance types, the
 // topology of the pods), without a controller: nothing is written anywhere.
 // kube is read for the topology of pods already in a cluster; nil means an
-// empty cluster. ctx must come from CoreContext.
-func NewScheduler(ctx context.Context, kube client.Client, nodePools []*karpv1.NodePool, instanceTypes map[string][]*cloudprovider.InstanceType, pods []*corev1.Pod) (*scheduling.Scheduler, error) {
+// empty cluster. daemonSetPods (one per DaemonSet) reserve room on every
+// node they tolerate. ctx must come from CoreContext.
+func NewScheduler(ctx context.Context, kube client.Client, nodePools []*karpv1.NodePool, instanceTypes map[string][]*cloudprovider.InstanceType, pods, daemonSetPods []*corev1.Pod) (*scheduling.Scheduler, error) {
 	if kube == nil {
 		kube = fake.NewClientBuilder().Build()
 	}
@@ -67,7 +68,7 @@ func NewScheduler(ctx context.Context, kube client.Client, nodePools []*karpv1.N
 	if err != nil {
 		return nil, fmt.Errorf("computing topology: %w", err)
 	}
-	return scheduling.NewScheduler(ctx, kube, pools, cluster, nil, topology, instanceTypes, nil,
+	return scheduling.NewScheduler(ctx, kube, pools, cluster, nil, topology, instanceTypes, daemonSetPods,
 		events.NewRecorder(&record.FakeRecorder{}), clk, nil, nil, opts...), nil
 }
 

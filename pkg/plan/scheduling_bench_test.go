@@ -67,7 +67,7 @@ func benchmarkSolve(b *testing.B, np *karpv1.NodePool, its []*cloudprovider.Inst
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		s, err := plan.NewScheduler(ctx, nil, []*karpv1.NodePool{np}, map[string][]*cloudprovider.InstanceType{np.Name: its}, pods)
+		s, err := plan.NewScheduler(ctx, nil, []*karpv1.NodePool{np}, map[string][]*cloudprovider.InstanceType{np.Name: its}, pods, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
