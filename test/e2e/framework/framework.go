@@ -38,6 +38,9 @@ type Options struct {
 	ControllerEnv []string
 	// Log receives progress lines (default: stdout).
 	Log io.Writer
+	// ClusterArgs are extra flags of the control plane's components
+	// (localcluster.Options.ExtraArgs).
+	ClusterArgs map[string][]string
 }
 
 // Environment is a running local cluster with the controller.
@@ -69,7 +72,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the controller and azuresim: %w\n%s", err, out)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs})
 	if err != nil {
 		return nil, err
 	}
