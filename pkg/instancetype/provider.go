@@ -78,8 +78,9 @@ type DefaultProvider struct {
 	unavailable *offerings.Cache
 	quota       quota.Provider
 	clock       clock.Clock
-	// cache holds built instance types by NodeClass hash and the generations
-	// of every input, so an unchanged NodeClass costs a map lookup.
+	// cache holds the instance types last built for each NodeClass (and each
+	// NodePool), with the NodeClass hash and the generations of every input
+	// they were built from, so an unchanged NodeClass costs a map lookup.
 	cache *cache.LRUExpireCache
 }
 
@@ -100,8 +101,8 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 	}
 	q := p.quota.Snapshot(ctx)
 	key := p.cacheKey(nc, catalog, q)
-	if v, ok := p.cache.Get(key); ok {
-		return v.([]*cloudprovider.InstanceType), nil
+	if its, ok := p.cached(nc.Name, key); ok {
+		return its, nil
 	}
 	its := make([]*cloudprovider.InstanceType, 0, len(catalog.SKUs))
 	now := p.clock.Now()
@@ -111,8 +112,30 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 			its = append(its, it)
 		}
 	}
-	p.cache.Add(key, its, cacheTTL)
+	p.cache.Add(nc.Name, cacheEntry{key: key, its: its}, cacheTTL)
 	return its, nil
+}
+
+// cacheEntry is the instance types last built under a name, with the key of
+// the inputs they were built from.
+type cacheEntry struct {
+	key string
+	its []*cloudprovider.InstanceType
+}
+
+// cached returns the instance types last built under name if they were
+// built from the inputs key names. One entry per NodeClass (and NodePool)
+// is kept: keyed by the inputs' generations, stale entries piled up, since
+// the unavailable-offerings cache and quota change many times a minute in a
+// burst, each entry holds the whole catalog (about 10 MiB for eastus), and
+// the controller's memory grew past 700 MiB at 400 nodes.
+func (p *DefaultProvider) cached(name, key string) ([]*cloudprovider.InstanceType, bool) {
+	v, ok := p.cache.Get(name)
+	if !ok {
+		return nil, false
+	}
+	e := v.(cacheEntry)
+	return e.its, e.key == key
 }
 
 func (p *DefaultProvider) cacheKey(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog, q *quota.Snapshot) string {
@@ -134,12 +157,13 @@ func (p *DefaultProvider) ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeCl
 	if err != nil {
 		return nil, err
 	}
-	key := fmt.Sprintf("%s/nodepool/%s/%d", p.cacheKey(nc, catalog, p.quota.Snapshot(ctx)), np.Name, npHash)
-	if v, ok := p.cache.Get(key); ok {
-		return v.([]*cloudprovider.InstanceType), nil
+	key := fmt.Sprintf("%s/%d", p.cacheKey(nc, catalog, p.quota.Snapshot(ctx)), npHash)
+	name := nc.Name + "/nodepool/" + np.Name
+	if out, ok := p.cached(name, key); ok {
+		return out, nil
 	}
 	out := ForNodePool(its, nc, np)
-	p.cache.Add(key, out, cacheTTL)
+	p.cache.Add(name, cacheEntry{key: key, its: out}, cacheTTL)
 	return out, nil
 }
 

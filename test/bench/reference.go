@@ -212,7 +212,7 @@ func (r *runner) runKwok(ctx context.Context, s *Scenario, instanceTypes []byte,
 	}
 	monitorCtx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
-	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: 15 * time.Second})
+	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: monitorSettle})
 	if err != nil {
 		return run, err
 	}
