@@ -124,3 +124,14 @@ func TestWebSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// readProc sees this test's own process.
+func TestReadProc(t *testing.T) {
+	s, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSSMiB <= 0 || s.PeakRSSMiB < s.RSSMiB || s.CPUSeconds < 0 {
+		t.Errorf("implausible figures: %+v", s)
+	}
+}

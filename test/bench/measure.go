@@ -13,11 +13,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 )
-
-// clockTicks is the kernel's USER_HZ, the unit of utime and stime in
-// /proc/<pid>/stat: 100 on every Linux architecture Go supports.
-const clockTicks = 100
 
 // procStats is a process's memory and CPU use from /proc.
 type procStats struct {
@@ -25,44 +22,22 @@ type procStats struct {
 	CPUSeconds         float64
 }
 
-// readProc reads VmRSS and VmHWM from /proc/<pid>/status and utime+stime
-// from /proc/<pid>/stat.
+// readProc reads VmRSS and VmHWM (/proc/<pid>/status) and utime+stime
+// (/proc/<pid>/stat).
 func readProc(pid int) (procStats, error) {
-	var s procStats
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return s, err
+		return procStats{}, err
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			s.RSSMiB = kb / 1024
-		case "VmHWM:":
-			s.PeakRSSMiB = kb / 1024
-		}
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	status, err := p.NewStatus()
 	if err != nil {
-		return s, err
+		return procStats{}, err
 	}
-	// The command name (field 2) may hold spaces; fields count from after it.
-	rest := string(stat)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
+	stat, err := p.Stat()
+	if err != nil {
+		return procStats{}, err
 	}
-	f := strings.Fields(rest)
-	// After ")": state is field 3, utime 14, stime 15 (1-based in proc(5)).
-	if len(f) > 12 {
-		utime, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		s.CPUSeconds = (utime + stime) / clockTicks
-	}
-	return s, nil
+	return procStats{RSSMiB: float64(status.VmRSS) / (1 << 20), PeakRSSMiB: float64(status.VmHWM) / (1 << 20), CPUSeconds: stat.CPUTime()}, nil
 }
 
 // Scheduling is karpenter core's scheduling simulations during a run, from
