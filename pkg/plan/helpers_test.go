@@ -2,7 +2,11 @@ package plan_test
 
 import (
 	"context"
+	"os"
 	"testing"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
@@ -11,6 +15,13 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
+
+func TestMain(m *testing.M) {
+	// Karpenter core's scheduler logs through controller-runtime; the
+	// benchmarks and tests report what matters themselves.
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
+}
 
 // testCatalog is eastus's whole catalog and prices from an in-process azuresim.
 func testCatalog(t testutil.TB) *plan.Catalog {
