@@ -349,6 +349,7 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	deadline := start.Add(o.scenario.Spec.Timeout.Duration)
 	lastLog := time.Time{}
 	var doneAt time.Time
+	var timedOut error
 	maxNodes := 0
 	for {
 		s := Sample{Seconds: time.Since(start).Seconds()}
@@ -388,7 +389,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 			return err
 		}
 		if time.Now().After(deadline) && doneAt.IsZero() {
-			return fmt.Errorf("timed out after %s: %d of %d pods bound, %d nodes", o.scenario.Spec.Timeout.Duration, s.Bound, run.Pods, s.Nodes)
+			// The figures of a run that timed out are still worth having
+			// (how far it got, at what cost, with how much memory).
+			timedOut = fmt.Errorf("timed out after %s: %d of %d pods bound, %d nodes", o.scenario.Spec.Timeout.Duration, s.Bound, run.Pods, s.Nodes)
+			break
 		}
 		if time.Since(lastLog) > 15*time.Second {
 			o.log("%s: [%5.0fs] %d/%d pods bound, %d nodeclaims, %d nodes, controller RSS %.0f MiB", o.scenario.Name, s.Seconds, s.Bound, run.Pods, s.NodeClaims, s.Nodes, s.RSSMiB)
@@ -411,7 +415,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	run.Fleet = fleetOf(ctx, c, o.price)
 	run.LimitEvents = limitEvents(ctx, o.client)
 	run.FleetCheck = o.monitor.Checked()
-	return o.failed()
+	if err := o.failed(); err != nil {
+		return err
+	}
+	return timedOut
 }
 
 func waitNodePoolsReady(ctx context.Context, c client.Client, failed func() error) error {
