@@ -186,7 +186,9 @@ func allowedOfferings(p *corev1.Pod, nodePools []*karpv1.NodePool, byPool map[st
 				if !reqs.IsCompatible(o.Requirements, kscheduling.AllowUndefinedWellKnownLabels) {
 					continue
 				}
-				id := it.Name + "/" + o.Zone() + "/" + o.CapacityType()
+				// The same size under two NodeClasses is two offerings: a
+				// Windows node is priced with its licence, a Linux one not.
+				id := nodeClassOf(np) + "/" + it.Name + "/" + o.Zone() + "/" + o.CapacityType()
 				out[id] = true
 				if _, ok := vectors[id]; !ok {
 					vectors[id] = offeringVector{
@@ -283,4 +285,11 @@ func solveComponent(pods []*corev1.Pod, offers map[string]bool, vectors map[stri
 		}
 	}
 	return c, nil
+}
+
+func nodeClassOf(np *karpv1.NodePool) string {
+	if ref := np.Spec.Template.Spec.NodeClassRef; ref != nil {
+		return ref.Name
+	}
+	return ""
 }

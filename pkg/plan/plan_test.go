@@ -89,6 +89,24 @@ func TestLowerBound(t *testing.T) {
 		t.Fatalf("bound %+v, want two components at $1.00", b)
 	}
 
+	// The same size under two NodeClasses (Linux and Windows prices) is two
+	// offerings: Linux pods are bounded by the Linux price.
+	linux := &karpv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "linux"}, Spec: karpv1.NodePoolSpec{Template: karpv1.NodeClaimTemplate{
+		ObjectMeta: karpv1.ObjectMeta{Labels: map[string]string{"os": "linux"}},
+		Spec:       karpv1.NodeClaimTemplateSpec{NodeClassRef: &karpv1.NodeClassReference{Name: "ubuntu"}}}}}
+	windows := &karpv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "windows"}, Spec: karpv1.NodePoolSpec{Template: karpv1.NodeClaimTemplate{
+		ObjectMeta: karpv1.ObjectMeta{Labels: map[string]string{"os": "windows"}},
+		Spec:       karpv1.NodeClaimTemplateSpec{NodeClassRef: &karpv1.NodeClassReference{Name: "windows"}}}}}
+	two := &plan.Input{NodePools: []*karpv1.NodePool{windows, linux},
+		Pods: append(pods(8, "1", "1Gi", map[string]string{"os": "linux"}), pods(8, "1", "1Gi", map[string]string{"os": "windows"})...)}
+	b, err = plan.LowerBound(two, map[string][]*cloudprovider.InstanceType{"linux": {instanceType("B", 8, 8, 0.60)}, "windows": {instanceType("B", 8, 8, 1.00)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Components) != 2 || !near(b.PerHour, 1.6) {
+		t.Fatalf("bound %+v, want one B at $0.60 for Linux and one at $1.00 for Windows", b)
+	}
+
 	// GPUs count when requested: a GPU pod with no GPU offering makes an
 	// infeasible component, which is reported and adds nothing.
 	gpu := pods(1, "1", "1Gi", nil)
