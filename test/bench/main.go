@@ -48,8 +48,9 @@ func runBench(args []string) error {
 	out := fs.String("out", "", "results directory (default test/bench/results/<date-time>)")
 	latency := fs.String("latency", "", "comma-separated azuresim time scales to run at instead of each scenario's own (0 = instant, 1 = Azure-like)")
 	noReference := fs.Bool("no-reference", false, "skip the runs with karpenter core's kwok provider")
+	reference := fs.Bool("reference", false, "run karpenter core's kwok provider for every scenario, also those that do not ask for it")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bench [--scenario web,batch] [--latency 0,1] [--out DIR] [--no-reference]\n       bench compare BEFORE_DIR AFTER_DIR")
+		fmt.Fprintln(fs.Output(), "Usage: bench [--scenario web,batch] [--latency 0,1] [--out DIR] [--reference | --no-reference]\n       bench compare BEFORE_DIR AFTER_DIR")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -91,7 +92,7 @@ func runBench(args []string) error {
 		if scales != nil {
 			runScales = scales
 		}
-		res := r.runScenario(ctx, s, runScales, s.Spec.Reference && !*noReference)
+		res := r.runScenario(ctx, s, runScales, (s.Spec.Reference || *reference) && !*noReference)
 		results.Scenarios = append(results.Scenarios, res)
 		for _, run := range res.Runs {
 			if run.Error != "" {
