@@ -9,11 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
+
+func TestMain(m *testing.M) {
+	// controller-runtime's caches and core's clients log through it; the
+	// harness reports what matters itself, as its main does.
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
+}
 
 // Every scenario parses, its simulator settings are valid, and the offline
 // planner accepts its objects.
