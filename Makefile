@@ -69,6 +69,26 @@ e2e-fast: tools build ## Run the e2e specs labelled fast (the subset make test r
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
 	$(BIN)/azkarpenter up --exit-when-done --sim-time-scale 0.02 --timeout 8m --state-dir .local-e2e
 
+# SCENARIO=web (or web,batch) runs only those scenarios; BENCH_FLAGS reach the
+# harness, e.g. BENCH_FLAGS='--latency 0 --no-reference'.
+SCENARIO ?=
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: tools build ## Run the benchmark scenarios on local clusters (SCENARIO=web runs one); results under test/bench/results/
+	go run ./test/bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(BENCH_FLAGS)
+
+.PHONY: bench-compare
+bench-compare: ## Set two benchmark result sets side by side: make bench-compare BEFORE=dir AFTER=dir
+	go run ./test/bench compare $(BEFORE) $(AFTER)
+
+# COUNT=6 and benchstat give statistically meaningful comparisons.
+COUNT ?= 1
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks of the hot paths: core's scheduler on core's and our catalog, GetInstanceTypes, offering choice, bootstrap, prices
+	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/pricing/
+
 .PHONY: test
 test: tools verify-generate vet lint unit e2e-fast demo ## Everything CI runs
 

@@ -13,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"k8s.io/utils/clock"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
@@ -24,24 +22,18 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
+	"github.com/azkarpenter/azkarpenter/pkg/plan"
 )
 
 // explain answers "which VM sizes can this NodeClass (and NodePool) launch,
 // at what price, and why not the others?" against Azure or azuresim.
 func explain(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	o := &options.Options{}
-	o.AddFlags(&coreoptions.FlagSet{FlagSet: fs})
+	region := newRegionFlags(fs)
 	nodeClassFile := fs.String("f", "", "[REQUIRED] AKSNodeClass YAML file")
 	nodePoolFile := fs.String("nodepool", "", "NodePool YAML file; its requirements narrow the sizes further")
 	output := fs.String("o", "table", "output format: table or json")
 	onlyFit := fs.Bool("fit-only", false, "show only the sizes that fit")
-	fs.StringVar(&o.Location, "region", o.Location, "Azure region (same as --location)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: azkarpenter explain -f nodeclass.yaml [--nodepool nodepool.yaml] --region R [--subscription-id S] [Azure endpoint and credential flags]")
 		fs.PrintDefaults()
@@ -49,21 +41,12 @@ func explain(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var errs []error
+	errs := region.validate()
 	if *nodeClassFile == "" {
-		errs = append(errs, errors.New("-f nodeclass.yaml is required"))
-	}
-	if o.Location == "" {
-		errs = append(errs, errors.New("--region (AZURE_LOCATION) is required"))
-	}
-	if o.SubscriptionID == "" {
-		errs = append(errs, errors.New("--subscription-id (AZURE_SUBSCRIPTION_ID) is required"))
+		errs = append([]error{errors.New("-f nodeclass.yaml is required")}, errs...)
 	}
 	if *output != "table" && *output != "json" {
 		errs = append(errs, fmt.Errorf("-o %q: use table or json", *output))
-	}
-	if err := o.AzureConfig().Validate(); err != nil {
-		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -82,30 +65,12 @@ func explain(args []string, stdout io.Writer) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := o.AzureConfig()
-	clients, err := azure.NewClients(cfg, o.SubscriptionID)
+	catalog, err := region.catalog(ctx)
 	if err != nil {
 		return err
 	}
-	prices, err := pricing.NewDefaultProvider(ctx, pricing.Options{
-		Region:        o.Location,
-		Endpoint:      o.PricesEndpoint,
-		ClientOptions: policy.ClientOptions{Transport: clients.HTTPClient},
-	})
-	if err != nil {
-		return err
-	}
-	if err := prices.Refresh(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "warning: using the embedded price snapshot: %v\n", err)
-	}
-	clk := clock.RealClock{}
-	skus := sku.NewDefaultProvider(clients.Compute.NewResourceSKUsClient(), o.Location, clk)
-	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), o.Location, clk)
-	provider := instancetype.NewDefaultProvider(instancetype.Options{
-		Region:         o.Location,
-		ClusterName:    o.ClusterName,
-		DefaultMaxPods: instancetype.DefaultMaxPods(o.NetworkPlugin, o.NetworkPluginMode),
-	}, skus, prices, offerings.NewCache(clk), q, clk)
+	provider := catalog.InstanceTypes
+	o := region.o
 
 	decisions, err := provider.Explain(ctx, nc)
 	if err != nil {
@@ -116,7 +81,7 @@ func explain(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		applyNodePool(decisions, its, np)
+		applyNodePool(decisions, its, nc, np)
 	}
 	if *onlyFit {
 		kept := decisions[:0]
@@ -161,8 +126,10 @@ func explain(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// applyNodePool marks sizes the NodePool's requirements and labels rule out.
-func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.InstanceType, np *karpv1.NodePool) {
+// applyNodePool marks sizes the NodePool's requirements and labels rule out,
+// and those the NodePool is not offered (dominated or outsized sizes).
+func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.InstanceType, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) {
+	notOffered := instancetype.ExcludedForNodePool(its, nc, np)
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(np.Spec.Template.Spec.Requirements...)
 	reqs.Add(scheduling.NewLabelRequirements(np.Spec.Template.Labels).Values()...)
 	byName := map[string]*cloudprovider.InstanceType{}
@@ -185,6 +152,11 @@ func applyNodePool(decisions []instancetype.Decision, its []*cloudprovider.Insta
 		if len(it.Offerings.Compatible(reqs)) == 0 {
 			d.Included = false
 			d.Reasons = append(d.Reasons, fmt.Sprintf("NodePool %s: no offering matches its zone and capacity-type requirements", np.Name))
+			continue
+		}
+		if reason, ok := notOffered[d.Name]; ok {
+			d.Included = false
+			d.Reasons = append(d.Reasons, reason)
 		}
 	}
 }
@@ -218,4 +190,44 @@ func price(p float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.4f", p)
+}
+
+// regionFlags are the flags explain and plan share: which region's catalog
+// and prices to read, from Azure or azuresim, reached with the controller's
+// own flags (and their environment variables).
+type regionFlags struct{ o *options.Options }
+
+func newRegionFlags(fs *flag.FlagSet) *regionFlags {
+	o := &options.Options{}
+	o.AddFlags(&coreoptions.FlagSet{FlagSet: fs})
+	fs.StringVar(&o.Location, "region", o.Location, "Azure region (same as --location)")
+	return &regionFlags{o: o}
+}
+
+// validate lists every missing or wrong flag at once.
+func (r *regionFlags) validate() []error {
+	var errs []error
+	if r.o.Location == "" {
+		errs = append(errs, errors.New("--region (AZURE_LOCATION) is required"))
+	}
+	if r.o.SubscriptionID == "" {
+		errs = append(errs, errors.New("--subscription-id (AZURE_SUBSCRIPTION_ID) is required"))
+	}
+	if err := r.o.AzureConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// catalog builds the instance-type provider the controller would build.
+func (r *regionFlags) catalog(ctx context.Context) (*plan.Catalog, error) {
+	return plan.NewCatalog(ctx, plan.CatalogOptions{
+		Azure:          r.o.AzureConfig(),
+		SubscriptionID: r.o.SubscriptionID,
+		Region:         r.o.Location,
+		PricesEndpoint: r.o.PricesEndpoint,
+		ClusterName:    r.o.ClusterName,
+		MaxPods:        instancetype.DefaultMaxPods(r.o.NetworkPlugin, r.o.NetworkPluginMode),
+		Warn:           func(format string, args ...any) { fmt.Fprintf(os.Stderr, "warning: "+format+"\n", args...) },
+	})
 }

@@ -1,5 +1,7 @@
 // Command azkarpenter is the user CLI: `up` runs the local cluster (what
-// `make run` does) and `down` stops one left behind by a killed `up`.
+// `make run` does), `down` stops one left behind by a killed `up`, `explain`
+// says which VM sizes a NodeClass can launch and `plan` what a workload
+// would cost.
 package main
 
 import (
@@ -34,6 +36,9 @@ Usage:
   azkarpenter down [flags]   stop a local cluster left running by a killed "up"
   azkarpenter explain -f nodeclass.yaml [--nodepool nodepool.yaml] --region R
                              which VM sizes a NodeClass can launch, at what price, and why not the others
+  azkarpenter plan -f workload.yaml [-f nodepools.yaml] [--kubeconfig K] --region R
+                             what a workload would cost before anything launches: the NodeClaims karpenter
+                             would create, their price, the LP lower bound and a fixed-pool baseline
 
 Run "azkarpenter <command> -h" for the flags of a command.
 `
@@ -54,6 +59,8 @@ func main() {
 		err = down(os.Args[2:])
 	case "explain":
 		err = explain(os.Args[2:], os.Stdout)
+	case "plan":
+		err = runPlan(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -175,7 +175,10 @@ func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 	return lo.Map(insts, func(inst *instance.Instance, _ int) *karpv1.NodeClaim { return c.toNodeClaim(inst, nil) }), nil
 }
 
-// GetInstanceTypes returns the instance types of the NodePool's AKSNodeClass.
+// GetInstanceTypes returns the instance types of the NodePool's AKSNodeClass
+// as the NodePool is offered them: sizes another size dominates, and sizes far
+// larger than the NodePool asks for, have no available offering
+// (instancetype.ForNodePool).
 func (c *CloudProvider) GetInstanceTypes(ctx context.Context, nodePool *karpv1.NodePool) ([]*cloudprovider.InstanceType, error) {
 	nodeClass, err := c.nodeClass(ctx, nodePool.Spec.Template.Spec.NodeClassRef)
 	if err != nil {
@@ -185,7 +188,7 @@ func (c *CloudProvider) GetInstanceTypes(ctx context.Context, nodePool *karpv1.N
 		}
 		return nil, err
 	}
-	return c.instanceTypes.List(ctx, nodeClass)
+	return c.instanceTypes.ForNodePool(ctx, nodeClass, nodePool)
 }
 
 // IsDrifted reports why a NodeClaim no longer matches its AKSNodeClass: its

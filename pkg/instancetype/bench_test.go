@@ -6,6 +6,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/utils/clock"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/pricing"
@@ -78,5 +79,25 @@ func BenchmarkListCached(b *testing.B) {
 		if _, err := p.List(ctx, nc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkForNodePool is the per-NodePool selection (dominated and
+// outsized sizes marked unavailable) on a cache miss, over the whole
+// eastus catalog; GetInstanceTypes caches it like List.
+func BenchmarkForNodePool(b *testing.B) {
+	skus, prices, q, _ := benchInputs(b)
+	ctx := context.Background()
+	nc := nodeClass(nil)
+	clk := clock.RealClock{}
+	p := instancetype.NewDefaultProvider(instancetype.Options{Region: "eastus", ClusterName: "c", DefaultMaxPods: 250}, skus, prices, offerings.NewCache(clk), q, clk)
+	its, err := p.List(ctx, nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	np := &karpv1.NodePool{}
+	b.ReportAllocs()
+	for b.Loop() {
+		instancetype.ForNodePool(its, nc, np)
 	}
 }

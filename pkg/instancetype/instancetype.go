@@ -73,6 +73,15 @@ func Overhead(s *sku.SKU) *cloudprovider.InstanceTypeOverhead {
 	}
 }
 
+// PlacementScope is the karpenter.azure.com/placement-scope of a size: zonal
+// sizes are offered per zone only, sizes without zones regionally (zone "0").
+func PlacementScope(s *sku.SKU) string {
+	if len(s.Zones) == 0 {
+		return v1beta1.PlacementScopeRegional
+	}
+	return v1beta1.PlacementScopeZonal
+}
+
 // requirements are the size's labels as scheduling requirements. Every
 // well-known label gets one (DoesNotExist where it does not apply), except
 // kubernetes.azure.com/mode, which comes from the NodePool alone.
@@ -91,7 +100,7 @@ func requirements(s *sku.SKU, size Size, nc *v1beta1.AKSNodeClass, opts Options,
 		scheduling.NewRequirement(corev1.LabelTopologyRegion, corev1.NodeSelectorOpIn, opts.Region),
 		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, offeringValues(offerings, corev1.LabelTopologyZone)...),
 		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, offeringValues(offerings, karpv1.CapacityTypeLabelKey)...),
-		scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.LabelPlacementScope)...),
+		scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, PlacementScope(s)),
 		scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.AKSLabelScaleSetPriority)...),
 		scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, offeringValues(offerings, v1beta1.AKSLabelPriority)...),
 		scheduling.NewRequirement(v1beta1.LabelSKUName, corev1.NodeSelectorOpIn, s.Name),

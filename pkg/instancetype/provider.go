@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mitchellh/hashstructure/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/utils/clock"
@@ -66,6 +67,10 @@ type Provider interface {
 	List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]*cloudprovider.InstanceType, error)
 	// Explain returns a decision for every VM size of the region, sorted by name.
 	Explain(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]Decision, error)
+	// ForNodePool returns List's instance types as a NodePool is offered
+	// them: dominated and outsized sizes have no available offering (see
+	// ForNodePool in nodepool.go). This is what GetInstanceTypes returns.
+	ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) ([]*cloudprovider.InstanceType, error)
 }
 
 // DefaultProvider composes the SKU catalog, prices, the unavailable-offerings
@@ -77,8 +82,9 @@ type DefaultProvider struct {
 	unavailable *offerings.Cache
 	quota       quota.Provider
 	clock       clock.Clock
-	// cache holds built instance types by NodeClass hash and the generations
-	// of every input, so an unchanged NodeClass costs a map lookup.
+	// cache holds the instance types last built for each NodeClass (and each
+	// NodePool), with the NodeClass hash and the generations of every input
+	// they were built from, so an unchanged NodeClass costs a map lookup.
 	cache *cache.LRUExpireCache
 }
 
@@ -98,10 +104,9 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 		return nil, err
 	}
 	q := p.quota.Snapshot(ctx)
-	// The LocalDNS state is status, not spec: it filters sizes too.
-	key := fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
-	if v, ok := p.cache.Get(key); ok {
-		return v.([]*cloudprovider.InstanceType), nil
+	key := p.cacheKey(nc, catalog, q)
+	if its, ok := p.cached(nc.Name, key); ok {
+		return its, nil
 	}
 	its := make([]*cloudprovider.InstanceType, 0, len(catalog.SKUs))
 	now := p.clock.Now()
@@ -111,8 +116,60 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 			its = append(its, it)
 		}
 	}
-	p.cache.Add(key, its, cacheTTL)
+	p.cache.Add(nc.Name, cacheEntry{key: key, its: its}, cacheTTL)
 	return its, nil
+}
+
+// cacheEntry is the instance types last built under a name, with the key of
+// the inputs they were built from.
+type cacheEntry struct {
+	key string
+	its []*cloudprovider.InstanceType
+}
+
+// cached returns the instance types last built under name if they were
+// built from the inputs key names. One entry per NodeClass (and NodePool)
+// is kept: keyed by the inputs' generations, stale entries piled up, since
+// the unavailable-offerings cache and quota change many times a minute in a
+// burst, each entry holds the whole catalog (about 10 MiB for eastus), and
+// the controller's memory grew past 700 MiB at 400 nodes.
+func (p *DefaultProvider) cached(name, key string) ([]*cloudprovider.InstanceType, bool) {
+	v, ok := p.cache.Get(name)
+	if !ok {
+		return nil, false
+	}
+	e := v.(cacheEntry)
+	return e.its, e.key == key
+}
+
+func (p *DefaultProvider) cacheKey(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog, q *quota.Snapshot) string {
+	// The LocalDNS state is status, not spec: it filters sizes too.
+	return fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+}
+
+// ForNodePool implements Provider. Results are cached like List's, by the
+// NodePool's requirements, labels and annotations as well.
+func (p *DefaultProvider) ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeClass, np *karpv1.NodePool) ([]*cloudprovider.InstanceType, error) {
+	its, err := p.List(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := p.skus.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	npHash, err := hashstructure.Hash([]any{np.Spec.Template.Spec.Requirements, np.Spec.Template.Labels, np.Annotations[AnnotationOfferAllSizes]}, hashstructure.FormatV2, nil)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("%s/%d", p.cacheKey(nc, catalog, p.quota.Snapshot(ctx)), npHash)
+	name := nc.Name + "/nodepool/" + np.Name
+	if out, ok := p.cached(name, key); ok {
+		return out, nil
+	}
+	out := ForNodePool(its, nc, np)
+	p.cache.Add(name, cacheEntry{key: key, its: out}, cacheTTL)
+	return out, nil
 }
 
 // Explain implements Provider.
@@ -185,11 +242,12 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 			}
 		}
 	}
+	// Placement scope is not an offering requirement: a size is zonal or
+	// regional as a whole (PlacementScope), and every requirement key of an
+	// offering costs karpenter core's scheduler on each compatibility check.
 	zones := s.Zones
-	scope := v1beta1.PlacementScopeZonal
 	if len(zones) == 0 {
 		zones = []string{""}
-		scope = v1beta1.PlacementScopeRegional
 	}
 	var out cloudprovider.Offerings
 	for _, z := range zones {
@@ -211,7 +269,6 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 				Requirements: scheduling.NewRequirements(
 					scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, ct.name),
 					scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
-					scheduling.NewRequirement(v1beta1.LabelPlacementScope, corev1.NodeSelectorOpIn, scope),
 					scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, ct.priority),
 					scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, ct.priority),
 					scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(z != "" && slices.Contains(s.UltraSSDZones, z))),

@@ -41,6 +41,14 @@ type Options struct {
 	StateDir string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// KwokStages are extra kwok Stage documents (YAML) added to kwok.yaml,
+	// for nodes that something other than the node agent registers: the
+	// benchmark's reference run with karpenter core's own kwok provider.
+	KwokStages []byte
+	// ExtraArgs are extra flags by component name ("kube-controller-manager",
+	// "kube-scheduler", ...): the benchmark raises the control plane's own
+	// client rate limits so that they do not hide karpenter's figures.
+	ExtraArgs map[string][]string
 }
 
 // Component is a running part of the cluster, as shown to the user.
@@ -201,12 +209,16 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	// kwok reads ~/.kwok/kwok.yaml unless told otherwise; a config of our own
 	// keeps a developer's personal config out of the cluster and replaces
 	// kwok's default node stages (see kwok.yaml).
-	if err := os.WriteFile(filepath.Join(opts.StateDir, "kwok.yaml"), kwokConfig, 0o644); err != nil {
+	config := kwokConfig
+	if len(opts.KwokStages) > 0 {
+		config = append(append(append([]byte{}, kwokConfig...), "\n---\n"...), opts.KwokStages...)
+	}
+	if err := os.WriteFile(filepath.Join(opts.StateDir, "kwok.yaml"), config, 0o644); err != nil {
 		return nil, err
 	}
 	for _, s := range steps {
 		start := time.Now()
-		p, err := startProcess(s.name, filepath.Join(opts.BinDir, s.name), s.args, opts.StateDir)
+		p, err := startProcess(s.name, filepath.Join(opts.BinDir, s.name), append(s.args, opts.ExtraArgs[s.name]...), opts.StateDir)
 		if err != nil {
 			return nil, err
 		}

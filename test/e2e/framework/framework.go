@@ -40,6 +40,13 @@ type Options struct {
 	ControllerEnv []string
 	// Log receives progress lines (default: stdout).
 	Log io.Writer
+	// ClusterArgs are extra flags of the control plane's components
+	// (localcluster.Options.ExtraArgs).
+	ClusterArgs map[string][]string
+	// MonitorSettle is how long a NodePool's nodes must hold still before
+	// the fleet monitor requires its status.resources to add up (default
+	// 15s; fleetcheck.Options.Settle).
+	MonitorSettle time.Duration
 }
 
 // Environment is a running local cluster with the controller.
@@ -73,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the controller and azuresim: %w\n%s", err, out)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +106,11 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	env.stop = stop
 	// karpenter core's counter recomputes NodePool resources every 5s; 15s
 	// of a steady fleet is ample for it to catch up.
-	if env.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: 15 * time.Second, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
+	settle := opts.MonitorSettle
+	if settle == 0 {
+		settle = 15 * time.Second
+	}
+	if env.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: settle, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
 		st, err := env.Sim.State(ctx)
 		return st.VMs, err
 	}}); err != nil {

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	kwokapis "sigs.k8s.io/karpenter/kwok/apis"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
+	"github.com/azkarpenter/azkarpenter/pkg/plan"
+)
+
+// kwokModule is karpenter core's own kwok provider, built from the karpenter
+// module at the version go.mod requires.
+const kwokModule = "sigs.k8s.io/karpenter/kwok"
+
+// kwokNodeStage makes the nodes core's kwok provider creates (labelled
+// kwok-partition, Pending, without conditions) Ready, leaving their capacity
+// and allocatable as the provider wrote them. localcluster's own kwok
+// configuration only heartbeats nodes azuresim's node agent registered.
+var kwokNodeStage = []byte(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: karpenter-kwok-node-initialize
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.metadata.labels["kwok-partition"]'
+      operator: 'Exists'
+    - key: '.status.phase'
+      operator: 'NotIn'
+      values:
+      - 'Running'
+  next:
+    patches:
+    - subresource: status
+      root: status
+      type: merge
+      template: |
+        {{ $now := Now }}
+        phase: Running
+        nodeInfo:
+          architecture: amd64
+          kubeletVersion: v1.35.4
+          kubeProxyVersion: v1.35.4
+          operatingSystem: linux
+        conditions:
+        - {type: Ready, status: "True", reason: KubeletReady, message: kubelet is posting ready status, lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }}}
+        - {type: MemoryPressure, status: "False", reason: KubeletHasSufficientMemory, message: ok, lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }}}
+        - {type: DiskPressure, status: "False", reason: KubeletHasNoDiskPressure, message: ok, lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }}}
+        - {type: PIDPressure, status: "False", reason: KubeletHasSufficientPID, message: ok, lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $now | Quote }}}
+`)
+
+// kwokInstanceType is an entry of the kwok provider's instance-types file
+// (INSTANCE_TYPES_FILE_PATH), in its JSON shape.
+type kwokInstanceType struct {
+	Name             string              `json:"name"`
+	Offerings        []kwokOffering      `json:"offerings"`
+	Architecture     string              `json:"architecture"`
+	OperatingSystems []string            `json:"operatingSystems"`
+	Resources        corev1.ResourceList `json:"resources"`
+}
+
+type kwokOffering struct {
+	Price        float64                          `json:"Price"`
+	Available    bool                             `json:"Available"`
+	Requirements []corev1.NodeSelectorRequirement `json:"Requirements"`
+}
+
+// kwokInstanceTypes exports the sizes the scenario's NodePools are offered
+// to the kwok provider's format, so the reference packs the same workload
+// onto the same sizes: resources are our allocatable (kwok subtracts no
+// overhead), and every single-valued label of a size (family, GPU, ...)
+// rides on its offerings, which is how the kwok provider labels nodes and
+// lets pods and NodePools select them.
+func kwokInstanceTypes(ctx context.Context, in *plan.Input, c *plan.Catalog) ([]byte, error) {
+	byName := map[string]*kwokInstanceType{}
+	seen := map[string]bool{}
+	for _, np := range in.NodePools {
+		nc := in.NodeClasses[np.Spec.Template.Spec.NodeClassRef.Name]
+		its, err := c.InstanceTypes.ForNodePool(ctx, nc, np)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range its {
+			if len(it.Offerings.Available()) == 0 {
+				continue
+			}
+			k, ok := byName[it.Name]
+			if !ok {
+				k = &kwokInstanceType{Name: it.Name, Architecture: it.Requirements.Get(corev1.LabelArchStable).Any(), Resources: it.Allocatable()}
+				byName[it.Name] = k
+			}
+			os := it.Requirements.Get(corev1.LabelOSStable).Any()
+			if !contains(k.OperatingSystems, os) {
+				k.OperatingSystems = append(k.OperatingSystems, os)
+			}
+			labels := singleValued(it)
+			for _, o := range it.Offerings.Available() {
+				key := it.Name + "/" + os + "/" + o.Zone() + "/" + o.CapacityType()
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				reqs := []corev1.NodeSelectorRequirement{
+					{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{o.CapacityType()}},
+					{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{o.Zone()}},
+				}
+				for _, l := range labels {
+					reqs = append(reqs, corev1.NodeSelectorRequirement{Key: l[0], Operator: corev1.NodeSelectorOpIn, Values: []string{l[1]}})
+				}
+				for _, k2 := range []string{"kubernetes.azure.com/scalesetpriority", "kubernetes.azure.com/priority"} {
+					if v := o.Requirements.Get(k2); v.Len() == 1 {
+						reqs = append(reqs, corev1.NodeSelectorRequirement{Key: k2, Operator: corev1.NodeSelectorOpIn, Values: v.Values()})
+					}
+				}
+				k.Offerings = append(k.Offerings, kwokOffering{Price: o.Price, Available: true, Requirements: reqs})
+			}
+		}
+	}
+	names := sortedKeys(byName)
+	out := make([]*kwokInstanceType, 0, len(names))
+	for _, n := range names {
+		out = append(out, byName[n])
+	}
+	return json.Marshal(out)
+}
+
+// singleValued are a size's labels with one value, except those the kwok
+// provider sets itself.
+func singleValued(it *cloudprovider.InstanceType) [][2]string {
+	var out [][2]string
+	for k, r := range it.Requirements {
+		switch k {
+		case corev1.LabelInstanceTypeStable, corev1.LabelArchStable, corev1.LabelTopologyZone, karpv1.CapacityTypeLabelKey, corev1.LabelOSStable:
+			continue
+		}
+		if r.Operator() == corev1.NodeSelectorOpIn && r.Len() == 1 {
+			out = append(out, [2]string{k, r.Values()[0]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// buildKwok builds karpenter core's kwok provider into bin/ once.
+func (r *runner) buildKwok(ctx context.Context) (string, error) {
+	if r.kwokBinary != "" {
+		return r.kwokBinary, nil
+	}
+	bin := filepath.Join(r.root, "bin", "karpenter-kwok")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, kwokModule)
+	build.Dir = r.root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %w\n%s", kwokModule, err, out)
+	}
+	r.kwokBinary = bin
+	return bin, nil
+}
+
+// runKwok runs the scenario's workload with karpenter core's kwok provider
+// on a local cluster made the same way, at latency 0: no cloud at all.
+func (r *runner) runKwok(ctx context.Context, s *Scenario, instanceTypes []byte, p *plan.Result) (*Run, error) {
+	run := &Run{Provider: ProviderKwok, Pods: s.Pods()}
+	bin, err := r.buildKwok(ctx)
+	if err != nil {
+		return run, err
+	}
+	stateDir := filepath.Join(r.root, ".e2e", "bench-"+s.Name+"-kwok")
+	r.logf("%s: starting a local cluster with karpenter core's kwok provider", s.Name)
+	cluster, err := localcluster.Start(ctx, localcluster.Options{
+		BinDir: filepath.Join(r.root, "bin"), StateDir: stateDir, Log: r.log, KwokStages: kwokNodeStage, ExtraArgs: clusterArgs,
+	})
+	if err != nil {
+		return run, err
+	}
+	defer cluster.Stop()
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{CRDs: kwokapis.CRDs, MaxTime: time.Minute}); err != nil {
+		return run, fmt.Errorf("installing the KWOKNodeClass CRD: %w", err)
+	}
+	typesPath := filepath.Join(stateDir, "instance-types.json")
+	if err := os.WriteFile(typesPath, instanceTypes, 0o644); err != nil {
+		return run, err
+	}
+	proc, err := startKwokProvider(ctx, bin, cluster.Kubeconfig, typesPath, filepath.Join(stateDir, "logs", "karpenter-kwok.log"))
+	if err != nil {
+		return run, err
+	}
+	defer proc.stop()
+	c, err := cluster.Client()
+	if err != nil {
+		return run, err
+	}
+	monitorCtx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: monitorSettle})
+	if err != nil {
+		return run, err
+	}
+	if err := monitor.Start(monitorCtx); err != nil {
+		return run, err
+	}
+	failed := func() error {
+		if err := cluster.Failed(); err != nil {
+			return err
+		}
+		select {
+		case <-proc.exited:
+			return fmt.Errorf("karpenter-kwok exited; see %s", proc.logPath)
+		default:
+		}
+		return monitor.Err()
+	}
+	nodeClass := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": kwokapis.Group + "/v1alpha1", "kind": "KWOKNodeClass", "metadata": map[string]any{"name": "default"},
+	}}
+	objs := []*unstructured.Unstructured{nodeClass}
+	for _, u := range s.Objects {
+		switch u.GetKind() {
+		case "AKSNodeClass":
+			continue
+		case "NodePool":
+			u = u.DeepCopy()
+			_ = unstructured.SetNestedMap(u.Object, map[string]any{"group": kwokapis.Group, "kind": "KWOKNodeClass", "name": "default"}, "spec", "template", "spec", "nodeClassRef")
+		}
+		objs = append(objs, u)
+	}
+	prices := map[string]float64{}
+	var its []*kwokInstanceType
+	_ = json.Unmarshal(instanceTypes, &its)
+	for _, it := range its {
+		for _, o := range it.Offerings {
+			var zone, ct string
+			for _, r := range o.Requirements {
+				switch r.Key {
+				case corev1.LabelTopologyZone:
+					zone = r.Values[0]
+				case karpv1.CapacityTypeLabelKey:
+					ct = r.Values[0]
+				}
+			}
+			prices[it.Name+"/"+zone+"/"+ct] = o.Price
+		}
+	}
+	err = measure(ctx, run, measureOptions{
+		config: cluster.Config, client: c, scenario: s, objects: objs, pid: proc.cmd.Process.Pid, metricsURL: proc.metricsURL,
+		failed: failed, monitor: monitor, log: r.logf,
+		price: func(n *corev1.Node) float64 {
+			return prices[n.Labels[corev1.LabelInstanceTypeStable]+"/"+n.Labels[corev1.LabelTopologyZone]+"/"+n.Labels[karpv1.CapacityTypeLabelKey]]
+		},
+	})
+	if p != nil {
+		run.CostToBound, run.CostToBaseline = ratio(run.Fleet.PerHour, p.LowerBound.PerHour), ratio(run.Fleet.PerHour, p.Baseline.PerHour)
+	}
+	return run, err
+}
+
+// kwokProvider is a running karpenter-kwok process.
+type kwokProvider struct {
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	logPath    string
+	metricsURL string
+}
+
+func (k *kwokProvider) stop() {
+	_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-k.exited:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
+		<-k.exited
+	}
+}
+
+// startKwokProvider starts core's kwok provider with the local controller's
+// settings, and waits for its health probe.
+func startKwokProvider(ctx context.Context, bin, kubeconfig, typesPath, logPath string) (*kwokProvider, error) {
+	// Distinct free ports: hold both listeners until both are chosen, and
+	// close them before the provider binds.
+	ports := make([]int, 2)
+	var listeners []net.Listener
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	for _, l := range listeners {
+		_ = l.Close()
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"KUBECONFIG="+kubeconfig,
+		"DISABLE_LEADER_ELECTION=true",
+		"METRICS_PORT="+strconv.Itoa(ports[0]),
+		"HEALTH_PROBE_PORT="+strconv.Itoa(ports[1]),
+		"INSTANCE_TYPES_FILE_PATH="+typesPath,
+		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true",
+		"LOG_LEVEL=info",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	k := &kwokProvider{cmd: cmd, exited: make(chan struct{}), logPath: logPath, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(k.exited) }()
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1])
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ready, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return k, nil
+			}
+		}
+		select {
+		case <-k.exited:
+			return nil, fmt.Errorf("karpenter-kwok exited at start; see %s", logPath)
+		default:
+		}
+		if time.Now().After(deadline) {
+			k.stop()
+			return nil, fmt.Errorf("karpenter-kwok not ready after 90s; see %s", logPath)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

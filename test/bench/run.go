@@ -1,0 +1,501 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
+	"github.com/azkarpenter/azkarpenter/pkg/plan"
+	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
+)
+
+// Providers a run can use.
+const (
+	ProviderAzure = "azkarpenter"
+	// ProviderKwok is karpenter core's own kwok provider: nodes appear
+	// without any cloud, the zero-cloud reference.
+	ProviderKwok = "karpenter-kwok"
+)
+
+// clusterArgs raise the local control plane's client rate limits: with the
+// defaults (20 QPS for kube-controller-manager, 50 for kube-scheduler),
+// creating and binding 10,000 pods takes minutes of client throttling that
+// has nothing to do with provisioning.
+var clusterArgs = map[string][]string{
+	"kube-controller-manager": {"--kube-api-qps=1000", "--kube-api-burst=2000"},
+	"kube-scheduler":          {"--kube-api-qps=1000", "--kube-api-burst=2000"},
+}
+
+// Sample is one observation of a run.
+type Sample struct {
+	Seconds    float64 `json:"t"`
+	Bound      int     `json:"bound"`
+	Nodes      int     `json:"nodes"`
+	NodeClaims int     `json:"nodeClaims"`
+	RSSMiB     float64 `json:"rssMiB"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+}
+
+// Fleet is the nodes a run ended with.
+type Fleet struct {
+	Nodes          int            `json:"nodes"`
+	BySize         map[string]int `json:"bySize"`
+	ByZone         map[string]int `json:"byZone"`
+	ByCapacityType map[string]int `json:"byCapacityType"`
+	PerHour        float64        `json:"pricePerHour"`
+}
+
+// ARM is the simulator's request statistics for a run.
+type ARM struct {
+	Operations    map[string]azuresim.OperationStats `json:"operations"`
+	Writes        int64                              `json:"writes"`
+	Throttled     int64                              `json:"throttled"`
+	VMsCreated    int64                              `json:"vmsCreated"`
+	WritesPerNode float64                            `json:"writesPerNode"`
+}
+
+// Run is one scenario run with one provider at one time scale.
+type Run struct {
+	Provider  string  `json:"provider"`
+	TimeScale float64 `json:"timeScale"`
+	Pods      int     `json:"pods"`
+	Bound     int     `json:"bound"`
+	// AllBoundSeconds is the time from applying the workload to every pod
+	// bound; 0 when they were not.
+	AllBoundSeconds float64    `json:"allBoundSeconds"`
+	Timeline        []Sample   `json:"timeline"`
+	Scheduling      Scheduling `json:"scheduling"`
+	Fleet           Fleet      `json:"fleet"`
+	CostToBound     float64    `json:"costToBound"`
+	CostToBaseline  float64    `json:"costToBaseline"`
+	ARM             *ARM       `json:"arm,omitempty"`
+	// Controller is the provisioning controller's process.
+	ControllerPeakRSSMiB  float64 `json:"controllerPeakRSSMiB"`
+	ControllerCPUSeconds  float64 `json:"controllerCPUSeconds"`
+	ControllerMaxNodesRSS float64 `json:"controllerRSSMiBAtMostNodes"`
+	// LimitEvents counts pods karpenter reported as blocked by NodePool
+	// limits ("all available instance types exceed limits").
+	LimitEvents int                `json:"limitEvents"`
+	FleetCheck  fleetcheck.Checked `json:"fleetCheck"`
+	Error       string             `json:"error,omitempty"`
+}
+
+// runner runs scenarios on local clusters.
+type runner struct {
+	root string
+	log  io.Writer
+	// kwokBinary is karpenter core's kwok provider, built once.
+	kwokBinary string
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// runScenario runs a scenario at each of its time scales with our provider,
+// then, if asked, with core's kwok provider.
+func (r *runner) runScenario(ctx context.Context, s *Scenario, scales []float64, reference bool) *ScenarioResult {
+	res := &ScenarioResult{Name: s.Name, Description: s.Spec.Description, Pods: s.Pods()}
+	var kwokTypes []byte
+	for _, scale := range scales {
+		run, p, types, err := r.runAzure(ctx, s, scale)
+		if err != nil {
+			run.Error = err.Error()
+			r.logf("%s at latency %g: FAILED: %v", s.Name, scale, err)
+		}
+		if p != nil && res.Plan == nil {
+			res.Plan = p
+		}
+		if types != nil {
+			kwokTypes = types
+		}
+		res.Runs = append(res.Runs, run)
+	}
+	if reference && kwokTypes != nil {
+		run, err := r.runKwok(ctx, s, kwokTypes, res.Plan)
+		if err != nil {
+			run.Error = err.Error()
+			r.logf("%s with karpenter core's kwok provider: FAILED: %v", s.Name, err)
+		}
+		res.Runs = append(res.Runs, run)
+	}
+	return res
+}
+
+// runAzure runs the scenario with azkarpenter and azuresim. It also returns
+// the offline plan of the workload (with its LP bound and baseline) and the
+// instance types for the kwok reference, both from the same azuresim.
+func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run, *plan.Result, []byte, error) {
+	run := &Run{Provider: ProviderAzure, TimeScale: scale, Pods: s.Pods()}
+	dir, err := os.MkdirTemp("", "bench-"+s.Name)
+	if err != nil {
+		return run, nil, nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	simConfig, err := s.simulatorConfig(scale)
+	if err != nil {
+		return run, nil, nil, err
+	}
+	configPath := filepath.Join(dir, "azuresim.yaml")
+	if err := os.WriteFile(configPath, simConfig, 0o600); err != nil {
+		return run, nil, nil, err
+	}
+	r.logf("%s: starting a local cluster with azuresim at latency %g", s.Name, scale)
+	env, err := framework.Start(ctx, framework.Options{
+		Name: "bench-" + s.Name, TimeScale: scale, Log: r.log, ClusterArgs: clusterArgs,
+		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: s.Spec.ControllerEnv,
+		MonitorSettle: monitorSettle,
+	})
+	if err != nil {
+		return run, nil, nil, err
+	}
+	defer env.Stop()
+
+	catalog, err := plan.NewCatalog(ctx, plan.CatalogOptions{
+		Azure: env.Azure, SubscriptionID: localcluster.SubscriptionID, Region: localcluster.Location,
+		PricesEndpoint: env.Azure.ARMEndpoint, ClusterName: localcluster.ClusterName,
+		MaxPods: instancetype.DefaultMaxPods("azure", "overlay"),
+	})
+	if err != nil {
+		return run, nil, nil, err
+	}
+	in, err := s.PlanInput()
+	if err != nil {
+		return run, nil, nil, err
+	}
+	p, err := plan.Solve(ctx, in, catalog.InstanceTypes, nil)
+	if err != nil {
+		return run, nil, nil, fmt.Errorf("offline plan: %w", err)
+	}
+	r.logf("%s: offline plan: %s", s.Name, p.Summary())
+	kwokTypes, err := kwokInstanceTypes(ctx, in, catalog)
+	if err != nil {
+		return run, p, nil, err
+	}
+
+	pid := 0
+	metricsURL := env.Cluster.ControllerMetricsURL()
+	for _, c := range env.Cluster.Components() {
+		if c.Name == "controller" {
+			pid = c.PID
+		}
+	}
+	err = measure(ctx, run, measureOptions{
+		config: env.Cluster.Config, client: env.Client, scenario: s, objects: s.Objects,
+		pid: pid, metricsURL: metricsURL, failed: env.Failed, monitor: env.Monitor, log: r.logf,
+		price:          func(n *corev1.Node) float64 { return nodePrice(catalog, n) },
+		beforeWorkload: func(ctx context.Context) error { return env.Sim.ResetStats(ctx) },
+	})
+	if stats, serr := env.Sim.Stats(ctx); serr == nil {
+		run.ARM = armOf(stats, run.Fleet.Nodes)
+	}
+	run.CostToBound, run.CostToBaseline = ratio(run.Fleet.PerHour, p.LowerBound.PerHour), ratio(run.Fleet.PerHour, p.Baseline.PerHour)
+	if err != nil {
+		env.Dump(context.Background(), r.log)
+	}
+	return run, p, kwokTypes, err
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 || a <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+func armOf(stats azuresim.Stats, nodes int) *ARM {
+	a := &ARM{Operations: map[string]azuresim.OperationStats{}}
+	for name, o := range stats.Operations {
+		// The harness's own state reads (fleet monitor) are not ARM traffic.
+		if name == azuresim.OpAdmin {
+			continue
+		}
+		a.Operations[name] = o
+		if strings.HasPrefix(name, "Put") || strings.HasPrefix(name, "Delete") {
+			a.Writes += o.Requests
+		}
+		a.Throttled += o.Throttled
+	}
+	if o, ok := stats.Operations[azuresim.OpPutVM]; ok {
+		a.VMsCreated = o.StatusCodes["201"]
+	}
+	if nodes > 0 {
+		a.WritesPerNode = float64(a.Writes) / float64(nodes)
+	}
+	return a
+}
+
+// nodePrice is a node's hourly price in the region's price list.
+func nodePrice(c *plan.Catalog, n *corev1.Node) float64 {
+	size := n.Labels[corev1.LabelInstanceTypeStable]
+	windows := n.Labels[corev1.LabelOSStable] == string(corev1.Windows)
+	spot := n.Labels[karpv1.CapacityTypeLabelKey] == karpv1.CapacityTypeSpot
+	var p float64
+	switch {
+	case windows && spot:
+		p, _ = c.Prices.WindowsSpotPrice(size)
+	case windows:
+		p, _ = c.Prices.WindowsPrice(size)
+	case spot:
+		p, _ = c.Prices.SpotPrice(size)
+	default:
+		p, _ = c.Prices.OnDemandPrice(size)
+	}
+	return p
+}
+
+type measureOptions struct {
+	config   *rest.Config
+	client   client.Client
+	scenario *Scenario
+	objects  []*unstructured.Unstructured
+	// pid is the provisioning controller's process; metricsURL its metrics.
+	pid            int
+	metricsURL     string
+	failed         func() error
+	monitor        *fleetcheck.Monitor
+	log            func(format string, args ...any)
+	price          func(*corev1.Node) float64
+	beforeWorkload func(context.Context) error
+}
+
+// monitorSettle is how long a NodePool's fleet must hold still before the
+// fleet monitor requires karpenter's status.resources to add up (the e2e
+// suites use 15s, `make run` 30s). Karpenter core recomputes them from its
+// own cluster state, which it holds back while that state is catching up
+// with hundreds of new NodeClaims; on this shared 2-core machine, in a
+// realistic-latency run and in the 1,000-node burst, the figures trailed a
+// fleet that had held still for 15s. Every run still ends with the fleet
+// held for longer than this, so the final figures are always checked.
+const monitorSettle = 60 * time.Second
+
+// settle is how long the fleet is held after every pod is bound, so that
+// the fleet monitor checks the final fleet (its NodePool check needs
+// monitorSettle of a steady fleet) and late controller work shows in the
+// figures.
+const settle = monitorSettle + 5*time.Second
+
+// measure applies the scenario's NodePools and NodeClasses, waits for them
+// to be Ready, applies the workload and samples every second until every pod
+// is bound, then holds the fleet for settle and reads the final figures.
+func measure(ctx context.Context, run *Run, o measureOptions) error {
+	var capacity, workload []*unstructured.Unstructured
+	namespaces := map[string]bool{}
+	for _, u := range o.objects {
+		u = u.DeepCopy()
+		if isCapacityObject(u) {
+			capacity = append(capacity, u)
+			continue
+		}
+		if u.GetNamespace() == "" {
+			u.SetNamespace("default")
+		}
+		namespaces[u.GetNamespace()] = true
+		workload = append(workload, u)
+	}
+	if err := localcluster.Apply(ctx, o.client, capacity); err != nil {
+		return err
+	}
+	if err := waitNodePoolsReady(ctx, o.client, o.failed); err != nil {
+		return err
+	}
+	c, err := cache.New(o.config, cache.Options{Scheme: clientgoscheme.Scheme})
+	if err != nil {
+		return err
+	}
+	cacheCtx, stopCache := context.WithCancel(ctx)
+	defer stopCache()
+	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.Node{}, &karpv1.NodeClaim{}} {
+		if _, err := c.GetInformer(cacheCtx, obj); err != nil {
+			return err
+		}
+	}
+	go func() { _ = c.Start(cacheCtx) }()
+	if !c.WaitForCacheSync(cacheCtx) {
+		return fmt.Errorf("caches did not sync")
+	}
+	var before *dto.Histogram
+	if o.metricsURL != "" {
+		before, _ = scrapeScheduling(ctx, o.metricsURL)
+	}
+	if o.beforeWorkload != nil {
+		if err := o.beforeWorkload(ctx); err != nil {
+			return err
+		}
+	}
+	o.log("%s: applying %d pods (%d objects)", o.scenario.Name, run.Pods, len(workload))
+	start := time.Now()
+	if err := localcluster.Apply(ctx, o.client, workload); err != nil {
+		return err
+	}
+	deadline := start.Add(o.scenario.Spec.Timeout.Duration)
+	lastLog := time.Time{}
+	var doneAt time.Time
+	var timedOut error
+	maxNodes := 0
+	for {
+		s := Sample{Seconds: time.Since(start).Seconds()}
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods); err == nil {
+			for _, p := range pods.Items {
+				if namespaces[p.Namespace] && p.Spec.NodeName != "" && p.DeletionTimestamp.IsZero() {
+					s.Bound++
+				}
+			}
+		}
+		var nodes corev1.NodeList
+		if err := c.List(ctx, &nodes); err == nil {
+			s.Nodes = len(nodes.Items)
+		}
+		var claims karpv1.NodeClaimList
+		if err := c.List(ctx, &claims); err == nil {
+			s.NodeClaims = len(claims.Items)
+		}
+		if ps, err := readProc(o.pid); err == nil {
+			s.RSSMiB, s.CPUSeconds = ps.RSSMiB, ps.CPUSeconds
+			if s.Nodes >= maxNodes {
+				maxNodes, run.ControllerMaxNodesRSS = s.Nodes, ps.RSSMiB
+			}
+		}
+		run.Timeline = append(run.Timeline, s)
+		run.Bound = s.Bound
+		if doneAt.IsZero() && s.Bound >= run.Pods {
+			doneAt = time.Now()
+			run.AllBoundSeconds = s.Seconds
+			o.log("%s: all %d pods bound in %.1fs on %d nodes", o.scenario.Name, run.Pods, s.Seconds, s.Nodes)
+		}
+		if !doneAt.IsZero() && time.Since(doneAt) >= settle {
+			break
+		}
+		if err := o.failed(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) && doneAt.IsZero() {
+			// The figures of a run that timed out are still worth having
+			// (how far it got, at what cost, with how much memory).
+			timedOut = fmt.Errorf("timed out after %s: %d of %d pods bound, %d nodes", o.scenario.Spec.Timeout.Duration, s.Bound, run.Pods, s.Nodes)
+			break
+		}
+		if time.Since(lastLog) > 15*time.Second {
+			o.log("%s: [%5.0fs] %d/%d pods bound, %d nodeclaims, %d nodes, controller RSS %.0f MiB", o.scenario.Name, s.Seconds, s.Bound, run.Pods, s.NodeClaims, s.Nodes, s.RSSMiB)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	if o.metricsURL != "" {
+		if after, err := scrapeScheduling(ctx, o.metricsURL); err == nil {
+			run.Scheduling = schedulingBetween(before, after)
+		}
+	}
+	if ps, err := readProc(o.pid); err == nil {
+		run.ControllerPeakRSSMiB, run.ControllerCPUSeconds = ps.PeakRSSMiB, ps.CPUSeconds
+	}
+	run.Fleet = fleetOf(ctx, c, o.price)
+	run.LimitEvents = limitEvents(ctx, o.client)
+	run.FleetCheck = o.monitor.Checked()
+	if err := o.failed(); err != nil {
+		return err
+	}
+	return timedOut
+}
+
+func waitNodePoolsReady(ctx context.Context, c client.Client, failed func() error) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var pools karpv1.NodePoolList
+		if err := c.List(ctx, &pools); err != nil {
+			return err
+		}
+		ready := 0
+		var notReady []string
+		for i := range pools.Items {
+			if pools.Items[i].StatusConditions().IsTrue("Ready") {
+				ready++
+			} else {
+				var conds []string
+				for _, c := range pools.Items[i].Status.Conditions {
+					conds = append(conds, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+				}
+				notReady = append(notReady, fmt.Sprintf("%s [%s]", pools.Items[i].Name, strings.Join(conds, "; ")))
+			}
+		}
+		if len(pools.Items) > 0 && ready == len(pools.Items) {
+			return nil
+		}
+		if err := failed(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("NodePools not Ready after 2m: %s", strings.Join(notReady, ", "))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func fleetOf(ctx context.Context, c client.Reader, price func(*corev1.Node) float64) Fleet {
+	f := Fleet{BySize: map[string]int{}, ByZone: map[string]int{}, ByCapacityType: map[string]int{}}
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes); err != nil {
+		return f
+	}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if n.Labels[karpv1.NodePoolLabelKey] == "" {
+			continue
+		}
+		f.Nodes++
+		f.BySize[n.Labels[corev1.LabelInstanceTypeStable]]++
+		f.ByZone[n.Labels[corev1.LabelTopologyZone]]++
+		f.ByCapacityType[n.Labels[karpv1.CapacityTypeLabelKey]]++
+		f.PerHour += price(n)
+	}
+	return f
+}
+
+// limitEvents counts karpenter's "could not schedule" events that blame a
+// NodePool's limits.
+func limitEvents(ctx context.Context, c client.Client) int {
+	var events corev1.EventList
+	if err := c.List(ctx, &events); err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range events.Items {
+		if strings.Contains(e.Message, "exceed limits") || strings.Contains(e.Message, "limits have been exhausted") {
+			n += max(int(e.Count), 1)
+		}
+	}
+	return n
+}
+
+// sortedKeys returns a map's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
