@@ -74,7 +74,7 @@ func readyNodeClass(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
 	Expect(env.Client.Create(ctx, nc)).To(Succeed())
 	nc.Status.KubernetesVersion = lo.ToPtr("v1.35.4")
 	nc.StatusConditions().SetTrue(status.ConditionReady)
-	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetReady, v1beta1.ConditionTypeBootstrapReady} {
+	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetsReady, v1beta1.ConditionTypeBootstrapReady} {
 		nc.StatusConditions().SetTrue(t)
 	}
 	Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
@@ -272,7 +272,7 @@ var _ = Describe("CloudProvider", func() {
 		nc := &v1beta1.AKSNodeClass{}
 		nc.GenerateName = "nc-"
 		Expect(env.Client.Create(ctx, nc)).To(Succeed())
-		nc.StatusConditions().SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", "no free IPs")
+		nc.StatusConditions().SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", "no free IPs")
 		Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
 		_, err := cp.Create(ctx, nodeClaimFor(nc))
 		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeTrue(), "%v", err)
