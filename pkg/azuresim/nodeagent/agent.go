@@ -264,7 +264,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 		a.report(vm, NodeReport{JoinError: "the custom data is not an AKS node bootstrap artifact: " + err.Error()})
 		return nil
 	}
-	name := nodeName(vm)
+	name := NodeName(vm)
 	kubelet := a.kubeletFor(id, boot, name)
 	defer kubelet.Close()
 	a.mu.Lock()
@@ -373,11 +373,13 @@ func (a *Agent) report(vm VM, r NodeReport) {
 	}
 	a.opts.Source.ReportNode(vm.ID, r)
 	if r.JoinError != "" {
-		a.log.Warn("node agent: node cannot join; retrying as its kubelet would", "vm", vm.ID, "node", nodeName(vm), "err", r.JoinError)
+		a.log.Warn("node agent: node cannot join; retrying as its kubelet would", "vm", vm.ID, "node", NodeName(vm), "err", r.JoinError)
 	}
 }
 
-func nodeName(vm VM) string {
+// NodeName is the Node name of a VM: its computer name (the host name the
+// image boots with), lower-cased as the kubelet registers it.
+func NodeName(vm VM) string {
 	if vm.ComputerName != "" {
 		return lower(vm.ComputerName)
 	}
