@@ -290,7 +290,9 @@ var configFields = map[string]configField{
 	"--authorization-mode": stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) {
 		kc.Authorization.Mode = kubeletv1beta1.KubeletAuthorizationMode(s)
 	}),
-	"--client-ca-file":           stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) { kc.Authentication.X509.ClientCAFile = imagePath(s) }),
+	"--client-ca-file": stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) {
+		kc.Authentication.X509.ClientCAFile = imagePath(s)
+	}),
 	"--cluster-domain":           stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) { kc.ClusterDomain = s }),
 	"--enforce-node-allocatable": stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) { kc.EnforceNodeAllocatable = splitList(s) }),
 	// The image's ACR credential provider. A machine without it would fail
