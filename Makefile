@@ -82,7 +82,7 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 
 .PHONY: e2e-kubelet
 e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e spec (label realkubelet): a kubelet v1.35 joins from a rendered artifact
-	go test -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
 
 .PHONY: demo
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
