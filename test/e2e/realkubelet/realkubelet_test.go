@@ -180,7 +180,7 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 			select {
 			case err := <-exited:
 				exited <- err
-				return fmt.Errorf("the kubelet exited: %v; see %s", err, kubeletLog.Name())
+				return fmt.Errorf("the kubelet exited: %w; see %s", err, kubeletLog.Name())
 			default:
 				return nil
 			}
