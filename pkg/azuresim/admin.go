@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/samber/lo"
@@ -25,6 +26,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("PUT /admin/quota", s.adminMiddleware(s.handlePutQuota))
 	mux.Handle("POST /admin/evict", s.adminMiddleware(s.handleEvict))
 	mux.Handle("GET /admin/requests", s.adminMiddleware(s.handleRequests))
+	mux.Handle("GET /admin/vms/{name}/bootstrap", s.adminMiddleware(s.handleVMBootstrap))
 	// Community galleries: what an image publisher does.
 	mux.Handle("GET /admin/galleries", s.adminMiddleware(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.GalleryImages()) }))
 	mux.Handle("PUT /admin/galleries/{gallery}/images/{image}/versions/{version}", s.adminMiddleware(s.handlePublishImageVersion))
@@ -349,4 +351,39 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		n = parsed
 	}
 	writeJSON(w, http.StatusOK, s.requests.last(n))
+}
+
+// VMBootstrap is what a VM's node boots with: its identity and the custom
+// data ARM received (which ARM itself never returns), for a test that runs
+// a real kubelet from it (GET /admin/vms/{name}/bootstrap).
+type VMBootstrap struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	ComputerName string            `json:"computerName"`
+	OSType       string            `json:"osType"`
+	PrivateIP    string            `json:"privateIP,omitempty"`
+	Running      bool              `json:"running"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	// CustomData is osProfile.customData (base64).
+	CustomData string `json:"customData"`
+}
+
+func (s *Server) handleVMBootstrap(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var found []VMBootstrap
+	for _, vm := range s.ListVMs() {
+		if !strings.EqualFold(vm.Name, name) {
+			continue
+		}
+		found = append(found, VMBootstrap{ID: vm.ID, Name: vm.Name, ComputerName: vm.ComputerName, OSType: lo.Ternary(vm.Windows, "Windows", "Linux"),
+			PrivateIP: vm.PrivateIP, Running: vm.Running, Tags: vm.Tags, CustomData: vm.CustomData})
+	}
+	switch len(found) {
+	case 0:
+		writeARMError(w, armErr(http.StatusNotFound, "ResourceNotFound", "no virtual machine named %s", name))
+	case 1:
+		writeJSON(w, http.StatusOK, found[0])
+	default:
+		writeARMError(w, armErr(http.StatusConflict, "Conflict", "%d virtual machines are named %s", len(found), name))
+	}
 }

@@ -160,6 +160,12 @@ func (c *AdminClient) RetailPrices(ctx context.Context, filter string) ([]PriceI
 	return out, nil
 }
 
+// VMBootstrap returns a VM's identity and custom data, by VM name.
+func (c *AdminClient) VMBootstrap(ctx context.Context, name string) (VMBootstrap, error) {
+	var b VMBootstrap
+	return b, c.do(ctx, http.MethodGet, "/admin/vms/"+url.PathEscape(name)+"/bootstrap", nil, &b)
+}
+
 // ResetStats zeroes the request statistics.
 func (c *AdminClient) ResetStats(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/admin/reset?scope=stats", nil, nil)

@@ -303,3 +303,21 @@ listDelay: 5s
 		}
 	}
 }
+
+// The admin API hands out a VM's custom data (which ARM never returns), for
+// a test that boots a real kubelet from it.
+func TestAdminVMBootstrap(t *testing.T) {
+	e := newEnv(t)
+	subnet := e.network("eastus", "10.9.0.0/24")
+	e.mustCreateVM(vmSpec{name: "booted", size: "Standard_D2s_v5", location: "eastus", zone: "1", customData: "Y3VzdG9tIGRhdGE="}, subnet)
+	var b azuresim.VMBootstrap
+	if st := e.admin("GET", "/admin/vms/booted/bootstrap", "", &b); st != 200 {
+		t.Fatalf("GET bootstrap: %d", st)
+	}
+	if b.CustomData != "Y3VzdG9tIGRhdGE=" || b.Name != "booted" || b.ComputerName == "" || b.OSType != "Linux" || !strings.HasPrefix(b.PrivateIP, "10.9.0.") {
+		t.Errorf("bootstrap %+v", b)
+	}
+	if st := e.admin("GET", "/admin/vms/missing/bootstrap", "", nil); st != 404 {
+		t.Errorf("GET bootstrap of a missing VM: %d", st)
+	}
+}

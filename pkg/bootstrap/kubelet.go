@@ -289,3 +289,10 @@ func KubeletCommandLine(c *Config) []string {
 	}
 	return args
 }
+
+// KubeletFlags are the kubelet flags the node image runs the kubelet with
+// for this configuration (the AKSNodeConfig's kubelet_flags), by name with
+// the leading "--"; --node-labels and the kubeconfig flags are not among
+// them. A node that runs the kubelet from a configuration file instead
+// (aks-node-controller's file mode) translates them into it.
+func KubeletFlags(c *Config) map[string]string { return kubeletFlags(c) }

@@ -42,7 +42,23 @@ const (
 	ReasonSpotEviction  = "SpotEvictionIncoming"
 	ProviderIDPrefix    = "azure://"
 	defaultOSDiskGB     = 30 // Azure marketplace Linux image default when the VM does not say
+
+	// TagKubelet, set to KubeletExternal on a VM (through its AKSNodeClass's
+	// tags), tells the agent that a real kubelet runs for the VM outside the
+	// simulator (test/e2e/realkubelet): the agent then does not play the
+	// kubelet (no TLS bootstrap, registration or status) and plays only the
+	// cloud provider's part for the Node that kubelet registers. Azure has
+	// no node agent and ignores the tag.
+	TagKubelet      = "azuresim_kubelet"
+	KubeletExternal = "external"
+	// externalKubeletPoll is how often the agent looks for the Node of a VM
+	// whose kubelet runs outside the simulator, until it has registered.
+	externalKubeletPoll = time.Second
 )
+
+// ExternalKubelet reports whether a real kubelet, not the agent, runs the
+// VM's node (TagKubelet).
+func ExternalKubelet(vm VM) bool { return vm.Tags[TagKubelet] == KubeletExternal }
 
 // VM is the agent's view of a simulated VM.
 type VM struct {
@@ -248,7 +264,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 		a.report(vm, NodeReport{JoinError: "the custom data is not an AKS node bootstrap artifact: " + err.Error()})
 		return nil
 	}
-	name := nodeName(vm)
+	name := NodeName(vm)
 	kubelet := a.kubeletFor(id, boot, name)
 	defer kubelet.Close()
 	a.mu.Lock()
@@ -258,7 +274,15 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	if known {
 		node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	}
-	if !known || apierrors.IsNotFound(err) {
+	external := ExternalKubelet(vm)
+	if external && (!known || apierrors.IsNotFound(err)) {
+		// The VM's own kubelet registers the Node; look for it until then.
+		node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			a.queue.AddAfter(id, externalKubeletPoll)
+			return nil
+		}
+	} else if !known || apierrors.IsNotFound(err) {
 		// A VM the agent has no Node for boots its kubelet, which registers
 		// (a Node that exists already is taken over, as a restarted kubelet
 		// does).
@@ -287,6 +311,14 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	a.mu.Unlock()
 	if node, err = a.initializeNode(ctx, node, vm); err != nil {
 		return err
+	}
+	if external {
+		// The real kubelet reports the Node's status.
+		a.report(vm, NodeReport{Node: name})
+		if vm.EvictionNotBefore != nil {
+			return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+		}
+		return nil
 	}
 	if node, err = a.ensureStatus(ctx, kubelet, node, vm, boot); err != nil {
 		var notJoined *notJoinedError
@@ -341,11 +373,13 @@ func (a *Agent) report(vm VM, r NodeReport) {
 	}
 	a.opts.Source.ReportNode(vm.ID, r)
 	if r.JoinError != "" {
-		a.log.Warn("node agent: node cannot join; retrying as its kubelet would", "vm", vm.ID, "node", nodeName(vm), "err", r.JoinError)
+		a.log.Warn("node agent: node cannot join; retrying as its kubelet would", "vm", vm.ID, "node", NodeName(vm), "err", r.JoinError)
 	}
 }
 
-func nodeName(vm VM) string {
+// NodeName is the Node name of a VM: its computer name (the host name the
+// image boots with), lower-cased as the kubelet registers it.
+func NodeName(vm VM) string {
 	if vm.ComputerName != "" {
 		return lower(vm.ComputerName)
 	}

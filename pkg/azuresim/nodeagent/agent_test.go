@@ -344,3 +344,47 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A VM tagged for an external kubelet is left to it: the agent registers
+// nothing and reports no status, and once that kubelet has registered the
+// Node the agent plays only the cloud node manager (providerID, cloud
+// labels, the uninitialized taint removed) and deletes the Node with the VM.
+func TestAgentLeavesExternalKubelet(t *testing.T) {
+	client := fake.NewClientset()
+	src := &fakeSource{vms: map[string]VM{}}
+	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.DiscardHandler), ResyncPeriod: 50 * time.Millisecond})
+	agent.kubeletNodes = client.CoreV1().Nodes()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = agent.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	vm := testVM(t, "Standard_D2s_v5")
+	vm.Tags = map[string]string{TagKubelet: KubeletExternal}
+	src.set(vm, true)
+	time.Sleep(300 * time.Millisecond)
+	if n := nodeCount(t, client); n != 0 {
+		t.Fatalf("%d nodes: the agent registered a node whose kubelet runs outside it", n)
+	}
+	// The real kubelet registers (with --cloud-provider=external).
+	if _, err := client.CoreV1().Nodes().Create(ctx, &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "aks-default-abc", Labels: map[string]string{"karpenter.sh/nodepool": "default"}},
+		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: TaintUninitialized, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node initialized by the cloud node manager", func() bool {
+		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
+		return err == nil && n.Spec.ProviderID == ProviderID(vm.ID) && !hasTaint(n, TaintUninitialized) &&
+			n.Labels[corev1.LabelInstanceTypeStable] == "Standard_D2s_v5" && src.report(vm.ID).Node == "aks-default-abc"
+	})
+	n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Status.Conditions) != 0 || n.Annotations[KwokAnnotation] != "" {
+		t.Errorf("the agent reported status %v or annotated %v for a node it does not run", n.Status.Conditions, n.Annotations)
+	}
+	src.set(vm, false)
+	waitFor(t, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
+}

@@ -80,6 +80,10 @@ type Options struct {
 	// counter recomputes it every 5 seconds from its own view of the cluster,
 	// so it trails a fleet that is still changing.
 	Settle time.Duration
+	// RealMachine picks the Nodes whose kubelet runs on a real machine rather
+	// than the VM their NodeClaim launched (test/e2e/realkubelet): their
+	// capacity is that machine's, so node-is-its-vm does not apply to them.
+	RealMachine func(*corev1.Node) bool
 }
 
 // Monitor samples the cluster and records violations.
@@ -244,6 +248,9 @@ func (m *Monitor) check(ctx context.Context, now time.Time) ([]Violation, Checke
 		}
 		seen.NodeSamples++
 		seen.MaxNodes++
+		if m.opts.RealMachine != nil && m.opts.RealMachine(n) {
+			continue
+		}
 		what := fmt.Sprintf("Node %s (NodeClaim %s, %s)", n.Name, claim.Name, n.Labels[corev1.LabelInstanceTypeStable])
 		for _, d := range differences(n.Status.Capacity, claim.Status.Capacity) {
 			add(InvariantNodeIsVM, what, "capacity %s", d)

@@ -47,6 +47,9 @@ type Options struct {
 	// the fleet monitor requires its status.resources to add up (default
 	// 15s; fleetcheck.Options.Settle).
 	MonitorSettle time.Duration
+	// MonitorRealMachine picks the Nodes of real kubelets, whose capacity is
+	// the machine's, not their VM's (fleetcheck.Options.RealMachine).
+	MonitorRealMachine func(*corev1.Node) bool
 }
 
 // Environment is a running local cluster with the controller.
@@ -110,7 +113,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if settle == 0 {
 		settle = 15 * time.Second
 	}
-	if env.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: settle, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
+	if env.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: settle, RealMachine: opts.MonitorRealMachine, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
 		st, err := env.Sim.State(ctx)
 		return st.VMs, err
 	}}); err != nil {
