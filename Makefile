@@ -78,10 +78,19 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "kubelet-deps: missing $$missing; install them as root with apt-get (Debian/Ubuntu)" >&2; exit 1; fi; \
 	echo "kubelet-deps: installing $$missing" >&2; \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
 
 .PHONY: e2e-kubelet
 e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e spec (label realkubelet): a kubelet v1.35 joins from a rendered artifact
+	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+
+# make test runs the real-kubelet spec wherever it can: it installs the
+# packages when root with apt-get, and otherwise the spec skips, naming what
+# is missing, rather than failing the run.
+.PHONY: e2e-kubelet-if-possible
+e2e-kubelet-if-possible: tools build
+	-@$(MAKE) --no-print-directory kubelet-deps
 	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
 
 .PHONY: demo
@@ -109,7 +118,7 @@ bench-go: ## Go benchmarks of the hot paths: core's scheduler on core's and our 
 	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/pricing/
 
 .PHONY: test
-test: tools verify-generate vet lint unit e2e-fast demo ## Everything CI runs
+test: tools verify-generate vet lint unit e2e-fast e2e-kubelet-if-possible demo ## Everything CI runs
 
 .PHONY: run
 run: tools build ## Start the local cluster and show a workload being provisioned (Ctrl-C stops everything)
