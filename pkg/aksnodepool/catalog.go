@@ -101,11 +101,15 @@ func familyLetters(size string) string {
 type RetiredError struct {
 	Size, Series, Date string
 	Current            []string
+	// NoCatalog is set when no region was given to list Current from.
+	NoCatalog bool
 }
 
 func (e *RetiredError) Error() string {
 	cur := "the region offers no current size of the family"
-	if len(e.Current) > 0 {
+	if e.NoCatalog {
+		cur = "give --region and --subscription-id to list the family's current sizes"
+	} else if len(e.Current) > 0 {
 		cur = "current sizes of the family: " + strings.Join(e.Current, ", ")
 	}
 	return fmt.Sprintf("--node-vm-size %s: Azure retired the %s on %s; %s", e.Size, e.Series, e.Date, cur)
@@ -116,7 +120,7 @@ func (e *RetiredError) Error() string {
 func checkSize(cat Catalog, flag, size string) error {
 	for _, r := range retirements {
 		if r.pattern.MatchString(size) {
-			return &RetiredError{Size: size, Series: r.series, Date: r.date, Current: currentSizes(cat, r.letters)}
+			return &RetiredError{Size: size, Series: r.series, Date: r.date, Current: currentSizes(cat, r.letters), NoCatalog: cat == nil}
 		}
 	}
 	if cat == nil {
