@@ -19,8 +19,8 @@ import (
 
 // Objects returns what to apply for the pool, as server-side apply
 // configurations: the AKSNodeClass first, then the NodePools. Status and
-// server-set metadata are left out, so only the fields the CLI means are
-// owned by its field manager.
+// metadata other than the name and the pool label are left out, so only the
+// fields the CLI means are owned by its field manager.
 func (p *Pool) Objects() ([]*unstructured.Unstructured, error) {
 	objs := []runtime.Object{p.NodeClass}
 	for _, np := range p.NodePools() {
@@ -39,14 +39,12 @@ func (p *Pool) Objects() ([]*unstructured.Unstructured, error) {
 			return nil, err
 		}
 		delete(m, "status")
+		// Metadata: the name and the pool label only. Objects read back from
+		// the cluster carry annotations core maintains (the NodePool hash);
+		// applying them would take them over with stale values.
 		meta, _ := m["metadata"].(map[string]any)
-		clean := map[string]any{"name": meta["name"]}
-		for _, k := range []string{"labels", "annotations"} {
-			if v, ok := meta[k]; ok && v != nil {
-				clean[k] = v
-			}
-		}
-		m["metadata"] = clean
+		labels, _ := meta["labels"].(map[string]any)
+		m["metadata"] = map[string]any{"name": meta["name"], "labels": map[string]any{LabelPool: labels[LabelPool]}}
 		out = append(out, &unstructured.Unstructured{Object: m})
 	}
 	return out, nil

@@ -145,3 +145,24 @@ func TestMarkUpgrade(t *testing.T) {
 }
 
 type corev1Taint = corev1.Taint
+
+// A pool read back from the cluster applies without the annotations and
+// labels others maintain on its objects.
+func TestObjectsOwnOnlyTheirFields(t *testing.T) {
+	p := build(t, flags("own", nil))
+	p.Fixed.Annotations = map[string]string{"karpenter.sh/nodepool-hash": "123"}
+	p.Fixed.Labels["team"] = "x"
+	p.Fixed.ResourceVersion = "42"
+	objs, err := p.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if len(o.GetAnnotations()) != 0 || len(o.GetLabels()) != 1 || o.GetLabels()[aksnodepool.LabelPool] != "own" || o.GetResourceVersion() != "" {
+			t.Errorf("%s %s applies metadata that is not the CLI's: %v", o.GetKind(), o.GetName(), o.Object["metadata"])
+		}
+		if _, ok := o.Object["status"]; ok {
+			t.Errorf("%s %s applies a status", o.GetKind(), o.GetName())
+		}
+	}
+}
