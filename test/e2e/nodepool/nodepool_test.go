@@ -178,6 +178,15 @@ var _ = Describe("a spot pool with the cluster autoscaler, 1 to 3", func() {
 		nodes := waitNodes(ctx, "myspotpool", 1)
 		expectNodes(ctx, nodes, "Standard_D8ds_v4", karpv1.CapacityTypeSpot, "linux", map[string]string{v1beta1.AKSLabelScaleSetPriority: "spot"}, spotTaint)
 
+		// The floor survives a spot eviction: the static NodePool replaces the node.
+		vm, err := env.VMOfNode(ctx, &nodes[0])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Sim.Evict(ctx, vm.ID, time.Second)).To(Succeed())
+		Expect(env.Eventually(ctx, 3*time.Minute, "a new spot node in place of the evicted one", func(ctx context.Context) (bool, error) {
+			now := poolNodes(ctx, "myspotpool")
+			return len(now) == 1 && now[0].Name != nodes[0].Name && ready(now[0]), nil
+		})).To(Succeed())
+
 		// Pods that need a node each: the pool grows to its max and stops.
 		ns := "spotwork"
 		Expect(framework.Namespace(ctx, env.Client, ns)).To(Succeed())
