@@ -252,14 +252,18 @@ var _ = Describe("a Windows pool", func() {
 
 var _ = Describe("the cluster autoscaler on a pool: 1 to 5, updated to 1 to 3, then disabled", func() {
 	It("grows within the bounds and freezes at the current count", func(ctx SpecContext) {
+		// The article's name (mynewnodepool) is 13 characters, over AKS's 12.
+		out, err := article(ctx, `az aks nodepool add --resource-group myResourceGroup --cluster-name myAKSCluster --name mynewnodepool --node-vm-size Standard_D8ds_v4 --enable-cluster-autoscaler --min-count 1 --max-count 5`)
+		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring("at most 12 lowercase letters and digits"))
 		DeferCleanup(deletePool, "mynewpool", NodeTimeout(5*time.Minute))
-		_, err := article(ctx, `az aks nodepool add --resource-group myResourceGroup --cluster-name myAKSCluster --name mynewpool --node-vm-size Standard_D8ds_v4 --enable-cluster-autoscaler --min-count 1 --max-count 5`)
+		_, err = article(ctx, `az aks nodepool add --resource-group myResourceGroup --cluster-name myAKSCluster --name mynewpool --node-vm-size Standard_D8ds_v4 --enable-cluster-autoscaler --min-count 1 --max-count 5`)
 		Expect(err).NotTo(HaveOccurred())
 		waitNodes(ctx, "mynewpool", 1)
 		_, err = article(ctx, `az aks nodepool update --resource-group myResourceGroup --cluster-name myAKSCluster --name mynewpool --update-cluster-autoscaler --min-count 1 --max-count 3`)
 		Expect(err).NotTo(HaveOccurred())
 		// scale is AKS's error on an autoscaled pool.
-		out, err := nodepool(ctx, "scale", "--name", "mynewpool", "--node-count", "4")
+		out, err = nodepool(ctx, "scale", "--name", "mynewpool", "--node-count", "4")
 		Expect(err).To(HaveOccurred())
 		Expect(out).To(ContainSubstring("has the cluster autoscaler enabled"))
 
