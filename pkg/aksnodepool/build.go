@@ -22,8 +22,11 @@ const (
 	// LabelPool marks the NodePools and the AKSNodeClass of an AKS-style pool
 	// with the pool's name (object metadata, not node labels).
 	LabelPool = "karpenter.azure.com/aks-nodepool"
-	// LabelAgentPool is the node label AKS gives a pool's nodes.
-	LabelAgentPool = "agentpool"
+	// LabelAgentPool is the node label naming a node's pool, on the nodes of
+	// both of its NodePools. AKS's own label, agentpool (and
+	// kubernetes.azure.com/agentpool), is reserved to AKS by the CRDs, as
+	// AKS node auto-provisioning reserves it.
+	LabelAgentPool = "azkarpenter.io/agentpool"
 	// AnnotationUpgrade, on the NodePools' template, records the last
 	// `nodepool upgrade`; changing it drifts every node of the pool.
 	AnnotationUpgrade = "karpenter.azure.com/aks-nodepool-upgrade"

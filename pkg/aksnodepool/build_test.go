@@ -147,8 +147,9 @@ func TestBuildErrors(t *testing.T) {
 			[]string{"--eviction-policy Deallocate cannot be honoured", "Use --eviction-policy Delete"}},
 		{"eviction policy without spot", flags("reg", func(f *aksnodepool.AddFlags) { f.EvictionPolicy = "Delete" }), []string{"need --priority Spot"}},
 		{"reserved label prefixes", flags("lbl", func(f *aksnodepool.AddFlags) {
-			f.Labels = map[string]string{"kubernetes.azure.com/mode": "user", "node.kubernetes.io/foo": "x", "agentpool": "x"}
-		}), []string{"--labels kubernetes.azure.com/mode: the kubernetes.azure.com prefix is reserved", "--labels node.kubernetes.io/foo: the kubernetes.io prefix is reserved", "--labels agentpool: the label is reserved"}},
+			f.Labels = map[string]string{"kubernetes.azure.com/mode": "user", "node.kubernetes.io/foo": "x", "agentpool": "x", "azkarpenter.io/agentpool": "y"}
+		}), []string{"--labels kubernetes.azure.com/mode: the kubernetes.azure.com prefix is reserved", "--labels node.kubernetes.io/foo: the kubernetes.io prefix is reserved",
+			"--labels agentpool: the label is reserved; AKS sets it", "--labels azkarpenter.io/agentpool: the label is reserved; it is the pool's name"}},
 		{"six sizes", flags("vms", func(f *aksnodepool.AddFlags) {
 			f.VMSetType, f.VMSizes = "VirtualMachines", []string{"Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5", "Standard_D16s_v5", "Standard_D32s_v5", "Standard_D48s_v5"}
 		}), []string{"6 sizes; a Virtual Machines node pool takes at most 5"}},

@@ -2,6 +2,7 @@ package aksnodepool
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,16 +105,18 @@ func parseTaint(s string) (corev1.Taint, error) {
 // reserves kubernetes.azure.com, Kubernetes its own, karpenter its own.
 var reservedLabelPrefixes = []string{"kubernetes.azure.com/", "kubernetes.io/", "k8s.io/", "karpenter.sh/", "karpenter.azure.com/"}
 
+// aksLegacyLabels are labels without a domain that AKS sets on its nodes;
+// the CRDs refuse them in NodePools.
+var aksLegacyLabels = []string{"agentpool", "storageprofile", "storagetier", "accelerator"}
+
 func checkLabels(labels map[string]string) []error {
 	var errs []error
 	keys := sortedKeys(labels)
 	for _, k := range keys {
 		v := labels[k]
-		domain := k
+		domain := ""
 		if i := strings.Index(k, "/"); i >= 0 {
 			domain = k[:i+1]
-		} else {
-			domain = ""
 		}
 		for _, p := range reservedLabelPrefixes {
 			if domain == p || strings.HasSuffix(domain, "."+p) {
@@ -122,6 +125,9 @@ func checkLabels(labels map[string]string) []error {
 		}
 		if k == LabelAgentPool {
 			errs = append(errs, fmt.Errorf("--labels %s: the label is reserved; it is the pool's name", k))
+		}
+		if slices.Contains(aksLegacyLabels, k) {
+			errs = append(errs, fmt.Errorf("--labels %s: the label is reserved; AKS sets it on its own nodes", k))
 		}
 		if e := validation.IsQualifiedName(k); len(e) > 0 {
 			errs = append(errs, fmt.Errorf("--labels %s: %s", k, strings.Join(e, "; ")))

@@ -111,7 +111,7 @@ func TestUpdateMetadata(t *testing.T) {
 	golden(t, "update-metadata.yaml", yamlOf(t, p))
 	for _, np := range p.NodePools() {
 		tmpl := np.Spec.Template
-		if _, ok := tmpl.Labels["dept"]; ok || tmpl.Labels["team"] != "web" || tmpl.Labels["agentpool"] != "spot" {
+		if _, ok := tmpl.Labels["dept"]; ok || tmpl.Labels["team"] != "web" || tmpl.Labels[aksnodepool.LabelAgentPool] != "spot" {
 			t.Errorf("%s labels %v", np.Name, tmpl.Labels)
 		}
 		keys := lo.Map(tmpl.Spec.Taints, func(t0 corev1Taint, _ int) string { return t0.Key })

@@ -117,7 +117,7 @@ var _ = Describe("az aks nodepool add --node-count 3, then scale --node-count 5"
 		_, err := article(ctx, `az aks nodepool add --resource-group myResourceGroup --cluster-name myAKSCluster --node-vm-size Standard_D8ds_v4 --name mynodepool --node-count 3`)
 		Expect(err).NotTo(HaveOccurred())
 		nodes := waitNodes(ctx, "mynodepool", 3)
-		expectNodes(ctx, nodes, "Standard_D8ds_v4", karpv1.CapacityTypeOnDemand, "linux", map[string]string{"agentpool": "mynodepool", v1beta1.AKSLabelMode: "user"})
+		expectNodes(ctx, nodes, "Standard_D8ds_v4", karpv1.CapacityTypeOnDemand, "linux", map[string]string{aksnodepool.LabelAgentPool: "mynodepool", v1beta1.AKSLabelMode: "user"})
 
 		// A static pool keeps its count with no pod asking for it.
 		Expect(env.Consistently(ctx, 10*time.Second, "mynodepool keeps 3 nodes", func(ctx context.Context) (bool, error) {
