@@ -95,6 +95,12 @@ func FromObjects(name string, nodePools []karpv1.NodePool, nc *v1beta1.AKSNodeCl
 	if p.NodeClass == nil {
 		return nil, fmt.Errorf("node pool %q: AKSNodeClass %s not found", name, name)
 	}
+	// Objects read through a typed client have no kind; applying needs it.
+	p.NodeClass = p.NodeClass.DeepCopy()
+	p.NodeClass.TypeMeta = metav1.TypeMeta{APIVersion: v1beta1.SchemeGroupVersion.String(), Kind: "AKSNodeClass"}
+	for _, np := range p.NodePools() {
+		np.TypeMeta = metav1.TypeMeta{APIVersion: "karpenter.sh/v1", Kind: "NodePool"}
+	}
 	return p, nil
 }
 

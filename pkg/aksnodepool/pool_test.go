@@ -6,6 +6,9 @@ import (
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/aksnodepool"
 )
@@ -164,5 +167,34 @@ func TestObjectsOwnOnlyTheirFields(t *testing.T) {
 		if _, ok := o.Object["status"]; ok {
 			t.Errorf("%s %s applies a status", o.GetKind(), o.GetName())
 		}
+	}
+}
+
+// A pool read back through a typed client (no kind) applies with its kinds.
+func TestFromObjectsSetsKinds(t *testing.T) {
+	built := build(t, flags("rt", func(f *aksnodepool.AddFlags) { f.EnableClusterAutoscaler, f.MinCount, f.MaxCount = true, 1, 3 }))
+	nps := []karpv1.NodePool{*built.Fixed.DeepCopy(), *built.Autoscale.DeepCopy()}
+	nc := built.NodeClass.DeepCopy()
+	for i := range nps {
+		nps[i].TypeMeta = metav1.TypeMeta{}
+	}
+	nc.TypeMeta = metav1.TypeMeta{}
+	p, err := aksnodepool.FromObjects("rt", nps, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := p.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := lo.Map(objs, func(o *unstructured.Unstructured, _ int) string { return o.GetAPIVersion() + "/" + o.GetKind() })
+	if strings.Join(kinds, ",") != "karpenter.azure.com/v1beta1/AKSNodeClass,karpenter.sh/v1/NodePool,karpenter.sh/v1/NodePool" {
+		t.Errorf("kinds %v", kinds)
+	}
+	if !p.Autoscaled() || p.MaxCount() != 3 {
+		t.Errorf("read back: autoscaled %t max %d", p.Autoscaled(), p.MaxCount())
+	}
+	if _, err := aksnodepool.FromObjects("other", nps, nc); err == nil {
+		t.Error("a pool that does not exist was found")
 	}
 }
