@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/azkarpenter/azkarpenter/pkg/aksnodepool"
@@ -18,7 +19,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
-	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
