@@ -485,7 +485,7 @@ func nodepoolUpgrade(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("reading the control plane's version: %w", err)
 		}
 		cp := strings.TrimPrefix(info.GitVersion, "v")
-		if strings.TrimPrefix(version, "v") != cp {
+		if !versionMatches(version, cp) {
 			return fmt.Errorf("--kubernetes-version %s: node pools run the control plane's version, %s; upgrade the control plane first and the pool's nodes follow it (drift), or roll them now with --kubernetes-version %s", version, cp, cp)
 		}
 	}
@@ -817,4 +817,16 @@ func poolCatalog(ctx context.Context, cat *plan.Catalog) (aksnodepool.Catalog, e
 		return nil, err
 	}
 	return aksnodepool.FromSKUs(cat.Region, c, time.Now()), nil
+}
+
+// versionMatches reports whether the --kubernetes-version asked for (1.35.4,
+// v1.35.4, or 1.35 for the minor's current patch, as az takes it) names the
+// control plane's version cp.
+func versionMatches(asked, cp string) bool {
+	asked = strings.TrimPrefix(asked, "v")
+	cp, _, _ = strings.Cut(cp, "+") // build metadata
+	if asked == cp {
+		return true
+	}
+	return strings.Count(asked, ".") == 1 && strings.HasPrefix(cp, asked+".")
 }

@@ -62,3 +62,17 @@ func TestNodepoolAddDryRun(t *testing.T) {
 		t.Errorf("NC6: %v", err)
 	}
 }
+
+func TestVersionMatches(t *testing.T) {
+	for _, tc := range []struct {
+		asked, cp string
+		want      bool
+	}{
+		{"1.35.4", "1.35.4", true}, {"v1.35.4", "1.35.4", true}, {"1.35", "1.35.4", true},
+		{"1.35.3", "1.35.4", false}, {"1.34", "1.35.4", false}, {"1.3", "1.35.4", false}, {"1.35.4", "1.35.4+k3s1", true},
+	} {
+		if got := versionMatches(tc.asked, tc.cp); got != tc.want {
+			t.Errorf("versionMatches(%q, %q) = %t", tc.asked, tc.cp, got)
+		}
+	}
+}
