@@ -301,6 +301,10 @@ var _ = Describe("nodepool upgrade under max-surge 33%", func() {
 		_, err := nodepool(ctx, "add", "--name", "surge", "--node-vm-size", "Standard_D4ds_v5", "--node-count", fmt.Sprint(count), "--max-surge", "33%")
 		Expect(err).NotTo(HaveOccurred())
 		before := lo.Map(waitNodes(ctx, "surge", count), func(n corev1.Node, _ int) string { return n.Name })
+		// Node pools cannot run ahead of the control plane.
+		out, err := nodepool(ctx, "upgrade", "--name", "surge", "--kubernetes-version", "1.99.0")
+		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring("node pools run the control plane's version"))
 
 		var (
 			mu       sync.Mutex
