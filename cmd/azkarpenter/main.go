@@ -1,7 +1,7 @@
 // Command azkarpenter is the user CLI: `up` runs the local cluster (what
 // `make run` does), `down` stops one left behind by a killed `up`, `explain`
 // says which VM sizes a NodeClass can launch and `plan` what a workload
-// would cost.
+// would cost, and `nodepool` runs AKS node-pool operations.
 package main
 
 import (
@@ -39,6 +39,9 @@ Usage:
   azkarpenter plan -f workload.yaml [-f nodepools.yaml] [--kubeconfig K] --region R
                              what a workload would cost before anything launches: the NodeClaims karpenter
                              would create, their price, the LP lower bound and a fixed-pool baseline
+  azkarpenter nodepool add|scale|update|upgrade|list|show|delete [flags]
+                             AKS node-pool operations with az aks nodepool's flags, as NodePools and
+                             an AKSNodeClass on the current kubeconfig's cluster
 
 Run "azkarpenter <command> -h" for the flags of a command.
 `
@@ -61,6 +64,8 @@ func main() {
 		err = explain(os.Args[2:], os.Stdout)
 	case "plan":
 		err = runPlan(os.Args[2:], os.Stdout)
+	case "nodepool":
+		err = runNodepool(os.Args[2:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -14,9 +15,16 @@ import (
 	coreoperator "sigs.k8s.io/karpenter/pkg/operator"
 
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 )
 
 func main() {
+	// azkarpenter's defaults for core's feature gates (StaticCapacity on),
+	// merged under whatever the operator set, before core parses them.
+	if err := options.ApplyDefaultFeatureGates(os.Args[1:], os.Getenv, os.Setenv); err != nil {
+		fmt.Fprintln(os.Stderr, "azkarpenter:", err)
+		os.Exit(2)
+	}
 	ctx, coreOp := coreoperator.NewOperator()
 	op, err := operator.NewOperator(ctx, coreOp)
 	if err != nil {

@@ -159,7 +159,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"DISABLE_LEADER_ELECTION=true",
 		"METRICS_PORT=" + strconv.Itoa(metricsPort),
 		"HEALTH_PROBE_PORT=" + strconv.Itoa(healthPort),
-		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true",
+		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true,StaticCapacity=true",
 		"LOG_LEVEL=info",
 	}, opts.Env...)
 	start := time.Now()

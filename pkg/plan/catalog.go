@@ -37,6 +37,8 @@ type Catalog struct {
 	Region        string
 	InstanceTypes *instancetype.DefaultProvider
 	Prices        *pricing.DefaultProvider
+	// SKUs is the region's VM size catalog the instance types are built from.
+	SKUs *sku.DefaultProvider
 }
 
 // NewCatalog builds the providers the controller's operator builds (SKU
@@ -69,5 +71,5 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 		ClusterName:    o.ClusterName,
 		DefaultMaxPods: o.MaxPods,
 	}, skus, prices, offerings.NewCache(clk), q, clk)
-	return &Catalog{Region: o.Region, InstanceTypes: provider, Prices: prices}, nil
+	return &Catalog{Region: o.Region, InstanceTypes: provider, Prices: prices, SKUs: skus}, nil
 }

@@ -80,3 +80,24 @@ func ChooseOSDisk(s *SKU, nc *v1beta1.AKSNodeClass) (OSDisk, string) {
 	}
 	return OSDisk{SizeGiB: size, EphemeralPlacement: placement}, ""
 }
+
+// EphemeralCapacity is one place an ephemeral OS disk can live on a size,
+// and how large a disk it holds.
+type EphemeralCapacity struct {
+	Placement string
+	GiB       int64
+}
+
+// EphemeralCapacities lists where the size can hold an ephemeral OS disk, in
+// order of preference, with each placement's capacity; empty when the size
+// supports none.
+func EphemeralCapacities(s *SKU) []EphemeralCapacity {
+	supported := s.EphemeralOSDiskPlacements()
+	var out []EphemeralCapacity
+	for _, p := range ephemeralPlacementPreference {
+		if slices.ContainsFunc(supported, func(x string) bool { return strings.EqualFold(x, p) }) {
+			out = append(out, EphemeralCapacity{Placement: p, GiB: placementGiB(s, p)})
+		}
+	}
+	return out
+}
