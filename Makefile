@@ -50,7 +50,7 @@ build: ## Build the project's binaries into bin/
 
 .PHONY: unit
 unit: ## Run the Go tests (unit, envtest and simulator suites)
-	@hack/build-tools.sh etcd kubernetes
+	@hack/build-tools.sh etcd kubernetes helm
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
 
 # E2E_FLAGS reach `go test` of the e2e suites, e.g. E2E_FLAGS='-ginkgo.focus=fidelity'.
