@@ -178,6 +178,11 @@ func TestSchemaRejects(t *testing.T) {
 			}
 		})
 	}
+	// A combination the schema cannot express fails in the templates.
+	if out, err := e.template(t, "azkarpenter", "-f", minimal, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"); err == nil ||
+		!strings.Contains(out, "metrics.serviceMonitor.enabled needs metrics.service.enabled") {
+		t.Errorf("a ServiceMonitor without the metrics Service: %v\n%s", err, out)
+	}
 	// And the values that look unusual but are right pass.
 	for _, args := range [][]string{
 		{"--set", "networking.pluginMode=", "--set", "networking.plugin=kubenet"},
