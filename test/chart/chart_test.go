@@ -418,3 +418,43 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// Every value has a schema entry, and every schema entry a default in
+// values.yaml: nothing configurable is untyped or undocumented.
+func TestValuesAndSchemaAgree(t *testing.T) {
+	e := setup(t)
+	read := func(name string, into any) {
+		b, err := os.ReadFile(filepath.Join(e.root, "charts", "azkarpenter", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, into); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	var values, schema map[string]any
+	read("values.yaml", &values)
+	read("values.schema.json", &schema)
+	var walk func(path string, v any, s map[string]any)
+	walk = func(path string, v any, s map[string]any) {
+		props, _ := s["properties"].(map[string]any)
+		obj, isObj := v.(map[string]any)
+		if !isObj || props == nil {
+			return
+		}
+		for k, sub := range obj {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				t.Errorf("values.yaml %s%s has no schema", path, k)
+				continue
+			}
+			walk(path+k+".", sub, ps)
+		}
+		for k := range props {
+			if _, ok := obj[k]; !ok && k != "global" {
+				t.Errorf("schema property %s%s has no default in values.yaml", path, k)
+			}
+		}
+	}
+	walk("", values, schema)
+}
