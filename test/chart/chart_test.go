@@ -17,10 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -116,7 +116,7 @@ func TestTemplateGolden(t *testing.T) {
 				t.Fatalf("%v (go test ./test/chart -update writes it)", err)
 			}
 			if string(want) != out {
-				t.Errorf("helm template with %s differs from %s; review the diff and run go test ./test/chart -update\n%s", c.values, path, lineDiff(string(want), out))
+				t.Errorf("helm template with %s differs from %s; review the diff and run go test ./test/chart -update\n%s", c.values, path, cmp.Diff(string(want), out))
 			}
 		})
 	}
@@ -396,27 +396,6 @@ func TestCRDChart(t *testing.T) {
 			t.Errorf("%s is not kept on uninstall", crd.Name)
 		}
 	}
-}
-
-// lineDiff shows the first lines where want and got differ.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 20; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  - " + wl + "\n  + " + gl + "\n")
-			shown++
-		}
-	}
-	return b.String()
 }
 
 // Every value has a schema entry, and every schema entry a default in
