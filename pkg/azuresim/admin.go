@@ -246,6 +246,8 @@ type NICState struct {
 	PrivateIP string `json:"privateIP"`
 	Subnet    string `json:"subnet"`
 	VM        string `json:"vm,omitempty"`
+	// Tags are the NIC's ARM tags.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // UsageState is quota use per subscription, location and family.
@@ -302,7 +304,8 @@ func (s *Server) Snapshot() State {
 		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
 	}
 	for _, n := range s.nics {
-		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID})
+		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID,
+			Tags: lo.MapValues(n.nic.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
 	}
 	for _, d := range s.disks {
 		st.Disks = append(st.Disks, DiskState{ID: d.id, SizeGB: d.sizeGB, VM: d.vmID, Tags: lo.MapValues(d.tags, func(t *string, _ string) string { return lo.FromPtr(t) })})

@@ -2,6 +2,7 @@ package cloudprovider_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
@@ -33,6 +36,8 @@ var (
 	sim       *azuresim.Server
 	testAzure azure.Config
 	providers *operator.Providers
+	// clusterInputs stand for the cluster: a spec may upgrade it.
+	clusterInputs *testutil.StaticClusterInputs
 )
 
 func TestCloudProvider(t *testing.T) {
@@ -50,7 +55,8 @@ var _ = BeforeSuite(func() {
 	sim, testAzure = s, azureCfg
 	Expect(testutil.CreateSubnet(ctx, azureCfg)).To(Succeed())
 	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
+	clusterInputs = testutil.ClusterInputs()
+	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, clusterInputs, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -68,7 +74,7 @@ func readyNodeClass(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
 	Expect(env.Client.Create(ctx, nc)).To(Succeed())
 	nc.Status.KubernetesVersion = lo.ToPtr("v1.35.4")
 	nc.StatusConditions().SetTrue(status.ConditionReady)
-	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetReady, v1beta1.ConditionTypeBootstrapReady} {
+	for _, t := range []string{v1beta1.ConditionTypeValidationSucceeded, v1beta1.ConditionTypeImagesReady, v1beta1.ConditionTypeKubernetesVersionReady, v1beta1.ConditionTypeSubnetsReady, v1beta1.ConditionTypeBootstrapReady} {
 		nc.StatusConditions().SetTrue(t)
 	}
 	Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
@@ -160,6 +166,41 @@ var _ = Describe("CloudProvider", func() {
 		Expect(cp.IsDrifted(ctx, claim)).To(Equal(cloudprovider.DriftNodeClass))
 	})
 
+	// Issue 9: the Kubernetes version was read once at start, so after a
+	// cluster upgrade every node drifted and was replaced by a node
+	// bootstrapped with the old version.
+	It("after a cluster upgrade, drifts old nodes and bootstraps replacements with the new version", func() {
+		DeferCleanup(func() { clusterInputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.35.4" }, nil) })
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		launch := func() (*karpv1.NodeClaim, *bootstrap.Config) {
+			claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}})
+			created, err := cp.Create(ctx, claim)
+			Expect(err).NotTo(HaveOccurred())
+			claim.Labels = lo.Assign(claim.Labels, created.Labels)
+			claim.Annotations = created.Annotations
+			claim.Status.ProviderID = created.Status.ProviderID
+			claim.Status.ImageID = created.Status.ImageID
+			view, ok := sim.LookupVM(strings.TrimPrefix(created.Status.ProviderID, "azure://"))
+			Expect(ok).To(BeTrue())
+			b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
+			Expect(err).NotTo(HaveOccurred())
+			return claim, b
+		}
+		old, oldBootstrap := launch()
+		Expect(oldBootstrap.KubernetesVersion).To(Equal("1.35.4"))
+		Expect(old.Annotations).To(HaveKeyWithValue(cloudprovider.AnnotationKubernetesVersion, "v1.35.4"))
+		Expect(cp.IsDrifted(ctx, old)).To(BeEmpty())
+
+		// The control plane is upgraded: the next read of the cluster's
+		// version says so, with no restart of the controller.
+		clusterInputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.36.0" }, nil)
+		Expect(cp.IsDrifted(ctx, old)).To(Equal(cloudprovider.DriftKubernetesVersion))
+		replacement, newBootstrap := launch()
+		Expect(newBootstrap.KubernetesVersion).To(Equal("1.36.0"), "a replacement must join with the cluster's new version")
+		Expect(replacement.Annotations).To(HaveKeyWithValue(cloudprovider.AnnotationKubernetesVersion, "v1.36.0"))
+		Expect(cp.IsDrifted(ctx, replacement)).To(BeEmpty(), "a replacement must not drift in turn")
+	})
+
 	It("drifts nodes to a newly published image once the images are refreshed, and never while the gallery cannot be read", func() {
 		// Azure Linux (V3gen2) is used by no other spec.
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux)})
@@ -231,7 +272,7 @@ var _ = Describe("CloudProvider", func() {
 		nc := &v1beta1.AKSNodeClass{}
 		nc.GenerateName = "nc-"
 		Expect(env.Client.Create(ctx, nc)).To(Succeed())
-		nc.StatusConditions().SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", "no free IPs")
+		nc.StatusConditions().SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", "no free IPs")
 		Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
 		_, err := cp.Create(ctx, nodeClaimFor(nc))
 		Expect(corecloudprovider.IsNodeClassNotReadyError(err)).To(BeTrue(), "%v", err)

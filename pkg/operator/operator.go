@@ -98,6 +98,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		SubnetID:       opts.VNETSubnetID,
 		DefaultMaxPods: maxPods,
 		PollFrequency:  opts.ARMPollInterval,
+		NodeIdentities: opts.NodeIdentities,
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull

@@ -15,8 +15,12 @@ const (
 	ConditionTypeImagesReady = "ImagesReady"
 	// ConditionTypeKubernetesVersionReady: the cluster's Kubernetes version is known.
 	ConditionTypeKubernetesVersionReady = "KubernetesVersionReady"
-	// ConditionTypeSubnetReady: the subnet exists and has free IP addresses.
-	ConditionTypeSubnetReady = "SubnetReady"
+	// ConditionTypeSubnetsReady: the subnet exists and has free IP addresses.
+	// The name is AKS node auto-provisioning's.
+	ConditionTypeSubnetsReady = "SubnetsReady"
+	// ConditionTypeSubnetReadyV0 is the name azkarpenter used before it took
+	// NAP's; the status controller removes it from objects it finds it on.
+	ConditionTypeSubnetReadyV0 = "SubnetReady"
 	// ConditionTypeBootstrapReady: everything a node is told about the
 	// cluster (API server endpoint, CA, bootstrap token, cluster DNS) is
 	// known and valid, so a new node can join.
@@ -63,7 +67,7 @@ func (in *AKSNodeClass) StatusConditions(opts ...status.ForOption) status.Condit
 		ConditionTypeValidationSucceeded,
 		ConditionTypeImagesReady,
 		ConditionTypeKubernetesVersionReady,
-		ConditionTypeSubnetReady,
+		ConditionTypeSubnetsReady,
 		ConditionTypeBootstrapReady,
 		ConditionTypeLocalDNSReady,
 	).For(in, opts...)

@@ -106,6 +106,12 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetTrue(v1beta1.ConditionTypeKubernetesVersionReady)
 	}
 
+	// Written by an earlier version; left alone it would read as a stale
+	// condition beside SubnetsReady forever.
+	if err := conditions.Clear(v1beta1.ConditionTypeSubnetReadyV0); err != nil {
+		return reconcile.Result{}, err
+	}
+
 	// What a node is told about the cluster: without it no node can join, so
 	// the NodeClass is not Ready and no VM is created.
 	if _, err := c.cluster.Inputs(ctx); err != nil {
@@ -136,18 +142,18 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	subnetID := lo.FromPtrOr(nc.Spec.VNETSubnetID, c.defaultSubnetID)
 	switch sn, err := c.subnets.Get(ctx, subnetID); {
 	case errors.Is(err, subnet.ErrNotFound):
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetNotFound", fmt.Sprintf("subnet %s does not exist", subnetID))
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetNotFound", fmt.Sprintf("subnet %s does not exist", subnetID))
 	case err != nil:
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetCheckFailed", fmt.Sprintf("reading subnet %s: %v", subnetID, err))
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetCheckFailed", fmt.Sprintf("reading subnet %s: %v", subnetID, err))
 		requeue = time.Minute
 	case c.subnetMarks != nil && c.subnetMarks.Full(subnetID):
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("Azure refused a network interface in subnet %s for lack of free IP addresses (SubnetIsFull); nodes wait until addresses are freed or the subnet grows", subnetID))
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("Azure refused a network interface in subnet %s for lack of free IP addresses (SubnetIsFull); nodes wait until addresses are freed or the subnet grows", subnetID))
 		requeue = time.Minute
 	case sn.AvailableIPs <= 0:
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
 		requeue = time.Minute
 	default:
-		conditions.SetTrue(v1beta1.ConditionTypeSubnetReady)
+		conditions.SetTrue(v1beta1.ConditionTypeSubnetsReady)
 	}
 
 	if state, err := c.localDNSState(ctx, nc); err != nil {

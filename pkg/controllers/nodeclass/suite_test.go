@@ -151,6 +151,18 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 	})
 
+	It("reports the subnet as SubnetsReady, as NAP names it, and drops the SubnetReady of earlier versions", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{})
+		nc.Status.Conditions = append(nc.Status.Conditions, status.Condition{Type: v1beta1.ConditionTypeSubnetReadyV0, Status: metav1.ConditionTrue,
+			Reason: v1beta1.ConditionTypeSubnetReadyV0, LastTransitionTime: metav1.Now(), ObservedGeneration: nc.Generation})
+		Expect(env.Client.Status().Update(ctx, nc)).To(Succeed())
+		_, err := controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady).IsTrue()).To(BeTrue())
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetReadyV0)).To(BeNil())
+	})
+
 	It("resolves localDNS.mode into status.localDNSState", func() {
 		zone := func(name, dest string) v1beta1.LocalDNSZoneOverride {
 			return v1beta1.LocalDNSZoneOverride{Zone: name, QueryLogging: "Error", Protocol: "PreferUDP", ForwardDestination: v1beta1.LocalDNSForwardDestination(dest),
@@ -205,7 +217,7 @@ var _ = Describe("AKSNodeClass status", func() {
 	It("is not Ready when its subnet does not exist", func() {
 		missing := "/subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/missing"
 		nc := reconciled(v1beta1.AKSNodeClassSpec{VNETSubnetID: lo.ToPtr(missing)})
-		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetReady)
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("SubnetNotFound"))
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
@@ -244,7 +256,7 @@ var _ = Describe("AKSNodeClass status", func() {
 
 		// The subnet's usage still shows free addresses; the refusal decides.
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})
-		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetReady)
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
 		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
 		Expect(cond.Reason).To(Equal("SubnetFull"))
 		Expect(cond.Message).To(ContainSubstring(testutil.SubnetID))

@@ -19,6 +19,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/samber/lo"
 )
 
 func init() {
@@ -46,7 +47,11 @@ type Options struct {
 	BootstrapTokenSecret    string
 	ClusterDNS              string
 	KubeletIdentityClientID string
-	TenantID                string
+	// NodeIdentities are user-assigned managed identities (resource IDs)
+	// attached to every VM: AKS's kubelet identity, so that kubelets pull
+	// from ACR and node add-ons reach Azure through IMDS as on AKS.
+	NodeIdentities []string
+	TenantID       string
 
 	Cloud                   string
 	ARMEndpoint             string
@@ -87,6 +92,11 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.ClusterCAFile, "cluster-ca-file", env.WithDefaultString("CLUSTER_CA_FILE", ""), "PEM file of the cluster CA nodes trust; empty takes the controller's own. (CLUSTER_CA_FILE)")
 	fs.StringVar(&o.BootstrapTokenSecret, "bootstrap-token-secret", env.WithDefaultString("BOOTSTRAP_TOKEN_SECRET", ""), "namespace/name of the bootstrap.kubernetes.io/token Secret nodes join with; empty finds one in kube-system. (BOOTSTRAP_TOKEN_SECRET)")
 	fs.StringVar(&o.ClusterDNS, "cluster-dns", env.WithDefaultString("CLUSTER_DNS", ""), "Cluster DNS IP (kubelet --cluster-dns); empty reads Service kube-system/kube-dns. (CLUSTER_DNS)")
+	fs.Func("node-identities", "Comma-separated resource IDs of user-assigned managed identities attached to every VM, normally the cluster's kubelet identity (NAP's NODE_IDENTITIES). (NODE_IDENTITIES)", func(v string) error {
+		o.NodeIdentities = splitList(v)
+		return nil
+	})
+	o.NodeIdentities = splitList(env.WithDefaultString("NODE_IDENTITIES", ""))
 	fs.StringVar(&o.KubeletIdentityClientID, "kubelet-identity-client-id", env.WithDefaultString("KUBELET_IDENTITY_CLIENT_ID", ""), "Client ID of the managed identity kubelets use (AKS's kubelet identity). (KUBELET_IDENTITY_CLIENT_ID)")
 	fs.StringVar(&o.TenantID, "tenant-id", env.WithDefaultString("AZURE_TENANT_ID", ""), "Microsoft Entra tenant of the subscription, written into the nodes' cloud configuration. (AZURE_TENANT_ID)")
 	fs.StringVar(&o.Cloud, "azure-cloud", env.WithDefaultString("AZURE_CLOUD", "AzurePublicCloud"), "Azure cloud: AzurePublicCloud, AzureChinaCloud or AzureUSGovernmentCloud. (AZURE_CLOUD)")
@@ -152,6 +162,11 @@ func (o *Options) Validate() error {
 	}
 	if o.BootstrapTokenSecret != "" && strings.Count(o.BootstrapTokenSecret, "/") != 1 {
 		errs = append(errs, fmt.Errorf("--bootstrap-token-secret %q must be namespace/name", o.BootstrapTokenSecret))
+	}
+	for _, id := range o.NodeIdentities {
+		if !userAssignedIdentityPattern.MatchString(id) {
+			errs = append(errs, fmt.Errorf("--node-identities (NODE_IDENTITIES) %q is not a user-assigned identity resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…)", id))
+		}
 	}
 	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))
@@ -229,4 +244,13 @@ func FromContext(ctx context.Context) *Options {
 		panic("azkarpenter options are not in the context")
 	}
 	return v.(*Options)
+}
+
+// userAssignedIdentityPattern matches a user-assigned managed identity's
+// resource ID (ARM names are case-insensitive).
+var userAssignedIdentityPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(v string) []string {
+	return lo.Compact(lo.Map(strings.Split(v, ","), func(s string, _ int) string { return strings.TrimSpace(s) }))
 }

@@ -133,3 +133,19 @@ func TestNodeImageOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeIdentities(t *testing.T) {
+	kubelet := "/subscriptions/s/resourceGroups/mc_rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cluster-agentpool"
+	t.Setenv("NODE_IDENTITIES", kubelet+", ")
+	o, err := parse(t, valid...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.NodeIdentities) != 1 || o.NodeIdentities[0] != kubelet {
+		t.Errorf("NODE_IDENTITIES read as %q", o.NodeIdentities)
+	}
+	if _, err := parse(t, append(valid, "--node-identities="+kubelet+",/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d")...); err == nil ||
+		!strings.Contains(err.Error(), "is not a user-assigned identity resource ID") {
+		t.Errorf("a disk ID as a node identity: %v", err)
+	}
+}

@@ -282,3 +282,35 @@ func firstAttempt(t *testing.T, err error) (size, zone, capacityType string) {
 	}
 	return m[1], m[2], m[3]
 }
+
+// Nodes carry the kubelet identity on the VM, as AKS's do, so kubelets and
+// node add-ons get its tokens from IMDS; an identity ARM would refuse fails
+// the launch with ARM's error.
+func TestCreateAttachesNodeIdentities(t *testing.T) {
+	e := newEnv(t, nil)
+	kubelet := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cluster-agentpool"
+	e.opts.NodeIdentities = []string{kubelet}
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	nc := nodeClass(nil)
+	inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.Identity == nil || *vm.Identity.Type != armcompute.ResourceIdentityTypeUserAssigned || len(vm.Identity.UserAssignedIdentities) != 1 {
+		t.Fatalf("identity %+v, want the kubelet identity alone", vm.Identity)
+	}
+	if got := vm.Identity.UserAssignedIdentities[kubelet]; got == nil || got.ClientID == nil || got.PrincipalID == nil {
+		t.Errorf("identity %s: %+v, want ARM's client and principal IDs", kubelet, got)
+	}
+
+	e.opts.NodeIdentities = []string{"/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.Compute/virtualMachines/not-an-identity"}
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	_, err = e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	if err == nil || !strings.Contains(err.Error(), "InvalidIdentityValues") {
+		t.Errorf("a VM with an identity ARM refuses: %v", err)
+	}
+}

@@ -635,6 +635,16 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 		Tags:       tags,
 		Properties: props,
 	}
+	if len(p.opts.NodeIdentities) > 0 {
+		// As on AKS: the kubelet identity is on the VM, so kubelets and node
+		// add-ons get its tokens from IMDS.
+		vm.Identity = &armcompute.VirtualMachineIdentity{
+			Type: to.Ptr(armcompute.ResourceIdentityTypeUserAssigned),
+			UserAssignedIdentities: lo.SliceToMap(p.opts.NodeIdentities, func(id string) (string, *armcompute.UserAssignedIdentitiesValue) {
+				return id, &armcompute.UserAssignedIdentitiesValue{}
+			}),
+		}
+	}
 	if spec.AzureZone != "" {
 		vm.Zones = []*string{to.Ptr(spec.AzureZone)}
 	}

@@ -142,6 +142,9 @@ type Options struct {
 	// DeleteWait is how long Delete waits for the VM deletion to finish
 	// before returning with deletion still in progress (default 2s).
 	DeleteWait time.Duration
+	// NodeIdentities are the resource IDs of user-assigned managed
+	// identities attached to every VM (AKS's kubelet identity).
+	NodeIdentities []string
 }
 
 // VirtualMachinesAPI is the subset of *armcompute.VirtualMachinesClient the

@@ -1,5 +1,5 @@
 // Package subnet reads a node subnet and how many IP addresses it has left,
-// for the AKSNodeClass status (SubnetReady) and for NIC placement.
+// for the AKSNodeClass status (SubnetsReady) and for NIC placement.
 package subnet
 
 import (

@@ -165,7 +165,7 @@ var _ = Describe("fallbacks", func() {
 			if err := env.Client.Get(ctx, client.ObjectKey{Name: "subnet"}, &got); err != nil {
 				return false, err
 			}
-			cond := got.StatusConditions().Get(v1beta1.ConditionTypeSubnetReady)
+			cond := got.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
 			return cond != nil && cond.IsFalse() && cond.Reason == "SubnetFull", nil
 		})).To(Succeed())
 		seen := sets.New[string]()

@@ -6,9 +6,7 @@
 package fallback
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -23,24 +21,5 @@ func TestFallback(t *testing.T) {
 	RunSpecs(t, "Fallback")
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	// 50x faster than Azure: a VM takes about 0.7s to provision.
-	env, err = framework.Start(ctx, framework.Options{Name: "fallback", TimeScale: 0.02, Log: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Client.Create(ctx, framework.NodeClass("default"))).To(Succeed())
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		env.Stop()
-	}
-})
-
-// AfterEach runs before the spec's DeferCleanup, so the dump shows the
-// fleet as the failure left it.
-var _ = AfterEach(func() {
-	if CurrentSpecReport().Failed() && env != nil {
-		env.Dump(context.Background(), GinkgoWriter)
-	}
-})
+// 50x faster than Azure: a VM takes about 0.7s to provision.
+var _ = framework.Suite(&env, framework.Options{Name: "fallback", TimeScale: 0.02}, "default")

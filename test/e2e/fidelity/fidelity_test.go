@@ -31,26 +31,9 @@ func TestFidelity(t *testing.T) {
 	RunSpecs(t, "Node fidelity")
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	// Latency 0: VMs come up as fast as the controller asks for them, which
-	// is when registration races were most likely.
-	env, err = framework.Start(ctx, framework.Options{Name: "fidelity", TimeScale: 0, Log: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Client.Create(ctx, framework.NodeClass("fidelity"))).To(Succeed())
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		env.Stop()
-	}
-})
-
-var _ = ReportAfterEach(func(ctx SpecContext, report SpecReport) {
-	if report.Failed() && env != nil {
-		env.Dump(context.Background(), GinkgoWriter)
-	}
-})
+// Latency 0: VMs come up as fast as the controller asks for them, which
+// is when registration races were most likely.
+var _ = framework.Suite(&env, framework.Options{Name: "fidelity", TimeScale: 0}, "fidelity")
 
 // rounds is how many times the workload is run on the same cluster; the
 // races this guards against did not show on every run.

@@ -50,27 +50,10 @@ func TestImageDrift(t *testing.T) {
 	RunSpecs(t, "Node image drift")
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	// VM creation and deletion take seconds (Azure's latencies / 20), so
-	// the budget, not the simulator, paces the roll.
-	env, err = framework.Start(ctx, framework.Options{Name: "imagedrift", TimeScale: 0.05, Log: GinkgoWriter,
-		ControllerEnv: []string{"IMAGE_REFRESH_PERIOD=" + imageRefresh.String()}})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Client.Create(ctx, framework.NodeClass(nodeClassName))).To(Succeed())
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		env.Stop()
-	}
-})
-
-var _ = ReportAfterEach(func(ctx SpecContext, report SpecReport) {
-	if report.Failed() && env != nil {
-		env.Dump(context.Background(), GinkgoWriter)
-	}
-})
+// VM creation and deletion take seconds (Azure's latencies / 20), so the
+// budget, not the simulator, paces the roll.
+var _ = framework.Suite(&env, framework.Options{Name: "imagedrift", TimeScale: 0.05,
+	ControllerEnv: []string{"IMAGE_REFRESH_PERIOD=" + imageRefresh.String()}}, nodeClassName)
 
 var _ = Describe("a newer node image in the gallery", func() {
 	It("rolls every node onto it within the NodePool's disruption budget, and not while the gallery cannot be read", func(ctx SpecContext) {

@@ -55,24 +55,7 @@ func TestNodeJoin(t *testing.T) {
 	RunSpecs(t, "Nodes told the wrong cluster")
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	env, err = framework.Start(ctx, framework.Options{Name: "nodejoin", TimeScale: 0, Log: GinkgoWriter})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Client.Create(ctx, framework.NodeClass("nodejoin"))).To(Succeed())
-}, NodeTimeout(5*time.Minute))
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		env.Stop()
-	}
-})
-
-var _ = ReportAfterEach(func(ctx SpecContext, report SpecReport) {
-	if report.Failed() && env != nil {
-		env.Dump(context.Background(), GinkgoWriter)
-	}
-})
+var _ = framework.Suite(&env, framework.Options{Name: "nodejoin", TimeScale: 0}, "nodejoin")
 
 // wrongCluster is one way of telling nodes the wrong cluster: controller
 // environment that makes the provider write it into the custom data, and
