@@ -144,6 +144,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"DNS IP not an IP", []string{"--set", "cluster.dnsServiceIP=kube-dns"}, []string{"/cluster/dnsServiceIP", "'kube-dns' does not match pattern"}},
 		{"DNS IP out of range", []string{"--set", "cluster.dnsServiceIP=10.0.0.300"}, []string{"/cluster/dnsServiceIP"}},
 		{"token Secret misnamed", []string{"--set", "bootstrap.tokenSecretName=my-token"}, []string{"/bootstrap/tokenSecretName", "'my-token' does not match pattern"}},
+		{"node identity not a resource ID", []string{"--set", "bootstrap.nodeIdentities={kubelet}"}, []string{"/bootstrap/nodeIdentities/0", "'kubelet' does not match pattern"}},
 		{"network plugin", []string{"--set", "networking.plugin=calico"}, []string{"/networking/plugin", "value must be one of 'azure', 'kubenet', 'none'"}},
 		{"network plugin mode", []string{"--set", "networking.pluginMode=bridge"}, []string{"/networking/pluginMode", "value must be one of"}},
 		{"network policy", []string{"--set", "networking.policy=weave"}, []string{"/networking/policy", "value must be one of"}},
