@@ -48,9 +48,20 @@ lint: ## golangci-lint (config in .golangci.yml)
 build: ## Build the project's binaries into bin/
 	go build -o $(BIN)/ ./cmd/...
 
+# make image IMAGE=myregistry.azurecr.io/azkarpenter VERSION=v0.1.0 [PLATFORMS=linux/amd64,linux/arm64]
+IMAGE ?= ghcr.io/azkarpenter/azkarpenter
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PLATFORMS ?= linux/amd64
+CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+
+.PHONY: image
+image: ## Build the controller image (Dockerfile; needs docker or podman): IMAGE=… VERSION=… PLATFORMS=…
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then echo "make image needs a container engine: install docker or podman, or set CONTAINER_ENGINE" >&2; exit 1; fi
+	$(CONTAINER_ENGINE) build --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+
 .PHONY: unit
 unit: ## Run the Go tests (unit, envtest and simulator suites)
-	@hack/build-tools.sh etcd kubernetes
+	@hack/build-tools.sh etcd kubernetes helm
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
 
 # E2E_FLAGS reach `go test` of the e2e suites, e.g. E2E_FLAGS='-ginkgo.focus=fidelity'.

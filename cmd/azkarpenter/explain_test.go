@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestExplainAgainstAzureSim(t *testing.T) {
 	common := []string{
 		"--region=eastus", "--subscription-id=" + testutil.SubscriptionID,
 		"--arm-endpoint=" + cfg.ARMEndpoint, "--prices-endpoint=" + cfg.ARMEndpoint,
-		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token=t",
+		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token-file=" + tokenFile(t),
 	}
 
 	// The spot example asks for ephemeral 64GiB OS disks, D or E family, > 3 vCPU, spot.
@@ -82,4 +83,15 @@ func find(ds []instancetype.Decision, name string) (instancetype.Decision, bool)
 		}
 	}
 	return instancetype.Decision{}, false
+}
+
+// tokenFile writes a static token for azuresim and returns its path: the
+// CLI, like the controller, takes tokens from files only.
+func tokenFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

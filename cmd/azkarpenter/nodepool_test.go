@@ -35,7 +35,7 @@ func TestNodepoolAddDryRun(t *testing.T) {
 	region := []string{
 		"--region=eastus", "--subscription-id=" + testutil.SubscriptionID,
 		"--arm-endpoint=" + cfg.ARMEndpoint, "--prices-endpoint=" + cfg.ARMEndpoint,
-		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token=t",
+		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token-file=" + tokenFile(t),
 	}
 	var out, errOut bytes.Buffer
 	args := append(strings.Fields("add --resource-group myResourceGroup --cluster-name myAKSCluster --node-vm-size Standard_D8ds_v4 --name mynodepool --node-count 3 --dry-run"), region...)

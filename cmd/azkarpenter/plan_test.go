@@ -40,7 +40,7 @@ func TestPlanAgainstAzureSim(t *testing.T) {
 		"-f", filepath.Join("testdata", "plan-workload.yaml"),
 		"--region=eastus", "--subscription-id=" + testutil.SubscriptionID,
 		"--arm-endpoint=" + cfg.ARMEndpoint, "--prices-endpoint=" + cfg.ARMEndpoint,
-		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token=t",
+		"--ca-bundle=" + cfg.CABundle, "--credential=static-token", "--static-token-file=" + tokenFile(t),
 	}
 	var table bytes.Buffer
 	if err := runPlan(common, &table); err != nil {

@@ -75,12 +75,18 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		return azure.Config{}, err
 	}
 	c.procs = append(c.procs, p)
+	// The controller reads its token from a file, as it reads credentials
+	// in production: never from its command line or environment.
+	tokenFile := filepath.Join(c.opts.StateDir, "azure-token")
+	if err := os.WriteFile(tokenFile, []byte(staticToken+"\n"), 0o600); err != nil {
+		return azure.Config{}, err
+	}
 	cfg := azure.Config{
-		ARMEndpoint: "https://" + addr,
-		CABundle:    filepath.Join(certDir, "ca.crt"),
-		Credential:  azure.CredentialStaticToken,
-		StaticToken: staticToken,
-		UserAgent:   "azkarpenter-up",
+		ARMEndpoint:     "https://" + addr,
+		CABundle:        filepath.Join(certDir, "ca.crt"),
+		Credential:      azure.CredentialStaticToken,
+		StaticTokenFile: tokenFile,
+		UserAgent:       "azkarpenter-up",
 	}
 	if err := waitFor(ctx, p, 30*time.Second, func(context.Context) error {
 		_, err := os.Stat(cfg.CABundle)
@@ -153,7 +159,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,
 		"AZURE_CREDENTIAL_MODE=" + string(azure.CredentialStaticToken),
-		"AZURE_STATIC_TOKEN=" + opts.Azure.StaticToken,
+		"AZURE_STATIC_TOKEN_FILE=" + opts.Azure.StaticTokenFile,
 		// azuresim may run faster than Azure; poll its operations more often.
 		"AZURE_ARM_POLL_INTERVAL=1s",
 		"DISABLE_LEADER_ELECTION=true",

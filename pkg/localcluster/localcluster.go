@@ -49,6 +49,9 @@ type Options struct {
 	// "kube-scheduler", ...): the benchmark raises the control plane's own
 	// client rate limits so that they do not hide karpenter's figures.
 	ExtraArgs map[string][]string
+	// SkipCRDs leaves the CRDs to be installed by someone else: the e2e
+	// suite of the Helm chart installs them with the chart.
+	SkipCRDs bool
 }
 
 // Component is a running part of the cluster, as shown to the user.
@@ -234,11 +237,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		c.components = append(c.components, Component{Name: s.name, PID: p.pid(), Address: s.address, LogPath: p.logPath})
 	}
 
-	start := time.Now()
-	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: crds.All(), MaxTime: time.Minute}); err != nil {
-		return nil, fmt.Errorf("installing CRDs: %w", err)
+	if !opts.SkipCRDs {
+		start := time.Now()
+		if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: crds.All(), MaxTime: time.Minute}); err != nil {
+			return nil, fmt.Errorf("installing CRDs: %w", err)
+		}
+		fmt.Fprintf(opts.Log, "  %-24s installed in %s\n", "CRDs", time.Since(start).Round(10*time.Millisecond))
 	}
-	fmt.Fprintf(opts.Log, "  %-24s installed in %s\n", "CRDs", time.Since(start).Round(10*time.Millisecond))
 	if err := c.prepareNodeJoin(ctx); err != nil {
 		return nil, fmt.Errorf("preparing the cluster for nodes to join: %w", err)
 	}

@@ -3,6 +3,7 @@ package test
 import (
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -59,12 +60,17 @@ func StartAzureSimWith(t TB, opts azuresim.Options, edit func(*azuresim.Config))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
+	// Tokens reach the controller's options through a file only.
+	tokenFile := filepath.Join(certDir, "token")
+	if err := os.WriteFile(tokenFile, []byte("test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return srv, azure.Config{
-		ARMEndpoint: srv.URL(),
-		CABundle:    filepath.Join(certDir, "ca.crt"),
-		Credential:  azure.CredentialStaticToken,
-		StaticToken: "test-token",
-		UserAgent:   "azkarpenter-test",
+		ARMEndpoint:     srv.URL(),
+		CABundle:        filepath.Join(certDir, "ca.crt"),
+		Credential:      azure.CredentialStaticToken,
+		StaticTokenFile: tokenFile,
+		UserAgent:       "azkarpenter-test",
 		// Same policy shape as production, with delays short enough for tests.
 		Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond, TryTimeout: 30 * time.Second},
 	}

@@ -55,7 +55,7 @@ func Options(cfg azure.Config) *options.Options {
 		PricesEndpoint:    cfg.ARMEndpoint,
 		CABundle:          cfg.CABundle,
 		CredentialMode:    string(azure.CredentialStaticToken),
-		StaticToken:       cfg.StaticToken,
+		StaticTokenFile:   cfg.StaticTokenFile,
 		// The simulator runs its clock fast; poll its operations as often.
 		ARMPollInterval: 5 * time.Millisecond,
 	}

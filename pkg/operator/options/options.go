@@ -60,7 +60,7 @@ type Options struct {
 	CABundle                string
 	CredentialMode          string
 	ManagedIdentityClientID string
-	StaticToken             string
+	StaticTokenFile         string
 	ARMPollInterval         time.Duration
 
 	// Node images (pkg/providers/imagefamily): pinned versions ("" takes
@@ -111,7 +111,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.WindowsNodeImageVersion, "windows-node-image-version", env.WithDefaultString("WINDOWS_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2022 nodes to this AKS node image version (e.g. 20348.4405.261112); empty takes the newest published. (WINDOWS_NODE_IMAGE_VERSION)")
 	fs.StringVar(&o.Windows2025NodeImageVersion, "windows2025-node-image-version", env.WithDefaultString("WINDOWS2025_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2025 nodes to this AKS node image version (e.g. 26100.7171.261112); empty takes the newest published. (WINDOWS2025_NODE_IMAGE_VERSION)")
 	fs.DurationVar(&o.ImageRefreshPeriod, "image-refresh-period", env.WithDefaultDuration("IMAGE_REFRESH_PERIOD", imagefamily.DefaultRefreshPeriod), "How often node image versions are read from the AKS community galleries; nodes on an older image drift after the next read. (IMAGE_REFRESH_PERIOD)")
-	fs.StringVar(&o.StaticToken, "static-token", env.WithDefaultString("AZURE_STATIC_TOKEN", ""), "Bearer token for credential static-token (simulators only). (AZURE_STATIC_TOKEN)")
+	fs.StringVar(&o.StaticTokenFile, "static-token-file", env.WithDefaultString("AZURE_STATIC_TOKEN_FILE", ""), "File holding the bearer token of credential static-token (simulators only), read again when the SDK needs a token; a token never goes on the command line. (AZURE_STATIC_TOKEN_FILE)")
 }
 
 // Parse parses the flags and validates the result.
@@ -222,7 +222,7 @@ func (o *Options) AzureConfig() azure.Config {
 		CABundle:                o.CABundle,
 		Credential:              azure.CredentialMode(o.CredentialMode),
 		ManagedIdentityClientID: o.ManagedIdentityClientID,
-		StaticToken:             o.StaticToken,
+		StaticTokenFile:         o.StaticTokenFile,
 		UserAgent:               "azkarpenter",
 	}
 }

@@ -1,11 +1,16 @@
 package options_test
 
 import (
+	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	coreoptions "sigs.k8s.io/karpenter/pkg/operator/options"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 )
@@ -63,8 +68,44 @@ func TestInvalid(t *testing.T) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
-	if _, err := parse(t, append(valid, "--credential=static-token")...); err == nil || !strings.Contains(err.Error(), "needs a token") {
+	if _, err := parse(t, append(valid, "--credential=static-token")...); err == nil || !strings.Contains(err.Error(), "needs a token file") {
 		t.Errorf("static-token without a token: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := parse(t, append(valid, "--credential=static-token", "--static-token-file="+missing)...); err == nil || !strings.Contains(err.Error(), "static token file") {
+		t.Errorf("static-token with a missing file: %v", err)
+	}
+}
+
+// Secrets never go on a command line: there is no flag that takes a token,
+// and the token file is read, not echoed.
+func TestStaticTokenComesFromAFile(t *testing.T) {
+	if _, err := parse(t, append(valid, "--credential=static-token", "--static-token=secret")...); err == nil {
+		t.Error("--static-token is accepted; tokens must come from files")
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parse(t, append(valid, "--credential=static-token", "--static-token-file="+path)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.AzureConfig()
+	cred, err := cfg.TokenCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{})
+	if err != nil || tok.Token != "from-file" {
+		t.Fatalf("token %q, %v; want the file's content without its newline", tok.Token, err)
+	}
+	// Rotated in place, the next request for a token reads the new one.
+	if err := os.WriteFile(path, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ = cred.GetToken(context.Background(), policy.TokenRequestOptions{}); tok.Token != "rotated" {
+		t.Fatalf("after rotation the token is %q", tok.Token)
 	}
 }
 

@@ -32,8 +32,8 @@ const (
 	CredentialWorkloadIdentity CredentialMode = "workload-identity"
 	// CredentialManagedIdentity uses the VM's or a user-assigned managed identity.
 	CredentialManagedIdentity CredentialMode = "managed-identity"
-	// CredentialStaticToken sends a fixed bearer token. It exists for
-	// simulators and tests; Azure rejects it once it expires.
+	// CredentialStaticToken sends a bearer token read from a file. It exists
+	// for simulators and tests; Azure rejects it once it expires.
 	CredentialStaticToken CredentialMode = "static-token"
 )
 
@@ -60,8 +60,10 @@ type Config struct {
 	Credential CredentialMode
 	// ManagedIdentityClientID selects a user-assigned managed identity.
 	ManagedIdentityClientID string
-	// StaticToken is the bearer token of CredentialStaticToken.
-	StaticToken string
+	// StaticTokenFile holds the bearer token of CredentialStaticToken; it is
+	// read whenever the SDK asks for a token, so it can be rotated in place.
+	// A token never travels on a command line or in the environment.
+	StaticTokenFile string
 	// UserAgent is appended to the SDK's telemetry user agent.
 	UserAgent string
 	// Retry overrides the retry policy (tests shorten its delays); the zero
@@ -95,8 +97,10 @@ func (c Config) Validate() error {
 	switch c.Credential {
 	case CredentialWorkloadIdentity, CredentialManagedIdentity:
 	case CredentialStaticToken:
-		if c.StaticToken == "" {
-			errs = append(errs, errors.New("credential mode static-token needs a token"))
+		if c.StaticTokenFile == "" {
+			errs = append(errs, errors.New("credential mode static-token needs a token file"))
+		} else if _, err := readStaticToken(c.StaticTokenFile); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown credential mode %q: use one of %v", c.Credential, CredentialModes))
@@ -159,7 +163,7 @@ func (c Config) TokenCredential(httpClient *http.Client) (azcore.TokenCredential
 		}
 		return azidentity.NewManagedIdentityCredential(miOpts)
 	case CredentialStaticToken:
-		return staticToken(c.StaticToken), nil
+		return staticTokenFile(c.StaticTokenFile), nil
 	}
 	return nil, fmt.Errorf("unknown credential mode %q", c.Credential)
 }
@@ -170,6 +174,30 @@ type staticToken string
 
 func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
+}
+
+// staticTokenFile is a static token read from a file at each request for a
+// token (the SDK caches it until shortly before ExpiresOn).
+type staticTokenFile string
+
+func (f staticTokenFile) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := readStaticToken(string(f))
+	if err != nil {
+		return azcore.AccessToken{}, err
+	}
+	return staticToken(tok).GetToken(ctx, opts)
+}
+
+func readStaticToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("static token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("static token file %s is empty", path)
+	}
+	return tok, nil
 }
 
 // ClientOptions are the ARM client options shared by every client: cloud,

@@ -50,6 +50,11 @@ type Options struct {
 	// MonitorRealMachine picks the Nodes of real kubelets, whose capacity is
 	// the machine's, not their VM's (fleetcheck.Options.RealMachine).
 	MonitorRealMachine func(*corev1.Node) bool
+	// SkipCRDs leaves the CRDs out of the cluster's start, and NoController
+	// leaves the controller out: the Helm suite installs the CRDs with the
+	// chart and runs the controller as the chart's ServiceAccount.
+	SkipCRDs     bool
+	NoController bool
 }
 
 // Environment is a running local cluster with the controller.
@@ -83,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the controller and azuresim: %w\n%s", err, out)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs, SkipCRDs: opts.SkipCRDs})
 	if err != nil {
 		return nil, err
 	}
@@ -99,31 +104,42 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	}
 	env.Sim = cluster.AzureSim()
 	env.controller = localcluster.ControllerOptions{Azure: env.Azure, Env: opts.ControllerEnv}
-	if err := cluster.StartController(ctx, env.controller); err != nil {
-		return nil, err
+	if !opts.NoController {
+		if err := cluster.StartController(ctx, env.controller); err != nil {
+			return nil, err
+		}
 	}
 	if env.Client, err = cluster.Client(); err != nil {
 		return nil, err
 	}
-	monitorCtx, stop := context.WithCancel(context.Background())
-	env.stop = stop
-	// karpenter core's counter recomputes NodePool resources every 5s; 15s
-	// of a steady fleet is ample for it to catch up.
-	settle := opts.MonitorSettle
-	if settle == 0 {
-		settle = 15 * time.Second
-	}
-	if env.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: settle, RealMachine: opts.MonitorRealMachine, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
-		st, err := env.Sim.State(ctx)
-		return st.VMs, err
-	}}); err != nil {
-		return nil, err
-	}
-	if err := env.Monitor.Start(monitorCtx); err != nil {
-		return nil, err
+	if !opts.SkipCRDs {
+		if err := env.StartMonitor(ctx); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return env, nil
+}
+
+// StartMonitor starts the fleet monitor; Start does unless SkipCRDs, which
+// leaves it to the suite once it has installed the CRDs the monitor watches.
+func (e *Environment) StartMonitor(ctx context.Context) error {
+	monitorCtx, stop := context.WithCancel(context.Background())
+	e.stop = stop
+	// karpenter core's counter recomputes NodePool resources every 5s; 15s
+	// of a steady fleet is ample for it to catch up.
+	settle := e.opts.MonitorSettle
+	if settle == 0 {
+		settle = 15 * time.Second
+	}
+	var err error
+	if e.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: e.Cluster.Config, Settle: settle, RealMachine: e.opts.MonitorRealMachine, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
+		st, err := e.Sim.State(ctx)
+		return st.VMs, err
+	}}); err != nil {
+		return err
+	}
+	return e.Monitor.Start(monitorCtx)
 }
 
 // RestartController restarts the controller with the suite's environment
@@ -158,6 +174,9 @@ func (e *Environment) StartController(ctx context.Context) error {
 func (e *Environment) Failed() error {
 	if err := e.Cluster.Failed(); err != nil {
 		return err
+	}
+	if e.Monitor == nil {
+		return nil
 	}
 	return e.Monitor.Err()
 }
@@ -244,7 +263,7 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 			fmt.Fprintf(w, "%s %-6s %d%s %s %s\n", r.Time.Format("15:04:05.000"), r.Method, r.Status, code, r.Operation, r.Path)
 		}
 	}
-	for _, v := range e.Monitor.Violations() {
+	for _, v := range e.monitorViolations() {
 		fmt.Fprintf(w, "fleet violation: %s\n", v)
 	}
 	for _, comp := range e.Cluster.Components() {
@@ -252,6 +271,13 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 			fmt.Fprintf(w, "---- last lines of %s ----\n%s\n", comp.LogPath, tail(comp.LogPath, 40))
 		}
 	}
+}
+
+func (e *Environment) monitorViolations() []fleetcheck.Violation {
+	if e.Monitor == nil {
+		return nil
+	}
+	return e.Monitor.Violations()
 }
 
 func tail(path string, n int) string {

@@ -70,7 +70,7 @@ func nodepool(ctx context.Context, args ...string) (string, error) {
 		"AZURE_PRICES_ENDPOINT="+env.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE="+env.Azure.CABundle,
 		"AZURE_CREDENTIAL_MODE=static-token",
-		"AZURE_STATIC_TOKEN="+env.Azure.StaticToken,
+		"AZURE_STATIC_TOKEN_FILE="+env.Azure.StaticTokenFile,
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
