@@ -104,6 +104,9 @@ type runner struct {
 	log  io.Writer
 	// kwokBinary is karpenter core's kwok provider, built once.
 	kwokBinary string
+	// profiles, when set, is where the controller's pprof profiles of each
+	// run go (--profile).
+	profiles string
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -159,9 +162,15 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 		return run, nil, nil, err
 	}
 	r.logf("%s: starting a local cluster with azuresim at latency %g", s.Name, scale)
+	controllerEnv := s.Spec.ControllerEnv
+	profileDir := ""
+	if r.profiles != "" {
+		controllerEnv = append(append([]string{}, controllerEnv...), profileEnv)
+		profileDir = filepath.Join(r.profiles, fmt.Sprintf("%s-latency-%g", s.Name, scale))
+	}
 	env, err := framework.Start(ctx, framework.Options{
 		Name: "bench-" + s.Name, TimeScale: scale, Log: r.log, ClusterArgs: clusterArgs,
-		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: s.Spec.ControllerEnv,
+		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: controllerEnv,
 		MonitorSettle: monitorSettle,
 	})
 	if err != nil {
@@ -201,6 +210,7 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 	err = measure(ctx, run, measureOptions{
 		config: env.Cluster.Config, client: env.Client, scenario: s, objects: s.Objects,
 		pid: pid, metricsURL: metricsURL, failed: env.Failed, monitor: env.Monitor, log: r.logf,
+		profiler:       newProfiler(profileDir, metricsURL, r.logf),
 		price:          func(n *corev1.Node) float64 { return nodePrice(catalog, n) },
 		beforeWorkload: func(ctx context.Context) error { return env.Sim.ResetStats(ctx) },
 	})
@@ -275,6 +285,8 @@ type measureOptions struct {
 	log            func(format string, args ...any)
 	price          func(*corev1.Node) float64
 	beforeWorkload func(context.Context) error
+	// profiler, when set, saves the controller's profiles during the run.
+	profiler *profiler
 }
 
 // monitorSettle is how long a NodePool's fleet must hold still before the
@@ -377,8 +389,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 		}
 		run.Timeline = append(run.Timeline, s)
 		run.Bound = s.Bound
+		o.profiler.tick(ctx, time.Since(start))
 		if doneAt.IsZero() && s.Bound >= run.Pods {
 			doneAt = time.Now()
+			o.profiler.snapshot(ctx, "all-bound")
 			run.AllBoundSeconds = s.Seconds
 			o.log("%s: all %d pods bound in %.1fs on %d nodes", o.scenario.Name, run.Pods, s.Seconds, s.Nodes)
 		}
