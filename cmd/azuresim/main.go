@@ -57,6 +57,7 @@ Flags:
 	configPath := fs.String("config", "", "fault-model YAML file (timeScale, latency, quota, capacity, errors, subnets, throttling, spot, listDelay)")
 	timeScale := fs.Float64("time-scale", 0, "multiply every simulated duration by this factor (0.01 = 100x faster); overrides the file")
 	noThrottle := fs.Bool("no-throttling", false, "disable ARM throttling (token buckets, 429s)")
+	agentWorkers := fs.Int("node-agent-workers", nodeagent.DefaultWorkers, "how many nodes the node agent joins at once")
 	regionalQuota := fs.Int("regional-quota", -1, "Total Regional vCPUs quota per location (-1 keeps the file/default)")
 	familyQuota := fs.Int("family-quota", -1, "default per-family vCPU quota (-1 keeps the file/default)")
 	spotQuota := fs.Int("spot-quota", -1, "low-priority (spot) vCPU quota (-1 keeps the file/default)")
@@ -144,7 +145,7 @@ Flags:
 			_ = srv.Close()
 			return err
 		}
-		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Routes: routes, Logger: log.With("component", "nodeagent")})
+		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Routes: routes, Workers: *agentWorkers, Logger: log.With("component", "nodeagent")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

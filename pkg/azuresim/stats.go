@@ -45,6 +45,9 @@ const (
 	OpListGalleryImageVersions = "ListCommunityGalleryImageVersions"
 	OpGetGalleryImageVersion   = "GetCommunityGalleryImageVersion"
 	OpAdmin                    = "Admin"
+	// OpNodeJoin is not a request: its "latency" is the wall time from a
+	// VM's provisioning succeeding to the node agent registering its Node.
+	OpNodeJoin = "NodeJoin"
 	OpUnknown                  = "Unknown"
 )
 

@@ -70,6 +70,9 @@ type ARM struct {
 	Throttled     int64                              `json:"throttled"`
 	VMsCreated    int64                              `json:"vmsCreated"`
 	WritesPerNode float64                            `json:"writesPerNode"`
+	// NodeJoin is the wall time from a VM's provisioning succeeding to its
+	// Node registering (azuresim's node agent), in its latency fields.
+	NodeJoin *azuresim.OperationStats `json:"nodeJoin,omitempty"`
 }
 
 // Run is one scenario run with one provider at one time scale.
@@ -91,6 +94,9 @@ type Run struct {
 	ControllerPeakRSSMiB  float64 `json:"controllerPeakRSSMiB"`
 	ControllerCPUSeconds  float64 `json:"controllerCPUSeconds"`
 	ControllerMaxNodesRSS float64 `json:"controllerRSSMiBAtMostNodes"`
+	// RateLimitWait is the time the controller's Azure requests waited for
+	// client-side rate-limit tokens, by operation.
+	RateLimitWait map[string]RateLimitWait `json:"rateLimitWait,omitempty"`
 	// LimitEvents counts pods karpenter reported as blocked by NodePool
 	// limits ("all available instance types exceed limits").
 	LimitEvents int                `json:"limitEvents"`
@@ -238,6 +244,10 @@ func armOf(stats azuresim.Stats, nodes int) *ARM {
 		if name == azuresim.OpAdmin {
 			continue
 		}
+		if name == azuresim.OpNodeJoin {
+			a.NodeJoin = &o
+			continue
+		}
 		a.Operations[name] = o
 		if strings.HasPrefix(name, "Put") || strings.HasPrefix(name, "Delete") {
 			a.Writes += o.Requests
@@ -345,8 +355,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 		return fmt.Errorf("caches did not sync")
 	}
 	var before *dto.Histogram
+	var waitBefore map[string]*dto.Histogram
 	if o.metricsURL != "" {
 		before, _ = scrapeScheduling(ctx, o.metricsURL)
+		waitBefore, _ = scrapeRateLimitWait(ctx, o.metricsURL)
 	}
 	if o.beforeWorkload != nil {
 		if err := o.beforeWorkload(ctx); err != nil {
@@ -421,6 +433,9 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	if o.metricsURL != "" {
 		if after, err := scrapeScheduling(ctx, o.metricsURL); err == nil {
 			run.Scheduling = schedulingBetween(before, after)
+		}
+		if after, err := scrapeRateLimitWait(ctx, o.metricsURL); err == nil {
+			run.RateLimitWait = rateLimitWaitBetween(waitBefore, after)
 		}
 	}
 	if ps, err := readProc(o.pid); err == nil {
