@@ -48,7 +48,7 @@ const (
 	// OpNodeJoin is not a request: its "latency" is the wall time from a
 	// VM's provisioning succeeding to the node agent registering its Node.
 	OpNodeJoin = "NodeJoin"
-	OpUnknown                  = "Unknown"
+	OpUnknown  = "Unknown"
 )
 
 func knownOperation(op string) bool {
