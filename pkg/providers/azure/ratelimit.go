@@ -84,7 +84,13 @@ type rateLimiter struct {
 	reads, writes, deletes, putVM, deleteVM, networkWrites, networkReads *rate.Limiter
 }
 
-func newLimiter(b Bucket) *rate.Limiter { return rate.NewLimiter(rate.Limit(b.PerSecond), b.Burst) }
+// newLimiter is the bucket's limiter; a zero bucket does not limit.
+func newLimiter(b Bucket) *rate.Limiter {
+	if b == (Bucket{}) {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(b.PerSecond), b.Burst)
+}
 
 func newRateLimiter(l RateLimits) *rateLimiter {
 	return &rateLimiter{

@@ -84,6 +84,16 @@ func TestRateLimiterOperationGroups(t *testing.T) {
 	}
 }
 
+func TestZeroBucketDoesNotLimit(t *testing.T) {
+	r := newRateLimiter(RateLimits{Reads: Bucket{PerSecond: 1, Burst: 1}})
+	for range 3 {
+		limiters, _ := r.limitersFor(http.MethodPut, "PUT Microsoft.Compute/virtualMachines")
+		if waited, err := waitAll(context.Background(), limiters); err != nil || waited > 0 {
+			t.Fatalf("a write with no write buckets set waited %v: %v", waited, err)
+		}
+	}
+}
+
 func TestRateLimitsScaled(t *testing.T) {
 	s := DefaultRateLimits.Scaled(1000)
 	if s.Writes.PerSecond != 10000 || s.Writes.Burst != 200 {
