@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" //nolint:gosec // served only with --pprof-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -57,6 +59,8 @@ Flags:
 	configPath := fs.String("config", "", "fault-model YAML file (timeScale, latency, quota, capacity, errors, subnets, throttling, spot, listDelay)")
 	timeScale := fs.Float64("time-scale", 0, "multiply every simulated duration by this factor (0.01 = 100x faster); overrides the file")
 	noThrottle := fs.Bool("no-throttling", false, "disable ARM throttling (token buckets, 429s)")
+	pprofAddr := fs.String("pprof-addr", os.Getenv("AZURESIM_PPROF_ADDR"), "serve net/http/pprof on this address (e.g. 127.0.0.1:6061), for profiling the simulator and its node agent (AZURESIM_PPROF_ADDR)")
+	agentWorkers := fs.Int("node-agent-workers", nodeagent.DefaultWorkers, "how many nodes the node agent joins at once")
 	regionalQuota := fs.Int("regional-quota", -1, "Total Regional vCPUs quota per location (-1 keeps the file/default)")
 	familyQuota := fs.Int("family-quota", -1, "default per-family vCPU quota (-1 keeps the file/default)")
 	spotQuota := fs.Int("spot-quota", -1, "low-priority (spot) vCPU quota (-1 keeps the file/default)")
@@ -79,6 +83,10 @@ Flags:
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		// net/http/pprof registers its handlers on the default mux.
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // a local profiling endpoint, opt-in
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -144,7 +152,7 @@ Flags:
 			_ = srv.Close()
 			return err
 		}
-		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Routes: routes, Logger: log.With("component", "nodeagent")})
+		agent := nodeagent.New(nodeagent.Options{Client: client, Source: srv, Routes: routes, Workers: *agentWorkers, Logger: log.With("component", "nodeagent")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

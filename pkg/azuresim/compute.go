@@ -667,7 +667,7 @@ func (s *Server) finishCreate(rec *vmRecord, op *asyncOp, failure *ARMError) {
 		rec.state, rec.failure, rec.consumesQuota = stateFailed, failure, false
 		s.log.Info("azuresim VM provisioning failed", "vm", rec.id, "code", failure.Code)
 	} else {
-		rec.state = stateSucceeded
+		rec.state, rec.provisioned = stateSucceeded, time.Now()
 		s.log.Info("azuresim VM provisioned", "vm", rec.id)
 	}
 	s.notifyLocked(rec.id)

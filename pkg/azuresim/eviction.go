@@ -154,6 +154,9 @@ func (s *Server) ReportNode(id string, r nodeagent.NodeReport) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.vms[lower(id)]; ok {
+		if r.Node != "" && v.node.Node == "" && !v.provisioned.IsZero() {
+			s.stats.record(OpNodeJoin, http.StatusOK, time.Since(v.provisioned))
+		}
 		v.node = r
 	}
 }

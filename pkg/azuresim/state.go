@@ -32,6 +32,7 @@ type vmRecord struct {
 	state             string
 	failure           *ARMError // why provisioning failed
 	created           time.Time
+	provisioned       time.Time // when provisioning succeeded
 	listableAt        time.Time
 	nicIDs            []string
 	powerState        string // running | deallocated | stopped

@@ -45,7 +45,10 @@ const (
 	OpListGalleryImageVersions = "ListCommunityGalleryImageVersions"
 	OpGetGalleryImageVersion   = "GetCommunityGalleryImageVersion"
 	OpAdmin                    = "Admin"
-	OpUnknown                  = "Unknown"
+	// OpNodeJoin is not a request: its "latency" is the wall time from a
+	// VM's provisioning succeeding to the node agent registering its Node.
+	OpNodeJoin = "NodeJoin"
+	OpUnknown  = "Unknown"
 )
 
 func knownOperation(op string) bool {

@@ -93,8 +93,13 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	// left by its neighbours, may make its size look unavailable. Only a new
 	// launch is limited to available offerings (instance.Provider.Create).
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(nodeClaim.Spec.Requirements...)
+	// Core names the NodeClaim's instance types (at most 60 of the region's
+	// hundreds): a set lookup rules out the rest before the requirement
+	// checks, which were a quarter of the controller's CPU in a burst.
+	names := reqs.Get(corev1.LabelInstanceTypeStable)
 	compatible := lo.Filter(all, func(it *cloudprovider.InstanceType, _ int) bool {
-		return reqs.Compatible(it.Requirements, v1beta1.AllowUndefinedWellKnownAndRestrictedLabels) == nil &&
+		return names.Has(it.Name) &&
+			reqs.Compatible(it.Requirements, v1beta1.AllowUndefinedWellKnownAndRestrictedLabels) == nil &&
 			len(it.Offerings.Compatible(reqs)) > 0 &&
 			resourcesFit(it, nodeClaim.Spec.Resources.Requests)
 	})

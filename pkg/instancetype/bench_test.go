@@ -3,6 +3,7 @@ package instancetype_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/utils/clock"
@@ -99,5 +100,27 @@ func BenchmarkForNodePool(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		instancetype.ForNodePool(its, nc, np)
+	}
+}
+
+// BenchmarkListAvailabilityChanged is GetInstanceTypes after an offering
+// became unavailable: in a burst this happens many times a minute, and only
+// the offerings' availability has changed.
+func BenchmarkListAvailabilityChanged(b *testing.B) {
+	skus, prices, q, _ := benchInputs(b)
+	ctx := context.Background()
+	nc := nodeClass(nil)
+	clk := clock.RealClock{}
+	unavailable := offerings.NewCache(clk)
+	p := instancetype.NewDefaultProvider(instancetype.Options{Region: "eastus", ClusterName: "c", DefaultMaxPods: 250}, skus, prices, unavailable, q, clk)
+	if _, err := p.List(ctx, nc); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		unavailable.MarkUnavailable(ctx, "bench", "Standard_D2s_v3", "eastus-1", karpv1.CapacityTypeSpot, time.Minute)
+		if _, err := p.List(ctx, nc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mitchellh/hashstructure/v2"
@@ -108,16 +109,92 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 	if its, ok := p.cached(nc.Name, key); ok {
 		return its, nil
 	}
-	its := make([]*cloudprovider.InstanceType, 0, len(catalog.SKUs))
-	now := p.clock.Now()
-	for _, name := range catalog.Names() {
-		it, _ := p.build(catalog.SKUs[name], nc, q, now)
-		if it != nil {
-			its = append(its, it)
-		}
+	static := p.staticTypes(nc, catalog)
+	its := make([]*cloudprovider.InstanceType, 0, len(static))
+	for _, st := range static {
+		its = append(its, &cloudprovider.InstanceType{
+			Name:         st.sku.Name,
+			Requirements: st.requirements,
+			Offerings:    p.availableOfferings(st, q),
+			Capacity:     st.capacity,
+			Overhead:     st.overhead,
+		})
 	}
 	p.cache.Add(nc.Name, cacheEntry{key: key, its: its}, cacheTTL)
 	return its, nil
+}
+
+// staticType is what an instance type of a NodeClass is apart from its
+// offerings' availability: it depends only on the NodeClass, the catalog
+// and prices. Availability (unavailable offerings, quota) changes many times
+// a minute in a burst; a new list then shares the requirements, capacity,
+// overhead and offering requirements of the last, and karpenter core treats
+// them as immutable (its node overlays copy before they change anything).
+type staticType struct {
+	sku          *sku.SKU
+	requirements scheduling.Requirements
+	capacity     corev1.ResourceList
+	overhead     *cloudprovider.InstanceTypeOverhead
+	offers       []staticOffer
+}
+
+// staticOffer is an offering without its availability.
+type staticOffer struct {
+	key          offerings.Offering
+	requirements scheduling.Requirements
+	price        float64
+}
+
+type staticEntry struct {
+	key   string
+	types []*staticType
+}
+
+// staticTypes returns the NodeClass's static instance types, built again
+// only when the NodeClass, the catalog or prices change (or after an hour,
+// for retirement dates).
+func (p *DefaultProvider) staticTypes(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog) []*staticType {
+	key := fmt.Sprintf("%s/%s/%t/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation())
+	if v, ok := p.cache.Get(staticPrefix + nc.Name); ok {
+		if e := v.(staticEntry); e.key == key {
+			return e.types
+		}
+	}
+	now := p.clock.Now()
+	types := make([]*staticType, 0, len(catalog.SKUs))
+	for _, name := range catalog.Names() {
+		var d Decision
+		if st := p.buildStatic(catalog.SKUs[name], nc, now, &d); st != nil {
+			types = append(types, st)
+		}
+	}
+	p.cache.Add(staticPrefix+nc.Name, staticEntry{key: key, types: types}, cacheTTL)
+	return types
+}
+
+// staticPrefix keeps static entries apart from instance-type lists in the
+// cache (NodeClass names cannot contain a space).
+const staticPrefix = "static "
+
+// availableOfferings are a static type's offerings with their availability
+// now.
+func (p *DefaultProvider) availableOfferings(st *staticType, q *quota.Snapshot) cloudprovider.Offerings {
+	out := make(cloudprovider.Offerings, len(st.offers))
+	for i, o := range st.offers {
+		out[i] = &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: p.unavailableReason(st.sku, o.key, q) == ""}
+	}
+	return out
+}
+
+// unavailableReason says why an offering cannot be launched now, "" when it can.
+func (p *DefaultProvider) unavailableReason(s *sku.SKU, o offerings.Offering, q *quota.Snapshot) string {
+	if reason := p.unavailable.Unavailable(o); reason != "" {
+		return reason
+	}
+	if fits, why := q.Fits(s.Family, s.QuotaVCPUs(), o.CapacityType == karpv1.CapacityTypeSpot); !fits {
+		return why
+	}
+	return ""
 }
 
 // cacheEntry is the instance types last built under a name, with the key of
@@ -195,8 +272,30 @@ func (p *DefaultProvider) Explain(ctx context.Context, nc *v1beta1.AKSNodeClass)
 // build returns the instance type of a size for the NodeClass, or nil and
 // the reasons it is left out.
 func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.Snapshot, now time.Time) (*cloudprovider.InstanceType, Decision) {
+	var d Decision
+	st := p.buildStatic(s, nc, now, &d)
+	if st == nil {
+		return nil, d
+	}
+	offers := make(cloudprovider.Offerings, 0, len(st.offers))
+	for _, o := range st.offers {
+		reason := p.unavailableReason(s, o.key, q)
+		if reason != "" {
+			d.Unavailable = append(d.Unavailable, fmt.Sprintf("%s/%s: %s", o.key.Zone, o.key.CapacityType, reason))
+		}
+		offers = append(offers, &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: reason == ""})
+	}
+	return &cloudprovider.InstanceType{
+		Name: s.Name, Requirements: st.requirements, Offerings: offers, Capacity: st.capacity, Overhead: st.overhead,
+	}, d
+}
+
+// buildStatic returns a size's static instance type for the NodeClass and
+// fills in its decision (but for availability), or returns nil with the
+// reasons it is left out.
+func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now time.Time, d *Decision) *staticType {
 	size, parsed := ParseSize(s.Name)
-	d := Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
+	*d = Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
 	reasons := exclusionReasons(s, size, parsed, nc, now)
 	osDisk, diskReason := sku.ChooseOSDisk(s, nc)
 	if diskReason == "" {
@@ -209,26 +308,29 @@ func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.S
 	d.OnDemandPrice = onDemand
 	if len(reasons) > 0 {
 		d.Reasons = reasons
-		return nil, d
+		return nil
 	}
-	offers := p.offerings(s, nc, onDemand, q, &d)
+	offers := p.offerings(s, nc, onDemand, d)
+	reqs := make(cloudprovider.Offerings, len(offers))
+	for i, o := range offers {
+		reqs[i] = &cloudprovider.Offering{Requirements: o.requirements}
+	}
 	maxPods := p.opts.DefaultMaxPods
 	if nc.Spec.MaxPods != nil {
 		maxPods = *nc.Spec.MaxPods
 	}
 	d.Included = true
-	return &cloudprovider.InstanceType{
-		Name:         s.Name,
-		Requirements: requirements(s, size, nc, p.opts, offers),
-		Offerings:    offers,
-		Capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB),
-		Overhead:     Overhead(s),
-	}, d
+	return &staticType{
+		sku:          s,
+		requirements: requirements(s, size, nc, p.opts, reqs),
+		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB),
+		overhead:     Overhead(s),
+		offers:       offers,
+	}
 }
 
-// offerings are the size's zones × capacity types, each with its price and
-// whether it can be launched now.
-func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, q *quota.Snapshot, d *Decision) cloudprovider.Offerings {
+// offerings are the size's zones × capacity types, each with its price.
+func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, d *Decision) []staticOffer {
 	type capacity struct {
 		name, priority string
 		price          float64
@@ -249,37 +351,49 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 	if len(zones) == 0 {
 		zones = []string{""}
 	}
-	var out cloudprovider.Offerings
+	out := make([]staticOffer, 0, len(zones)*len(types))
 	for _, z := range zones {
 		zone := v1beta1.ZoneLabel(p.opts.Region, z)
 		if z != "" {
 			d.Zones = append(d.Zones, zone)
 		}
 		for _, ct := range types {
-			reason := p.unavailable.Unavailable(offerings.Offering{SKU: s.Name, Family: s.Family, VCPUs: s.QuotaVCPUs(), Zone: zone, CapacityType: ct.name})
-			if reason == "" {
-				if fits, why := q.Fits(s.Family, s.QuotaVCPUs(), ct.name == karpv1.CapacityTypeSpot); !fits {
-					reason = why
-				}
-			}
-			if reason != "" {
-				d.Unavailable = append(d.Unavailable, fmt.Sprintf("%s/%s: %s", zone, ct.name, reason))
-			}
-			out = append(out, &cloudprovider.Offering{
-				Requirements: scheduling.NewRequirements(
-					scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, ct.name),
-					scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
-					scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, ct.priority),
-					scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, ct.priority),
-					scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(z != "" && slices.Contains(s.UltraSSDZones, z))),
-				),
-				Price:     ct.price,
-				Available: reason == "",
+			out = append(out, staticOffer{
+				key:          offerings.Offering{SKU: s.Name, Family: s.Family, VCPUs: s.QuotaVCPUs(), Zone: zone, CapacityType: ct.name},
+				requirements: offeringRequirements(ct.name, zone, ct.priority, z != "" && slices.Contains(s.UltraSSDZones, z)),
+				price:        ct.price,
 			})
 		}
 	}
 	return out
 }
+
+// offeringRequirements are an offering's requirements. There are a handful
+// of distinct ones in a region (capacity type × zone × Ultra SSD), shared by
+// every offering of every size and NodeClass: karpenter core never changes
+// an offering's requirements.
+func offeringRequirements(capacityType, zone, priority string, ultraSSD bool) scheduling.Requirements {
+	key := offeringKey{capacityType, zone, priority, ultraSSD}
+	if r, ok := sharedOfferingRequirements.Load(key); ok {
+		return r.(scheduling.Requirements)
+	}
+	r := scheduling.NewRequirements(
+		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, capacityType),
+		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
+		scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, priority),
+		scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, priority),
+		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(ultraSSD)),
+	)
+	actual, _ := sharedOfferingRequirements.LoadOrStore(key, r)
+	return actual.(scheduling.Requirements)
+}
+
+type offeringKey struct {
+	capacityType, zone, priority string
+	ultraSSD                     bool
+}
+
+var sharedOfferingRequirements sync.Map // offeringKey → scheduling.Requirements
 
 func (p *DefaultProvider) onDemandPrice(name string, nc *v1beta1.AKSNodeClass) (float64, bool) {
 	if nc.IsWindows() {

@@ -87,6 +87,9 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		Credential:      azure.CredentialStaticToken,
 		StaticTokenFile: tokenFile,
 		UserAgent:       "azkarpenter-up",
+		// azuresim's ARM buckets refill at Azure's rates per simulated
+		// minute: 1/scale times faster in wall time.
+		RateLimitScale: 1 / scale,
 	}
 	if err := waitFor(ctx, p, 30*time.Second, func(context.Context) error {
 		_, err := os.Stat(cfg.CABundle)
@@ -162,6 +165,8 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"AZURE_STATIC_TOKEN_FILE=" + opts.Azure.StaticTokenFile,
 		// azuresim may run faster than Azure; poll its operations more often.
 		"AZURE_ARM_POLL_INTERVAL=1s",
+		// The client-side ARM rate limits refill as fast as azuresim's buckets.
+		"AZURE_ARM_RATE_LIMIT_SCALE=" + strconv.FormatFloat(rateLimitScale(opts.Azure), 'g', -1, 64),
 		"DISABLE_LEADER_ELECTION=true",
 		"METRICS_PORT=" + strconv.Itoa(metricsPort),
 		"HEALTH_PROBE_PORT=" + strconv.Itoa(healthPort),
@@ -210,4 +215,12 @@ func (c *Cluster) ControllerMetricsURL() string {
 		}
 	}
 	return ""
+}
+
+// rateLimitScale is the controller's --arm-rate-limit-scale for cfg.
+func rateLimitScale(cfg azure.Config) float64 {
+	if cfg.RateLimitScale <= 0 {
+		return 1
+	}
+	return cfg.RateLimitScale
 }

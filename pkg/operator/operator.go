@@ -124,6 +124,9 @@ type Operator struct {
 // NewOperator builds the providers from the options in ctx.
 func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) {
 	opts := options.FromContext(ctx)
+	if err := stripManagedFields(ctx, op.GetCache()); err != nil {
+		return nil, err
+	}
 	// The controller reads Secrets (the bootstrap token) straight from the
 	// API server: caching every Secret of the cluster would cost memory and
 	// cluster-wide read access.

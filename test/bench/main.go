@@ -49,8 +49,10 @@ func runBench(args []string) error {
 	latency := fs.String("latency", "", "comma-separated azuresim time scales to run at instead of each scenario's own (0 = instant, 1 = Azure-like)")
 	noReference := fs.Bool("no-reference", false, "skip the runs with karpenter core's kwok provider")
 	reference := fs.Bool("reference", false, "run karpenter core's kwok provider for every scenario, also those that do not ask for it")
+	fs.DurationVar(&monitorSettle, "monitor-settle", monitorSettle, "how long a NodePool's launched fleet must hold still before the fleet monitor requires karpenter's status.resources to add up; every run holds its final fleet this long plus 5s")
+	profile := fs.Bool("profile", false, "enable the controller's pprof endpoint and save heap and goroutine profiles every 30s and a 30s CPU profile of the burst under <out>/profiles")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: bench [--scenario web,batch] [--latency 0,1] [--out DIR] [--reference | --no-reference]\n       bench compare BEFORE_DIR AFTER_DIR")
+		fmt.Fprintln(fs.Output(), "Usage: bench [--scenario web,batch] [--latency 0,1] [--out DIR] [--reference | --no-reference] [--profile]\n       bench compare BEFORE_DIR AFTER_DIR")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,9 @@ func runBench(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := &runner{root: root, log: os.Stdout}
+	if *profile {
+		r.profiles = filepath.Join(*out, "profiles")
+	}
 	results := &Results{Machine: describeMachine()}
 	var failed []string
 	for _, s := range scenarios {

@@ -81,6 +81,57 @@ func scrapeScheduling(ctx context.Context, url string) (*dto.Histogram, error) {
 	return &dto.Histogram{}, nil
 }
 
+// RateLimitWait is the time Azure requests of one operation waited for the
+// controller's client-side rate-limit tokens during a run.
+type RateLimitWait struct {
+	Requests     uint64  `json:"requests"`
+	TotalSeconds float64 `json:"totalSeconds"`
+	MeanSeconds  float64 `json:"meanSeconds"`
+}
+
+// scrapeRateLimitWait reads the controller's
+// azkarpenter_azure_client_rate_limit_wait_seconds by operation.
+func scrapeRateLimitWait(ctx context.Context, url string) (map[string]*dto.Histogram, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", url, err)
+	}
+	out := map[string]*dto.Histogram{}
+	for _, m := range families["azkarpenter_azure_client_rate_limit_wait_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "operation" {
+				out[l.GetValue()] = m.GetHistogram()
+			}
+		}
+	}
+	return out, nil
+}
+
+// rateLimitWaitBetween is the waiting done between two scrapes.
+func rateLimitWaitBetween(before, after map[string]*dto.Histogram) map[string]RateLimitWait {
+	out := map[string]RateLimitWait{}
+	for op, a := range after {
+		b := before[op]
+		w := RateLimitWait{Requests: a.GetSampleCount() - b.GetSampleCount(), TotalSeconds: a.GetSampleSum() - b.GetSampleSum()}
+		if w.Requests == 0 {
+			continue
+		}
+		w.MeanSeconds = w.TotalSeconds / float64(w.Requests)
+		out[op] = w
+	}
+	return out
+}
+
 // schedulingBetween is the scheduling done between two scrapes.
 func schedulingBetween(before, after *dto.Histogram) Scheduling {
 	if before == nil {

@@ -148,6 +148,20 @@ func (r *Results) markdown(w io.Writer, charts map[string][]string) {
 				run.Scheduling.MeanSeconds, run.Scheduling.P50Seconds, run.Scheduling.P99Seconds)
 			if run.ARM != nil {
 				fmt.Fprintf(w, " ARM: %s; %d writes for %d VMs (%.2f per node), %d throttled.", armOps(run.ARM), run.ARM.Writes, run.ARM.VMsCreated, run.ARM.WritesPerNode, run.ARM.Throttled)
+				if j := run.ARM.NodeJoin; j != nil {
+					fmt.Fprintf(w, " Node join (VM provisioned → Node registered): %d nodes, p50 ≤ %.1f s, p90 ≤ %.1f s, max %.1f s.", j.Requests, j.P50Ms/1000, j.P90Ms/1000, j.MaxMs/1000)
+				}
+			}
+			if len(run.RateLimitWait) > 0 {
+				var waits []string
+				for _, op := range sortedKeys(run.RateLimitWait) {
+					if wt := run.RateLimitWait[op]; wt.TotalSeconds >= 0.05 {
+						waits = append(waits, fmt.Sprintf("%s %.1f s over %d requests (mean %.2f s)", op, wt.TotalSeconds, wt.Requests, wt.MeanSeconds))
+					}
+				}
+				if len(waits) > 0 {
+					fmt.Fprintf(w, " Waiting for client-side rate-limit tokens: %s.", strings.Join(waits, "; "))
+				}
 			}
 			fmt.Fprintf(w, " Controller: peak RSS %.0f MiB (%.0f MiB at the largest fleet), %.1f CPU-s.", run.ControllerPeakRSSMiB, run.ControllerMaxNodesRSS, run.ControllerCPUSeconds)
 			if run.LimitEvents > 0 {

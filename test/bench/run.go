@@ -70,6 +70,9 @@ type ARM struct {
 	Throttled     int64                              `json:"throttled"`
 	VMsCreated    int64                              `json:"vmsCreated"`
 	WritesPerNode float64                            `json:"writesPerNode"`
+	// NodeJoin is the wall time from a VM's provisioning succeeding to its
+	// Node registering (azuresim's node agent), in its latency fields.
+	NodeJoin *azuresim.OperationStats `json:"nodeJoin,omitempty"`
 }
 
 // Run is one scenario run with one provider at one time scale.
@@ -91,6 +94,9 @@ type Run struct {
 	ControllerPeakRSSMiB  float64 `json:"controllerPeakRSSMiB"`
 	ControllerCPUSeconds  float64 `json:"controllerCPUSeconds"`
 	ControllerMaxNodesRSS float64 `json:"controllerRSSMiBAtMostNodes"`
+	// RateLimitWait is the time the controller's Azure requests waited for
+	// client-side rate-limit tokens, by operation.
+	RateLimitWait map[string]RateLimitWait `json:"rateLimitWait,omitempty"`
 	// LimitEvents counts pods karpenter reported as blocked by NodePool
 	// limits ("all available instance types exceed limits").
 	LimitEvents int                `json:"limitEvents"`
@@ -104,6 +110,9 @@ type runner struct {
 	log  io.Writer
 	// kwokBinary is karpenter core's kwok provider, built once.
 	kwokBinary string
+	// profiles, when set, is where the controller's pprof profiles of each
+	// run go (--profile).
+	profiles string
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -159,9 +168,15 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 		return run, nil, nil, err
 	}
 	r.logf("%s: starting a local cluster with azuresim at latency %g", s.Name, scale)
+	controllerEnv := s.Spec.ControllerEnv
+	profileDir := ""
+	if r.profiles != "" {
+		controllerEnv = append(append([]string{}, controllerEnv...), profileEnv)
+		profileDir = filepath.Join(r.profiles, fmt.Sprintf("%s-latency-%g", s.Name, scale))
+	}
 	env, err := framework.Start(ctx, framework.Options{
 		Name: "bench-" + s.Name, TimeScale: scale, Log: r.log, ClusterArgs: clusterArgs,
-		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: s.Spec.ControllerEnv,
+		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: controllerEnv,
 		MonitorSettle: monitorSettle,
 	})
 	if err != nil {
@@ -201,6 +216,7 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 	err = measure(ctx, run, measureOptions{
 		config: env.Cluster.Config, client: env.Client, scenario: s, objects: s.Objects,
 		pid: pid, metricsURL: metricsURL, failed: env.Failed, monitor: env.Monitor, log: r.logf,
+		profiler:       newProfiler(profileDir, metricsURL, r.logf),
 		price:          func(n *corev1.Node) float64 { return nodePrice(catalog, n) },
 		beforeWorkload: func(ctx context.Context) error { return env.Sim.ResetStats(ctx) },
 	})
@@ -226,6 +242,10 @@ func armOf(stats azuresim.Stats, nodes int) *ARM {
 	for name, o := range stats.Operations {
 		// The harness's own state reads (fleet monitor) are not ARM traffic.
 		if name == azuresim.OpAdmin {
+			continue
+		}
+		if name == azuresim.OpNodeJoin {
+			a.NodeJoin = &o
 			continue
 		}
 		a.Operations[name] = o
@@ -275,6 +295,8 @@ type measureOptions struct {
 	log            func(format string, args ...any)
 	price          func(*corev1.Node) float64
 	beforeWorkload func(context.Context) error
+	// profiler, when set, saves the controller's profiles during the run.
+	profiler *profiler
 }
 
 // monitorSettle is how long a NodePool's fleet must hold still before the
@@ -285,13 +307,18 @@ type measureOptions struct {
 // realistic-latency run and in the 1,000-node burst, the figures trailed a
 // fleet that had held still for 15s. Every run still ends with the fleet
 // held for longer than this, so the final figures are always checked.
-const monitorSettle = 60 * time.Second
+//
+// --monitor-settle lengthens it: in a burst of hundreds of VMs on this
+// machine, core's counter stays at zero while any NodeClaim is still
+// launching (its cluster state is not "synced" until every NodeClaim has a
+// providerID), which can outlast a minute of a steady launched fleet.
+var monitorSettle = 60 * time.Second
 
 // settle is how long the fleet is held after every pod is bound, so that
 // the fleet monitor checks the final fleet (its NodePool check needs
 // monitorSettle of a steady fleet) and late controller work shows in the
 // figures.
-const settle = monitorSettle + 5*time.Second
+func settle() time.Duration { return monitorSettle + 5*time.Second }
 
 // measure applies the scenario's NodePools and NodeClasses, waits for them
 // to be Ready, applies the workload and samples every second until every pod
@@ -333,8 +360,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 		return fmt.Errorf("caches did not sync")
 	}
 	var before *dto.Histogram
+	var waitBefore map[string]*dto.Histogram
 	if o.metricsURL != "" {
 		before, _ = scrapeScheduling(ctx, o.metricsURL)
+		waitBefore, _ = scrapeRateLimitWait(ctx, o.metricsURL)
 	}
 	if o.beforeWorkload != nil {
 		if err := o.beforeWorkload(ctx); err != nil {
@@ -377,12 +406,14 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 		}
 		run.Timeline = append(run.Timeline, s)
 		run.Bound = s.Bound
+		o.profiler.tick(ctx, time.Since(start))
 		if doneAt.IsZero() && s.Bound >= run.Pods {
 			doneAt = time.Now()
+			o.profiler.snapshot(ctx, "all-bound")
 			run.AllBoundSeconds = s.Seconds
 			o.log("%s: all %d pods bound in %.1fs on %d nodes", o.scenario.Name, run.Pods, s.Seconds, s.Nodes)
 		}
-		if !doneAt.IsZero() && time.Since(doneAt) >= settle {
+		if !doneAt.IsZero() && time.Since(doneAt) >= settle() {
 			break
 		}
 		if err := o.failed(); err != nil {
@@ -407,6 +438,9 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	if o.metricsURL != "" {
 		if after, err := scrapeScheduling(ctx, o.metricsURL); err == nil {
 			run.Scheduling = schedulingBetween(before, after)
+		}
+		if after, err := scrapeRateLimitWait(ctx, o.metricsURL); err == nil {
+			run.RateLimitWait = rateLimitWaitBetween(waitBefore, after)
 		}
 	}
 	if ps, err := readProc(o.pid); err == nil {

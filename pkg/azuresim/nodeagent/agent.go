@@ -113,10 +113,17 @@ type Options struct {
 	Logger *slog.Logger
 	// ResyncPeriod is how often every Node is checked against its VM.
 	ResyncPeriod time.Duration
-	// Workers is the number of reconcile workers; a worker waits while its
-	// node's certificate request is approved and signed.
+	// Workers is the number of reconcile workers (DefaultWorkers when 0); a
+	// worker waits while its node's certificate request is approved and
+	// signed, so they bound how many nodes join at once.
 	Workers int
 }
+
+// DefaultWorkers is how many nodes join at once. Each worker spends most of
+// a join waiting (for its certificate to be approved and signed, for the API
+// server), so the 8 workers there were made the agent, not the VMs, pace a
+// burst of hundreds of VMs.
+const DefaultWorkers = 64
 
 // Agent registers and removes Nodes for VMs.
 type Agent struct {
@@ -149,7 +156,7 @@ func New(opts Options) *Agent {
 		opts.ResyncPeriod = 30 * time.Second
 	}
 	if opts.Workers == 0 {
-		opts.Workers = 8
+		opts.Workers = DefaultWorkers
 	}
 	if opts.Routes == nil {
 		opts.Routes = Routes{}

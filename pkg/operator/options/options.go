@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +63,10 @@ type Options struct {
 	ManagedIdentityClientID string
 	StaticTokenFile         string
 	ARMPollInterval         time.Duration
+	// ARMRateLimitScale multiplies the refill rates of the client-side ARM
+	// rate limits (Azure's published figures): for a simulator whose clock
+	// runs faster than Azure's.
+	ARMRateLimitScale float64
 
 	// Node images (pkg/providers/imagefamily): pinned versions ("" takes
 	// the newest published) and how often the galleries are read again.
@@ -106,6 +111,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.CABundle, "ca-bundle", env.WithDefaultString("AZURE_CA_BUNDLE", ""), "PEM file of extra CAs to trust for Azure endpoints. (AZURE_CA_BUNDLE)")
 	fs.StringVar(&o.CredentialMode, "credential", env.WithDefaultString("AZURE_CREDENTIAL_MODE", string(azure.CredentialWorkloadIdentity)), "How to authenticate: workload-identity, managed-identity or static-token. (AZURE_CREDENTIAL_MODE)")
 	fs.StringVar(&o.ManagedIdentityClientID, "managed-identity-client-id", env.WithDefaultString("AZURE_MANAGED_IDENTITY_CLIENT_ID", ""), "Client ID of a user-assigned managed identity. (AZURE_MANAGED_IDENTITY_CLIENT_ID)")
+	fs.Float64Var(&o.ARMRateLimitScale, "arm-rate-limit-scale", floatEnv("AZURE_ARM_RATE_LIMIT_SCALE", 1), "Multiply the refill rates of the client-side ARM rate limits (Azure's published bucket sizes and refill rates) by this factor. Leave it at 1 against Azure; set it to 1/time-scale against azuresim, whose buckets refill that much faster. (AZURE_ARM_RATE_LIMIT_SCALE)")
 	fs.DurationVar(&o.ARMPollInterval, "arm-poll-interval", env.WithDefaultDuration("AZURE_ARM_POLL_INTERVAL", 5*time.Second), "How often long-running ARM operations (VM creation and deletion) are polled. (AZURE_ARM_POLL_INTERVAL)")
 	fs.StringVar(&o.NodeImageVersion, "node-image-version", env.WithDefaultString("NODE_IMAGE_VERSION", ""), "Pin Ubuntu and Azure Linux nodes to this AKS node image version (YYYYMM.DD.patch, e.g. 202611.10.0); empty takes the newest published. (NODE_IMAGE_VERSION)")
 	fs.StringVar(&o.WindowsNodeImageVersion, "windows-node-image-version", env.WithDefaultString("WINDOWS_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2022 nodes to this AKS node image version (e.g. 20348.4405.261112); empty takes the newest published. (WINDOWS_NODE_IMAGE_VERSION)")
@@ -169,6 +175,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("--node-identities (NODE_IDENTITIES) %q is not a user-assigned identity resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…)", id))
 		}
 	}
+	if o.ARMRateLimitScale <= 0 {
+		errs = append(errs, fmt.Errorf("--arm-rate-limit-scale %g must be positive", o.ARMRateLimitScale))
+	}
 	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))
 	}
@@ -224,6 +233,7 @@ func (o *Options) AzureConfig() azure.Config {
 		ManagedIdentityClientID: o.ManagedIdentityClientID,
 		StaticTokenFile:         o.StaticTokenFile,
 		UserAgent:               "azkarpenter",
+		RateLimitScale:          o.ARMRateLimitScale,
 	}
 }
 
@@ -254,4 +264,16 @@ var userAssignedIdentityPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/
 // splitList splits a comma-separated list, dropping blanks.
 func splitList(v string) []string {
 	return lo.Compact(lo.Map(strings.Split(v, ","), func(s string, _ int) string { return strings.TrimSpace(s) }))
+}
+
+// floatEnv is the float64 in the environment variable key, or def when it is
+// unset or not a number (Validate then reports the flag's value).
+func floatEnv(key string, def float64) float64 {
+	if v, ok := os.LookupEnv(key); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+		return -1
+	}
+	return def
 }

@@ -149,3 +149,21 @@ func TestNodeIdentities(t *testing.T) {
 		t.Errorf("a disk ID as a node identity: %v", err)
 	}
 }
+
+func TestARMRateLimitScale(t *testing.T) {
+	o, err := parse(t, valid...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ARMRateLimitScale != 1 || o.AzureConfig().RateLimitScale != 1 {
+		t.Errorf("default scale %g, want 1 (Azure's own figures)", o.ARMRateLimitScale)
+	}
+	t.Setenv("AZURE_ARM_RATE_LIMIT_SCALE", "1000")
+	if o, err = parse(t, valid...); err != nil || o.AzureConfig().RateLimitScale != 1000 {
+		t.Errorf("from the environment: %v, %+v", err, o)
+	}
+	t.Setenv("AZURE_ARM_RATE_LIMIT_SCALE", "fast")
+	if _, err := parse(t, valid...); err == nil || !strings.Contains(err.Error(), "--arm-rate-limit-scale") {
+		t.Errorf("a scale that is not a number: %v", err)
+	}
+}

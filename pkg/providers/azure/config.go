@@ -71,6 +71,10 @@ type Config struct {
 	Retry policy.RetryOptions
 	// RateLimits override DefaultRateLimits when non-zero.
 	RateLimits RateLimits
+	// RateLimitScale multiplies the rate limits' refill rates; 0 means 1.
+	// Only for a simulator whose clock runs faster than Azure's (azuresim
+	// at --time-scale 0.001 refills its buckets 1,000 times faster).
+	RateLimitScale float64
 }
 
 // DefaultRetry is the retry policy of every client. azcore's retry policy
@@ -211,6 +215,7 @@ func (c Config) ClientOptions(httpClient *http.Client) *arm.ClientOptions {
 	if limits == (RateLimits{}) {
 		limits = DefaultRateLimits
 	}
+	limits = limits.Scaled(c.RateLimitScale)
 	retry := c.Retry
 	if retry.MaxRetries == 0 && retry.RetryDelay == 0 && retry.TryTimeout == 0 {
 		retry = DefaultRetry

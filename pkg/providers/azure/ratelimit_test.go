@@ -18,7 +18,11 @@ func (okTransport) Do(req *http.Request) (*http.Response, error) {
 
 func TestRateLimiterKinds(t *testing.T) {
 	// A read beyond the burst waits up to 200ms, a write up to 50ms.
-	limiter := newRateLimiter(RateLimits{ReadsPerSecond: 5, ReadBurst: 2, WritesPerSecond: 20, WriteBurst: 1, DeletesPerSecond: 20, DeleteBurst: 1})
+	roomy := Bucket{PerSecond: 1000, Burst: 1000}
+	limiter := newRateLimiter(RateLimits{
+		Reads: Bucket{PerSecond: 5, Burst: 2}, Writes: Bucket{PerSecond: 20, Burst: 1}, Deletes: Bucket{PerSecond: 20, Burst: 1},
+		PutVM: roomy, DeleteVM: roomy, NetworkWrites: roomy, NetworkReads: roomy,
+	})
 	pl := runtime.NewPipeline("test", "v0", runtime.PipelineOptions{PerRetry: []policy.Policy{limiter}}, &policy.ClientOptions{Transport: okTransport{}, Retry: policy.RetryOptions{MaxRetries: -1}})
 	// The counter is process-wide: measure what this test adds.
 	base := map[string]float64{"read": limitedCount(t, "read"), "write": limitedCount(t, "write"), "delete": limitedCount(t, "delete")}
@@ -47,6 +51,56 @@ func TestRateLimiterKinds(t *testing.T) {
 	send(http.MethodGet)
 	if waits("read") != 1 || waits("write") != 1 || waits("delete") != 0 {
 		t.Errorf("waits: read %v write %v delete %v, want 1 1 0", waits("read"), waits("write"), waits("delete"))
+	}
+}
+
+func TestRateLimiterOperationGroups(t *testing.T) {
+	// ARM's write bucket has room; Microsoft.Network's does not: a second
+	// NIC write waits, a VM write does not.
+	roomy := Bucket{PerSecond: 1000, Burst: 1000}
+	r := newRateLimiter(RateLimits{Reads: roomy, Writes: roomy, Deletes: roomy, PutVM: roomy, DeleteVM: roomy, NetworkReads: roomy,
+		NetworkWrites: Bucket{PerSecond: 20, Burst: 1}})
+	nic := Operation(http.MethodPut, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n")
+	vm := Operation(http.MethodPut, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v")
+	wait := func(method, op string) bool {
+		limiters, _ := r.limitersFor(method, op)
+		waited, err := waitAll(context.Background(), limiters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waited > 0
+	}
+	if wait(http.MethodPut, nic) {
+		t.Error("the first NIC write waited")
+	}
+	if wait(http.MethodPut, vm) {
+		t.Error("a VM write waited for Microsoft.Network's bucket")
+	}
+	if !wait(http.MethodDelete, Operation(http.MethodDelete, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n")) {
+		t.Error("a NIC delete right after a NIC write did not wait for Microsoft.Network's write bucket")
+	}
+	if limiters, _ := r.limitersFor(http.MethodPut, vm); len(limiters) != 2 {
+		t.Errorf("a VM PUT draws from %d buckets, want ARM's writes and Compute's PutVM", len(limiters))
+	}
+}
+
+func TestZeroBucketDoesNotLimit(t *testing.T) {
+	r := newRateLimiter(RateLimits{Reads: Bucket{PerSecond: 1, Burst: 1}})
+	for range 3 {
+		limiters, _ := r.limitersFor(http.MethodPut, "PUT Microsoft.Compute/virtualMachines")
+		if waited, err := waitAll(context.Background(), limiters); err != nil || waited > 0 {
+			t.Fatalf("a write with no write buckets set waited %v: %v", waited, err)
+		}
+	}
+}
+
+func TestRateLimitsScaled(t *testing.T) {
+	s := DefaultRateLimits.Scaled(1000)
+	if s.Writes.PerSecond != 10000 || s.Writes.Burst != 200 {
+		t.Errorf("scaled writes %+v, want 10000/s with ARM's burst of 200", s.Writes)
+	}
+	if DefaultRateLimits.Scaled(0) != DefaultRateLimits {
+		t.Error("a zero scale changed the limits")
 	}
 }
 
