@@ -77,6 +77,21 @@ var _ = Describe("NAP's published examples", func() {
 		Expect(env.Client.Patch(ctx, inflate, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
 		Expect(env.Client.Create(ctx, addon)).To(Succeed())
 		Expect(env.WaitPodsRunning(ctx, metav1.NamespaceDefault, 6, 4*time.Minute)).To(Succeed())
+		// Pods run as soon as Cilium's taint is gone; karpenter core labels
+		// the node initialized in its own reconcile, a moment later.
+		Expect(env.Eventually(ctx, time.Minute, "the pods' nodes initialized", func(ctx context.Context) (bool, error) {
+			pods, err := framework.Pods(ctx, env.Client, metav1.NamespaceDefault)
+			if err != nil {
+				return false, err
+			}
+			for _, pod := range pods {
+				node, err := framework.NodeOf(ctx, env.Client, &pod)
+				if err != nil || node.Labels[karpv1.NodeInitializedLabelKey] != "true" {
+					return false, err
+				}
+			}
+			return true, nil
+		})).To(Succeed())
 
 		pods, err := framework.Pods(ctx, env.Client, metav1.NamespaceDefault)
 		Expect(err).NotTo(HaveOccurred())
