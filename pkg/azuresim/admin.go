@@ -91,6 +91,15 @@ func (s *Server) UpdateConfig(edit func(*Config)) error {
 		return err
 	}
 	throttleChanged := !sameThrottling(cfg.Throttling, s.cfg.Throttling) || cfg.TimeScale != s.cfg.TimeScale
+	// A rule keeps its count only while it stays as it was where it was: a
+	// new rule in the slot of a removed one starts from zero.
+	fired := map[int]int{}
+	for i, rule := range cfg.Errors {
+		if i < len(s.cfg.Errors) && s.cfg.Errors[i] == rule {
+			fired[i] = s.fired[i]
+		}
+	}
+	s.fired = fired
 	s.cfg = cfg
 	if throttleChanged {
 		s.throttle.configure(cfg.Throttling, cfg.TimeScale)

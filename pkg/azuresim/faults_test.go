@@ -321,3 +321,37 @@ func TestAdminVMBootstrap(t *testing.T) {
 		t.Errorf("GET bootstrap of a missing VM: %d", st)
 	}
 }
+
+// A rule's count survives edits that leave it alone, and a new rule in the
+// slot of a removed one counts from zero (it used to inherit the old
+// rule's count, and never fired).
+func TestUpdateConfigCountsNewRulesAfresh(t *testing.T) {
+	e := newEnv(t, noRetries())
+	subnet := e.network("eastus", "10.7.0.0/24")
+	setRules := func(rules ...azuresim.ErrorRule) {
+		t.Helper()
+		if err := e.srv.UpdateConfig(func(c *azuresim.Config) { c.Errors = rules }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(name string) bool {
+		t.Helper()
+		_, err := e.createNIC(name, "eastus", subnet)
+		return err != nil
+	}
+	setRules(azuresim.ErrorRule{Operation: azuresim.OpPutNIC, Code: "OperationNotAllowed", Message: "first", Count: 1})
+	if !refused("a1") || refused("a2") {
+		t.Fatal("the first rule must fire exactly once")
+	}
+	setRules()
+	setRules(azuresim.ErrorRule{Operation: azuresim.OpPutNIC, Code: "OperationNotAllowed", Message: "second", Count: 1})
+	if !refused("b1") {
+		t.Fatal("a new rule in a removed rule's slot did not fire")
+	}
+	if err := e.srv.UpdateConfig(func(c *azuresim.Config) { c.Latency.NICCreate = azuresim.Latency{} }); err != nil {
+		t.Fatal(err)
+	}
+	if refused("b2") {
+		t.Fatal("an unchanged rule fired again after an unrelated edit")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	stderrors "errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/awslabs/operatorpkg/status"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
+	"sigs.k8s.io/karpenter/pkg/events"
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis"
@@ -56,6 +58,11 @@ type CloudProvider struct {
 	instances     instance.Provider
 	images        imagefamily.Provider
 	cluster       cluster.Provider
+	// recorder publishes the events of launches that fail after Create
+	// returned; nil publishes none.
+	recorder events.Recorder
+	// launches counts the launches being followed (WaitForLaunches).
+	launches sync.WaitGroup
 }
 
 // New returns the cloud provider.
@@ -71,7 +78,12 @@ func (c *CloudProvider) GetSupportedNodeClasses() []status.Object {
 	return []status.Object{&v1beta1.AKSNodeClass{}}
 }
 
-// Create launches the VM of a NodeClaim.
+// Create launches the VM of a NodeClaim. It returns once Azure has accepted
+// the VM, with the NodeClaim's providerID, and follows the VM's creation in
+// the background (see follow): core counts its cluster state unsynced, and
+// provisions nothing more, while any NodeClaim lacks a providerID, so a
+// Create that waited for the VM would hold every other pending pod for the
+// minutes a VM takes to provision.
 func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim) (*karpv1.NodeClaim, error) {
 	nodeClass, err := c.nodeClass(ctx, nodeClaim.Spec.NodeClassRef)
 	if err != nil {
@@ -106,9 +118,20 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if len(compatible) == 0 {
 		return nil, cloudprovider.NewInsufficientCapacityError(fmt.Errorf("none of the requested instance types is compatible with the NodeClaim's requirements and resources"))
 	}
-	inst, err := c.instances.Create(ctx, nodeClass, nodeClaim, compatible)
+	inst, launch, err := c.instances.BeginCreate(ctx, nodeClass, nodeClaim, compatible)
 	if err != nil {
 		return nil, err
+	}
+	if launch != nil {
+		if nodeClaim.Labels[karpv1.NodePoolLabelKey] == "" {
+			// A standalone NodeClaim: nothing would make another if a failed
+			// launch deleted it, so core hears of the failure from Create.
+			if inst, err = launch.Wait(ctx); err != nil {
+				return nil, err
+			}
+		} else {
+			c.follow(ctx, nodeClaim, launch)
+		}
 	}
 	it, _ := lo.Find(compatible, func(it *cloudprovider.InstanceType) bool { return it.Name == inst.InstanceType })
 	created := c.toNodeClaim(inst, it)

@@ -11,9 +11,11 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
@@ -266,6 +268,69 @@ var _ = Describe("CloudProvider", func() {
 		Expect(adopted.Status.Capacity.Cpu().Value()).To(Equal(int64(2)), "the adopted NodeClaim needs its capacity")
 		Expect(adopted.Status.Allocatable).NotTo(BeEmpty())
 		Expect(lo.CountBy(sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(Equal(1))
+	})
+
+	// Issue 15: Create waited for the VM to provision, and while any
+	// NodeClaim lacked a providerID core counted its state unsynced and
+	// provisioned nothing else.
+	It("returns once Azure accepts the VM, and deletes the NodeClaim of a VM Azure then fails", func() {
+		recorder := coretest.NewEventRecorder()
+		cp.UseRecorder(recorder)
+		DeferCleanup(func() { cp.UseRecorder(nil) })
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D4s_v5", Count: 1})
+			// Slow enough that a Create that waited would be seen to.
+			c.Latency.VMCreate = azuresim.Latency{Distribution: "constant", Mean: azuresim.Duration{Duration: 20 * time.Minute}}
+		})).To(Succeed())
+		DeferCleanup(func() {
+			Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+				c.Errors = nil
+				c.Latency.VMCreate = azuresim.DefaultConfig().Latency.VMCreate
+			})).To(Succeed())
+		})
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		onDemandD4 := []karpv1.NodeSelectorRequirementWithMinValues{
+			{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D4s_v5"}},
+			{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{karpv1.CapacityTypeOnDemand}},
+		}
+		claim := nodeClaimFor(nc, onDemandD4...)
+		created, err := cp.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred(), "Azure accepted the PUT")
+		Expect(created.Status.ProviderID).NotTo(BeEmpty())
+		failedZone := created.Labels[corev1.LabelTopologyZone]
+		// Core records the launch.
+		claim.Status.ProviderID = created.Status.ProviderID
+		claim.StatusConditions().SetTrue(karpv1.ConditionTypeLaunched)
+		Expect(env.Client.Status().Update(ctx, claim)).To(Succeed())
+
+		Eventually(func() bool {
+			return errors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(claim), &karpv1.NodeClaim{}))
+		}).WithTimeout(20*time.Second).Should(BeTrue(), "the NodeClaim of the failed VM is deleted")
+		cp.WaitForLaunches()
+		Expect(recorder.Calls(cloudprovider.ReasonLaunchFailed)).To(Equal(1))
+		Expect(lo.CountBy(sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(BeZero(), "the failed VM is removed")
+
+		// Core provisions the pods again: the failed zone is avoided.
+		retry, err := cp.Create(ctx, nodeClaimFor(nc, onDemandD4...))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(retry.Labels[corev1.LabelTopologyZone]).NotTo(Equal(failedZone))
+		vm, ok := lo.Find(sim.Snapshot().VMs, func(v azuresim.VMState) bool {
+			return strings.EqualFold(v.ID, strings.TrimPrefix(retry.Status.ProviderID, "azure://"))
+		})
+		Expect(ok).To(BeTrue())
+		Expect(vm.ProvisioningState).To(Equal("Creating"), "Create returned before the VM provisioned")
+	})
+
+	It("reports a failed launch from Create for a standalone NodeClaim, which nothing would replace", func() {
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D8s_v5", Count: 1})
+		})).To(Succeed())
+		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D8s_v5"}})
+		delete(claim.Labels, karpv1.NodePoolLabelKey)
+		_, err := cp.Create(ctx, claim)
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
 	})
 
 	It("refuses to launch for a NodeClass that is not Ready, and for one that does not exist", func() {

@@ -137,6 +137,7 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 	if err != nil {
 		return nil, err
 	}
+	providers.CloudProvider.UseRecorder(op.EventRecorder)
 	if in, err := clusterInputs.Inputs(ctx); err != nil {
 		// Not fatal: the AKSNodeClasses say what is missing until it is fixed.
 		log.FromContext(ctx).Error(err, "the cluster inputs nodes need are not all available; AKSNodeClasses stay not Ready until they are")

@@ -20,9 +20,20 @@ var (
 		Namespace: metricsNamespace,
 		Subsystem: metricsSubsystem,
 		Name:      "create_duration_seconds",
-		Help:      "Duration of VM creations (NIC and VM PUT and polling) by result: Succeeded, Adopted, or the failure reason.",
+		Help:      "Duration of VM creations, from the NodeClaim's launch to the VM provisioned or failed (NIC and VM PUT, then the operation followed), by result: Succeeded or the failure reason.",
 		Buckets:   []float64{0.1, 0.5, 1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600},
 	}, []string{"result", "capacity_type"})
+	// createsInFlight is a plain gauge: operatorpkg's has no Inc and Dec.
+	createsInFlight = func() prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Subsystem: metricsSubsystem,
+			Name:      "creates_in_flight",
+			Help:      "VM creations Azure has accepted that are still being followed to their end.",
+		})
+		crmetrics.Registry.MustRegister(g)
+		return g
+	}()
 	createFailures = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
 		Namespace: metricsNamespace,
 		Subsystem: metricsSubsystem,

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"github.com/go-logr/logr"
 	"github.com/samber/lo"
 	"golang.org/x/crypto/ssh"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -99,27 +100,58 @@ func (p *DefaultProvider) pollOptions() *runtime.PollUntilDoneOptions {
 	return &runtime.PollUntilDoneOptions{Frequency: p.opts.PollFrequency}
 }
 
-// Create implements Provider.
+// Create implements Provider: BeginCreate, then the launch followed to its end.
 func (p *DefaultProvider) Create(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, error) {
+	inst, launch, err := p.BeginCreate(ctx, nc, claim, instanceTypes)
+	if err != nil || launch == nil {
+		return inst, err
+	}
+	return launch.Wait(ctx)
+}
+
+// BeginCreate implements Provider.
+func (p *DefaultProvider) BeginCreate(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, *Launch, error) {
 	start := time.Now()
 	name := VMName(claim.Name)
 	log := logFrom(ctx).WithValues("vm", name, "nodeclaim", claim.Name)
-	ctx, cancel := context.WithTimeout(logIntoContext(ctx, log), p.opts.CreateTimeout)
+	ctx = logIntoContext(ctx, log)
+	// One deadline for the whole creation, accepted or followed.
+	deadline := start.Add(p.opts.CreateTimeout)
+	beginCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	inst, capacityType, err := p.create(ctx, nc, claim, instanceTypes, name)
+	inst, follow, capacityType, err := p.create(beginCtx, nc, claim, instanceTypes, name)
+	if err != nil || follow == nil {
+		p.observeCreate(log, start, capacityType, inst, err)
+		return inst, nil, err
+	}
+	log.V(1).Info("Azure accepted the VM; following its creation", "instance-type", inst.InstanceType, "zone", inst.Zone, "capacity-type", inst.CapacityType, "duration", time.Since(start).String())
+	createsInFlight.Inc()
+	return inst, &Launch{follow: func(ctx context.Context) (*Instance, error) {
+		defer createsInFlight.Dec()
+		ctx, cancel := context.WithDeadline(logIntoContext(ctx, log), deadline)
+		defer cancel()
+		got, err := follow(ctx)
+		p.observeCreate(log, start, capacityType, got, err)
+		return got, err
+	}}, nil
+}
+
+// observeCreate logs and records how a creation ended.
+func (p *DefaultProvider) observeCreate(log logr.Logger, start time.Time, capacityType string, inst *Instance, err error) {
 	result := StateSucceeded
 	if err != nil {
-		result = errorReason(err)
+		result = ErrorReason(err)
 		log.Error(err, "creating VM failed", "duration", time.Since(start).String())
 	} else {
 		log.Info("created VM", "instance-type", inst.InstanceType, "zone", inst.Zone, "capacity-type", inst.CapacityType, "duration", time.Since(start).String())
 	}
 	createDuration.Observe(time.Since(start).Seconds(), map[string]string{"result": result, "capacity_type": capacityType})
-	return inst, err
 }
 
-func errorReason(err error) string {
+// ErrorReason is the condition reason of a creation error: the CreateError's,
+// InsufficientCapacity, or VMCreationFailed.
+func ErrorReason(err error) string {
 	var ce *cloudprovider.CreateError
 	switch {
 	case errors.As(err, &ce):
@@ -131,30 +163,46 @@ func errorReason(err error) string {
 	}
 }
 
-func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, name string) (*Instance, string, error) {
+// follow finishes a creation Azure accepted: it returns the VM once it is
+// provisioned, or removes what failed.
+type follow func(ctx context.Context) (*Instance, error)
+
+// create returns the VM as Azure accepted it, and how to follow it to its
+// end (nil for an adopted VM that is already provisioned).
+func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, name string) (*Instance, follow, string, error) {
 	catalog, err := p.skus.Catalog(ctx)
 	if err != nil {
-		return nil, "", cloudprovider.NewCreateError(err, "CatalogUnavailable", truncate("listing VM sizes: "+err.Error()))
+		return nil, nil, "", cloudprovider.NewCreateError(err, "CatalogUnavailable", truncate("listing VM sizes: "+err.Error()))
 	}
 	// GET before PUT: a previous attempt (before a crash or a timeout) may
 	// have created the VM already.
 	existing, err := p.vms.Get(ctx, p.opts.ResourceGroup, name, nil)
 	switch {
 	case err == nil:
-		inst, capacityType, done, aerr := p.adopt(ctx, existing.VirtualMachine, catalog)
+		inst, capacityType, wait, done, aerr := p.adopt(ctx, existing.VirtualMachine, catalog)
 		if done {
-			if aerr == nil {
-				p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
+			if aerr != nil {
+				return nil, nil, capacityType, aerr
 			}
-			return inst, capacityType, aerr
+			p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
+			if wait == nil {
+				return inst, nil, capacityType, nil
+			}
+			return inst, func(ctx context.Context) (*Instance, error) {
+				got, err := wait(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return withLaunchFields(got, inst), nil
+			}, capacityType, nil
 		}
 	case !IsARMNotFound(err):
-		return nil, "", p.transientError(ctx, err, "reading VM "+name)
+		return nil, nil, "", p.transientError(ctx, err, "reading VM "+name)
 	}
 
 	it, offering, s, err := p.chooseOffering(ctx, claim, instanceTypes, catalog)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	capacityType := offering.CapacityType()
 	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType}
@@ -162,9 +210,9 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 	if err != nil {
 		if cluster.IsInputError(err) {
 			// The node could not join: the AKSNodeClass status says the same.
-			return nil, capacityType, cloudprovider.NewNodeClassNotReadyError(err)
+			return nil, nil, capacityType, cloudprovider.NewNodeClassNotReadyError(err)
 		}
-		return nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
+		return nil, nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	tags := p.tags(nc, claim)
 	a.subnetID = spec.SubnetID
@@ -174,13 +222,13 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		if ctx.Err() == nil {
 			p.deleteNICQuietly(ctx, NICName(name))
 		}
-		return nil, capacityType, p.failure(ctx, err, a, catalog, "creating NIC "+NICName(name))
+		return nil, nil, capacityType, p.failure(ctx, err, a, catalog, "creating NIC "+NICName(name))
 	}
 
 	body, err := p.vmBody(nc, s, spec, nicID, tags)
 	if err != nil {
 		p.deleteNICQuietly(ctx, NICName(name))
-		return nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
+		return nil, nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	logFrom(ctx).V(1).Info("creating VM", "instance-type", s.Name, "zone", a.zone, "capacity-type", capacityType, "price", offering.Price, "image", spec.Image.ID, "os-disk", spec.OSDisk.String())
 	poller, err := p.vms.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, name, body, nil)
@@ -188,47 +236,91 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		if ctx.Err() != nil {
 			// The PUT may have reached ARM: keep the NIC for the VM a retry
 			// adopts (garbage collection removes it otherwise).
-			return nil, capacityType, p.timeoutError(ctx, name, err)
+			return nil, nil, capacityType, p.timeoutError(ctx, name, err)
 		}
 		// Refused synchronously: no VM, so the NIC must go.
 		p.deleteNICQuietly(ctx, NICName(name))
-		return nil, capacityType, p.failure(ctx, err, a, catalog, "creating VM "+name)
+		return nil, nil, capacityType, p.failure(ctx, err, a, catalog, "creating VM "+name)
 	}
-	resp, err := poller.PollUntilDone(ctx, p.pollOptions())
+	launched := func(inst *Instance) *Instance {
+		inst.NodeImageVersion = spec.Image.NodeImageVersion
+		inst.KubernetesVersion = spec.KubernetesVersion
+		inst.Labels = spec.Labels
+		if inst.ImageID == "" {
+			inst.ImageID = spec.Image.ID
+		}
+		return inst
+	}
+	// The VM as requested: everything a NodeClaim needs is known now.
+	body.Name = to.Ptr(name)
+	accepted := launched(p.toInstance(&body))
+	accepted.ProvisioningState = StateCreating
+	return accepted, func(ctx context.Context) (*Instance, error) {
+		var inst *Instance
+		resp, err := poller.PollUntilDone(ctx, p.pollOptions())
+		switch {
+		case err == nil:
+			inst = p.toInstance(&resp.VirtualMachine)
+		case ctx.Err() != nil:
+			// Still creating: the NodeClaim's registration timeout decides.
+			return nil, p.timeoutError(ctx, name, err)
+		case !isARMError(err):
+			// Lost contact with the operation: the VM may well come up.
+			logFrom(ctx).Info("lost track of the VM's creation operation; following the VM instead", "error", err.Error())
+			if inst, err = p.awaitProvisioned(ctx, name, a, catalog); err != nil {
+				return nil, err
+			}
+		case p.deletedMeanwhile(ctx, name):
+			// Deleted while being created (its NodeClaim went first): not a
+			// failure of the offering.
+			return nil, NewNotFoundError("VM", name)
+		default:
+			// The operation failed (allocation failures are reported here):
+			// remove the failed VM and its NIC so nothing leaks.
+			p.cleanup(ctx, name)
+			return nil, &launchFailedError{p.failure(ctx, err, a, catalog, "creating VM "+name)}
+		}
+		if err := p.createExtension(ctx, name, spec, tags); err != nil {
+			// The node joins from its custom data whatever happens here; the
+			// extension only reports how provisioning went.
+			logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
+		}
+		return launched(inst), nil
+	}, capacityType, nil
+}
+
+// deletedMeanwhile reports whether a VM whose creation failed is gone or
+// being deleted: its creation ended because someone deleted it.
+func (p *DefaultProvider) deletedMeanwhile(ctx context.Context, name string) bool {
+	got, err := p.vms.Get(ctx, p.opts.ResourceGroup, name, nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			// Still creating: a retry with the same NodeClaim adopts it.
-			return nil, capacityType, p.timeoutError(ctx, name, err)
-		}
-		if _, _, _, isARM := azureError(err); !isARM {
-			// Lost contact while polling: the VM may well come up.
-			return nil, capacityType, cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate("polling VM creation: "+err.Error()))
-		}
-		// The operation failed (allocation failures are reported here):
-		// remove the failed VM and its NIC so nothing leaks.
-		p.cleanup(ctx, name)
-		return nil, capacityType, p.failure(ctx, err, a, catalog, "creating VM "+name)
+		return IsARMNotFound(err)
 	}
-	if err := p.createExtension(ctx, name, spec, tags); err != nil {
-		// The node joins from its custom data whatever happens here; the
-		// extension only reports how provisioning went.
-		logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
+	return p.toInstance(&got.VirtualMachine).ProvisioningState == StateDeleting
+}
+
+// withLaunchFields is a provisioned VM with the launch-time fields (labels,
+// versions) of the Instance its launch returned first.
+func withLaunchFields(got, launched *Instance) *Instance {
+	got.NodeImageVersion = launched.NodeImageVersion
+	got.KubernetesVersion = launched.KubernetesVersion
+	got.Labels = launched.Labels
+	if got.ImageID == "" {
+		got.ImageID = launched.ImageID
 	}
-	inst := p.toInstance(&resp.VirtualMachine)
-	inst.NodeImageVersion = spec.Image.NodeImageVersion
-	inst.KubernetesVersion = spec.KubernetesVersion
-	inst.Labels = spec.Labels
-	if inst.ImageID == "" {
-		inst.ImageID = spec.Image.ID
-	}
-	return inst, capacityType, nil
+	return got
+}
+
+func isARMError(err error) bool {
+	_, _, _, ok := azureError(err)
+	return ok
 }
 
 // adopt handles a VM that already exists under the NodeClaim's name. done
 // is false when the caller should create the VM afresh (a failed VM was
-// removed).
-func (p *DefaultProvider) adopt(ctx context.Context, vm armcompute.VirtualMachine, catalog *sku.Catalog) (*Instance, string, bool, error) {
-	inst := p.toInstance(&vm)
+// removed); wait is non-nil for a VM still being created.
+func (p *DefaultProvider) adopt(ctx context.Context, vm armcompute.VirtualMachine, catalog *sku.Catalog) (inst *Instance, capacityType string, wait follow, done bool, err error) {
+	inst = p.toInstance(&vm)
 	log := logFrom(ctx).WithValues("instance-type", inst.InstanceType, "zone", inst.Zone, "capacity-type", inst.CapacityType, "state", inst.ProvisioningState)
 	switch inst.ProvisioningState {
 	case StateFailed:
@@ -240,28 +332,38 @@ func (p *DefaultProvider) adopt(ctx context.Context, vm armcompute.VirtualMachin
 			}
 		}
 		if err := p.cleanupErr(ctx, inst.Name); err != nil {
-			return nil, inst.CapacityType, true, cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate("removing failed VM: "+err.Error()))
+			return nil, inst.CapacityType, nil, true, cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate("removing failed VM: "+err.Error()))
 		}
-		return nil, "", false, nil
+		return nil, "", nil, false, nil
 	case StateDeleting:
-		return nil, inst.CapacityType, true, cloudprovider.NewCreateError(fmt.Errorf("VM %s is being deleted", inst.Name), ReasonVMDeleting, "the VM of this NodeClaim is being deleted; retrying after it is gone")
+		return nil, inst.CapacityType, nil, true, cloudprovider.NewCreateError(fmt.Errorf("VM %s is being deleted", inst.Name), ReasonVMDeleting, "the VM of this NodeClaim is being deleted; retrying after it is gone")
 	case StateSucceeded:
 		log.Info("adopted existing VM")
-		return inst, inst.CapacityType, true, nil
+		return inst, inst.CapacityType, nil, true, nil
 	}
-	log.Info("waiting for the VM an earlier attempt created")
-	got, err := p.waitProvisioned(ctx, inst.Name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, inst.CapacityType, true, p.timeoutError(ctx, inst.Name, err)
-		}
-		if f := (*provisioningFailure)(nil); errors.As(err, &f) {
-			p.cleanup(ctx, inst.Name)
-			return nil, inst.CapacityType, true, p.failure(ctx, err, p.attemptOf(inst, catalog), catalog, "creating VM "+inst.Name)
-		}
-		return nil, inst.CapacityType, true, p.transientError(ctx, err, "waiting for VM "+inst.Name)
+	log.Info("adopted the VM an earlier attempt is creating")
+	a := p.attemptOf(inst, catalog)
+	return inst, inst.CapacityType, func(ctx context.Context) (*Instance, error) {
+		return p.awaitProvisioned(ctx, inst.Name, a, catalog)
+	}, true, nil
+}
+
+// awaitProvisioned follows a VM by GET until it leaves its transitional
+// state. A VM that failed is removed, and its offering marked, before the
+// failure is returned.
+func (p *DefaultProvider) awaitProvisioned(ctx context.Context, name string, a attempt, catalog *sku.Catalog) (*Instance, error) {
+	got, err := p.waitProvisioned(ctx, name)
+	if err == nil {
+		return got, nil
 	}
-	return got, got.CapacityType, true, nil
+	if ctx.Err() != nil {
+		return nil, p.timeoutError(ctx, name, err)
+	}
+	if f := (*provisioningFailure)(nil); errors.As(err, &f) {
+		p.cleanup(ctx, name)
+		return nil, &launchFailedError{p.failure(ctx, err, a, catalog, "creating VM "+name)}
+	}
+	return nil, p.transientError(ctx, err, "waiting for VM "+name)
 }
 
 // describe fills the launch-time fields (labels, node image version) of an

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -46,6 +47,13 @@ type Provider interface {
 	// is marked unavailable first), other failures as
 	// cloudprovider.CreateError.
 	Create(ctx context.Context, nodeClass *v1beta1.AKSNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, error)
+	// BeginCreate is Create that returns as soon as Azure has accepted the
+	// VM (its NIC created, its PUT answered), with the VM as requested and a
+	// Launch to follow it to the end; the Launch is nil when an existing,
+	// provisioned VM was adopted. The VM's resource ID, size, zone, capacity
+	// type and image are all known at that point, so a NodeClaim need not
+	// wait the minutes a VM takes to provision to be launched.
+	BeginCreate(ctx context.Context, nodeClass *v1beta1.AKSNodeClass, nodeClaim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, *Launch, error)
 	// Get returns the VM by name; a missing VM is an error for which
 	// IsNotFound is true.
 	Get(ctx context.Context, name string) (*Instance, error)
@@ -63,6 +71,38 @@ type Provider interface {
 	// UpdateTags sets the user tags of a VM and its NIC in place, keeping
 	// the ownership tags; a missing VM is an error for which IsNotFound is true.
 	UpdateTags(ctx context.Context, name string, userTags map[string]string) error
+}
+
+// Launch is a VM creation Azure has accepted and not yet finished.
+type Launch struct {
+	follow follow
+	once   sync.Once
+	inst   *Instance
+	err    error
+}
+
+// Wait follows the creation to its end (at most the create timeout from
+// its start) and returns the provisioned VM. Its errors are Create's;
+// IsLaunchFailed tells a VM that Azure failed, and that was removed with
+// its offering marked unavailable, from a wait that ended first (a
+// timeout, or a VM that could no longer be read), whose VM may still come
+// up. Only the first call follows; later calls return its result.
+func (l *Launch) Wait(ctx context.Context) (*Instance, error) {
+	l.once.Do(func() { l.inst, l.err = l.follow(ctx) })
+	return l.inst, l.err
+}
+
+// launchFailedError is a creation Azure accepted and then failed; the
+// provider has removed the VM and its NIC.
+type launchFailedError struct{ error }
+
+func (e *launchFailedError) Unwrap() error { return e.error }
+
+// IsLaunchFailed reports whether err ends a launch whose VM Azure failed
+// and the provider removed: there is nothing left to wait for.
+func IsLaunchFailed(err error) bool {
+	var e *launchFailedError
+	return errors.As(err, &e)
 }
 
 // Instance is a VM the provider manages.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,10 +246,12 @@ var _ = Describe("crash safety", func() {
 		Expect(env.Monitor.Err()).NotTo(HaveOccurred())
 	})
 
-	// Issue 12: the create timeout (10 min) outlived core's launch timeout
-	// (5 min); liveness deleted the NodeClaim, which had no providerID, so
-	// no Delete came and the VM waited for garbage collection.
-	It("deletes the VM of a create that outlives its NodeClaim promptly", func(ctx SpecContext) {
+	// Issue 12: the create timeout outlived core's launch timeout; liveness
+	// deleted the NodeClaim, which had no providerID, so no Delete came and
+	// the VM waited for garbage collection. Issue 15: Create now returns as
+	// soon as Azure accepts the VM, so a slow VM's NodeClaim is launched at
+	// once (core's state stays synced), and deleting it deletes the VM.
+	It("launches the NodeClaim of a slow VM at once, and deletes the VM promptly with its NodeClaim", Label("fast"), func(ctx SpecContext) {
 		// 8 wall minutes to provision: longer than core's launch timeout.
 		fault(ctx, func(c *azuresim.Config) {
 			c.Latency.VMCreate = azuresim.Latency{Distribution: "constant", Mean: azuresim.Duration{Duration: 400 * time.Minute}}
@@ -264,13 +267,24 @@ var _ = Describe("crash safety", func() {
 			first = vms[0]
 			return true, nil
 		})).To(Succeed())
-		claim := first.Tags[framework.TagNodeClaim]
 		finishes := first.Created.Add(8 * time.Minute)
-		Expect(env.Eventually(ctx, 7*time.Minute, fmt.Sprintf("NodeClaim %s deleted by core's liveness check", claim), func(ctx context.Context) (bool, error) {
-			err := env.Client.Get(ctx, client.ObjectKey{Name: claim}, &karpv1.NodeClaim{})
-			return client.IgnoreNotFound(err) == nil && err != nil, client.IgnoreNotFound(err)
+		claim := &karpv1.NodeClaim{}
+		Expect(env.Eventually(ctx, time.Minute, "the NodeClaim launched with the VM's providerID while the VM is created", func(ctx context.Context) (bool, error) {
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: first.Tags[framework.TagNodeClaim]}, claim); err != nil {
+				return false, err
+			}
+			return claim.StatusConditions().Get(karpv1.ConditionTypeLaunched).IsTrue() && strings.EqualFold(claim.Status.ProviderID, "azure://"+first.ID), nil
 		})).To(Succeed())
-		Expect(env.Eventually(ctx, time.Until(finishes), "the orphaned VM deleted before it would have finished provisioning", func(ctx context.Context) (bool, error) {
+		vms, err := env.VMsOf(ctx, pool)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vms).To(HaveLen(1))
+		Expect(vms[0].ProvisioningState).To(Equal("Creating"), "launched before the VM provisioned")
+
+		// The workload goes, then its NodeClaim: the VM goes with it, long
+		// before it would have finished provisioning.
+		Expect(env.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns))).To(Succeed())
+		Expect(env.Client.Delete(ctx, claim)).To(Succeed())
+		Expect(env.Eventually(ctx, time.Until(finishes), "the VM of the deleted NodeClaim deleted before it would have finished provisioning", func(ctx context.Context) (bool, error) {
 			st, err := env.Sim.State(ctx)
 			if err != nil {
 				return false, err
