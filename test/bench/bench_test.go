@@ -113,6 +113,10 @@ func TestWebSmoke(t *testing.T) {
 		if u.GetKind() == "Deployment" {
 			_ = unstructured.SetNestedField(u.Object, int64(15), "spec", "replicas")
 		}
+		if u.GetName() == "api" {
+			// A second wave.
+			u.SetAnnotations(map[string]string{AnnotationApplyAfter: "3s"})
+		}
 	}
 	s.Name, s.Spec.Timeout.Duration = "web-smoke", 5*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -129,6 +133,9 @@ func TestWebSmoke(t *testing.T) {
 		run.ControllerPeakRSSMiB <= 0 || run.FleetCheck.NodeSamples == 0 || res.Plan == nil || run.CostToBound < 1 {
 		t.Errorf("incomplete run: %+v", run)
 	}
+	if run.PodWait == nil || run.PodWait.Pods != 30 || run.PodWait.MaxSeconds < run.PodWait.P50Seconds {
+		t.Errorf("pod waits: %+v", run.PodWait)
+	}
 	if err := (&Results{Scenarios: []*ScenarioResult{res}}).write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +149,30 @@ func TestReadProc(t *testing.T) {
 	}
 	if s.RSSMiB <= 0 || s.PeakRSSMiB < s.RSSMiB || s.CPUSeconds < 0 {
 		t.Errorf("implausible figures: %+v", s)
+	}
+}
+
+func TestApplyAfterIsValidated(t *testing.T) {
+	for _, tc := range []struct{ annotation, kind, want string }{
+		{"soon", "Deployment", "want a non-negative Go duration"},
+		{"1h", "Deployment", "is not before the scenario's timeout"},
+		{"10s", "NodePool", "is for workload objects"},
+	} {
+		path := filepath.Join(t.TempDir(), "s.yaml")
+		body := "apiVersion: bench.azkarpenter.dev/v1\nkind: Scenario\nmetadata: {name: s}\nspec: {timeout: 10m}\n---\n"
+		if tc.kind == "NodePool" {
+			body += "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: p, annotations: {" + AnnotationApplyAfter + ": " + tc.annotation + "}}\n" +
+				"spec: {template: {spec: {nodeClassRef: {group: karpenter.azure.com, kind: AKSNodeClass, name: c}, requirements: []}}}\n"
+		} else {
+			body += "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, annotations: {" + AnnotationApplyAfter + ": " + tc.annotation + "}}\n" +
+				"spec: {replicas: 1, selector: {matchLabels: {app: d}}, template: {metadata: {labels: {app: d}}, spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]}}}\n"
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadScenario(path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s on a %s: %v, want an error saying %q", tc.annotation, tc.kind, err, tc.want)
+		}
 	}
 }

@@ -144,6 +144,9 @@ func (r *Results) markdown(w io.Writer, charts map[string][]string) {
 			}
 			fmt.Fprintf(w, "; %d nodes at $%.3f/h. Sizes: %s. Zones: %s. Capacity types: %s.", run.Fleet.Nodes, run.Fleet.PerHour,
 				counts(run.Fleet.BySize), counts(run.Fleet.ByZone), counts(run.Fleet.ByCapacityType))
+			if pw := run.PodWait; pw != nil {
+				fmt.Fprintf(w, " Pods waited for a node (created → scheduled): p50 %.0f s, p90 %.0f s, max %.0f s, mean %.1f s.", pw.P50Seconds, pw.P90Seconds, pw.MaxSeconds, pw.AverageSeconds)
+			}
 			fmt.Fprintf(w, " Scheduling: %d batches, %.2f s in all, mean %.2f s, p50 ≤ %.2f s, p99 ≤ %.2f s.", run.Scheduling.Batches, run.Scheduling.TotalSeconds,
 				run.Scheduling.MeanSeconds, run.Scheduling.P50Seconds, run.Scheduling.P99Seconds)
 			if run.ARM != nil {

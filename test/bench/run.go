@@ -11,6 +11,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -97,6 +98,9 @@ type Run struct {
 	// RateLimitWait is the time the controller's Azure requests waited for
 	// client-side rate-limit tokens, by operation.
 	RateLimitWait map[string]RateLimitWait `json:"rateLimitWait,omitempty"`
+	// PodWait is how long pods waited from creation to a node: what a
+	// user whose pods arrive while others are being launched sees.
+	PodWait *PodWait `json:"podWait,omitempty"`
 	// LimitEvents counts pods karpenter reported as blocked by NodePool
 	// limits ("all available instance types exceed limits").
 	LimitEvents int                `json:"limitEvents"`
@@ -370,9 +374,33 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 			return err
 		}
 	}
+	// Waves: objects annotated with a delay wait for their time.
+	sort.SliceStable(workload, func(i, j int) bool {
+		a, _ := applyAfter(workload[i])
+		b, _ := applyAfter(workload[j])
+		return a < b
+	})
 	o.log("%s: applying %d pods (%d objects)", o.scenario.Name, run.Pods, len(workload))
 	start := time.Now()
-	if err := localcluster.Apply(ctx, o.client, workload); err != nil {
+	applyDue := func() error {
+		n := 0
+		for n < len(workload) {
+			if after, _ := applyAfter(workload[n]); after > time.Since(start) {
+				break
+			}
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		if after, _ := applyAfter(workload[0]); after > 0 {
+			o.log("%s: [%5.0fs] applying %d objects of a later wave", o.scenario.Name, time.Since(start).Seconds(), n)
+		}
+		due := workload[:n]
+		workload = workload[n:]
+		return localcluster.Apply(ctx, o.client, due)
+	}
+	if err := applyDue(); err != nil {
 		return err
 	}
 	deadline := start.Add(o.scenario.Spec.Timeout.Duration)
@@ -381,6 +409,9 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	var timedOut error
 	maxNodes := 0
 	for {
+		if err := applyDue(); err != nil {
+			return err
+		}
 		s := Sample{Seconds: time.Since(start).Seconds()}
 		var pods corev1.PodList
 		if err := c.List(ctx, &pods); err == nil {
@@ -446,6 +477,7 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 	if ps, err := readProc(o.pid); err == nil {
 		run.ControllerPeakRSSMiB, run.ControllerCPUSeconds = ps.PeakRSSMiB, ps.CPUSeconds
 	}
+	run.PodWait = podWaitOf(ctx, c, namespaces)
 	run.Fleet = fleetOf(ctx, c, o.price)
 	run.LimitEvents = limitEvents(ctx, o.client)
 	run.FleetCheck = o.monitor.Checked()
@@ -453,6 +485,40 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 		return err
 	}
 	return timedOut
+}
+
+// PodWait summarises the pods' time from creation to being scheduled, at
+// the API server's resolution of a second.
+type PodWait struct {
+	Pods           int     `json:"pods"`
+	P50Seconds     float64 `json:"p50Seconds"`
+	P90Seconds     float64 `json:"p90Seconds"`
+	MaxSeconds     float64 `json:"maxSeconds"`
+	AverageSeconds float64 `json:"averageSeconds"`
+}
+
+func podWaitOf(ctx context.Context, c client.Reader, namespaces map[string]bool) *PodWait {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods); err != nil {
+		return nil
+	}
+	var waits []float64
+	for _, p := range pods.Items {
+		if !namespaces[p.Namespace] {
+			continue
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionTrue {
+				waits = append(waits, cond.LastTransitionTime.Sub(p.CreationTimestamp.Time).Seconds())
+			}
+		}
+	}
+	if len(waits) == 0 {
+		return nil
+	}
+	sort.Float64s(waits)
+	at := func(q float64) float64 { return waits[min(len(waits)-1, int(q*float64(len(waits))))] }
+	return &PodWait{Pods: len(waits), P50Seconds: at(0.5), P90Seconds: at(0.9), MaxSeconds: waits[len(waits)-1], AverageSeconds: lo.Sum(waits) / float64(len(waits))}
 }
 
 func waitNodePoolsReady(ctx context.Context, c client.Client, failed func() error) error {

@@ -163,10 +163,38 @@ func LoadScenario(path string) (*Scenario, error) {
 			return nil, fmt.Errorf("%s: simulator: %w", path, err)
 		}
 	}
+	for _, u := range s.Objects {
+		after, err := applyAfter(u)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s %s: %w", path, u.GetKind(), u.GetName(), err)
+		}
+		if after > 0 && isCapacityObject(u) {
+			return nil, fmt.Errorf("%s: %s %s: %s is for workload objects; NodePools and NodeClasses are applied first", path, u.GetKind(), u.GetName(), AnnotationApplyAfter)
+		}
+		if after >= s.Spec.Timeout.Duration {
+			return nil, fmt.Errorf("%s: %s %s: %s %s is not before the scenario's timeout %s", path, u.GetKind(), u.GetName(), AnnotationApplyAfter, after, s.Spec.Timeout.Duration)
+		}
+	}
 	if _, err := s.PlanInput(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// AnnotationApplyAfter on a workload object delays its apply by a Go
+// duration ("20s") after the first: a scenario in waves.
+const AnnotationApplyAfter = "bench.azkarpenter.dev/apply-after"
+
+func applyAfter(u *unstructured.Unstructured) (time.Duration, error) {
+	v, ok := u.GetAnnotations()[AnnotationApplyAfter]
+	if !ok {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s %q: want a non-negative Go duration such as 20s", AnnotationApplyAfter, v)
+	}
+	return d, nil
 }
 
 // PlanInput is the scenario as the offline planner reads it.
