@@ -58,6 +58,7 @@ type CloudProvider struct {
 	instances     instance.Provider
 	images        imagefamily.Provider
 	cluster       cluster.Provider
+	opts          Options
 	// recorder publishes the events of launches that fail after Create
 	// returned; nil publishes none.
 	recorder events.Recorder
@@ -65,9 +66,17 @@ type CloudProvider struct {
 	launches sync.WaitGroup
 }
 
+// Options tune the cloud provider.
+type Options struct {
+	// VMCreateWait is how long Create waits for a VM Azure accepted to
+	// finish provisioning before returning and following it in the
+	// background (see Create).
+	VMCreateWait time.Duration
+}
+
 // New returns the cloud provider.
-func New(kubeClient client.Client, instanceTypes instancetype.Provider, instances instance.Provider, images imagefamily.Provider, clusterInputs cluster.Provider) *CloudProvider {
-	return &CloudProvider{kubeClient: kubeClient, instanceTypes: instanceTypes, instances: instances, images: images, cluster: clusterInputs}
+func New(kubeClient client.Client, instanceTypes instancetype.Provider, instances instance.Provider, images imagefamily.Provider, clusterInputs cluster.Provider, opts Options) *CloudProvider {
+	return &CloudProvider{kubeClient: kubeClient, instanceTypes: instanceTypes, instances: instances, images: images, cluster: clusterInputs, opts: opts}
 }
 
 // Name implements cloudprovider.CloudProvider.
@@ -83,7 +92,8 @@ func (c *CloudProvider) GetSupportedNodeClasses() []status.Object {
 // the background (see follow): core counts its cluster state unsynced, and
 // provisions nothing more, while any NodeClaim lacks a providerID, so a
 // Create that waited for the VM would hold every other pending pod for the
-// minutes a VM takes to provision.
+// minutes a VM takes to provision. --vm-create-wait makes it wait that
+// long for the VM first.
 func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim) (*karpv1.NodeClaim, error) {
 	nodeClass, err := c.nodeClass(ctx, nodeClaim.Spec.NodeClassRef)
 	if err != nil {
@@ -123,14 +133,8 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 		return nil, err
 	}
 	if launch != nil {
-		if nodeClaim.Labels[karpv1.NodePoolLabelKey] == "" {
-			// A standalone NodeClaim: nothing would make another if a failed
-			// launch deleted it, so core hears of the failure from Create.
-			if inst, err = launch.Wait(ctx); err != nil {
-				return nil, err
-			}
-		} else {
-			c.follow(ctx, nodeClaim, launch)
+		if inst, err = c.awaitLaunch(ctx, nodeClaim, inst, launch); err != nil {
+			return nil, err
 		}
 	}
 	it, _ := lo.Find(compatible, func(it *cloudprovider.InstanceType) bool { return it.Name == inst.InstanceType })

@@ -39,6 +39,29 @@ func (c *CloudProvider) UseRecorder(r events.Recorder) { c.recorder = r }
 // WaitForLaunches blocks until every launch being followed has ended.
 func (c *CloudProvider) WaitForLaunches() { c.launches.Wait() }
 
+// awaitLaunch waits for a launch Azure accepted for at most the VM create
+// wait, and then leaves it to follow. A launch that ends within the wait
+// reports as Create always did: a failure goes to core as Create's error.
+// A standalone NodeClaim (no NodePool) waits to the end: nothing would
+// make another if a failed launch deleted it.
+func (c *CloudProvider) awaitLaunch(ctx context.Context, claim *karpv1.NodeClaim, accepted *instance.Instance, launch *instance.Launch) (*instance.Instance, error) {
+	if claim.Labels[karpv1.NodePoolLabelKey] == "" {
+		return launch.Wait(ctx)
+	}
+	if c.opts.VMCreateWait > 0 {
+		timer := time.NewTimer(c.opts.VMCreateWait)
+		defer timer.Stop()
+		select {
+		case <-launch.Done():
+			return launch.Wait(ctx)
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
+	c.follow(ctx, claim, launch)
+	return accepted, nil
+}
+
 // follow waits in the background for a VM creation Azure accepted. A VM
 // Azure failed (an allocation failure, say) has been removed by then, and
 // its offering marked unavailable, so its NodeClaim is deleted: core then

@@ -321,6 +321,29 @@ var _ = Describe("CloudProvider", func() {
 		Expect(vm.ProvisioningState).To(Equal("Creating"), "Create returned before the VM provisioned")
 	})
 
+	It("waits up to --vm-create-wait for the VM, and reports a failure within it from Create", func() {
+		opts := testutil.Options(testAzure)
+		opts.VMCreateWait = time.Minute
+		waiting, err := operator.NewProviders(ctx, opts, env.Client, testutil.ClusterInputs(), clock.RealClock{})
+		Expect(err).NotTo(HaveOccurred())
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		d2 := karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}}
+		created, err := waiting.CloudProvider.Create(ctx, nodeClaimFor(nc, d2))
+		Expect(err).NotTo(HaveOccurred())
+		vm, ok := lo.Find(sim.Snapshot().VMs, func(v azuresim.VMState) bool {
+			return strings.EqualFold(v.ID, strings.TrimPrefix(created.Status.ProviderID, "azure://"))
+		})
+		Expect(ok).To(BeTrue())
+		Expect(vm.ProvisioningState).To(Equal("Succeeded"), "Create waited for the VM")
+
+		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D2s_v5", Count: 1})
+		})).To(Succeed())
+		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
+		_, err = waiting.CloudProvider.Create(ctx, nodeClaimFor(nc, d2))
+		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
+	})
+
 	It("reports a failed launch from Create for a standalone NodeClaim, which nothing would replace", func() {
 		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D8s_v5", Count: 1})

@@ -110,7 +110,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
 		Cluster:       clusterInputs,
-		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs),
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
 	}, nil
 }
 

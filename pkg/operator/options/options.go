@@ -63,6 +63,9 @@ type Options struct {
 	ManagedIdentityClientID string
 	StaticTokenFile         string
 	ARMPollInterval         time.Duration
+	// VMCreateWait is how long Create waits for a VM Azure accepted to
+	// finish provisioning before it returns and follows it in the background.
+	VMCreateWait time.Duration
 	// ARMRateLimitScale multiplies the refill rates of the client-side ARM
 	// rate limits (Azure's published figures): for a simulator whose clock
 	// runs faster than Azure's.
@@ -112,6 +115,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.CredentialMode, "credential", env.WithDefaultString("AZURE_CREDENTIAL_MODE", string(azure.CredentialWorkloadIdentity)), "How to authenticate: workload-identity, managed-identity or static-token. (AZURE_CREDENTIAL_MODE)")
 	fs.StringVar(&o.ManagedIdentityClientID, "managed-identity-client-id", env.WithDefaultString("AZURE_MANAGED_IDENTITY_CLIENT_ID", ""), "Client ID of a user-assigned managed identity. (AZURE_MANAGED_IDENTITY_CLIENT_ID)")
 	fs.Float64Var(&o.ARMRateLimitScale, "arm-rate-limit-scale", floatEnv("AZURE_ARM_RATE_LIMIT_SCALE", 1), "Multiply the refill rates of the client-side ARM rate limits (Azure's published bucket sizes and refill rates) by this factor. Leave it at 1 against Azure; set it to 1/time-scale against azuresim, whose buckets refill that much faster. (AZURE_ARM_RATE_LIMIT_SCALE)")
+	fs.DurationVar(&o.VMCreateWait, "vm-create-wait", env.WithDefaultDuration("AZURE_VM_CREATE_WAIT", 0), "How long a NodeClaim's launch waits for its VM to finish provisioning before returning, once Azure has accepted the VM; the rest is followed in the background. 0 returns at once: karpenter provisions nothing else while a launch is in flight. A VM that fails within the wait fails the launch itself; one that fails later has its NodeClaim deleted. (AZURE_VM_CREATE_WAIT)")
 	fs.DurationVar(&o.ARMPollInterval, "arm-poll-interval", env.WithDefaultDuration("AZURE_ARM_POLL_INTERVAL", 5*time.Second), "How often long-running ARM operations (VM creation and deletion) are polled. (AZURE_ARM_POLL_INTERVAL)")
 	fs.StringVar(&o.NodeImageVersion, "node-image-version", env.WithDefaultString("NODE_IMAGE_VERSION", ""), "Pin Ubuntu and Azure Linux nodes to this AKS node image version (YYYYMM.DD.patch, e.g. 202611.10.0); empty takes the newest published. (NODE_IMAGE_VERSION)")
 	fs.StringVar(&o.WindowsNodeImageVersion, "windows-node-image-version", env.WithDefaultString("WINDOWS_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2022 nodes to this AKS node image version (e.g. 20348.4405.261112); empty takes the newest published. (WINDOWS_NODE_IMAGE_VERSION)")
@@ -177,6 +181,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ARMRateLimitScale <= 0 {
 		errs = append(errs, fmt.Errorf("--arm-rate-limit-scale %g must be positive", o.ARMRateLimitScale))
+	}
+	if o.VMCreateWait < 0 || o.VMCreateWait > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--vm-create-wait %s must be between 0 and 10m", o.VMCreateWait))
 	}
 	if o.ARMPollInterval < 0 || o.ARMPollInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--arm-poll-interval %s must be between 0 and 1m", o.ARMPollInterval))

@@ -126,15 +126,17 @@ func (p *DefaultProvider) BeginCreate(ctx context.Context, nc *v1beta1.AKSNodeCl
 		return inst, nil, err
 	}
 	log.V(1).Info("Azure accepted the VM; following its creation", "instance-type", inst.InstanceType, "zone", inst.Zone, "capacity-type", inst.CapacityType, "duration", time.Since(start).String())
-	createsInFlight.Inc()
-	return inst, &Launch{follow: func(ctx context.Context) (*Instance, error) {
+	// The creation is followed whatever becomes of the caller's context:
+	// a failed VM must be removed even if nobody waits for it any more.
+	followCtx, cancelFollow := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	return inst, startLaunch(func() (*Instance, error) {
+		defer cancelFollow()
+		createsInFlight.Inc()
 		defer createsInFlight.Dec()
-		ctx, cancel := context.WithDeadline(logIntoContext(ctx, log), deadline)
-		defer cancel()
-		got, err := follow(ctx)
+		got, err := follow(followCtx)
 		p.observeCreate(log, start, capacityType, got, err)
 		return got, err
-	}}, nil
+	}), nil
 }
 
 // observeCreate logs and records how a creation ended.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -73,23 +72,39 @@ type Provider interface {
 	UpdateTags(ctx context.Context, name string, userTags map[string]string) error
 }
 
-// Launch is a VM creation Azure has accepted and not yet finished.
+// Launch is a VM creation Azure has accepted, followed to its end (at most
+// the create timeout from its start) in a goroutine of its own.
 type Launch struct {
-	follow follow
-	once   sync.Once
-	inst   *Instance
-	err    error
+	done chan struct{}
+	inst *Instance
+	err  error
 }
 
-// Wait follows the creation to its end (at most the create timeout from
-// its start) and returns the provisioned VM. Its errors are Create's;
+func startLaunch(follow func() (*Instance, error)) *Launch {
+	l := &Launch{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.inst, l.err = follow()
+	}()
+	return l
+}
+
+// Done is closed once the creation has ended.
+func (l *Launch) Done() <-chan struct{} { return l.done }
+
+// Wait returns the provisioned VM once the creation has ended, or ctx's
+// error if ctx ends first (the creation goes on). Its errors are Create's;
 // IsLaunchFailed tells a VM that Azure failed, and that was removed with
-// its offering marked unavailable, from a wait that ended first (a
+// its offering marked unavailable, from a creation that ended otherwise (a
 // timeout, or a VM that could no longer be read), whose VM may still come
-// up. Only the first call follows; later calls return its result.
+// up.
 func (l *Launch) Wait(ctx context.Context) (*Instance, error) {
-	l.once.Do(func() { l.inst, l.err = l.follow(ctx) })
-	return l.inst, l.err
+	select {
+	case <-l.done:
+		return l.inst, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // launchFailedError is a creation Azure accepted and then failed; the
