@@ -24,15 +24,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
-// fault changes azuresim's fault model for the rest of the spec.
-func fault(ctx context.Context, edit func(*azuresim.Config)) {
-	GinkgoHelper()
-	before, err := env.Sim.Config(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Sim.UpdateConfig(ctx, edit)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(env.Sim.SetConfig(ctx, before)).To(Succeed()) })
-}
-
 func bothCapacityTypes() karpv1.NodeSelectorRequirementWithMinValues {
 	return framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeSpot, karpv1.CapacityTypeOnDemand)
 }
@@ -47,7 +38,7 @@ var _ = Describe("fallbacks", func() {
 	})
 
 	It("falls back to on-demand when the spot quota is exhausted", func(ctx SpecContext) {
-		fault(ctx, func(c *azuresim.Config) { c.Quota.LowPriorityLimit = 0 })
+		env.Fault(ctx, func(c *azuresim.Config) { c.Quota.LowPriorityLimit = 0 })
 		ns, pool := "spot-quota", "spot-quota"
 		env.Run(ctx, ns, 1, framework.NodePool(pool, "default", bothCapacityTypes()), framework.Pod(ns, "app", pool, "2", "4Gi"))
 		node, vm := env.NodeAndVM(ctx, ns, "app")
@@ -57,7 +48,7 @@ var _ = Describe("fallbacks", func() {
 
 	It("moves to another zone when a zone has no capacity", func(ctx SpecContext) {
 		size := "Standard_D4s_v5"
-		fault(ctx, func(c *azuresim.Config) {
+		env.Fault(ctx, func(c *azuresim.Config) {
 			for _, z := range []string{"1", "3"} {
 				c.Capacity = append(c.Capacity, azuresim.CapacityRule{SKU: size, Zone: z, CapacityType: "on-demand", Count: 0})
 			}
@@ -77,7 +68,7 @@ var _ = Describe("fallbacks", func() {
 	})
 
 	It("moves to another family when a family's quota is exhausted", func(ctx SpecContext) {
-		fault(ctx, func(c *azuresim.Config) {
+		env.Fault(ctx, func(c *azuresim.Config) {
 			c.Quota.Families = append(c.Quota.Families, azuresim.FamilyQuota{Location: "eastus", Family: "standardDSv5Family", Limit: 0})
 		})
 		ns, pool := "families", "families"
@@ -92,7 +83,7 @@ var _ = Describe("fallbacks", func() {
 	// unavailable, Create refused the NodeClaim, and the VM was orphaned.
 	It("adopts, after a restart, the VM of a launch whose size the VM's own quota use made unavailable", Label("fast"), func(ctx SpecContext) {
 		size := "Standard_D4s_v5"
-		fault(ctx, func(c *azuresim.Config) {
+		env.Fault(ctx, func(c *azuresim.Config) {
 			c.Quota.Families = append(c.Quota.Families, azuresim.FamilyQuota{Location: "eastus", Family: "standardDSv5Family", Limit: 4})
 			// Slow enough to crash the controller while the VM is created:
 			// 15 simulated minutes are 18 wall seconds at this time scale.
@@ -148,7 +139,7 @@ var _ = Describe("fallbacks", func() {
 		Expect(err).NotTo(HaveOccurred())
 		created, err := poller.PollUntilDone(ctx, nil)
 		Expect(err).NotTo(HaveOccurred())
-		fault(ctx, func(c *azuresim.Config) {
+		env.Fault(ctx, func(c *azuresim.Config) {
 			c.Subnets = append(c.Subnets, azuresim.SubnetRule{VNet: localcluster.VNet, Subnet: subnetName, AvailableIPs: 1})
 		})
 		ns, pool := "subnet", "subnet"

@@ -30,6 +30,16 @@ func (e *Environment) Run(ctx context.Context, ns string, pods int, objs ...clie
 	}
 }
 
+// Fault changes azuresim's fault model for the rest of the spec; the model
+// before it is restored when the spec ends.
+func (e *Environment) Fault(ctx context.Context, edit func(*azuresim.Config)) {
+	ginkgo.GinkgoHelper()
+	before, err := e.Sim.Config(ctx)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+	gomega.Expect(e.Sim.UpdateConfig(ctx, edit)).To(gomega.Succeed())
+	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) { gomega.Expect(e.Sim.SetConfig(ctx, before)).To(gomega.Succeed()) })
+}
+
 // NodeAndVM returns the node and the azuresim VM of a running pod, and
 // checks that they agree on the size.
 func (e *Environment) NodeAndVM(ctx context.Context, ns, name string) (*corev1.Node, azuresim.VMState) {

@@ -28,15 +28,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
-// fault changes azuresim's fault model for the rest of the spec.
-func fault(ctx context.Context, edit func(*azuresim.Config)) {
-	GinkgoHelper()
-	before, err := env.Sim.Config(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.Sim.UpdateConfig(ctx, edit)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(env.Sim.SetConfig(ctx, before)).To(Succeed()) })
-}
-
 // antiAffine is a Deployment whose pods each need a node of their own.
 func antiAffine(ns, name, pool string, replicas int32, cpu, memory string) client.Object {
 	d := framework.Deployment(ns, name, pool, replicas, cpu, memory)
@@ -210,7 +201,7 @@ var _ = Describe("faults", func() {
 	}} {
 		It("completes provisioning under "+tc.name+" with no NodeClaim stuck", Label("fast"), func(ctx SpecContext) {
 			Expect(env.Sim.ResetStats(ctx)).To(Succeed())
-			fault(ctx, tc.edit)
+			env.Fault(ctx, tc.edit)
 			ns := "faults-" + lo.Ternary(tc.name == "a 429 storm", "429", "5xx")
 			env.Run(ctx, ns, 12, framework.NodePool(ns, "default"), antiAffine(ns, "app", ns, 12, "500m", "512Mi"))
 			noLeaks(ctx, ns, 3*time.Minute)
@@ -253,7 +244,7 @@ var _ = Describe("crash safety", func() {
 	// once (core's state stays synced), and deleting it deletes the VM.
 	It("launches the NodeClaim of a slow VM at once, and deletes the VM promptly with its NodeClaim", Label("fast"), func(ctx SpecContext) {
 		// 8 wall minutes to provision: longer than core's launch timeout.
-		fault(ctx, func(c *azuresim.Config) {
+		env.Fault(ctx, func(c *azuresim.Config) {
 			c.Latency.VMCreate = azuresim.Latency{Distribution: "constant", Mean: azuresim.Duration{Duration: 400 * time.Minute}}
 		})
 		ns, pool := "slow", "slow"
