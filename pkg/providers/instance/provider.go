@@ -244,18 +244,12 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		p.deleteNICQuietly(ctx, NICName(name))
 		return nil, nil, capacityType, p.failure(ctx, err, a, catalog, "creating VM "+name)
 	}
-	launched := func(inst *Instance) *Instance {
-		inst.NodeImageVersion = spec.Image.NodeImageVersion
-		inst.KubernetesVersion = spec.KubernetesVersion
-		inst.Labels = spec.Labels
-		if inst.ImageID == "" {
-			inst.ImageID = spec.Image.ID
-		}
-		return inst
-	}
 	// The VM as requested: everything a NodeClaim needs is known now.
 	body.Name = to.Ptr(name)
-	accepted := launched(p.toInstance(&body))
+	accepted := withLaunchFields(p.toInstance(&body), &Instance{
+		NodeImageVersion: spec.Image.NodeImageVersion, KubernetesVersion: spec.KubernetesVersion,
+		Labels: spec.Labels, ImageID: spec.Image.ID,
+	})
 	accepted.ProvisioningState = StateCreating
 	return accepted, func(ctx context.Context) (*Instance, error) {
 		var inst *Instance
@@ -287,7 +281,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			// extension only reports how provisioning went.
 			logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
 		}
-		return launched(inst), nil
+		return withLaunchFields(inst, accepted), nil
 	}, capacityType, nil
 }
 
@@ -301,8 +295,8 @@ func (p *DefaultProvider) deletedMeanwhile(ctx context.Context, name string) boo
 	return p.toInstance(&got.VirtualMachine).ProvisioningState == StateDeleting
 }
 
-// withLaunchFields is a provisioned VM with the launch-time fields (labels,
-// versions) of the Instance its launch returned first.
+// withLaunchFields is a VM read from Azure with the launch-time fields
+// (labels, versions, and the image where Azure reports none) of its launch.
 func withLaunchFields(got, launched *Instance) *Instance {
 	got.NodeImageVersion = launched.NodeImageVersion
 	got.KubernetesVersion = launched.KubernetesVersion
