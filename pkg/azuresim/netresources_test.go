@@ -20,7 +20,9 @@ func netID(kind, name string) string {
 func nodeSubnetNIC(location, subnet string, pods int, pools []string, nsg string) armnetwork.Interface {
 	ipcs := []*armnetwork.InterfaceIPConfiguration{{Name: lo.ToPtr("ipconfig1"), Properties: &armnetwork.InterfaceIPConfigurationPropertiesFormat{
 		Primary: lo.ToPtr(true), PrivateIPAllocationMethod: lo.ToPtr(armnetwork.IPAllocationMethodDynamic), Subnet: &armnetwork.Subnet{ID: lo.ToPtr(subnet)},
-		LoadBalancerBackendAddressPools: lo.Map(pools, func(id string, _ int) *armnetwork.BackendAddressPool { return &armnetwork.BackendAddressPool{ID: lo.ToPtr(id)} }),
+		LoadBalancerBackendAddressPools: lo.Map(pools, func(id string, _ int) *armnetwork.BackendAddressPool {
+			return &armnetwork.BackendAddressPool{ID: lo.ToPtr(id)}
+		}),
 	}}}
 	for i := range pods {
 		ipcs = append(ipcs, &armnetwork.InterfaceIPConfiguration{Name: lo.ToPtr(fmt.Sprintf("ipconfig%d", i+2)), Properties: &armnetwork.InterfaceIPConfigurationPropertiesFormat{

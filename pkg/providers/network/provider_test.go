@@ -169,7 +169,10 @@ func TestInterfaceSecurityGroup(t *testing.T) {
 	if _, err := noNSG.Interface(w.ctx, users); configReason(t, err) != "SecurityGroupAmbiguous" {
 		t.Fatalf("two AKS NSGs: %v", err)
 	}
-	pinned := w.provider(cluster.NetworkSetupAzureCNIOverlay, func(o *network.Options) { o.SecurityGroupID = ids.SecurityGroup; o.BackendPoolIDs = []string{network.None} })
+	pinned := w.provider(cluster.NetworkSetupAzureCNIOverlay, func(o *network.Options) {
+		o.SecurityGroupID = ids.SecurityGroup
+		o.BackendPoolIDs = []string{network.None}
+	})
 	if got, err := pinned.Interface(w.ctx, users); err != nil || got.SecurityGroupID != ids.SecurityGroup || len(got.BackendPoolIDs) != 0 {
 		t.Fatalf("pinned NSG, no pools: %+v %v", got, err)
 	}
