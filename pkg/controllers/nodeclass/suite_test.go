@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -25,6 +26,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
@@ -37,6 +39,7 @@ var (
 	sim              *azuresim.Server
 	bootstrapObjects []client.Object
 	images           *imagefamily.DefaultProvider
+	azureCfg         azure.Config
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -52,6 +55,7 @@ var _ = BeforeSuite(func() {
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
 	var cfg azure.Config
 	sim, cfg = testutil.StartAzureSim(GinkgoT(), nil)
+	azureCfg = cfg
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
 	// The cluster inputs come from the envtest API server, as the
 	// controller's do from its cluster: its version, its CA, a bootstrap
@@ -78,9 +82,30 @@ var _ = BeforeSuite(func() {
 	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
 	Expect(err).NotTo(HaveOccurred())
 	images = providers.Images
+	opts := testutil.Options(cfg)
 	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(providers.SubnetMarks)
+		WithSubnetMarks(providers.SubnetMarks).WithNetwork(providers.Network, opts.NetworkSetup(), opts.DefaultMaxPods())
 })
+
+// controllerFor is the status controller of a cluster of another network
+// setup, on the same simulated Azure.
+func controllerFor(setup cluster.NetworkSetup) *nodeclass.StatusController {
+	clients, err := azure.NewClients(azureCfg, testutil.SubscriptionID)
+	Expect(err).NotTo(HaveOccurred())
+	net := network.NewDefaultProviderFromClients(network.Options{SubscriptionID: testutil.SubscriptionID, NodeResourceGroup: testutil.ResourceGroup, Setup: setup}, clients.Network)
+	return nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
+		WithNetwork(net, setup, network.DefaultMaxPods(setup))
+}
+
+func reconciledBy(c *nodeclass.StatusController, spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
+	nc := &v1beta1.AKSNodeClass{Spec: spec}
+	nc.GenerateName = "nc-"
+	Expect(env.Client.Create(ctx, nc)).To(Succeed())
+	_, err := c.Reconcile(ctx, nc)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+	return nc
+}
 
 var _ = AfterSuite(func() {
 	if env != nil {
@@ -230,6 +255,38 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("NoInstanceTypes"))
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
+	})
+
+	It("is NetworkReady on the default cluster, and not while a kubenet subnet has no route table, naming it", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeNetworkReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+
+		nc = reconciledBy(controllerFor(cluster.NetworkSetupKubenet), v1beta1.AKSNodeClassSpec{})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeNetworkReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("RouteTableNotAssociated"))
+		Expect(cond.Message).To(ContainSubstring("subnet " + testutil.SubnetID + " is associated with none"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	It("counts a subnet full when it cannot hold a node subnet node's max pods + 1 addresses", func() {
+		clients, err := azure.NewClients(azureCfg, testutil.SubscriptionID)
+		Expect(err).NotTo(HaveOccurred())
+		// A /27: 27 usable addresses.
+		poller, err := clients.Network.NewSubnetsClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "vnet", "small", armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: lo.ToPtr("10.0.128.0/27")}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		small, err := poller.PollUntilDone(ctx, nil)
+		Expect(err).NotTo(HaveOccurred())
+		nodeSubnet := controllerFor(cluster.NetworkSetupAzureCNINodeSubnet)
+		nc := reconciledBy(nodeSubnet, v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SubnetFull"))
+		Expect(cond.Message).To(ContainSubstring("has 27 free IP addresses and a node takes 31"))
+		// At 10 pods a node takes 11: it fits. Overlay nodes take one.
+		Expect(reconciledBy(nodeSubnet, v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID, MaxPods: lo.ToPtr[int32](10)}).
+			StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady).IsTrue()).To(BeTrue())
+		Expect(reconciled(v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID}).StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady).IsTrue()).To(BeTrue())
 	})
 
 	// Issue 12 (keep it last: the subnet's mark outlives the spec): a NIC
