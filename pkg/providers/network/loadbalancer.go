@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/samber/lo"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // The load balancers AKS and cloud-provider-azure put in a node resource
@@ -70,6 +71,7 @@ func (p *DefaultProvider) listBackendPools(ctx context.Context) ([]string, error
 	}
 	sort.Strings(ids)
 	discoveries.Inc(map[string]string{"resource": "loadBalancers", "result": "ok"})
+	log.FromContext(ctx).V(1).Info("read the cluster's load balancer backend pools", "resourceGroup", p.opts.NodeResourceGroup, "pools", describePools(ids))
 	return ids, nil
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
-	"github.com/samber/lo"
 	"k8s.io/utils/clock"
 
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
@@ -285,7 +284,3 @@ func (c *cached[T]) get(ctx context.Context) (T, error) {
 }
 
 func equalID(a, b string) bool { return a != "" && strings.EqualFold(a, b) }
-
-func containsID(ids []string, id string) bool {
-	return lo.ContainsBy(ids, func(x string) bool { return equalID(x, id) })
-}
