@@ -246,4 +246,3 @@ func podName(ctx context.Context, ns string) string {
 	Expect(pods).NotTo(BeEmpty())
 	return pods[0].Name
 }
-
