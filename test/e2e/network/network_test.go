@@ -203,13 +203,14 @@ var _ = Describe("node networking", func() {
 	// associated with the cluster's route table, which the NodeClass's
 	// condition names until it is.
 	It("gives kubenet NICs IP forwarding, and holds nodes until the subnet has the cluster's route table", Label("fast"), func(ctx SpecContext) {
-		restartController(ctx, "NETWORK_PLUGIN=kubenet", "NETWORK_PLUGIN_MODE=")
+		// AKS creates a kubenet cluster's route table with the cluster.
 		f := clients().Network
 		rtName := "aks-agentpool-" + localcluster.AKSNumber + "-routetable"
 		poller, err := f.NewRouteTablesClient().BeginCreateOrUpdate(ctx, localcluster.ResourceGroup, rtName, armnetwork.RouteTable{Location: to.Ptr(localcluster.Location)}, nil)
 		Expect(err).NotTo(HaveOccurred())
 		rt, err := poller.PollUntilDone(ctx, nil)
 		Expect(err).NotTo(HaveOccurred())
+		restartController(ctx, "NETWORK_PLUGIN=kubenet", "NETWORK_PLUGIN_MODE=")
 		subnetID := subnet(ctx, "e2e-kubenet", "10.227.0.0/24", "")
 		ns, pool, class := "kubenet", "kubenet", "kubenet"
 		nc := framework.NodeClass(class)
