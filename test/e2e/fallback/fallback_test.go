@@ -144,10 +144,7 @@ var _ = Describe("fallbacks", func() {
 		ns, pool := "subnet", "subnet"
 		nc := framework.NodeClass("subnet")
 		nc.Spec.VNETSubnetID = created.ID
-		apart := framework.Deployment(ns, "apart", pool, 3, "500m", "512Mi")
-		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
-		}}}}
+		apart := framework.AntiAffineDeployment(ns, "apart", pool, 3, "500m", "512Mi")
 		env.Run(ctx, ns, 0, nc, framework.NodePool(pool, "subnet"), apart)
 
 		Expect(env.Eventually(ctx, 3*time.Minute, "AKSNodeClass subnet not Ready with reason SubnetFull", func(ctx context.Context) (bool, error) {

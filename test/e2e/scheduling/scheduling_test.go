@@ -90,10 +90,7 @@ var _ = Describe("scheduling", func() {
 			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}},
 		}}
-		apart := framework.Deployment(ns, "apart", pool, 3, "250m", "256Mi")
-		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
-		}}}}
+		apart := framework.AntiAffineDeployment(ns, "apart", pool, 3, "250m", "256Mi")
 		env.Run(ctx, ns, 9, framework.NodePool(pool, "default"), spread, apart)
 
 		zonesOf := func(app string) (zones, nodes, vmZones []string) {
