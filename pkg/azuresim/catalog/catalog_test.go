@@ -227,7 +227,8 @@ func TestCatalogAgainstReferenceData(t *testing.T) {
 	}
 }
 
-// TestEphemeralFacts pins the ephemeral OS disk examples of AZURE-FACTS.md.
+// TestEphemeralFacts pins the ephemeral OS disk examples of AKS's
+// documentation (learn.microsoft.com/azure/aks/concepts-storage, "Ephemeral OS disk").
 func TestEphemeralFacts(t *testing.T) {
 	c := Default()
 	for name, wantCacheGB := range map[string]int64{"Standard_DS2_v2": 86, "Standard_D8s_v3": 200} {
