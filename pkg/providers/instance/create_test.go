@@ -17,6 +17,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func TestCreateOnDemandEphemeral(t *testing.T) {
@@ -251,8 +252,7 @@ func TestCreateWindowsComputerName(t *testing.T) {
 func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 	t.Helper()
 	client := e.clients.Compute.NewVirtualMachineExtensionsClient()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "extension "+extName+" provisioned", func() bool {
 		ext, err := client.Get(e.ctx, rg, vmName, extName, nil)
 		if err != nil {
 			t.Fatalf("extension %s: %v", extName, err)
@@ -261,14 +261,11 @@ func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 		if *p.Type != extType || p.ProtectedSettings != nil {
 			t.Fatalf("extension %s: type %s, protected settings returned: %v", extName, *p.Type, p.ProtectedSettings != nil)
 		}
-		if *p.ProvisioningState == "Succeeded" {
-			return
-		}
-		if *p.ProvisioningState == "Failed" || time.Now().After(deadline) {
+		if *p.ProvisioningState == "Failed" {
 			t.Fatalf("extension %s is %s", extName, *p.ProvisioningState)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return *p.ProvisioningState == "Succeeded"
+	})
 }
 
 var attemptRE = regexp.MustCompile(`(Standard_\w+) (\S+)/(spot|on-demand)`)
