@@ -36,13 +36,15 @@ verify-generate: ## Fail when generated files are stale
 	hack/generate.sh --verify
 
 .PHONY: vet
-vet: ## go vet (including the e2e suites)
+vet: ## go vet (including the e2e suites and the image builder's module)
 	go vet -tags e2e ./...
+	cd hack/image && go vet ./...
 
 .PHONY: lint
 lint: ## golangci-lint (config in .golangci.yml)
 	@hack/build-tools.sh golangci-lint
 	$(BIN)/golangci-lint run ./...
+	cd hack/image && $(BIN)/golangci-lint run ./...
 
 .PHONY: build
 build: ## Build the project's binaries into bin/
@@ -51,18 +53,23 @@ build: ## Build the project's binaries into bin/
 # make image IMAGE=myregistry.azurecr.io/azkarpenter VERSION=v0.1.0 [PLATFORMS=linux/amd64,linux/arm64]
 IMAGE ?= ghcr.io/azkarpenter/azkarpenter
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-PLATFORMS ?= linux/amd64
+PLATFORMS ?= linux/amd64,linux/arm64
 CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 
 .PHONY: image
-image: ## Build the controller image (Dockerfile; needs docker or podman): IMAGE=… VERSION=… PLATFORMS=…
-	@if [ -z "$(CONTAINER_ENGINE)" ]; then echo "make image needs a container engine: install docker or podman, or set CONTAINER_ENGINE" >&2; exit 1; fi
+image: ## Build the controller image from Go alone (no Docker): multi-arch OCI layout bin/image and bin/image.tar, digest printed: IMAGE=… VERSION=… PLATFORMS=…
+	cd hack/image && go run . --repo-root $(CURDIR) --out $(BIN)/image --platforms $(PLATFORMS) --ref $(IMAGE):$(VERSION) --version $(VERSION)
+
+.PHONY: image-docker
+image-docker: ## Build the controller image with the Dockerfile instead (needs docker or podman)
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then echo "make image-docker needs a container engine: install docker or podman, or use make image" >&2; exit 1; fi
 	$(CONTAINER_ENGINE) build --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
 .PHONY: unit
 unit: ## Run the Go tests (unit, envtest and simulator suites)
 	@hack/build-tools.sh etcd kubernetes helm
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
+	cd hack/image && go test $(GO_TEST_FLAGS) ./...
 
 # E2E_FLAGS reach `go test` of the e2e suites, e.g. E2E_FLAGS='-ginkgo.focus=fidelity'.
 E2E_FLAGS ?=
