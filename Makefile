@@ -100,8 +100,8 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
 
 .PHONY: e2e-kubelet
-e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e spec (label realkubelet): a kubelet v1.35 joins from a rendered artifact
-	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e specs: a kubelet v1.35 joins from a rendered artifact (realkubelet); the chart's pod runs from the built image on a real node (realnode)
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 # make test runs the real-kubelet spec wherever it can: it installs the
 # packages when root with apt-get, and otherwise the spec skips, naming what
@@ -109,7 +109,7 @@ e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e spec (label re
 .PHONY: e2e-kubelet-if-possible
 e2e-kubelet-if-possible: tools build
 	-@$(MAKE) --no-print-directory kubelet-deps
-	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 .PHONY: demo
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
