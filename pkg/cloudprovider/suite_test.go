@@ -353,7 +353,10 @@ var _ = Describe("CloudProvider", func() {
 		Expect(cp.Name()).To(Equal("azure"))
 		Expect(cp.GetSupportedNodeClasses()).To(HaveLen(1))
 		Expect(lo.Map(cp.RepairPolicies(), func(p corecloudprovider.RepairPolicy, _ int) corev1.NodeConditionType { return p.ConditionType })).
-			To(ContainElements(corev1.NodeReady, cloudprovider.ConditionPreemptionScheduled))
+			To(ContainElements(corev1.NodeReady, cloudprovider.ConditionPreemptionScheduled, cloudprovider.ConditionNodeHealthy))
+		// --repair-policies replaces NAP's.
+		own := []corecloudprovider.RepairPolicy{{ConditionType: "example.com/Broken", ConditionStatus: corev1.ConditionTrue, TolerationDuration: time.Minute}}
+		Expect(cloudprovider.New(nil, nil, nil, nil, nil, cloudprovider.Options{RepairPolicies: own}).RepairPolicies()).To(Equal(own))
 	})
 })
 

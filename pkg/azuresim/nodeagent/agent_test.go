@@ -154,7 +154,7 @@ func TestResources(t *testing.T) {
 		eq("cpu", capacity[corev1.ResourceCPU], tc.cpu)
 		eq("allocatable cpu", alloc[corev1.ResourceCPU], tc.allocCPU)
 		eq("memory", capacity[corev1.ResourceMemory], tc.mem)
-		if got, want := capacity[corev1.ResourceMemory], bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB)<<20; got.Value() != want {
+		if got, want := capacity[corev1.ResourceMemory], bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB, bootstrap.DefaultVMMemoryOverheadPercent)<<20; got.Value() != want {
 			t.Errorf("%s memory %d, want the shared rule's %d", tc.size, got.Value(), want)
 		}
 		eq("allocatable memory", alloc[corev1.ResourceMemory], tc.allocMem)
