@@ -337,7 +337,7 @@ func TestCreateWithNodeSettings(t *testing.T) {
 	}
 	poller, err := e.clients.Compute.NewDiskEncryptionSetsClient().BeginCreateOrUpdate(e.ctx, "keys", "des1", armcompute.DiskEncryptionSet{Location: to.Ptr(region)}, nil)
 	if err == nil {
-		_, err = poller.PollUntilDone(e.ctx, poll)
+		_, err = poller.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
