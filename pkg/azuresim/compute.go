@@ -202,9 +202,11 @@ func (s *Server) instanceView(v *vmRecord) *armcompute.VirtualMachineInstanceVie
 		}
 	case stateCreating:
 		prov.DisplayStatus = lo.ToPtr("Creating")
+	case stateUpdating:
+		prov.DisplayStatus = lo.ToPtr("Updating")
 	}
 	statuses := []*armcompute.InstanceViewStatus{prov}
-	if v.state == stateSucceeded || v.state == stateDeleting {
+	if !v.provisioned.IsZero() || v.state == stateDeleting {
 		ps := map[string]string{"running": "VM running", "deallocated": "VM deallocated", "stopped": "VM stopped"}[v.powerState]
 		statuses = append(statuses, &armcompute.InstanceViewStatus{Code: lo.ToPtr("PowerState/" + v.powerState), Level: lo.ToPtr(armcompute.StatusLevelTypesInfo), DisplayStatus: lo.ToPtr(ps)})
 	}
@@ -384,20 +386,35 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := vmID(sub, rg, name)
-	if existing, ok := s.vms[lower(id)]; ok && existing.state != stateFailed {
+	// A VM whose allocation failed is created afresh; one that was provisioned
+	// (even if an extension failed since) is updated.
+	if existing, ok := s.vms[lower(id)]; ok && (existing.state != stateFailed || !existing.provisioned.IsZero()) {
 		if existing.state == stateDeleting {
 			writeARMError(w, armErr(http.StatusConflict, "OperationNotAllowed", "Operation 'PUT' is not allowed on VM '%s' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).", name))
 			return
 		}
-		// Re-PUT of a live VM: ARM treats it as an update. The simulator
-		// applies tag changes, which is what an idempotent create retries.
-		if vm.Tags != nil {
-			existing.vm.Tags = vm.Tags
+		// Re-PUT of a live VM: an update (validate_update.go).
+		aerr := checkLocationUnchanged(existing, vm)
+		if aerr == nil {
+			aerr = checkFixedProperties(existing, vm)
 		}
+		var req *vmRequest
+		if aerr == nil {
+			req, aerr = s.validateVMLocked(sub, rg, name, vm, true)
+		}
+		if aerr == nil {
+			aerr = s.validateVMUpdateLocked(existing, req)
+		}
+		if aerr != nil {
+			s.log.Debug("azuresim VM update rejected", "vm", name, "code", aerr.Code)
+			writeARMError(w, aerr)
+			return
+		}
+		s.applyVMUpdateLocked(existing, req)
 		writeJSON(w, http.StatusOK, s.renderVM(existing, false))
 		return
 	}
-	req, aerr := s.validateVMLocked(sub, rg, name, vm)
+	req, aerr := s.validateVMLocked(sub, rg, name, vm, false)
 	capType := "on-demand"
 	if req != nil && req.spot {
 		capType = "spot"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -18,9 +19,32 @@ import (
 // ID, which is all a VM's identity map may hold.
 var userAssignedIdentityID = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
 
-// validateIdentity checks the VM's identity block.
-func validateIdentity(req *vmRequest) *ARMError {
-	return validateVMIdentity(req.vm.Identity)
+// validateIdentityLocked checks the VM's identity block, and that every
+// user-assigned identity it names exists. ARM assigns identities before the
+// resource provider sees the VM; one that does not exist fails that step
+// with 400 FailedIdentityOperation, the managed identity service's
+// NotFound/BadRequest wrapped in its message (Azure/azure-policy#1311 shows
+// the message; Azure's VM Insights onboarding script, Install-VMInsights.ps1,
+// reads FailedIdentityOperation from a VM update as "user-assigned managed
+// identity does not exist").
+func (s *Server) validateIdentityLocked(req *vmRequest) *ARMError {
+	if aerr := validateVMIdentity(req.vm.Identity); aerr != nil {
+		return aerr
+	}
+	if req.vm.Identity == nil {
+		return nil
+	}
+	for rid := range req.vm.Identity.UserAssignedIdentities {
+		if !slices.ContainsFunc(s.cfg.UserAssignedIdentities, func(id string) bool { return strings.EqualFold(id, rid) }) {
+			return errIdentityNotFound(req.id, rid)
+		}
+	}
+	return nil
+}
+
+func errIdentityNotFound(resource, identity string) *ARMError {
+	return armErr(http.StatusBadRequest, "FailedIdentityOperation",
+		"Identity operation for resource '%s' failed with error 'Failed to perform resource identity operation. Status: 'BadRequest'. Response: '{\"error\":{\"code\":\"BadRequest\",\"message\":\"Resource '%s' was not found.\"}}'.'.", resource, identity)
 }
 
 // validateVMIdentity checks a VM's identity block as ARM does, and fills in

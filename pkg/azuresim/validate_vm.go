@@ -10,7 +10,10 @@ import (
 type vmRequest struct {
 	vm armcompute.VirtualMachine
 	// id and name are the VM's resource ID and name, from the request path.
-	id, name   string
+	id, name string
+	// update is set for a PUT of a VM that exists: what only a create must
+	// carry (passwords) may be left out.
+	update     bool
 	location   string
 	sku        *catalog.SKU
 	offering   catalog.Offering
@@ -28,15 +31,15 @@ type vmRequest struct {
 // (image and OS disk) and network. Each step fills in what later steps need
 // (the size, the zone, the image's generation). It needs s.mu held for the
 // image and NIC lookups.
-func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMachine) (*vmRequest, *ARMError) {
-	req := &vmRequest{vm: vm, id: vmID(sub, rg, name), name: name}
+func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMachine, update bool) (*vmRequest, *ARMError) {
+	req := &vmRequest{vm: vm, id: vmID(sub, rg, name), name: name, update: update}
 	for _, check := range []func(*vmRequest) *ARMError{
 		s.validateLocation,
 		s.validateHardware,
 		s.validatePriority,
-		validateOSProfile,
+		s.validateOSProfileLocked,
 		validateSecurityProfile,
-		validateIdentity,
+		s.validateIdentityLocked,
 		s.validateStorageLocked,
 		s.validateNetworkLocked,
 	} {

@@ -13,6 +13,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -287,8 +288,8 @@ func firstAttempt(t *testing.T, err error) (size, zone, capacityType string) {
 // node add-ons get its tokens from IMDS; an identity ARM would refuse fails
 // the launch with ARM's error.
 func TestCreateAttachesNodeIdentities(t *testing.T) {
-	e := newEnv(t, nil)
 	kubelet := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cluster-agentpool"
+	e := newEnv(t, func(c *azuresim.Config) { c.UserAssignedIdentities = []string{kubelet} })
 	e.opts.NodeIdentities = []string{kubelet}
 	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
 	nc := nodeClass(nil)
@@ -312,5 +313,19 @@ func TestCreateAttachesNodeIdentities(t *testing.T) {
 	_, err = e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
 	if err == nil || !strings.Contains(err.Error(), "InvalidIdentityValues") {
 		t.Errorf("a VM with an identity ARM refuses: %v", err)
+	}
+
+	// An identity that does not exist (deleted, or a typo in
+	// NODE_IDENTITIES) fails the launch with ARM's error and leaves no NIC.
+	missing := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deleted"
+	e.opts.NodeIdentities = []string{missing}
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+	_, err = e.provider.Create(e.ctx, nc, claim, e.instanceTypes(nc))
+	if err == nil || !strings.Contains(err.Error(), "FailedIdentityOperation") || !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("a VM with an identity that does not exist: %v", err)
+	}
+	if _, gerr := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(instance.VMName(claim.Name)), nil); !instance.IsARMNotFound(gerr) {
+		t.Errorf("the NIC of the refused VM was left behind: %v", gerr)
 	}
 }
