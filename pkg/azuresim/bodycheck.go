@@ -24,15 +24,14 @@ import (
 // What Azure answers, and where that comes from:
 //
 //   - A property the definition does not have, or a value of the wrong JSON
-//     type: 400 InvalidRequestContent, "The request content was invalid and
-//     could not be deserialized: 'Could not find member 'X' on object of
-//     type 'T'. Path 'p', line l, position n.'." ARM words it so for
-//     top-level members (type 'ResourceDefinition': Azure/azure-sdk-for-net#3487,
-//     Azure/azure-rest-api-specs#286), and the resource providers for nested
-//     ones (type 'StorageProfile', path 'properties.storageProfile.…':
-//     Azure/azure-quickstart-templates#2334). Wrong types are JSON.NET's
-//     "Error converting value …" in the same envelope (ARM's
-//     InvalidRequestContent answers for template parameters show it).
+//     type, in the resource's envelope: 400 InvalidRequestContent, "The
+//     request content was invalid and could not be deserialized: 'Could not
+//     find member 'X' on object of type 'ResourceDefinition'. Path 'X', line
+//     l, position n.'." (Azure/azure-sdk-for-net#3487,
+//     Azure/azure-rest-api-specs#286). Below the envelope the resource
+//     provider answers with JSON.NET's message (type 'StorageProfile', path
+//     'properties.storageProfile.…': Azure/azure-quickstart-templates#2334);
+//     see contentError for each provider's code.
 //   - A value outside an enum: the same, as JSON.NET's enum converter
 //     refuses it ("Error converting value "X" to type 'CachingTypes'").
 //     JSON.NET matches enum values case-insensitively, and so does the
@@ -184,6 +183,7 @@ type readOnlyValue struct {
 // bodyCheck walks one body with a streaming decoder, so that errors carry
 // the line and position JSON.NET reports.
 type bodyCheck struct {
+	network  bool // a Microsoft.Network resource (see contentError)
 	body     []byte
 	base     int64 // offset of dec's input in body
 	dec      *json.Decoder
@@ -195,7 +195,7 @@ type bodyCheck struct {
 // read-only properties the body sets (for checkReadOnly) or the error
 // Azure answers.
 func checkBody(body []byte, root string) ([]readOnlyValue, *ARMError) {
-	c := &bodyCheck{body: body}
+	c := &bodyCheck{body: body, network: strings.HasPrefix(root, "armnetwork.")}
 	c.reset(body, 0)
 	n := schemaFor(root)
 	if _, err := c.value(n, "", nil, ""); err != nil {
@@ -203,7 +203,7 @@ func checkBody(body []byte, root string) ([]readOnlyValue, *ARMError) {
 	}
 	if c.dec.More() {
 		_, _ = c.dec.Token()
-		return nil, c.contentError("Additional text encountered after finished reading JSON content. Path ''")
+		return nil, c.contentError("", "Additional text encountered after finished reading JSON content. Path ''")
 	}
 	if c.missing != nil {
 		return nil, c.missing
@@ -225,10 +225,26 @@ func (c *bodyCheck) position() (int, int) {
 	return line, off - (bytes.LastIndexByte(before, '\n') + 1)
 }
 
-func (c *bodyCheck) contentError(what string) *ARMError {
+// contentError answers a body that does not deserialize. ARM itself reads
+// the resource envelope (id, name, location, tags, properties, zones, …):
+// its answer is InvalidRequestContent. Below the envelope the resource
+// provider's deserializer answers: Compute with BadRequest and JSON.NET's
+// message as it is (Azure/azure-sdk-for-python#28818: "(BadRequest) Error
+// converting value "DISK_WITH_VM_GUEST_STATE" to type …"), Network with
+// InvalidRequestFormat, "Cannot parse the request." (Azure/azure-powershell#13896),
+// azuresim putting JSON.NET's message in the details to name the property.
+func (c *bodyCheck) contentError(path, what string) *ARMError {
 	line, pos := c.position()
-	return armErr(http.StatusBadRequest, "InvalidRequestContent",
-		"The request content was invalid and could not be deserialized: '%s, line %d, position %d.'.", what, line, pos)
+	text := fmt.Sprintf("%s, line %d, position %d.", what, line, pos)
+	if !strings.ContainsAny(path, ".[") {
+		return armErr(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: '%s'.", text)
+	}
+	if c.network {
+		e := armErr(http.StatusBadRequest, "InvalidRequestFormat", "Cannot parse the request.")
+		e.Details = []ARMErrorInfo{{Code: "InvalidJson", Message: text}}
+		return e
+	}
+	return armErr(http.StatusBadRequest, "BadRequest", "%s", text)
 }
 
 func (c *bodyCheck) convertError(tok json.Token, n *schemaNode, path string) *ARMError {
@@ -237,18 +253,18 @@ func (c *bodyCheck) convertError(tok json.Token, n *schemaNode, path string) *AR
 	case string:
 		v = strconv.Quote(t)
 	case json.Delim:
-		return c.contentError(fmt.Sprintf("Unexpected character encountered while parsing value: %s. Cannot convert it to type '%s'. Path '%s'", t, n.netTypeName(), path))
+		return c.contentError(path, fmt.Sprintf("Unexpected character encountered while parsing value: %s. Cannot convert it to type '%s'. Path '%s'", t, n.netTypeName(), path))
 	default:
 		v = fmt.Sprint(t)
 	}
-	return c.contentError(fmt.Sprintf("Error converting value %s to type '%s'. Path '%s'", v, n.netTypeName(), path))
+	return c.contentError(path, fmt.Sprintf("Error converting value %s to type '%s'. Path '%s'", v, n.netTypeName(), path))
 }
 
 func (c *bodyCheck) syntaxError(err error, path string) *ARMError {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return c.contentError(fmt.Sprintf("Unexpected end or invalid JSON (%v). Path '%s'", err, path))
+	return c.contentError(path, fmt.Sprintf("Unexpected end or invalid JSON (%v). Path '%s'", err, path))
 }
 
 // value checks the next value against n. parent is the JSON name of the
@@ -374,7 +390,7 @@ func (c *bodyCheck) object(n *schemaNode, path string, segs []any, parent string
 			if path == "" && n.tracked {
 				typ = "ResourceDefinition"
 			}
-			return c.contentError(fmt.Sprintf("Could not find member '%s' on object of type '%s'. Path '%s'", key, typ, p))
+			return c.contentError(p, fmt.Sprintf("Could not find member '%s' on object of type '%s'. Path '%s'", key, typ, p))
 		}
 		childSegs := append(segs[:len(segs):len(segs)], prop.json)
 		if prop.readOnly {
@@ -394,23 +410,27 @@ func (c *bodyCheck) object(n *schemaNode, path string, segs []any, parent string
 	if _, err := c.dec.Token(); err != nil { // '}'
 		return c.syntaxError(err, path)
 	}
-	if c.missing != nil {
-		return nil
+	if c.missing == nil {
+		c.missing = missingRequired(n, present, path, parent)
 	}
+	return nil
+}
+
+// missingRequired is the refusal of the first required property of n the
+// object does not have (nil when it has them all).
+func missingRequired(n *schemaNode, present map[*schemaProp]bool, path, parent string) *ARMError {
 	for _, prop := range n.order {
 		if !prop.required || present[prop] {
 			continue
 		}
 		if path == "" && prop.json == "location" {
-			c.missing = armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition.")
-			return nil
+			return armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition.")
 		}
 		target := prop.json
 		if parent != "" {
 			target = parent + "." + prop.json
 		}
-		c.missing = errInvalidParameter(target, "Required parameter '%s' is missing (null).", target)
-		return nil
+		return errInvalidParameter(target, "Required parameter '%s' is missing (null).", target)
 	}
 	return nil
 }

@@ -50,18 +50,18 @@ func TestBodyCheckerRefusesWhatTheDefinitionLacks(t *testing.T) {
 	}{
 		{"top-level member", vm, `{"location":"eastus","foo":1}`, "InvalidRequestContent",
 			"The request content was invalid and could not be deserialized: 'Could not find member 'foo' on object of type 'ResourceDefinition'. Path 'foo', line 1, position 26.'.", ""},
-		{"nested member", vm, `{"location":"eastus","properties":{"storageProfile":{"destinationVhdsContainer":"x"}}}`, "InvalidRequestContent",
-			"Could not find member 'destinationVhdsContainer' on object of type 'StorageProfile'. Path 'properties.storageProfile.destinationVhdsContainer'", ""},
-		{"member of an array element", nic, `{"location":"eastus","properties":{"ipConfigurations":[{"name":"a","propertes":{}}]}}`, "InvalidRequestContent",
-			"Could not find member 'propertes' on object of type 'InterfaceIPConfiguration'. Path 'properties.ipConfigurations[0].propertes'", ""},
-		{"string for an integer", vm, `{"location":"eastus","properties":{"storageProfile":{"osDisk":{"createOption":"FromImage","diskSizeGB":"30"}}}}`, "InvalidRequestContent",
+		{"nested member", vm, `{"location":"eastus","properties":{"storageProfile":{"destinationVhdsContainer":"x"}}}`, "BadRequest",
+			"Could not find member 'destinationVhdsContainer' on object of type 'StorageProfile'. Path 'properties.storageProfile.destinationVhdsContainer', line 1, position", ""},
+		{"member of a network array element", nic, `{"location":"eastus","properties":{"ipConfigurations":[{"name":"a","propertes":{}}]}}`, "InvalidRequestFormat",
+			"Cannot parse the request.", ""},
+		{"string for an integer", vm, `{"location":"eastus","properties":{"storageProfile":{"osDisk":{"createOption":"FromImage","diskSizeGB":"30"}}}}`, "BadRequest",
 			"Error converting value \"30\" to type 'System.Int32'. Path 'properties.storageProfile.osDisk.diskSizeGB'", ""},
-		{"integer out of range", vm, `{"location":"eastus","properties":{"storageProfile":{"osDisk":{"createOption":"FromImage","diskSizeGB":4294967296}}}}`, "InvalidRequestContent",
+		{"integer out of range", vm, `{"location":"eastus","properties":{"storageProfile":{"osDisk":{"createOption":"FromImage","diskSizeGB":4294967296}}}}`, "BadRequest",
 			"Error converting value 4294967296 to type 'System.Int32'", ""},
 		{"object for a string", vm, `{"location":{"name":"eastus"}}`, "InvalidRequestContent", "Cannot convert it to type 'System.String'. Path 'location'", ""},
 		{"string for a list", vm, `{"location":"eastus","zones":"1"}`, "InvalidRequestContent", "Error converting value \"1\" to type 'System.Collections.Generic.IList`1[System.String]'. Path 'zones'", ""},
-		{"number for a boolean", nic, `{"location":"eastus","properties":{"enableAcceleratedNetworking":1}}`, "InvalidRequestContent",
-			"Error converting value 1 to type 'System.Boolean'. Path 'properties.enableAcceleratedNetworking'", ""},
+		{"number for a network boolean", nic, `{"location":"eastus","properties":{"enableAcceleratedNetworking":1}}`, "InvalidRequestFormat",
+			"Cannot parse the request.", ""},
 		{"trailing content", vm, `{"location":"eastus"} {}`, "InvalidRequestContent", "Additional text encountered after finished reading JSON content", ""},
 		{"an array body", vm, `[]`, "InvalidRequestContent", "to type 'VirtualMachine'. Path ''", ""},
 		{"tracked resource without location", nic, `{"properties":{}}`, "LocationRequired", "The location property is required for this definition.", ""},
@@ -75,9 +75,14 @@ func TestBodyCheckerRefusesWhatTheDefinitionLacks(t *testing.T) {
 			}
 		})
 	}
+	// Network's refusal names the property in its details.
+	_, _, body0 := e.raw(http.MethodPut, nic, `{"location":"eastus","properties":{"ipConfigurations":[{"name":"a","propertes":{}}]}}`, auth)
+	if got := armError(t, body0); len(got.Details) != 1 || !strings.Contains(got.Details[0].Message, "Path 'properties.ipConfigurations[0].propertes'") {
+		t.Errorf("Network's refusal does not name the property: %+v", got)
+	}
 	// Enum values match case-insensitively, as JSON.NET matches them.
 	status, _, body := e.raw(http.MethodPut, vm, `{"location":"eastus","properties":{"storageProfile":{"osDisk":{"createOption":"fromimage","caching":"readonly"}}}}`, auth)
-	if got := armError(t, body); status != http.StatusBadRequest || got.Code == "InvalidRequestContent" {
+	if got := armError(t, body); status != http.StatusBadRequest || got.Code == "BadRequest" {
 		t.Errorf("enum values in another case refused: %d %+v", status, got)
 	}
 }
@@ -108,7 +113,7 @@ func TestBodyCheckerThroughTheSDK(t *testing.T) {
 	}{
 		{"value outside an enum", func(vm *armcompute.VirtualMachine) {
 			vm.Properties.StorageProfile.OSDisk.Caching = lo.ToPtr(armcompute.CachingTypes("Sometimes"))
-		}, "InvalidRequestContent", "Error converting value \"Sometimes\" to type 'CachingTypes'. Path 'properties.storageProfile.osDisk.caching'", ""},
+		}, "BadRequest", "Error converting value \"Sometimes\" to type 'CachingTypes'. Path 'properties.storageProfile.osDisk.caching'", ""},
 		{"required property missing", func(vm *armcompute.VirtualMachine) {
 			vm.Properties.StorageProfile.OSDisk.CreateOption = nil
 		}, "InvalidParameter", "Required parameter 'osDisk.createOption' is missing (null).", "osDisk.createOption"},

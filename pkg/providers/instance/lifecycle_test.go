@@ -237,7 +237,9 @@ func TestExtensionOutcomeOfAnEarlierAttempt(t *testing.T) {
 			// An earlier attempt created the VM with custom data no node
 			// image provisions from, started its extension and crashed.
 			if err := e.foreignVMWith(name, map[string]*string{instance.TagCluster: to.Ptr(clusterName), instance.TagNodeClaim: to.Ptr(claim.Name)},
-				func(vm *armcompute.VirtualMachine) { vm.Properties.OSProfile.CustomData = to.Ptr("bm90IGEgYm9vdHN0cmFwIGFydGlmYWN0") }); err != nil {
+				func(vm *armcompute.VirtualMachine) {
+					vm.Properties.OSProfile.CustomData = to.Ptr("bm90IGEgYm9vdHN0cmFwIGFydGlmYWN0")
+				}); err != nil {
 				t.Fatal(err)
 			}
 			exts := e.clients.Compute.NewVirtualMachineExtensionsClient()
