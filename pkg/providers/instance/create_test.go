@@ -222,6 +222,31 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	}
 }
 
+// A confidential VM is launched as Azure requires one: a confidential size,
+// a CVM image definition, the OS disk's security encryption type and a
+// vTPM with secure boot; azuresim refuses each of them missing
+// (TestVMSecurityRules).
+func TestCreateConfidentialVM(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
+		nc.Spec.Security = &v1beta1.Security{ConfidentialVM: to.Ptr(true)}
+		nc.Spec.OSDiskType = to.Ptr(v1beta1.OSDiskTypeManaged)
+	})
+	inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_DC2as_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := vm.Properties
+	if *p.SecurityProfile.SecurityType != armcompute.SecurityTypesConfidentialVM || !*p.SecurityProfile.UefiSettings.VTpmEnabled ||
+		p.StorageProfile.OSDisk.ManagedDisk.SecurityProfile == nil || !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "CVM") {
+		t.Errorf("confidential VM %+v, image %s", p.SecurityProfile, *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	}
+}
+
 func TestCreateWindowsComputerName(t *testing.T) {
 	e := newEnv(t, nil)
 	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) { nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyWindows2022) })

@@ -49,6 +49,8 @@ var prices = map[string][2]float64{
 	"Standard_D4s_v5":  {0.192, 0.040},
 	"Standard_D2ds_v5": {0.113, 0.025},
 	"Standard_D4ds_v5": {0.226, 0.050},
+	// A confidential size (AMD SEV-SNP), for confidential NodeClasses.
+	"Standard_DC2as_v5": {0.115, 0.030},
 }
 
 type fakePrices struct{}
