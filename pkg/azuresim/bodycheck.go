@@ -595,7 +595,7 @@ func (s *Server) checkedBody(root string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			found, aerr := checkBody(body, root)
-			if aerr == nil {
+			if aerr == nil && len(found) > 0 {
 				aerr = checkReadOnly(found, s.currentOrNew(r, root))
 			}
 			if aerr != nil {
