@@ -59,6 +59,7 @@ type Server struct {
 	log      *slog.Logger
 	certs    *certBundle
 	handler  http.Handler
+	reads    *http.ServeMux // the GET handlers without middleware (see routes)
 	throttle *throttler
 	stats    *stats
 	requests *requestLog
@@ -79,6 +80,8 @@ type Server struct {
 	disks map[string]*diskRecord
 	// hostGroups are dedicated host groups, by lower-cased ID.
 	hostGroups map[string]*armcompute.DedicatedHostGroup
+	// diskEncryptionSets are the disk encryption sets, by lower-cased ID.
+	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
 	// netres are the load balancers, NSGs and route tables (netresources.go).
@@ -166,6 +169,7 @@ func (s *Server) resetStateLocked() {
 	s.galleries = seedGalleries()
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
+	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

@@ -96,6 +96,9 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		ClusterName:       opts.ClusterName,
 		NodeResourceGroup: opts.ResourceGroup,
 		DefaultMaxPods:    maxPods,
+		// One overhead for the scheduler's view and nothing else: the node
+		// reports what its hypervisor leaves.
+		VMMemoryOverheadPercent: &opts.VMMemoryOverheadPercent,
 	}, skus, prices, unavailable, q, clk)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,
@@ -107,6 +110,11 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		PollFrequency:  opts.ARMPollInterval,
 		NodeIdentities: opts.NodeIdentities,
 		Network:        net,
+		// The cluster-wide node settings (NAP's options of the same names).
+		AdditionalTags:      opts.AdditionalTags,
+		AdminUsername:       opts.LinuxAdminUsername,
+		SSHPublicKey:        opts.SSHPublicKey,
+		DiskEncryptionSetID: opts.DiskEncryptionSetID,
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull
@@ -119,7 +127,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		SubnetMarks:   subnetMarks,
 		Network:       net,
 		Cluster:       clusterInputs,
-		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait, RepairPolicies: opts.RepairPolicies}),
 	}, nil
 }
 

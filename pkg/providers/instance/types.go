@@ -206,6 +206,15 @@ type Options struct {
 	// NICs that join nothing (network.StaticFor), for callers that manage
 	// no cluster network.
 	Network network.Provider
+	// AdditionalTags go on every VM and NIC, under the AKSNodeClass's tags
+	// (--additional-tags).
+	AdditionalTags map[string]string
+	// AdminUsername is the administrator of Linux VMs (default
+	// AdminUsername, --linux-admin-username).
+	AdminUsername string
+	// DiskEncryptionSetID encrypts managed OS disks with customer-managed
+	// keys (--node-osdisk-diskencryptionset-id).
+	DiskEncryptionSetID string
 }
 
 // VirtualMachinesAPI is the subset of *armcompute.VirtualMachinesClient the
