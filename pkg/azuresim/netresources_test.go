@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/samber/lo"
+
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func netID(kind, name string) string {
@@ -41,7 +44,7 @@ func (e *env) putNIC(name string, nic armnetwork.Interface) (armnetwork.Interfac
 	if err != nil {
 		return armnetwork.Interface{}, err
 	}
-	res, err := p.PollUntilDone(e.ctx, poll)
+	res, err := p.PollUntilDone(e.ctx, lroPoll)
 	return res.Interface, err
 }
 
@@ -49,7 +52,7 @@ func (e *env) deleteNIC(name string) {
 	e.t.Helper()
 	p, err := e.nics.BeginDelete(e.ctx, testRG, name, nil)
 	if err == nil {
-		_, err = p.PollUntilDone(e.ctx, poll)
+		_, err = p.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -87,21 +90,21 @@ func (e *env) aksNetwork(location string) (outbound, inbound string) {
 		}},
 	}, nil)
 	if err == nil {
-		_, err = lp.PollUntilDone(e.ctx, poll)
+		_, err = lp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	np, err := f.NewSecurityGroupsClient().BeginCreateOrUpdate(e.ctx, testRG, "aks-agentpool-12345678-nsg", armnetwork.SecurityGroup{Location: lo.ToPtr(location)}, nil)
 	if err == nil {
-		_, err = np.PollUntilDone(e.ctx, poll)
+		_, err = np.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	rp, err := f.NewRouteTablesClient().BeginCreateOrUpdate(e.ctx, testRG, "aks-agentpool-12345678-routetable", armnetwork.RouteTable{Location: lo.ToPtr(location)}, nil)
 	if err == nil {
-		_, err = rp.PollUntilDone(e.ctx, poll)
+		_, err = rp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -174,7 +177,7 @@ func TestNICIPConfigurationRules(t *testing.T) {
 	other := subnetID("vnet", "other")
 	sp, err := e.subnets.BeginCreateOrUpdate(e.ctx, testRG, "vnet", "other", armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: lo.ToPtr("10.2.0.0/24")}}, nil)
 	if err == nil {
-		_, err = sp.PollUntilDone(e.ctx, poll)
+		_, err = sp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +278,7 @@ func TestLoadBalancerPoolMembershipAndCleanup(t *testing.T) {
 	body.Properties.NetworkProfile.NetworkInterfaces[0].Properties = &armcompute.NetworkInterfaceReferenceProperties{DeleteOption: lo.ToPtr(armcompute.DeleteOptionsDelete)}
 	vp, err := e.vms.BeginCreateOrUpdate(e.ctx, testRG, "node-b", body, nil)
 	if err == nil {
-		_, err = vp.PollUntilDone(e.ctx, poll)
+		_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +289,7 @@ func TestLoadBalancerPoolMembershipAndCleanup(t *testing.T) {
 	if err := e.deleteVM("node-b"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deleted VM's NIC to leave the pools", func() bool {
+	poll.Until(t, 10*time.Second, "the deleted VM's NIC to leave the pools", func() bool {
 		got := members()
 		return len(got["aksOutboundBackendPool"]) == 0 && len(got["kubernetes"]) == 0
 	})
@@ -310,7 +313,7 @@ func TestNSGAndRouteTableAssociations(t *testing.T) {
 		},
 	}, nil)
 	if err == nil {
-		_, err = vp.PollUntilDone(e.ctx, poll)
+		_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +355,7 @@ func TestNSGAndRouteTableAssociations(t *testing.T) {
 	// Missing, or in another region.
 	wp, err := f.NewSecurityGroupsClient().BeginCreateOrUpdate(e.ctx, testRG, "west", armnetwork.SecurityGroup{Location: lo.ToPtr("westus2")}, nil)
 	if err == nil {
-		_, err = wp.PollUntilDone(e.ctx, poll)
+		_, err = wp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +372,7 @@ func TestNSGAndRouteTableAssociations(t *testing.T) {
 			p, err := e.subnets.BeginCreateOrUpdate(e.ctx, testRG, "vnet", "more", armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{
 				AddressPrefix: lo.ToPtr("10.3.0.0/24"), RouteTable: &armnetwork.RouteTable{ID: lo.ToPtr(netID("routeTables", "nope"))}}}, nil)
 			if err == nil {
-				_, err = p.PollUntilDone(e.ctx, poll)
+				_, err = p.PollUntilDone(e.ctx, lroPoll)
 			}
 			return err
 		}},

@@ -116,7 +116,7 @@ func TestCreateKubenetNICs(t *testing.T) {
 	poller, err := e.clients.Network.NewSubnetsClient().BeginCreateOrUpdate(e.ctx, rg, "vnet", "nodes", armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{
 		AddressPrefix: to.Ptr("10.1.0.0/24"), RouteTable: &armnetwork.RouteTable{ID: to.Ptr(ids.RouteTable)}}}, nil)
 	if err == nil {
-		_, err = poller.PollUntilDone(e.ctx, poll)
+		_, err = poller.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)
