@@ -45,6 +45,9 @@ func TestBodyCheckerRefusesWhatTheDefinitionLacks(t *testing.T) {
 	auth := map[string]string{"Authorization": "Bearer x"}
 	vm := "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.Compute/virtualMachines/x?api-version=2025-04-01"
 	nic := "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.Network/networkInterfaces/n?api-version=2025-01-01"
+	netPath := func(kind string) string {
+		return "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.Network/" + kind + "/x?api-version=2025-01-01"
+	}
 	cases := []struct {
 		name, path, body, code, message, target string
 	}{
@@ -64,6 +67,11 @@ func TestBodyCheckerRefusesWhatTheDefinitionLacks(t *testing.T) {
 			"Cannot parse the request.", ""},
 		{"trailing content", vm, `{"location":"eastus"} {}`, "InvalidRequestContent", "Additional text encountered after finished reading JSON content", ""},
 		{"an array body", vm, `[]`, "InvalidRequestContent", "to type 'VirtualMachine'. Path ''", ""},
+		{"member of a load balancer's backend pool", netPath("loadBalancers"), `{"location":"eastus","properties":{"backendAddressPools":[{"name":"kubernetes","members":[]}]}}`, "InvalidRequestFormat",
+			"Cannot parse the request.", ""},
+		{"string for an NSG's rules", netPath("networkSecurityGroups"), `{"location":"eastus","properties":{"securityRules":"none"}}`, "InvalidRequestFormat",
+			"Cannot parse the request.", ""},
+		{"route table without location", netPath("routeTables"), `{"properties":{}}`, "LocationRequired", "The location property is required for this definition.", ""},
 		{"tracked resource without location", nic, `{"properties":{}}`, "LocationRequired", "The location property is required for this definition.", ""},
 	}
 	for _, tc := range cases {
