@@ -72,6 +72,8 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/usages", OpVNetUsages, armRead, nr, s.listVNetUsages)
 	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpPutSubnet, armWrite, nw, body("armnetwork.Subnet", s.putSubnet))
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpGetSubnet, armRead, nr, s.getSubnet)
+	// Container Instances.
+	s.containerInstanceRoutes(arm)
 	// Retail Prices: public, unauthenticated, unthrottled.
 	mux.Handle("GET /api/retail/prices", s.plainMiddleware(OpRetailPrices, http.HandlerFunc(s.retailPrices)))
 	// Admin.

@@ -1,5 +1,5 @@
 // Package azuresim is an Azure simulator that speaks the ARM (Compute,
-// Network) and Retail Prices REST protocols over HTTPS, so the unmodified
+// Network, Container Instances) and Retail Prices REST protocols over HTTPS, so the unmodified
 // Azure SDK for Go can drive it with only an endpoint and a credential
 // changed. It models quota, capacity, latency, throttling, injected errors
 // and spot evictions, and can register Kubernetes Nodes for the VMs it runs
@@ -84,13 +84,15 @@ type Server struct {
 	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
-	ops       map[string]*asyncOp
-	timers    map[*time.Timer]struct{}
-	watchers  []func(vmID string)
-	closed    bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	// containerGroups are Container Instances groups, by lower-cased ID.
+	containerGroups map[string]*containerGroupRecord
+	ops             map[string]*asyncOp
+	timers          map[*time.Timer]struct{}
+	watchers        []func(vmID string)
+	closed          bool
+	stop            chan struct{}
+	wg              sync.WaitGroup
+	closeOnce       sync.Once
 
 	transportOnce sync.Once
 	transport     *http.Transport
@@ -167,6 +169,7 @@ func (s *Server) resetStateLocked() {
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
 	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
+	s.containerGroups = map[string]*containerGroupRecord{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {
