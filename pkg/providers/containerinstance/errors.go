@@ -89,7 +89,7 @@ func IsNotFound(err error) bool {
 }
 
 var (
-	quotaRE   = regexp.MustCompile(`quota '([^']+)' exceeded in region '([^']*)'\. Limit: '(\d+)', Usage: '(\d+)' Requested: '(\d+)'`)
+	quotaRE    = regexp.MustCompile(`quota '([^']+)' exceeded in region '([^']*)'\. Limit: '(\d+)', Usage: '(\d+)' Requested: '(\d+)'`)
 	jsonPathRE = regexp.MustCompile(`Path '([^']+)'`)
 )
 

@@ -3,8 +3,8 @@ package containerinstance
 import (
 	"errors"
 
-	opmetrics "github.com/awslabs/operatorpkg/metrics"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	opmetrics "github.com/awslabs/operatorpkg/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -50,3 +50,6 @@ func errorCode(err error) string {
 	}
 	return "error"
 }
+
+// succeeded counts a call that succeeded.
+func succeeded(op string) { _ = observe(op, nil) }

@@ -136,7 +136,7 @@ func (p *DefaultProvider) Create(ctx context.Context, group armcontainerinstance
 	if err != nil {
 		return nil, observe("create", classify(err))
 	}
-	observe("create", nil)
+	succeeded("create")
 	return &Deployment{poller: poller, freq: p.opts.PollFrequency, Group: &group}, nil
 }
 
@@ -146,7 +146,7 @@ func (p *DefaultProvider) Get(ctx context.Context, name string) (*armcontainerin
 	if err != nil {
 		return nil, observe("get", err)
 	}
-	observe("get", nil)
+	succeeded("get")
 	return &resp.ContainerGroup, nil
 }
 
@@ -160,7 +160,7 @@ func (p *DefaultProvider) List(ctx context.Context) ([]*armcontainerinstance.Con
 		}
 		out = append(out, page.Value...)
 	}
-	observe("list", nil)
+	succeeded("list")
 	return out, nil
 }
 
@@ -173,7 +173,7 @@ func (p *DefaultProvider) Delete(ctx context.Context, name string) error {
 	if err != nil && !IsNotFound(err) {
 		return observe("delete", err)
 	}
-	observe("delete", nil)
+	succeeded("delete")
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (p *DefaultProvider) Logs(ctx context.Context, group, container string, tai
 	if err != nil {
 		return "", observe("logs", err)
 	}
-	observe("logs", nil)
+	succeeded("logs")
 	return lo.FromPtr(resp.Content), nil
 }
 
@@ -206,6 +206,6 @@ func (p *DefaultProvider) Usage(ctx context.Context, region string) ([]Usage, er
 			out = append(out, Usage{Name: lo.FromPtr(u.Name.Value), Current: int(lo.FromPtr(u.CurrentValue)), Limit: int(lo.FromPtr(u.Limit))})
 		}
 	}
-	observe("usage", nil)
+	succeeded("usage")
 	return out, nil
 }

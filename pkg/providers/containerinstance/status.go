@@ -85,3 +85,16 @@ func StatusOf(g *armcontainerinstance.ContainerGroup) GroupStatus {
 	}
 	return out
 }
+
+// PodOf names the pod a group was created for, from its ownership tags;
+// ok is false for a group this provider did not create.
+func PodOf(g *armcontainerinstance.ContainerGroup) (namespace, name, uid string, ok bool) {
+	if g == nil {
+		return "", "", "", false
+	}
+	ns, n, u := g.Tags[tagPodNamespace], g.Tags[tagPodName], g.Tags[tagPodUID]
+	if ns == nil || n == nil || u == nil {
+		return "", "", "", false
+	}
+	return *ns, *n, *u, true
+}

@@ -32,15 +32,18 @@ const (
 // up, never down: a pod gets at least what it asked for. Memory is counted
 // in GiB, which over-asks by at most 7.4% if ACI's GB is 10⁹ bytes.
 const (
-	cpuStep          = 0.1
-	memoryStepGB     = 0.1
-	defaultCPU       = 1.0
-	defaultMemoryGB  = 1.5
-	bytesPerGB       = 1 << 30
-	roundingEpsilon  = 1e-9
-	tagPodNamespace  = "azkarpenter.sh_pod-namespace"
-	tagPodName       = "azkarpenter.sh_pod-name"
-	tagPodUID        = "azkarpenter.sh_pod-uid"
+	cpuStep         = 0.1
+	memoryStepGB    = 0.1
+	defaultCPU      = 1.0
+	defaultMemoryGB = 1.5
+	bytesPerGB      = 1 << 30
+	roundingEpsilon = 1e-9
+	// The pod a group runs, in the provider's ownership tags (the
+	// karpenter.azure.com_ prefix users cannot set), for the garbage
+	// collection of groups whose pod is gone.
+	tagPodNamespace  = "karpenter.azure.com_pod-namespace"
+	tagPodName       = "karpenter.azure.com_pod-name"
+	tagPodUID        = "karpenter.azure.com_pod-uid"
 	maxGroupNameSize = 63
 )
 
