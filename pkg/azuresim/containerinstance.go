@@ -66,9 +66,11 @@ func (c *containerGroupRecord) capacityType() string {
 
 func (s *Server) containerInstanceRoutes(arm func(pattern, op string, class armClass, buckets []string, h http.HandlerFunc)) {
 	cg := rgPath + containerInstanceRP + "/containerGroups"
-	arm("PUT "+cg+"/{name}", OpPutContainerGroup, armWrite, nil, s.checkedBody("armcontainerinstance.ContainerGroup", s.putContainerGroup))
+	creates := []string{BucketContainerGroupCreates5Min, BucketContainerGroupCreates1Hour}
+	deletes := []string{BucketContainerGroupDeletes5Min, BucketContainerGroupDeletes1Hour}
+	arm("PUT "+cg+"/{name}", OpPutContainerGroup, armWrite, creates, s.checkedBody("armcontainerinstance.ContainerGroup", s.putContainerGroup))
 	arm("GET "+cg+"/{name}", OpGetContainerGroup, armRead, nil, s.getContainerGroup)
-	arm("DELETE "+cg+"/{name}", OpDeleteContainerGroup, armDelete, nil, s.deleteContainerGroup)
+	arm("DELETE "+cg+"/{name}", OpDeleteContainerGroup, armDelete, deletes, s.deleteContainerGroup)
 	arm("GET "+cg, OpListContainerGroups, armRead, nil, s.listContainerGroups)
 	arm("GET "+subPath+containerInstanceRP+"/containerGroups", OpListContainerGroups, armRead, nil, s.listContainerGroups)
 	arm("GET "+cg+"/{name}/containers/{container}/logs", OpContainerLogs, armRead, nil, s.containerLogs)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/samber/lo"
@@ -23,7 +24,14 @@ type aciEnv struct {
 func newACIEnv(t *testing.T, opts ...envOption) *aciEnv {
 	t.Helper()
 	e := newEnv(t, opts...)
-	f, err := armcontainerinstance.NewClientFactory(testSub, e.srv.Credential(), e.srv.ClientOptions())
+	// The options' client settings (retries), as newEnv gives its clients.
+	scratch, retry := azuresim.DefaultConfig(), &arm.ClientOptions{}
+	for _, opt := range opts {
+		opt(&azuresim.Options{Config: &scratch}, retry)
+	}
+	co := e.srv.ClientOptions()
+	co.Retry = retry.Retry
+	f, err := armcontainerinstance.NewClientFactory(testSub, e.srv.Credential(), co)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,4 +282,22 @@ func TestContainerGroupInSubnet(t *testing.T) {
 func withSubnet(cg armcontainerinstance.ContainerGroup, id string) armcontainerinstance.ContainerGroup {
 	cg.Properties.SubnetIDs = []*armcontainerinstance.ContainerGroupSubnetID{{ID: lo.ToPtr(id)}}
 	return cg
+}
+
+func TestContainerGroupCreatesAreThrottled(t *testing.T) {
+	e := newACIEnv(t, noRetries(), withConfig(func(c *azuresim.Config) {
+		c.TimeScale = 1
+		c.Throttling.Buckets = map[string]azuresim.BucketSpec{azuresim.BucketContainerGroupCreates5Min: {Size: 2, RefillPerMinute: 1}}
+	}))
+	for i, name := range []string{"a", "b", "c"} {
+		_, err := e.groups.BeginCreateOrUpdate(e.ctx, testRG, name, groupBody("eastus", 1, 1), nil)
+		if i < 2 && err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		if i == 2 {
+			if re := respErr(t, err); re.StatusCode != http.StatusTooManyRequests || re.RawResponse.Header.Get("Retry-After") == "" {
+				t.Fatalf("the third create in a bucket of 2: %v", err)
+			}
+		}
+	}
 }
