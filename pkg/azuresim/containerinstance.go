@@ -121,13 +121,13 @@ func (s *Server) putContainerGroup(w http.ResponseWriter, r *http.Request) {
 	rec := &containerGroupRecord{id: id, sub: sub, rg: rg, name: name, location: req.location, state: cgPending, created: now,
 		cores: req.cores, cpu: req.cpu, memoryGB: req.memoryGB, spot: req.spot}
 	if req.subnet != nil {
-		ip, ok := s.allocateIPLocked(req.subnet)
+		ips, ok := s.allocateIPsLocked(req.subnet, 1)
 		if !ok || len(req.subnet.allocated) >= s.subnetCapacityLocked(vnetOfSubnet(req.subnet.id), req.subnet) {
-			writeARMError(w, errSubnetIsFull(req.subnet.id, req.subnet.prefix.String()))
+			writeARMError(w, errSubnetIsFull(req.subnet.id, req.subnet.prefix.String(), 1))
 			return
 		}
-		req.subnet.allocated[ip] = id
-		rec.subnetKey, rec.ip = lower(req.subnet.id), ip
+		req.subnet.allocated[ips[0]] = id
+		rec.subnetKey, rec.ip = lower(req.subnet.id), ips[0]
 	}
 	stored := cg
 	stored.ID, stored.Name, stored.Type = lo.ToPtr(id), lo.ToPtr(name), lo.ToPtr("Microsoft.ContainerInstance/containerGroups")
