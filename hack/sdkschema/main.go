@@ -59,6 +59,11 @@ var packages = []sdkPackage{
 		name:   "armnetwork",
 		roots:  []string{"Interface", "TagsObject", "VirtualNetwork", "Subnet", "SecurityGroup", "RouteTable", "LoadBalancer", "PublicIPAddress"},
 	},
+	{
+		module: "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2",
+		name:   "armcontainerinstance",
+		roots:  []string{"ContainerGroup"},
+	},
 }
 
 // openEnums are enums whose Possible…Values are not the values Azure

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	"github.com/samber/lo"
 	"sigs.k8s.io/yaml"
 )
@@ -288,20 +289,42 @@ type SubnetState struct {
 	Available int    `json:"available"`
 }
 
+// ContainerGroupState is a Container Instances group in GET /admin/state.
+type ContainerGroupState struct {
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	ResourceGroup     string            `json:"resourceGroup"`
+	Location          string            `json:"location"`
+	ProvisioningState string            `json:"provisioningState"`
+	FailureCode       string            `json:"failureCode,omitempty"`
+	CPU               float64           `json:"cpu"`
+	MemoryGB          float64           `json:"memoryGB"`
+	Cores             int               `json:"quotaCores"`
+	CapacityType      string            `json:"capacityType"`
+	Containers        []string          `json:"containers"`
+	Subnet            string            `json:"subnet,omitempty"`
+	PrivateIP         string            `json:"privateIP,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty"`
+	Created           time.Time         `json:"created"`
+	// Started is when its containers started running (zero until then).
+	Started time.Time `json:"started,omitzero"`
+}
+
 // State is the body of GET /admin/state.
 type State struct {
-	VMs     []VMState     `json:"vms"`
-	NICs    []NICState    `json:"nics"`
-	Subnets []SubnetState `json:"subnets"`
-	Usage   []UsageState  `json:"usage"`
-	Disks   []DiskState   `json:"disks"`
+	VMs             []VMState             `json:"vms"`
+	NICs            []NICState            `json:"nics"`
+	Subnets         []SubnetState         `json:"subnets"`
+	Usage           []UsageState          `json:"usage"`
+	Disks           []DiskState           `json:"disks"`
+	ContainerGroups []ContainerGroupState `json:"containerGroups"`
 }
 
 // Snapshot returns the simulator's resources.
 func (s *Server) Snapshot() State {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}, Disks: []DiskState{}}
+	st := State{VMs: []VMState{}, NICs: []NICState{}, Subnets: []SubnetState{}, Usage: []UsageState{}, Disks: []DiskState{}, ContainerGroups: []ContainerGroupState{}}
 	type key struct{ sub, loc string }
 	seen := map[key]bool{}
 	for _, v := range s.vms {
@@ -334,6 +357,20 @@ func (s *Server) Snapshot() State {
 		st.Disks = append(st.Disks, DiskState{ID: d.id, SizeGB: d.sizeGB, VM: d.vmID, Tags: lo.MapValues(d.tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
 	}
 	sort.Slice(st.Disks, func(i, j int) bool { return st.Disks[i].ID < st.Disks[j].ID })
+	for _, c := range s.containerGroups {
+		cs := ContainerGroupState{ID: c.id, Name: c.name, ResourceGroup: c.rg, Location: c.location, ProvisioningState: c.state,
+			CPU: c.cpu, MemoryGB: c.memoryGB, Cores: c.cores, CapacityType: c.capacityType(), Subnet: c.subnetKey, Created: c.created, Started: c.started,
+			Containers: lo.Map(c.cg.Properties.Containers, func(x *armcontainerinstance.Container, _ int) string { return lo.FromPtr(x.Name) }),
+			Tags:       lo.MapValues(c.cg.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })}
+		if c.failure != nil {
+			cs.FailureCode = c.failure.Code
+		}
+		if c.subnetKey != "" {
+			cs.PrivateIP = c.ip.String()
+		}
+		st.ContainerGroups = append(st.ContainerGroups, cs)
+	}
+	sort.Slice(st.ContainerGroups, func(i, j int) bool { return st.ContainerGroups[i].ID < st.ContainerGroups[j].ID })
 	for _, v := range s.vnets {
 		for _, sr := range v.subnets {
 			st.Subnets = append(st.Subnets, SubnetState{ID: sr.id, Prefix: sr.prefix.String(), Used: len(sr.allocated), Available: s.subnetCapacityLocked(v.name, sr) - len(sr.allocated)})

@@ -86,6 +86,10 @@ type LatencyConfig struct {
 	VMDelete  Latency `json:"vmDelete"`
 	NICCreate Latency `json:"nicCreate"`
 	NICDelete Latency `json:"nicDelete"`
+	// ContainerGroupCreate is the time from a container group's PUT to its
+	// containers running; ContainerGroupDelete that of its DELETE.
+	ContainerGroupCreate Latency `json:"containerGroupCreate"`
+	ContainerGroupDelete Latency `json:"containerGroupDelete"`
 }
 
 // FamilyQuota sets one family's vCPU limit in one location ("" = every location).
@@ -181,6 +185,9 @@ type Config struct {
 	Subnets    []SubnetRule     `json:"subnets,omitempty"`
 	Throttling ThrottlingConfig `json:"throttling"`
 	Spot       SpotConfig       `json:"spot"`
+	// ContainerInstances is the subscription's Container Instances quota
+	// and the region's container capacity (containerinstance.go).
+	ContainerInstances ContainerInstanceConfig `json:"containerInstances"`
 	// ListDelay is how long a new VM stays out of LIST results (ARM is
 	// eventually consistent; GET sees it at once).
 	ListDelay Duration `json:"listDelay,omitzero"`
@@ -199,10 +206,18 @@ func DefaultConfig() Config {
 			VMDelete:  Latency{Distribution: "uniform", Min: Duration{20 * time.Second}, Max: Duration{60 * time.Second}},
 			NICCreate: Latency{Distribution: "constant", Mean: Duration{time.Second}},
 			NICDelete: Latency{Distribution: "constant", Mean: Duration{2 * time.Second}},
+			// Azure documents no figure for a container group's deployment
+			// time, only that the image size is its main determinant
+			// (learn.microsoft.com/azure/container-instances/container-instances-faq,
+			// "How can I speed up the deployment of my container?"). These
+			// are azuresim's estimate for a small cached image.
+			ContainerGroupCreate: Latency{Distribution: "lognormal", Mean: Duration{8 * time.Second}, StdDev: Duration{3 * time.Second}, Min: Duration{3 * time.Second}, Max: Duration{90 * time.Second}},
+			ContainerGroupDelete: Latency{Distribution: "constant", Mean: Duration{3 * time.Second}},
 		},
-		Quota:     QuotaConfig{RegionalLimit: 10000, DefaultFamilyLimit: 5000, LowPriorityLimit: 5000},
-		Spot:      SpotConfig{NoticePeriod: Duration{30 * time.Second}},
-		ListDelay: Duration{2 * time.Second},
+		ContainerInstances: DefaultContainerInstanceConfig(),
+		Quota:              QuotaConfig{RegionalLimit: 10000, DefaultFamilyLimit: 5000, LowPriorityLimit: 5000},
+		Spot:               SpotConfig{NoticePeriod: Duration{30 * time.Second}},
+		ListDelay:          Duration{2 * time.Second},
 	}
 }
 
@@ -224,7 +239,8 @@ func (c Config) Validate() error {
 	if c.TimeScale <= 0 {
 		return fmt.Errorf("timeScale must be > 0, got %v", c.TimeScale)
 	}
-	for name, l := range map[string]Latency{"vmCreate": c.Latency.VMCreate, "vmDelete": c.Latency.VMDelete, "nicCreate": c.Latency.NICCreate, "nicDelete": c.Latency.NICDelete} {
+	for name, l := range map[string]Latency{"vmCreate": c.Latency.VMCreate, "vmDelete": c.Latency.VMDelete, "nicCreate": c.Latency.NICCreate, "nicDelete": c.Latency.NICDelete,
+		"containerGroupCreate": c.Latency.ContainerGroupCreate, "containerGroupDelete": c.Latency.ContainerGroupDelete} {
 		if err := l.validate(name); err != nil {
 			return err
 		}
@@ -244,8 +260,8 @@ func (c Config) Validate() error {
 		if !knownOperation(r.Operation) {
 			return fmt.Errorf("errors[%d]: unknown operation %q", i, r.Operation)
 		}
-		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM {
-			return fmt.Errorf("errors[%d]: async errors apply to %s and %s only", i, OpPutVM, OpDeleteVM)
+		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM && r.Operation != OpPutContainerGroup {
+			return fmt.Errorf("errors[%d]: async errors apply to %s, %s and %s only", i, OpPutVM, OpDeleteVM, OpPutContainerGroup)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
 			return fmt.Errorf("errors[%d]: probability must be within [0,1]", i)
@@ -258,6 +274,9 @@ func (c Config) Validate() error {
 		if r.CapacityType != "" && r.CapacityType != "spot" && r.CapacityType != "on-demand" {
 			return fmt.Errorf("capacity[%d]: capacityType must be spot or on-demand", i)
 		}
+	}
+	if err := c.ContainerInstances.validate(); err != nil {
+		return err
 	}
 	if c.Spot.EvictionRatePerHour < 0 {
 		return fmt.Errorf("spot.evictionRatePerHour must be >= 0")

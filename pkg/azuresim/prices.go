@@ -103,7 +103,8 @@ var priceTables sync.Map // *catalog.Catalog -> []PriceItem
 
 // PriceItems renders a catalog's prices as Retail Prices rows: per SKU and
 // region, Linux on-demand, Spot and Low Priority (Batch), and Windows
-// on-demand and Spot.
+// on-demand and Spot; then Container Instances' per-region rows
+// (prices_containerinstance.go).
 func PriceItems(c *catalog.Catalog) []PriceItem {
 	if v, ok := priceTables.Load(c); ok {
 		return v.([]PriceItem)
@@ -145,6 +146,7 @@ func PriceItems(c *catalog.Catalog) []PriceItem {
 			}
 		}
 	}
+	out = append(out, containerInstancePriceItems(c)...)
 	priceTables.Store(c, out)
 	return out
 }

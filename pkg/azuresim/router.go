@@ -82,6 +82,8 @@ func (s *Server) routes() http.Handler {
 	arm("PUT "+rgPath+networkRP+"/routeTables/{name}", OpPutRouteTable, armWrite, nw, body("armnetwork.RouteTable", s.putRouteTable))
 	arm("GET "+rgPath+networkRP+"/routeTables/{name}", OpGetRouteTable, armRead, nr, s.getRouteTable)
 	arm("GET "+rgPath+networkRP+"/routeTables", OpListRouteTables, armRead, nr, s.listRouteTables)
+	// Container Instances.
+	s.containerInstanceRoutes(arm)
 	// Retail Prices: public, unauthenticated, unthrottled.
 	mux.Handle("GET /api/retail/prices", s.plainMiddleware(OpRetailPrices, http.HandlerFunc(s.retailPrices)))
 	// Admin.

@@ -1,5 +1,5 @@
 // Package azuresim is an Azure simulator that speaks the ARM (Compute,
-// Network) and Retail Prices REST protocols over HTTPS, so the unmodified
+// Network, Container Instances) and Retail Prices REST protocols over HTTPS, so the unmodified
 // Azure SDK for Go can drive it with only an endpoint and a credential
 // changed. It models quota, capacity, latency, throttling, injected errors
 // and spot evictions, and can register Kubernetes Nodes for the VMs it runs
@@ -85,14 +85,16 @@ type Server struct {
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
 	// netres are the load balancers, NSGs and route tables (netresources.go).
-	netres    *netResources
-	ops       map[string]*asyncOp
-	timers    map[*time.Timer]struct{}
-	watchers  []func(vmID string)
-	closed    bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	netres *netResources
+	// containerGroups are Container Instances groups, by lower-cased ID.
+	containerGroups map[string]*containerGroupRecord
+	ops             map[string]*asyncOp
+	timers          map[*time.Timer]struct{}
+	watchers        []func(vmID string)
+	closed          bool
+	stop            chan struct{}
+	wg              sync.WaitGroup
+	closeOnce       sync.Once
 
 	transportOnce sync.Once
 	transport     *http.Transport
@@ -170,6 +172,7 @@ func (s *Server) resetStateLocked() {
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
 	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
+	s.containerGroups = map[string]*containerGroupRecord{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

@@ -51,6 +51,13 @@ const (
 	OpListDisks         = "ListDisks"
 	OpDeleteDisk        = "DeleteDisk"
 	OpRetailPrices      = "RetailPrices"
+	// Container Instances.
+	OpPutContainerGroup    = "PutContainerGroup"
+	OpGetContainerGroup    = "GetContainerGroup"
+	OpDeleteContainerGroup = "DeleteContainerGroup"
+	OpListContainerGroups  = "ListContainerGroups"
+	OpContainerLogs        = "ListContainerLogs"
+	OpListACIUsages        = "ListContainerInstanceUsages"
 	// Community gallery reads (the AKS node images).
 	OpGetGalleryImage          = "GetCommunityGalleryImage"
 	OpListGalleryImageVersions = "ListCommunityGalleryImageVersions"
@@ -66,7 +73,8 @@ func knownOperation(op string) bool {
 	switch op {
 	case OpPutVM, OpGetVM, OpDeleteVM, OpListVM, OpListVMAll, OpInstanceView, OpGetOperation, OpListSKUs, OpListUsages,
 		OpPutNIC, OpGetNIC, OpDeleteNIC, OpListNIC, OpListNICAll, OpPutVNet, OpGetVNet, OpVNetUsages, OpPutSubnet, OpGetSubnet, OpRetailPrices,
-		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion:
+		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion,
+		OpPutContainerGroup, OpGetContainerGroup, OpDeleteContainerGroup, OpListContainerGroups, OpContainerLogs, OpListACIUsages:
 		return true
 	}
 	return false

@@ -35,6 +35,14 @@ const (
 	BucketGetOperation        = "GetOperation3Min"
 	BucketNetworkWrites       = "NetworkWrites5Min"
 	BucketNetworkReads        = "NetworkReads5Min"
+	// Container Instances' create and delete limits per subscription and
+	// region, 100 per 5 minutes and 300 per hour each
+	// (container-instances-resource-and-quota-limits, "Changeable Limits");
+	// azuresim keeps them per subscription.
+	BucketContainerGroupCreates5Min  = "ContainerGroupCreates5Min"
+	BucketContainerGroupCreates1Hour = "ContainerGroupCreates1Hour"
+	BucketContainerGroupDeletes5Min  = "ContainerGroupDeletes5Min"
+	BucketContainerGroupDeletes1Hour = "ContainerGroupDeletes1Hour"
 )
 
 // DefaultBuckets are Azure's published limits: Resource Manager's
@@ -54,6 +62,11 @@ func DefaultBuckets() map[string]BucketSpec {
 		BucketGetOperation:        {Size: 15000, RefillPerMinute: 5000},
 		BucketNetworkWrites:       {Size: 1000, RefillPerMinute: 200},
 		BucketNetworkReads:        {Size: 10000, RefillPerMinute: 2000},
+		// Container Instances (above).
+		BucketContainerGroupCreates5Min:  {Size: 100, RefillPerMinute: 20},
+		BucketContainerGroupCreates1Hour: {Size: 300, RefillPerMinute: 5},
+		BucketContainerGroupDeletes5Min:  {Size: 100, RefillPerMinute: 20},
+		BucketContainerGroupDeletes1Hour: {Size: 300, RefillPerMinute: 5},
 	}
 }
 

@@ -148,10 +148,15 @@ func (c *Client) NewListPager(filter string) *runtime.Pager[Page] {
 // ListVMPrices returns every pay-as-you-go VM price row of a region, all
 // pages or an error: a partial listing is never returned.
 func (c *Client) ListVMPrices(ctx context.Context, region string) ([]Item, error) {
+	return c.listAll(ctx, region, VMFilter(region))
+}
+
+// listAll reads every page of the rows matching filter, or fails.
+func (c *Client) listAll(ctx context.Context, region, filter string) ([]Item, error) {
 	if region == "" {
 		return nil, fmt.Errorf("region is required")
 	}
-	pager := c.NewListPager(VMFilter(region))
+	pager := c.NewListPager(filter)
 	var items []Item
 	for pages := 0; pager.More(); pages++ {
 		if pages == maxPages {
