@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -126,6 +127,7 @@ func TestLocalCluster(t *testing.T) {
 	poll.Until(t, 30*time.Second, "the not-ready taint to be removed", func() bool {
 		return c.Get(ctx, client.ObjectKeyFromObject(node), node) == nil && len(node.Spec.Taints) == 0
 	})
+	checkPodStages(ctx, t, c, node.Name)
 	if !equality.Semantic.DeepEqual(node.Status.Capacity, figures) || !equality.Semantic.DeepEqual(node.Status.Allocatable, figures) || node.Status.NodeInfo.KubeletVersion != "v1.35.4" {
 		t.Errorf("the node's figures changed: capacity %v allocatable %v kubelet %q", node.Status.Capacity, node.Status.Allocatable, node.Status.NodeInfo.KubeletVersion)
 	}
@@ -148,4 +150,62 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// checkPodStages checks kwok's pod stages (kwok.yaml): a pod labelled
+// unhealthy runs but is never Ready, and a deleted pod stays Terminating,
+// Ready, until its grace period ends. The e2e suite checks a 30 s grace
+// period (test/e2e/disruption); a short one keeps this test quick.
+func checkPodStages(ctx context.Context, t *testing.T, c client.Client, nodeName string) {
+	t.Helper()
+	unready := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "unready", Namespace: "default", Labels: map[string]string{"kwok.x-k8s.io/stage": "unhealthy"}},
+		Spec: corev1.PodSpec{
+			NodeName:    nodeName,
+			Containers:  []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}},
+			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		},
+	}
+	if err := c.Create(ctx, unready); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the unhealthy pod to run", func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(unready), unready) == nil && unready.Status.Phase == corev1.PodRunning
+	})
+	if podReady(unready) {
+		t.Errorf("a pod labelled kwok.x-k8s.io/stage=unhealthy is Ready: %+v", unready.Status.Conditions)
+	}
+
+	pod := &corev1.Pod{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "probe"}, pod); err != nil {
+		t.Fatal(err)
+	}
+	const grace = 4
+	if err := c.Delete(ctx, pod, client.GracePeriodSeconds(grace)); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	// deletionTimestamp has whole seconds: the pod may go up to 1 s early.
+	poll.Consistently(t, (grace-1)*time.Second-100*time.Millisecond, "the deleted pod to stay Terminating and Ready", func() bool {
+		return c.Get(ctx, client.ObjectKeyFromObject(pod), pod) == nil && pod.DeletionTimestamp != nil && podReady(pod)
+	})
+	poll.Until(t, 15*time.Second, "the deleted pod to go once its grace period ends", func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(pod), pod))
+	})
+	t.Logf("a pod deleted with a %d s grace period went after %s", grace, time.Since(deleted).Round(100*time.Millisecond))
+	if err := c.Delete(ctx, unready, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 15*time.Second, "a pod deleted with no grace period to go", func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(unready), unready))
+	})
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

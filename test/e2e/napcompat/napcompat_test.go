@@ -73,8 +73,11 @@ var _ = Describe("NAP's published examples", func() {
 		DeferCleanup(stopAgent)
 		go playCiliumAgent(agentCtx)
 
-		// Scaled as NAP's documentation scales it: one CPU per replica.
-		Expect(env.Client.Patch(ctx, inflate, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
+		// Scaled as NAP's documentation scales it: one CPU per replica. The
+		// simulated pods keep their grace period when deleted (docs/e2e.md,
+		// "What a simulated pod does"); the example's default 30 s would
+		// only slow the cleanup's drain, so the pods get none.
+		Expect(env.Client.Patch(ctx, inflate, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5,"template":{"spec":{"terminationGracePeriodSeconds":0}}}}`)))).To(Succeed())
 		Expect(env.Client.Create(ctx, addon)).To(Succeed())
 		Expect(env.WaitPodsRunning(ctx, metav1.NamespaceDefault, 6, 4*time.Minute)).To(Succeed())
 		// Pods run as soon as Cilium's taint is gone; karpenter core labels

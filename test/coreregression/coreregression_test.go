@@ -1,0 +1,177 @@
+//go:build e2e
+
+// Package coreregression runs karpenter core's own regression suites
+// (sigs.k8s.io/karpenter/test/suites/regression, at the pinned version,
+// built by `make e2e-core` through the hack/coretests wrapper module) against
+// azkarpenter on the local cluster, with the AKSNodeClass and NodePool in
+// testdata, and writes a per-spec report (docs/e2e.md, "Karpenter core's
+// regression suites").
+//
+// Environment:
+//
+//	CORE_REGRESSION_BIN   the compiled suites (default bin/core-regression.test)
+//	CORE_FOCUS, CORE_SKIP ginkgo focus and skip regular expressions
+//	CORE_TIMEOUT          ginkgo's suite timeout (default 3h)
+package coreregression
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
+)
+
+// skipped are the specs that cannot run here, with the reason; they are
+// passed to ginkgo's skip and reported as skipped with the reason.
+var skipped = map[string]string{}
+
+func TestCoreRegression(t *testing.T) {
+	root, err := testutil.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suites := envOr("CORE_REGRESSION_BIN", filepath.Join(root, "bin", "core-regression.test"))
+	if _, err := os.Stat(suites); err != nil {
+		t.Fatalf("karpenter core's regression suites are not built (make e2e-core builds them): %v", err)
+	}
+	out := filepath.Join(root, ".e2e", "core-report")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	env, err := framework.Start(ctx, framework.Options{Name: "core", TimeScale: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+
+	skip := make([]string, 0, len(skipped)+1)
+	for spec := range skipped {
+		skip = append(skip, regexp.QuoteMeta(spec))
+	}
+	if s := os.Getenv("CORE_SKIP"); s != "" {
+		skip = append(skip, s)
+	}
+	args := []string{
+		"-test.v",
+		"-test.timeout=0",
+		"-ginkgo.v",
+		"-ginkgo.timeout=" + envOr("CORE_TIMEOUT", "3h"),
+		"-ginkgo.json-report=" + filepath.Join(out, "report.json"),
+		"--default-nodeclass=" + filepath.Join(root, "test", "coreregression", "testdata", "aksnodeclass.yaml"),
+		"--default-nodepool=" + filepath.Join(root, "test", "coreregression", "testdata", "nodepool.yaml"),
+	}
+	if f := os.Getenv("CORE_FOCUS"); f != "" {
+		args = append(args, "-ginkgo.focus="+f)
+	}
+	if len(skip) > 0 {
+		args = append(args, "-ginkgo.skip="+strings.Join(skip, "|"))
+	}
+	logFile, err := os.Create(filepath.Join(out, "regression.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, suites, args...)
+	cmd.Dir = out
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Cluster.Kubeconfig, "OUTPUT_DIR="+out)
+	cmd.Stdout = io.MultiWriter(os.Stdout, logFile)
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	runErr := cmd.Run()
+	t.Logf("core's regression suites ran for %s (%v); log %s", time.Since(start).Round(time.Second), runErr, logFile.Name())
+
+	summary, err := summarize(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(summary), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Print(summary)
+	if ferr := env.Failed(); ferr != nil {
+		t.Errorf("the local cluster or a fleet invariant failed during the run: %v", ferr)
+	}
+	if runErr != nil {
+		t.Errorf("karpenter core's regression suites failed (per spec: %s)", filepath.Join(out, "results.md"))
+	}
+}
+
+// summarize turns ginkgo's JSON report into a Markdown table: every spec
+// with its state, time, and the first line of its failure or skip reason.
+func summarize(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(raw, &reports); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	counts := map[string]int{}
+	var rows []string
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType != types.NodeTypeIt {
+				continue
+			}
+			name := strings.Join(append(append([]string{}, s.ContainerHierarchyTexts...), s.LeafNodeText), " / ")
+			state := s.State.String()
+			reason := ""
+			switch {
+			case s.State == types.SpecStateSkipped && skippedReason(name) != "":
+				reason = skippedReason(name)
+			case s.State.Is(types.SpecStateFailureStates):
+				reason = firstLine(s.Failure.Message) + " (" + s.Failure.Location.String() + ")"
+			}
+			counts[state]++
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s |", name, state, s.RunTime.Round(time.Second), reason))
+		}
+	}
+	sort.Strings(rows)
+	states := make([]string, 0, len(counts))
+	for s, n := range counts {
+		states = append(states, fmt.Sprintf("%s %d", s, n))
+	}
+	sort.Strings(states)
+	fmt.Fprintf(&b, "karpenter core regression specs: %s\n\n| spec | result | time | cause or reason |\n| --- | --- | --- | --- |\n%s\n", strings.Join(states, ", "), strings.Join(rows, "\n"))
+	return b.String(), nil
+}
+
+func skippedReason(name string) string {
+	for spec, reason := range skipped {
+		if strings.Contains(name, spec) {
+			return reason
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
