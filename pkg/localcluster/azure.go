@@ -20,11 +20,15 @@ import (
 // The simulated Azure environment of the local cluster.
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
-	ResourceGroup  = "mc_azkarpenter_local_eastus"
-	Location       = "eastus"
-	ClusterName    = "azkarpenter-local"
-	VNet           = "aks-vnet"
-	Subnet         = "aks-subnet"
+	// ResourceGroup is named as AKS names a cluster's node resource group
+	// (MC_<resource group>_<cluster>_<region>), upper-case prefix included:
+	// every run then meets the lower-cased group cloud-provider-azure writes
+	// into Node providerIDs.
+	ResourceGroup = "MC_azkarpenter_local_eastus"
+	Location      = "eastus"
+	ClusterName   = "azkarpenter-local"
+	VNet          = "aks-vnet"
+	Subnet        = "aks-subnet"
 	// SubnetPrefix leaves room for about 4,000 nodes.
 	SubnetPrefix = "10.224.0.0/20"
 	staticToken  = "azkarpenter-local"

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -256,8 +257,26 @@ func (a *Agent) processNext(ctx context.Context) bool {
 	return true
 }
 
-// ProviderID is the Node providerID of a VM, as the Azure cloud provider sets it.
-func ProviderID(vmID string) string { return ProviderIDPrefix + vmID }
+// ProviderID is the Node providerID of a VM, as the Azure cloud provider
+// sets it: for a standalone VM, availabilitySet.GetInstanceIDByNodeName
+// (kubernetes-sigs/cloud-provider-azure, pkg/provider/azure_standard.go)
+// returns ConvertResourceGroupNameToLower(*machine.ID)
+// (pkg/provider/azure_wrap.go), and the node manager prefixes "azure://".
+// That function takes the group from the ID with the greedy pattern
+// .*/subscriptions/(?:.*)/resourceGroups/(.+)/providers/(?:.*) and replaces
+// the first occurrence of it in the whole string with its lower case; the
+// same is done here, so the simulated Node carries exactly what an AKS Node
+// would, whatever the case of the group in the VM's ID.
+func ProviderID(vmID string) string {
+	id := ProviderIDPrefix + vmID
+	m := resourceGroupOfID.FindStringSubmatch(id)
+	if len(m) != 2 {
+		return id
+	}
+	return strings.Replace(id, m[1], strings.ToLower(m[1]), 1)
+}
+
+var resourceGroupOfID = regexp.MustCompile(`.*/subscriptions/(?:.*)/resourceGroups/(.+)/providers/(?:.*)`)
 
 func (a *Agent) reconcile(ctx context.Context, id string) error {
 	vm, ok := a.opts.Source.LookupVM(id)

@@ -123,8 +123,8 @@ func testVM(t testing.TB, size string) VM {
 	if !ok {
 		t.Fatalf("no SKU %s", size)
 	}
-	return VM{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
-		ResourceGroup: "rg", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
+	return VM{ID: "/subscriptions/s/resourceGroups/MC_rg_c_eastus/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
+		ResourceGroup: "MC_rg_c_eastus", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
 		VMID: "6a2b1c9e-0000-4000-8000-000000000001", Running: true, CustomData: customData(t, bootstrapConfig()), OSDiskSizeGB: 128, PrivateIP: "10.1.0.4"}
 }
 
@@ -194,7 +194,8 @@ func TestAgentWithFakeClient(t *testing.T) {
 		node = n
 		return err == nil && len(n.Status.Conditions) > 0 && src.report(vm.ID).Node != ""
 	})
-	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
+	// As cloud-provider-azure writes it: the resource group lower-cased.
+	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/mc_rg_c_eastus/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
 		t.Errorf("providerID %q", node.Spec.ProviderID)
 	}
 	wantLabels := map[string]string{"topology.kubernetes.io/zone": "eastus-2", "node.kubernetes.io/instance-type": "Standard_D4s_v3",

@@ -33,11 +33,12 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if inst.Name != name || inst.InstanceType != "Standard_D2ds_v5" || inst.Zone != "eastus-2" || inst.CapacityType != karpv1.CapacityTypeOnDemand || inst.ProvisioningState != "Succeeded" {
 		t.Fatalf("instance %+v", inst)
 	}
-	wantPID := "azure:///subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	// As cloud-provider-azure writes the Node's: the resource group lower-cased.
+	wantPID := "azure:///subscriptions/" + sub + "/resourceGroups/" + strings.ToLower(rg) + "/providers/Microsoft.Compute/virtualMachines/" + name
 	if inst.ProviderID != wantPID {
 		t.Errorf("providerID %s, want %s", inst.ProviderID, wantPID)
 	}
-	if s, g, n, err := instance.ParseProviderID(inst.ProviderID); err != nil || s != sub || g != rg || n != name {
+	if s, g, n, err := instance.ParseProviderID(inst.ProviderID); err != nil || s != sub || !strings.EqualFold(g, rg) || n != name {
 		t.Errorf("ParseProviderID = %s %s %s %v", s, g, n, err)
 	}
 	if inst.NodePool != "general" || inst.NodeClaim != claim.Name || inst.CreationTime.IsZero() {

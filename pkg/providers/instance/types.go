@@ -247,9 +247,48 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 const providerIDPrefix = "azure://"
 
-// ProviderID is the spec.providerID of the node of a VM.
+// ProviderID is the spec.providerID of the node of a VM, as AKS's cloud node
+// manager writes it: the VM's resource ID with the resource group
+// lower-cased (see ProviderIDFromResourceID).
 func ProviderID(subscriptionID, resourceGroup, vmName string) string {
-	return providerIDPrefix + VMResourceID(subscriptionID, resourceGroup, vmName)
+	return ProviderIDFromResourceID(VMResourceID(subscriptionID, resourceGroup, vmName))
+}
+
+// ProviderIDFromResourceID is the spec.providerID cloud-provider-azure's node
+// manager gives the Node of the VM with an ARM resource ID: "azure://" and
+// the ID with its resource group lower-cased. For a standalone VM,
+// availabilitySet.GetInstanceIDByNodeName (kubernetes-sigs/cloud-provider-azure,
+// pkg/provider/azure_standard.go) returns ConvertResourceGroupNameToLower of
+// the ID ARM returned (pkg/provider/azure_wrap.go: "for historical reasons
+// Azure providerID has the resource group name in lower case"); AKS node
+// resource groups are MC_<rg>_<cluster>_<region>, so a providerID built from
+// the group as configured never matches the Node's. The rest of the ID stays
+// as ARM wrote it.
+func ProviderIDFromResourceID(id string) string {
+	return providerIDPrefix + lowerResourceGroup(id)
+}
+
+// lowerResourceGroup lower-cases the value of the resourceGroups segment of
+// an ARM ID (segment names are case-insensitive in ARM).
+func lowerResourceGroup(id string) string {
+	parts := strings.Split(id, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if strings.EqualFold(parts[i], "resourceGroups") {
+			parts[i+1] = strings.ToLower(parts[i+1])
+			return strings.Join(parts, "/")
+		}
+	}
+	return id
+}
+
+// SameProviderID reports whether two providerIDs name the same VM. ARM
+// resource IDs are case-insensitive, and the case of the resource group
+// differs between what ARM returns, what cloud-provider-azure writes on the
+// Node and what an earlier version of this provider recorded on a
+// NodeClaim; wherever VMs are matched to NodeClaims, IDs are compared with
+// this.
+func SameProviderID(a, b string) bool {
+	return strings.EqualFold(a, b)
 }
 
 // VMResourceID is the ARM ID of a VM.
