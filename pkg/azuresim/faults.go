@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
 )
 
 // Duration is a time.Duration written as "30s" in YAML and JSON.
@@ -166,6 +168,20 @@ type SpotConfig struct {
 	// NoticePeriod is the time between the Preempt notice and deletion
 	// (Azure promises at least 30s).
 	NoticePeriod Duration `json:"noticePeriod,omitzero"`
+	// NoticeSignal is the node condition the notice shows as, as one
+	// generation or the other of AKS's node-problem-detector sets it:
+	// PreemptionScheduled (recent; the default) or VMEventScheduled (older).
+	NoticeSignal string `json:"noticeSignal,omitempty"`
+}
+
+// Spot eviction notice signals (SpotConfig.NoticeSignal).
+const (
+	NoticeSignalPreemptionScheduled = nodeagent.SignalPreemptionScheduled
+	NoticeSignalVMEventScheduled    = nodeagent.SignalVMEventScheduled
+)
+
+func validNoticeSignal(s string) bool {
+	return s == "" || s == NoticeSignalPreemptionScheduled || s == NoticeSignalVMEventScheduled
 }
 
 // Config is the whole fault model. It is read from YAML (or JSON) at start
@@ -252,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if c.Spot.EvictionRatePerHour < 0 {
 		return fmt.Errorf("spot.evictionRatePerHour must be >= 0")
+	}
+	if !validNoticeSignal(c.Spot.NoticeSignal) {
+		return fmt.Errorf("spot.noticeSignal must be %s or %s", NoticeSignalPreemptionScheduled, NoticeSignalVMEventScheduled)
 	}
 	for name, b := range c.Throttling.Buckets {
 		if _, ok := DefaultBuckets()[name]; !ok {

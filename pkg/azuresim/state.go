@@ -37,7 +37,11 @@ type vmRecord struct {
 	nicIDs            []string
 	powerState        string // running | deallocated | stopped
 	evictionNotBefore *time.Time
-	deleteOp          string
+	// evictionSignal and evictionEventID describe the eviction notice (see
+	// nodeagent.VM).
+	evictionSignal  string
+	evictionEventID string
+	deleteOp        string
 	// consumesQuota: a VM counts against quota from its PUT until it is
 	// deleted, except when allocation failed.
 	consumesQuota bool

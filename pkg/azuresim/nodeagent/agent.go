@@ -41,8 +41,12 @@ const (
 	KwokAnnotationValue = "fake"
 	ConditionPreemption = "PreemptionScheduled"
 	ReasonSpotEviction  = "SpotEvictionIncoming"
-	ProviderIDPrefix    = "azure://"
-	defaultOSDiskGB     = 30 // Azure marketplace Linux image default when the VM does not say
+	// ConditionVMEventScheduled and its reason are what older versions of
+	// AKS's node-problem-detector set for every Azure scheduled event.
+	ConditionVMEventScheduled = "VMEventScheduled"
+	ReasonVMEventScheduled    = "VMEventScheduled"
+	ProviderIDPrefix          = "azure://"
+	defaultOSDiskGB           = 30 // Azure marketplace Linux image default when the VM does not say
 
 	// TagKubelet, set to KubeletExternal on a VM (through its AKSNodeClass's
 	// tags), tells the agent that a real kubelet runs for the VM outside the
@@ -70,6 +74,10 @@ type VM struct {
 	Created                                                             time.Time
 	Running                                                             bool // provisioned and powered on
 	EvictionNotBefore                                                   *time.Time
+	// EvictionSignal is the node condition the eviction notice shows as
+	// (SignalPreemptionScheduled or SignalVMEventScheduled), and
+	// EvictionEventID the Scheduled Events EventId of the Preempt event.
+	EvictionSignal, EvictionEventID string
 	// CustomData is osProfile.customData as ARM received it (base64).
 	CustomData string
 	// Windows is whether the VM runs Windows (its OS disk's osType).
@@ -342,7 +350,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 		// The real kubelet reports the Node's status.
 		a.report(vm, NodeReport{Node: name})
 		if vm.EvictionNotBefore != nil {
-			return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+			return a.markPreemption(ctx, node, vm)
 		}
 		return nil
 	}
@@ -355,7 +363,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	}
 	a.report(vm, NodeReport{Node: name})
 	if vm.EvictionNotBefore != nil {
-		return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+		return a.markPreemption(ctx, node, vm)
 	}
 	return nil
 }

@@ -389,3 +389,23 @@ func TestAgentLeavesExternalKubelet(t *testing.T) {
 	src.set(vm, false)
 	waitFor(t, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
 }
+
+func TestPreemptionConditionAsNodeProblemDetectorSetsIt(t *testing.T) {
+	nb := time.Date(2026, 3, 2, 19, 1, 45, 0, time.FixedZone("CET", 3600))
+	now := metav1.Now()
+	vm := VM{EvictionEventID: "0F4D1E2A-7C55-4D3E-9A44-7E1B0C2D3E4F"}
+
+	recent := preemptionCondition(vm, nb, now)
+	if recent.Type != "PreemptionScheduled" || recent.Reason != "SpotEvictionIncoming" || recent.Status != corev1.ConditionTrue ||
+		!strings.HasPrefix(recent.Message, "Preempt Scheduled: Mon, 02 Mar 2026 18:01:45 GMT. For more information, see ") ||
+		!strings.HasSuffix(recent.Message, ". EventId: 0F4D1E2A-7C55-4D3E-9A44-7E1B0C2D3E4F") {
+		t.Errorf("recent signal: %+v", recent)
+	}
+
+	vm.EvictionSignal = SignalVMEventScheduled
+	older := preemptionCondition(vm, nb, now)
+	if older.Type != "VMEventScheduled" || older.Reason != "VMEventScheduled" || older.Status != corev1.ConditionTrue ||
+		older.Message != "Preempt Scheduled: Mon, 02 Mar 2026 18:01:45 GMT" {
+		t.Errorf("older signal: %+v", older)
+	}
+}
