@@ -36,6 +36,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
@@ -54,7 +55,10 @@ type Providers struct {
 	Subnets       *subnet.DefaultProvider
 	// SubnetMarks carry NIC refusals for lack of addresses from the
 	// instance provider to the NodeClass status controller.
-	SubnetMarks   *subnet.FullMarks
+	SubnetMarks *subnet.FullMarks
+	// Refusals carry what Azure refused because of a NodeClass's settings
+	// from the instance provider to the NodeClass status controller.
+	Refusals      *refusals.Marks
 	Cluster       cluster.Provider
 	CloudProvider *cloudprovider.CloudProvider
 }
@@ -102,6 +106,8 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull
+	refusalMarks := refusals.NewMarks(clk)
+	instanceOpts.Refusals = refusalMarks
 	launch := launchtemplate.NewDefaultProvider(instanceOpts.LaunchTemplateOptions(), images, clusterInputs)
 	instances := instance.NewDefaultProviderFromClients(instanceOpts, clients, skus, launch, unavailable, q)
 	return &Providers{
@@ -109,6 +115,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		InstanceTypes: instanceTypes, Instances: instances,
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
+		Refusals:      refusalMarks,
 		Cluster:       clusterInputs,
 		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
 	}, nil
@@ -155,7 +162,7 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
-	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks)
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).WithRefusals(o.Refusals)
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
 		nodeClassStatus,

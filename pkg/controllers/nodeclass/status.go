@@ -31,6 +31,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
 
@@ -51,6 +52,15 @@ type StatusController struct {
 	cluster         cluster.Provider
 	defaultSubnetID string
 	subnetMarks     *subnet.FullMarks
+	refusals        *refusals.Marks
+}
+
+// WithRefusals makes the controller show what Azure refused because of a
+// NodeClass's settings as its conditions, and re-evaluate every NodeClass
+// at once when Azure refuses something.
+func (c *StatusController) WithRefusals(m *refusals.Marks) *StatusController {
+	c.refusals = m
+	return c
 }
 
 // WithSubnetMarks makes the controller treat a subnet that just refused a
@@ -173,6 +183,15 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetTrue(v1beta1.ConditionTypeValidationSucceeded)
 	}
 
+	// What Azure refused for this spec overrides what the checks above
+	// concluded: they cannot see everything Azure checks.
+	if c.refusals != nil {
+		for _, r := range c.refusals.Of(nc.Name, nc.Generation) {
+			conditions.SetFalse(r.ConditionType, r.Reason, r.Message)
+			requeue = min(requeue, time.Minute)
+		}
+	}
+
 	if !equality.Semantic.DeepEqual(stored.Status, nc.Status) {
 		if err := c.kubeClient.Status().Patch(ctx, nc, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -253,6 +272,11 @@ func (c *StatusController) Register(_ context.Context, m manager.Manager) error 
 	if c.subnetMarks != nil {
 		b = b.WatchesRawSource(source.Channel(c.subnetMarks.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return all(ctx, "a subnet refused an address")
+		})))
+	}
+	if c.refusals != nil {
+		b = b.WatchesRawSource(source.Channel(c.refusals.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return all(ctx, "Azure refused a NodeClass's launch")
 		})))
 	}
 	return b.Complete(reconcile.AsReconciler(kubeClient, c))

@@ -25,6 +25,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
@@ -79,7 +80,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	images = providers.Images
 	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(providers.SubnetMarks)
+		WithSubnetMarks(providers.SubnetMarks).WithRefusals(providers.Refusals)
 })
 
 var _ = AfterSuite(func() {
@@ -188,15 +189,56 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("is not Ready when an image definition it needs is missing, naming it", func() {
-		// Azure Linux FIPS (V3fips, V3gen2fips) is used by no other spec.
-		Expect(sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3fips")).To(Succeed())
-		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)})
+		// Azure Linux's Trusted Launch definition is used by no other spec.
+		Expect(sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3gen2TL")).To(Succeed())
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux),
+			Security: &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{SecureBoot: lo.ToPtr(true)}}})
 		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageDefinitionNotFound))
-		Expect(cond.Message).To(ContainSubstring("image definition V3fips does not exist in community gallery " + imagefamily.GalleryAzureLinux))
+		Expect(cond.Message).To(ContainSubstring("image definition V3gen2TL does not exist in community gallery " + imagefamily.GalleryAzureLinux))
 		Expect(nc.Status.Images).To(BeEmpty())
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	DescribeTable("is not Ready, saying what to change, for images AKS does not publish",
+		func(spec v1beta1.AKSNodeClassSpec, reason, words string) {
+			nc := reconciled(spec)
+			cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+			Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+			Expect(cond.Reason).To(Equal(reason))
+			Expect(cond.Message).To(ContainSubstring(words))
+			Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+		},
+		Entry("FIPS (AKS publishes FIPS images only in its own galleries)",
+			v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)},
+			imagefamily.ReasonFIPSNotPublished, "remove fipsMode"),
+		Entry("Trusted Launch on Windows",
+			v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2022), Security: &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: lo.ToPtr(true)}}},
+			imagefamily.ReasonNoTrustedLaunchImage, "use a Linux imageFamily"),
+	)
+
+	It("shows what Azure refused for the NodeClass's settings until the NodeClass changes", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2204)})
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		providers.Refusals.Refuse(nc.Name, refusals.Refusal{ConditionType: v1beta1.ConditionTypeImagesReady, Reason: imagefamily.ReasonImageRefused,
+			Message: "Azure refused to create a VM from image x: BadRequest: Use of TrustedLaunch setting is not supported for the provided image.", Generation: nc.Generation})
+		_, err := controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+		Expect(cond.IsFalse()).To(BeTrue())
+		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageRefused))
+		Expect(cond.Message).To(ContainSubstring("Use of TrustedLaunch setting is not supported"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+
+		// The user changes the NodeClass: the refusal was about the old spec.
+		nc.Spec.ImageFamily = lo.ToPtr(v1beta1.ImageFamilyUbuntu2404)
+		Expect(env.Client.Update(ctx, nc)).To(Succeed())
+		_, err = controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 	})
 
 	It("lists the newest image version, and the next one once the images are refreshed", func() {

@@ -171,8 +171,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	e := newEnv(t, nil)
 	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
 		nc.Spec.Spot = &v1beta1.SpotConfiguration{MaxPrice: to.Ptr("0.5")}
-		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: to.Ptr(true)}
-		nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: to.Ptr(true), TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: to.Ptr(true), SecureBoot: to.Ptr(true)}}
 		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
 		nc.Spec.MaxPods = to.Ptr(int32(50))
 	})
@@ -197,12 +196,17 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	if p.SecurityProfile == nil || !*p.SecurityProfile.EncryptionAtHost {
 		t.Error("encryption at host not set")
 	}
+	if sp := p.SecurityProfile; sp == nil || *sp.SecurityType != armcompute.SecurityTypesTrustedLaunch || !*sp.UefiSettings.VTpmEnabled || !*sp.UefiSettings.SecureBootEnabled {
+		t.Errorf("Trusted Launch not set: %+v", sp)
+	}
 	od := p.StorageProfile.OSDisk
 	if od.DiffDiskSettings != nil || *od.ManagedDisk.StorageAccountType != armcompute.StorageAccountTypesPremiumLRS || *od.DiskSizeGB != 128 {
 		t.Errorf("OS disk %+v", od)
 	}
-	if !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "/images/2204gen2fipscontainerd/") {
-		t.Errorf("image %s, want the FIPS 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	// AKS's Trusted Launch definition: Compute refuses Trusted Launch on one
+	// without the feature.
+	if !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "/images/2204gen2TLcontainerd/") {
+		t.Errorf("image %s, want the Trusted Launch 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
 	}
 	view, _ := e.sim.LookupVM(*vm.ID)
 	b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
@@ -210,7 +214,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed", v1beta1.AKSLabelFIPSEnabled: "true",
+		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed",
 		v1beta1.AKSLabelMode: "system", karpv1.CapacityTypeLabelKey: "spot",
 	} {
 		if b.Labels[k] != v {

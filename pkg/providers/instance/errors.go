@@ -124,6 +124,12 @@ type attempt struct {
 	zone         string // label form: <region>-<n> or "0"
 	capacityType string
 	subnetID     string // the NIC's subnet ("" when unknown)
+	// nodeClass and generation name the AKSNodeClass the VM was asked for
+	// ("" for an adopted VM), image its image: refusals of the request's
+	// content are the NodeClass's (refuse).
+	nodeClass  string
+	generation int64
+	image      string
 }
 
 // azureError returns the ARM error code and message of err.
@@ -275,6 +281,9 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 		return ice(ReasonSubnetFull)
 	case CodeTooManyRequests:
 		return cloudprovider.NewCreateError(&conciseError{msg: code + ": " + message, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
+	}
+	if isRefusal(code, status) {
+		return p.refuse(ctx, err, a, code, message)
 	}
 	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
 	if status == http.StatusTooManyRequests {

@@ -207,7 +207,10 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		return nil, nil, "", err
 	}
 	capacityType := offering.CapacityType()
-	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType}
+	if err := p.refused(nc); err != nil {
+		return nil, nil, capacityType, err
+	}
+	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType, nodeClass: nc.Name, generation: nc.Generation}
 	spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: offering, SKU: s, VMName: name})
 	if err != nil {
 		if cluster.IsInputError(err) {
@@ -217,7 +220,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		return nil, nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	tags := p.tags(nc, claim)
-	a.subnetID = spec.SubnetID
+	a.subnetID, a.image = spec.SubnetID, spec.Image.ID
 
 	nicID, err := p.createNIC(ctx, name, spec, tags)
 	if err != nil {
@@ -869,7 +872,7 @@ func (p *DefaultProvider) toInstance(vm *armcompute.VirtualMachine) *Instance {
 	} else {
 		inst.ID = VMResourceID(p.opts.SubscriptionID, p.opts.ResourceGroup, inst.Name)
 	}
-	inst.ProviderID = providerIDPrefix + inst.ID
+	inst.ProviderID = ProviderIDFromResourceID(inst.ID)
 	for k, v := range vm.Tags {
 		if v != nil {
 			inst.Tags[k] = *v

@@ -21,6 +21,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 )
 
 // Ownership tags on every VM, NIC and OS disk the provider creates. Azure tag
@@ -194,6 +195,9 @@ type Options struct {
 	// SubnetFull, when set, is told the subnet ID of every NIC creation
 	// refused for lack of addresses (subnet.FullMarks.MarkFull).
 	SubnetFull func(subnetID string)
+	// Refusals, when set, records what Azure refused because of an
+	// AKSNodeClass's settings, for its status (see refuse).
+	Refusals *refusals.Marks
 	// DeleteWait is how long Delete waits for the VM deletion to finish
 	// before returning with deletion still in progress (default 2s).
 	DeleteWait time.Duration
