@@ -154,6 +154,10 @@ func (s *Server) armMiddleware(op string, class armClass, buckets []string, h ht
 			t.write(rec, r.PathValue("sub"))
 			return
 		}
+		if aerr := checkRequestTags(r); aerr != nil {
+			writeARMError(rec, aerr)
+			return
+		}
 		h.ServeHTTP(rec, r)
 	})
 }

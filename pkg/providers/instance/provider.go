@@ -558,10 +558,7 @@ func firstN(xs []string, n int) []string {
 // tags are the tags of every resource of the VM: the NodeClass's tags and
 // the ownership tags (which win).
 func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim) map[string]*string {
-	tags := map[string]*string{}
-	for k, v := range nc.Spec.Tags {
-		tags[k] = to.Ptr(v)
-	}
+	tags := AzureTags(nc.Spec.Tags)
 	tags[TagCluster] = to.Ptr(p.opts.ClusterName)
 	tags[TagNodePool] = to.Ptr(claim.Labels[karpv1.NodePoolLabelKey])
 	tags[TagNodeClaim] = to.Ptr(claim.Name)
