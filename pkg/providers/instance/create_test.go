@@ -79,7 +79,8 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 		t.Errorf("computerName %s", *p.OSProfile.ComputerName)
 	}
 	for _, tags := range []map[string]*string{vm.Tags, e.nicTags(name)} {
-		want := map[string]string{instance.TagCluster: clusterName, instance.TagNodePool: "general", instance.TagNodeClaim: claim.Name, "team": "platform"}
+		want := map[string]string{instance.TagCluster: clusterName, instance.TagNodePool: "general", instance.TagNodeClaim: claim.Name, "team": "platform",
+			"app.kubernetes.io_part-of": "shop"}
 		for k, v := range want {
 			if tags[k] == nil || *tags[k] != v {
 				t.Errorf("tag %s = %v, want %s", k, tags[k], v)
