@@ -361,35 +361,11 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	if offering.RestrictedIn(req.zone) {
 		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
 	}
-	if p.Priority != nil {
-		switch *p.Priority {
-		case armcompute.VirtualMachinePriorityTypesSpot, armcompute.VirtualMachinePriorityTypesLow:
-			req.spot = true
-		case armcompute.VirtualMachinePriorityTypesRegular:
-		default:
-			return nil, errInvalidParameter("priority", "The value '%s' of parameter 'priority' is not allowed. Allowed values are Regular, Spot.", *p.Priority)
-		}
+	spot, aerr := s.validateSpot(sku, req.location, p)
+	if aerr != nil {
+		return nil, aerr
 	}
-	if req.spot {
-		if !sku.LowPriorityCapable {
-			return nil, armErr(http.StatusConflict, "OperationNotAllowed", "The VM size '%s' is not supported for Spot or Low Priority VMs.", sku.Name)
-		}
-		if p.EvictionPolicy != nil && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDelete && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDeallocate {
-			return nil, errInvalidParameter("evictionPolicy", "The value '%s' of parameter 'evictionPolicy' is not allowed.", *p.EvictionPolicy)
-		}
-		if p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil {
-			maxPrice := *p.BillingProfile.MaxPrice
-			spotPrice, _ := s.cat.Price(sku, req.location, false, true)
-			if maxPrice != -1 && maxPrice <= 0 {
-				return nil, errInvalidParameter("billingProfile.maxPrice", "The value %v of parameter 'billingProfile.maxPrice' is invalid: use -1 or a price in US dollars greater than 0.", maxPrice)
-			}
-			if maxPrice > 0 && maxPrice < spotPrice {
-				return nil, armErr(http.StatusConflict, "OperationNotAllowed", "Unable to perform operation 'Create VM' since the VM's max price %.5f USD is lower than the current Spot price %.5f USD for Azure Spot VM size '%s' in region '%s'.", maxPrice, spotPrice, sku.Name, req.location)
-			}
-		}
-	} else if p.EvictionPolicy != nil || (p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil) {
-		return nil, errInvalidParameter("evictionPolicy", "Eviction policy and max price can be set only for Spot or Low Priority VMs.")
-	}
+	req.spot = spot
 	if p.OSProfile != nil && p.OSProfile.CustomData != nil {
 		cd := *p.OSProfile.CustomData
 		if _, err := base64.StdEncoding.DecodeString(cd); err != nil || len(cd) > 87380 {

@@ -172,6 +172,10 @@ type SpotConfig struct {
 	// generation or the other of AKS's node-problem-detector sets it:
 	// PreemptionScheduled (recent; the default) or VMEventScheduled (older).
 	NoticeSignal string `json:"noticeSignal,omitempty"`
+	// PriceFactor multiplies the spot price Compute compares a VM's max
+	// price with, while the Retail Prices API keeps listing the catalog's:
+	// a spot market that rose since its prices were read (0 means 1).
+	PriceFactor float64 `json:"priceFactor,omitempty"`
 }
 
 // Spot eviction notice signals (SpotConfig.NoticeSignal).
@@ -268,6 +272,9 @@ func (c Config) Validate() error {
 	}
 	if c.Spot.EvictionRatePerHour < 0 {
 		return fmt.Errorf("spot.evictionRatePerHour must be >= 0")
+	}
+	if c.Spot.PriceFactor < 0 {
+		return fmt.Errorf("spot.priceFactor must be >= 0")
 	}
 	if !validNoticeSignal(c.Spot.NoticeSignal) {
 		return fmt.Errorf("spot.noticeSignal must be %s or %s", NoticeSignalPreemptionScheduled, NoticeSignalVMEventScheduled)

@@ -55,6 +55,9 @@ type Decision struct {
 	// OnDemandPrice and SpotPrice are USD/hour; 0 when unknown or not offered.
 	OnDemandPrice float64  `json:"onDemandPrice,omitempty"`
 	SpotPrice     float64  `json:"spotPrice,omitempty"`
+	// SpotPriceAboveCap is the size's listed spot price when it is above
+	// the NodeClass's spot.maxPrice, so the size has no spot offering.
+	SpotPriceAboveCap float64 `json:"spotPriceAboveCap,omitempty"`
 	OSDisk        string   `json:"osDisk,omitempty"`
 	Zones         []string `json:"zones,omitempty"`
 	// Unavailable lists offerings that exist but cannot be launched now.
@@ -341,6 +344,8 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 			if limit := nc.SpotMaxPrice(); limit < 0 || spot <= limit {
 				types = append(types, capacity{karpv1.CapacityTypeSpot, v1beta1.ScaleSetPrioritySpot, spot})
 				d.SpotPrice = spot
+			} else {
+				d.SpotPriceAboveCap = spot
 			}
 		}
 	}

@@ -28,6 +28,11 @@ const (
 	// ConditionTypeLocalDNSReady: spec.localDNS.mode was resolved into
 	// status.localDNSState.
 	ConditionTypeLocalDNSReady = "LocalDNSReady"
+	// ConditionTypeSpotOfferingsAvailable: some VM size the NodeClass can
+	// use has a spot offering under spot.maxPrice. It is not part of Ready:
+	// a NodeClass whose cap is below every spot price still serves
+	// on-demand NodePools, but no spot node can be launched from it.
+	ConditionTypeSpotOfferingsAvailable = "SpotOfferingsAvailable"
 )
 
 // NodeImage is a resolved node image and the instance types it fits.

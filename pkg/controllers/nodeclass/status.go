@@ -174,6 +174,10 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetTrue(v1beta1.ConditionTypeLocalDNSReady)
 	}
 
+	if err := c.spotOfferings(ctx, nc); err != nil {
+		requeue = time.Minute
+	}
+
 	if its, err := c.instanceTypes.List(ctx, nc); err != nil {
 		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
 		requeue = time.Minute
@@ -198,6 +202,46 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		}
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// spotOfferings sets SpotOfferingsAvailable: with a spot.maxPrice below the
+// listed spot price of every size the NodeClass can use, no spot node can
+// be launched, and the condition says so, and what to change, before any
+// VM is asked for.
+func (c *StatusController) spotOfferings(ctx context.Context, nc *v1beta1.AKSNodeClass) error {
+	conditions := nc.StatusConditions()
+	limit := nc.SpotMaxPrice()
+	if limit < 0 {
+		conditions.SetTrue(v1beta1.ConditionTypeSpotOfferingsAvailable)
+		return nil
+	}
+	decisions, err := c.instanceTypes.Explain(ctx, nc)
+	if err != nil {
+		conditions.SetUnknownWithReason(v1beta1.ConditionTypeSpotOfferingsAvailable, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
+		return err
+	}
+	var cheapest *instancetype.Decision
+	for i := range decisions {
+		d := &decisions[i]
+		if !d.Included {
+			continue
+		}
+		if d.SpotPrice > 0 {
+			conditions.SetTrue(v1beta1.ConditionTypeSpotOfferingsAvailable)
+			return nil
+		}
+		if d.SpotPriceAboveCap > 0 && (cheapest == nil || d.SpotPriceAboveCap < cheapest.SpotPriceAboveCap) {
+			cheapest = d
+		}
+	}
+	if cheapest == nil {
+		conditions.SetFalse(v1beta1.ConditionTypeSpotOfferingsAvailable, "NoSpotPrices", "no VM size this AKSNodeClass can use has a spot price in the region; spot NodePools get no nodes from it")
+		return nil
+	}
+	conditions.SetFalse(v1beta1.ConditionTypeSpotOfferingsAvailable, "SpotMaxPriceBelowSpotPrices",
+		fmt.Sprintf("spot.maxPrice %s USD/hour is below the spot price of every VM size this AKSNodeClass can use (the lowest is %s at %s USD/hour), so no spot node can be launched; raise spot.maxPrice or set it to -1 (up to the on-demand price)",
+			strconv.FormatFloat(limit, 'f', -1, 64), cheapest.Name, strconv.FormatFloat(cheapest.SpotPriceAboveCap, 'f', -1, 64)))
+	return nil
 }
 
 // LocalDNSMinKubernetesMinor is the first Kubernetes 1.x minor on which

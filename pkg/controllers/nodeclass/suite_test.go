@@ -218,6 +218,22 @@ var _ = Describe("AKSNodeClass status", func() {
 			imagefamily.ReasonNoTrustedLaunchImage, "use a Linux imageFamily"),
 	)
 
+	It("says, before any VM, that a spot price cap below every listed spot price launches no spot node", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{Spot: &v1beta1.SpotConfiguration{MaxPrice: lo.ToPtr("0.00001")}})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSpotOfferingsAvailable)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SpotMaxPriceBelowSpotPrices"))
+		Expect(cond.Message).To(ContainSubstring("spot.maxPrice 0.00001 USD/hour is below the spot price of every VM size"))
+		Expect(cond.Message).To(ContainSubstring("raise spot.maxPrice or set it to -1"))
+		// On-demand NodePools still launch from it.
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+
+		for _, cap := range []string{"-1", "5"} {
+			nc := reconciled(v1beta1.AKSNodeClassSpec{Spot: &v1beta1.SpotConfiguration{MaxPrice: lo.ToPtr(cap)}})
+			Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeSpotOfferingsAvailable).IsTrue()).To(BeTrue(), "cap %s: %v", cap, nc.Status.Conditions)
+		}
+	})
+
 	It("shows what Azure refused for the NodeClass's settings until the NodeClass changes", func() {
 		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2204)})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)

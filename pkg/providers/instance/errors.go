@@ -33,6 +33,10 @@ const (
 	CodeTooManyRequests                       = "TooManyRequests"
 	CodeNotFound                              = "NotFound"
 	CodeResourceNotFound                      = "ResourceNotFound"
+	// Spot refusals ("Error messages for Azure Spot Virtual Machines and
+	// scale sets").
+	CodeSpotPriceGreaterThanProvidedMaxPrice = "SpotPriceGreaterThanProvidedMaxPrice"
+	CodeAzureSpotIsNotSupportedForThisVMSize = "AzureSpotIsNotSupportedForThisVMSize"
 )
 
 // Reasons the provider marks offerings unavailable with (the "reason" label
@@ -46,6 +50,7 @@ const (
 	ReasonAllocation        = "AllocationFailed"
 	ReasonOverconstrained   = "OverconstrainedAllocation"
 	ReasonSpotNotAllowed    = "SpotNotAllowed"
+	ReasonSpotPriceAboveMax = "SpotPriceAboveMaxPrice"
 	ReasonSubnetFull        = "SubnetFull"
 	ReasonThrottled         = "Throttled"
 	ReasonNoOffering        = "NoCompatibleOffering"
@@ -243,6 +248,16 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.DefaultTTL)
 			return ice(ReasonSpotNotAllowed)
 		}
+	case CodeSpotPriceGreaterThanProvidedMaxPrice:
+		// The size's spot price rose above the NodeClass's cap since the
+		// Retail Prices API listed it: no zone of the size takes the cap
+		// now. Spot prices move slowly; an hour keeps the size out without
+		// a PUT per provisioning pass, and on-demand stays available.
+		mark(ReasonSpotPriceAboveMax, offerings.Any, karpv1.CapacityTypeSpot, offerings.AllocationTTL)
+		return ice(ReasonSpotPriceAboveMax)
+	case CodeAzureSpotIsNotSupportedForThisVMSize:
+		mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.SKUNotAvailableSpotTTL)
+		return ice(ReasonSpotNotAllowed)
 	case CodeSkuNotAvailable:
 		// Azure words the restriction "not available in location 'L' zones
 		// 'Z'" (or lists "Capacity Restrictions"); the words are not a
