@@ -387,6 +387,9 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	if aerr := validateOSDisk(sku, p.StorageProfile); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := checkUltraSSD(req, p); aerr != nil {
+		return nil, aerr
+	}
 	if p.NetworkProfile == nil || len(p.NetworkProfile.NetworkInterfaces) == 0 {
 		return nil, errInvalidParameter("networkProfile", "Required parameter 'networkProfile' is missing (null).")
 	}
@@ -592,6 +595,9 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	failure := s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, true)
 	if failure == nil {
 		failure = s.capacityLocked(req)
+	}
+	if failure == nil {
+		failure = ultraSSDAllocationFailure(req)
 	}
 	delay := cfg.scale(cfg.Latency.VMCreate.sample(s.rng))
 	if failure != nil {

@@ -177,6 +177,7 @@ type vmSpec struct {
 	// marketplace image.
 	imageID       string
 	trustedLaunch bool
+	ultraSSD      bool
 }
 
 func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
@@ -207,6 +208,9 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 		vm.Properties.Priority = lo.ToPtr(armcompute.VirtualMachinePriorityTypesSpot)
 		vm.Properties.EvictionPolicy = lo.ToPtr(lo.CoalesceOrEmpty(s.evictionPolicy, armcompute.VirtualMachineEvictionPolicyTypesDelete))
 		vm.Properties.BillingProfile = &armcompute.BillingProfile{MaxPrice: lo.ToPtr(lo.Ternary(s.maxPrice == 0, -1.0, s.maxPrice))}
+	}
+	if s.ultraSSD {
+		vm.Properties.AdditionalCapabilities = &armcompute.AdditionalCapabilities{UltraSSDEnabled: lo.ToPtr(true)}
 	}
 	if s.customData != "" {
 		vm.Properties.OSProfile.CustomData = lo.ToPtr(s.customData)

@@ -7,6 +7,7 @@ import (
 	"context"
 	stderrors "errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -343,6 +344,8 @@ func (c *CloudProvider) toNodeClaim(inst *instance.Instance, it *cloudprovider.I
 		corev1.LabelInstanceTypeStable: inst.InstanceType,
 		corev1.LabelTopologyZone:       inst.Zone,
 		karpv1.CapacityTypeLabelKey:    inst.CapacityType,
+		// What the VM has, not what its offering allowed.
+		v1beta1.LabelSKUStorageUltraSSD: strconv.FormatBool(inst.UltraSSD),
 	})
 	if inst.NodePool != "" {
 		labels[karpv1.NodePoolLabelKey] = inst.NodePool

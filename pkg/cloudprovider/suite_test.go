@@ -118,6 +118,8 @@ var _ = Describe("CloudProvider", func() {
 		Expect(created.Labels).To(HaveKeyWithValue(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
 		Expect(created.Labels[corev1.LabelTopologyZone]).To(MatchRegexp(`^eastus-[123]$`))
 		Expect(created.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUFamily, "D"))
+		// What the VM has: nobody asked for Ultra Disks.
+		Expect(created.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUStorageUltraSSD, "false"))
 		// As cloud-provider-azure writes the Node's: the group lower-cased.
 		Expect(created.Status.ProviderID).To(HavePrefix("azure:///subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + strings.ToLower(testutil.ResourceGroup) + "/providers/Microsoft.Compute/virtualMachines/"))
 		Expect(created.Status.Capacity.Cpu().Value()).To(Equal(int64(2)))

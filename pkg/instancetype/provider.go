@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -382,12 +381,20 @@ func offeringRequirements(capacityType, zone, priority string, ultraSSD bool) sc
 	if r, ok := sharedOfferingRequirements.Load(key); ok {
 		return r.(scheduling.Requirements)
 	}
+	// Where the size can attach Ultra Disks, a node can be made with or
+	// without them (additionalCapabilities.ultraSSDEnabled is asked for only
+	// when the NodeClaim requires it); elsewhere only without, as AKS node
+	// auto-provisioning's ultraSSDOptions offers them.
+	ultraValues := []string{"false"}
+	if ultraSSD {
+		ultraValues = []string{"true", "false"}
+	}
 	r := scheduling.NewRequirements(
 		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, capacityType),
 		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
 		scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, priority),
 		scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, priority),
-		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(ultraSSD)),
+		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, ultraValues...),
 	)
 	actual, _ := sharedOfferingRequirements.LoadOrStore(key, r)
 	return actual.(scheduling.Requirements)

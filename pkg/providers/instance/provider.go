@@ -713,6 +713,11 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 	if nc.Spec.DedicatedHostGroupID != nil && *nc.Spec.DedicatedHostGroupID != "" {
 		props.HostGroup = &armcompute.SubResource{ID: nc.Spec.DedicatedHostGroupID}
 	}
+	if spec.UltraSSD {
+		// Chosen only where the size can attach Ultra Disks in the zone
+		// (the offering's sku-storage-ultra-ssd values).
+		props.AdditionalCapabilities = &armcompute.AdditionalCapabilities{UltraSSDEnabled: to.Ptr(true)}
+	}
 	if encryptionAtHost || confidential || nc.TrustedLaunch() {
 		props.SecurityProfile = &armcompute.SecurityProfile{}
 		if encryptionAtHost {
@@ -909,6 +914,7 @@ func (p *DefaultProvider) toInstance(vm *armcompute.VirtualMachine) *Instance {
 		if pr.ProvisioningState != nil {
 			inst.ProvisioningState = *pr.ProvisioningState
 		}
+		inst.UltraSSD = pr.AdditionalCapabilities != nil && lo.FromPtr(pr.AdditionalCapabilities.UltraSSDEnabled)
 	}
 	return inst
 }

@@ -157,6 +157,9 @@ type Instance struct {
 	// ProvisioningState is ARM's provisioningState: Creating, Succeeded,
 	// Failed, Deleting…
 	ProvisioningState string
+	// UltraSSD is whether the VM can attach Ultra Disks
+	// (additionalCapabilities.ultraSSDEnabled).
+	UltraSSD bool
 }
 
 // NIC is a network interface the provider created for a VM.
