@@ -387,6 +387,9 @@ func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMac
 	if aerr := validateOSDisk(sku, p.StorageProfile); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := checkEphemeralGuestState(sku, p); aerr != nil {
+		return nil, aerr
+	}
 	if aerr := checkUltraSSD(req, p); aerr != nil {
 		return nil, aerr
 	}
