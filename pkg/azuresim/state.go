@@ -41,7 +41,9 @@ type vmRecord struct {
 	// nodeagent.VM).
 	evictionSignal  string
 	evictionEventID string
-	deleteOp        string
+	// hostID is the dedicated host the VM was placed on ("" for none).
+	hostID   string
+	deleteOp string
 	// consumesQuota: a VM counts against quota from its PUT until it is
 	// deleted, except when allocation failed.
 	consumesQuota bool

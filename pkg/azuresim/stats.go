@@ -36,10 +36,14 @@ const (
 	OpGetSubnet         = "GetSubnet"
 	OpPutHostGroup      = "PutHostGroup"
 	OpGetHostGroup      = "GetHostGroup"
-	OpGetDisk           = "GetDisk"
-	OpListDisks         = "ListDisks"
-	OpDeleteDisk        = "DeleteDisk"
-	OpRetailPrices      = "RetailPrices"
+	// Dedicated hosts of a host group.
+	OpPutDedicatedHost   = "PutDedicatedHost"
+	OpGetDedicatedHost   = "GetDedicatedHost"
+	OpListDedicatedHosts = "ListDedicatedHosts"
+	OpGetDisk            = "GetDisk"
+	OpListDisks          = "ListDisks"
+	OpDeleteDisk         = "DeleteDisk"
+	OpRetailPrices       = "RetailPrices"
 	// Community gallery reads (the AKS node images).
 	OpGetGalleryImage          = "GetCommunityGalleryImage"
 	OpListGalleryImageVersions = "ListCommunityGalleryImageVersions"

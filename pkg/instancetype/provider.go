@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -52,13 +53,13 @@ type Decision struct {
 	VCPUs     int64    `json:"vcpus"`
 	MemoryGiB float64  `json:"memoryGiB"`
 	// OnDemandPrice and SpotPrice are USD/hour; 0 when unknown or not offered.
-	OnDemandPrice float64  `json:"onDemandPrice,omitempty"`
-	SpotPrice     float64  `json:"spotPrice,omitempty"`
+	OnDemandPrice float64 `json:"onDemandPrice,omitempty"`
+	SpotPrice     float64 `json:"spotPrice,omitempty"`
 	// SpotPriceAboveCap is the size's listed spot price when it is above
 	// the NodeClass's spot.maxPrice, so the size has no spot offering.
-	SpotPriceAboveCap float64 `json:"spotPriceAboveCap,omitempty"`
-	OSDisk        string   `json:"osDisk,omitempty"`
-	Zones         []string `json:"zones,omitempty"`
+	SpotPriceAboveCap float64  `json:"spotPriceAboveCap,omitempty"`
+	OSDisk            string   `json:"osDisk,omitempty"`
+	Zones             []string `json:"zones,omitempty"`
 	// Unavailable lists offerings that exist but cannot be launched now.
 	Unavailable []string `json:"unavailable,omitempty"`
 }
@@ -89,6 +90,16 @@ type DefaultProvider struct {
 	// NodePool), with the NodeClass hash and the generations of every input
 	// they were built from, so an unchanged NodeClass costs a map lookup.
 	cache *cache.LRUExpireCache
+	// hostGroups, when set, gives a NodeClass with a dedicated host group
+	// the sizes, zones and room of its group (hostgroup.go).
+	hostGroups hostgroup.Provider
+}
+
+// WithHostGroups makes the instance types of a NodeClass with a dedicated
+// host group follow the group as last read (see hostgroup.Provider.Get).
+func (p *DefaultProvider) WithHostGroups(h hostgroup.Provider) *DefaultProvider {
+	p.hostGroups = h
+	return p
 }
 
 // NewDefaultProvider returns a provider.
@@ -102,6 +113,7 @@ const cacheTTL = time.Hour
 
 // List implements Provider.
 func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]*cloudprovider.InstanceType, error) {
+	p.readHostGroup(ctx, nc)
 	catalog, err := p.skus.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -138,6 +150,9 @@ type staticType struct {
 	capacity     corev1.ResourceList
 	overhead     *cloudprovider.InstanceTypeOverhead
 	offers       []staticOffer
+	// hostGroupRoom is false when the NodeClass's dedicated host group has
+	// no room left for the size: its offerings are unavailable.
+	hostGroupRoom bool
 }
 
 // staticOffer is an offering without its availability.
@@ -156,7 +171,7 @@ type staticEntry struct {
 // only when the NodeClass, the catalog or prices change (or after an hour,
 // for retirement dates).
 func (p *DefaultProvider) staticTypes(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog) []*staticType {
-	key := fmt.Sprintf("%s/%s/%t/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation())
+	key := fmt.Sprintf("%s/%s/%t/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.hostGroupGeneration())
 	if v, ok := p.cache.Get(staticPrefix + nc.Name); ok {
 		if e := v.(staticEntry); e.key == key {
 			return e.types
@@ -183,7 +198,7 @@ const staticPrefix = "static "
 func (p *DefaultProvider) availableOfferings(st *staticType, q *quota.Snapshot) cloudprovider.Offerings {
 	out := make(cloudprovider.Offerings, len(st.offers))
 	for i, o := range st.offers {
-		out[i] = &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: p.unavailableReason(st.sku, o.key, q) == ""}
+		out[i] = &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: p.unavailableReason(st.sku, o.key, q) == "" && st.hostGroupRoom}
 	}
 	return out
 }
@@ -223,7 +238,7 @@ func (p *DefaultProvider) cached(name, key string) ([]*cloudprovider.InstanceTyp
 
 func (p *DefaultProvider) cacheKey(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog, q *quota.Snapshot) string {
 	// The LocalDNS state is status, not spec: it filters sizes too.
-	return fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+	return fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation, p.hostGroupGeneration())
 }
 
 // ForNodePool implements Provider. Results are cached like List's, by the
@@ -253,6 +268,7 @@ func (p *DefaultProvider) ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeCl
 
 // Explain implements Provider.
 func (p *DefaultProvider) Explain(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]Decision, error) {
+	p.readHostGroup(ctx, nc)
 	catalog, err := p.skus.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -282,6 +298,9 @@ func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.S
 	offers := make(cloudprovider.Offerings, 0, len(st.offers))
 	for _, o := range st.offers {
 		reason := p.unavailableReason(s, o.key, q)
+		if reason == "" && !st.hostGroupRoom {
+			reason = "dedicated host group full"
+		}
 		if reason != "" {
 			d.Unavailable = append(d.Unavailable, fmt.Sprintf("%s/%s: %s", o.key.Zone, o.key.CapacityType, reason))
 		}
@@ -299,6 +318,8 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 	size, parsed := ParseSize(s.Name)
 	*d = Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
 	reasons := exclusionReasons(s, size, parsed, nc, now)
+	group, groupReasons := p.hostGroupFor(s, nc)
+	reasons = append(reasons, groupReasons...)
 	osDisk, diskReason := sku.ChooseOSDisk(s, nc)
 	if diskReason == "" {
 		d.OSDisk = osDisk.String()
@@ -312,7 +333,7 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		d.Reasons = reasons
 		return nil
 	}
-	offers := p.offerings(s, nc, onDemand, d)
+	offers := p.offerings(s, nc, onDemand, d, group)
 	reqs := make(cloudprovider.Offerings, len(offers))
 	for i, o := range offers {
 		reqs[i] = &cloudprovider.Offering{Requirements: o.requirements}
@@ -328,17 +349,21 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB),
 		overhead:     Overhead(s),
 		offers:       offers,
+		// The group's hosts report their room per size; a size they run but
+		// have no room for stays, unavailable, so core prices it.
+		hostGroupRoom: group == nil || group.Room(s.Name) > 0,
 	}
 }
 
 // offerings are the size's zones × capacity types, each with its price.
-func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, d *Decision) []staticOffer {
+func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, d *Decision, group *hostgroup.HostGroup) []staticOffer {
 	type capacity struct {
 		name, priority string
 		price          float64
 	}
 	types := []capacity{{karpv1.CapacityTypeOnDemand, v1beta1.ScaleSetPriorityRegular, onDemand}}
-	if s.Bool(sku.CapLowPriorityCapable) {
+	// Spot VMs cannot run on dedicated hosts (hostGroupFor).
+	if s.Bool(sku.CapLowPriorityCapable) && nc.Spec.DedicatedHostGroupID == nil {
 		if spot, ok := p.spotPrice(s.Name, nc); ok {
 			if limit := nc.SpotMaxPrice(); limit < 0 || spot <= limit {
 				types = append(types, capacity{karpv1.CapacityTypeSpot, v1beta1.ScaleSetPrioritySpot, spot})
@@ -352,6 +377,9 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 	// regional as a whole (PlacementScope), and every requirement key of an
 	// offering costs karpenter core's scheduler on each compatibility check.
 	zones := s.Zones
+	if group != nil {
+		zones = hostGroupZones(group, s)
+	}
 	if len(zones) == 0 {
 		zones = []string{""}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
@@ -58,7 +59,10 @@ type Providers struct {
 	SubnetMarks *subnet.FullMarks
 	// Refusals carry what Azure refused because of a NodeClass's settings
 	// from the instance provider to the NodeClass status controller.
-	Refusals      *refusals.Marks
+	Refusals *refusals.Marks
+	// HostGroups reads the dedicated host groups NodeClasses name, for their
+	// status and instance types.
+	HostGroups    *hostgroup.DefaultProvider
 	Cluster       cluster.Provider
 	CloudProvider *cloudprovider.CloudProvider
 }
@@ -88,12 +92,13 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	imageOpts.KubernetesVersion = clusterInputs.KubernetesVersion
 	imageOpts.Clock = clk
 	images := imagefamily.NewDefaultProviderFromFactory(clients.Compute, imageOpts)
+	hostGroups := hostgroup.NewDefaultProvider(hostgroup.NewClientFor(clients.Credential, clients.Options), clk)
 	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
 		Region:            opts.Location,
 		ClusterName:       opts.ClusterName,
 		NodeResourceGroup: opts.ResourceGroup,
 		DefaultMaxPods:    maxPods,
-	}, skus, prices, unavailable, q, clk)
+	}, skus, prices, unavailable, q, clk).WithHostGroups(hostGroups)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,
 		SubscriptionID: opts.SubscriptionID,
@@ -116,6 +121,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
 		Refusals:      refusalMarks,
+		HostGroups:    hostGroups,
 		Cluster:       clusterInputs,
 		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
 	}, nil
@@ -162,7 +168,8 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
-	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).WithRefusals(o.Refusals)
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).WithRefusals(o.Refusals).
+		WithHostGroups(o.HostGroups, o.Options.Location)
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
 		nodeClassStatus,

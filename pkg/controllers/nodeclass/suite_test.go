@@ -2,8 +2,10 @@ package nodeclass_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -38,6 +40,7 @@ var (
 	sim              *azuresim.Server
 	bootstrapObjects []client.Object
 	images           *imagefamily.DefaultProvider
+	clients          *azure.Clients
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -80,7 +83,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	images = providers.Images
 	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(providers.SubnetMarks).WithRefusals(providers.Refusals)
+		WithSubnetMarks(providers.SubnetMarks).WithRefusals(providers.Refusals).WithHostGroups(providers.HostGroups, testutil.Region)
+	clients, err = azure.NewClients(cfg, testutil.SubscriptionID)
+	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() {
@@ -288,6 +293,75 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("NoInstanceTypes"))
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
+	})
+
+	Describe("on a dedicated host group", func() {
+		// createHostGroup creates a host group in zone 1 through ARM, with a
+		// host of each SKU given.
+		createHostGroup := func(name string, automatic bool, hostSKUs ...string) string {
+			g, err := clients.Compute.NewDedicatedHostGroupsClient().CreateOrUpdate(ctx, testutil.ResourceGroup, name, armcompute.DedicatedHostGroup{
+				Location: lo.ToPtr(testutil.Region), Zones: []*string{lo.ToPtr("1")},
+				Properties: &armcompute.DedicatedHostGroupProperties{PlatformFaultDomainCount: lo.ToPtr[int32](1), SupportAutomaticPlacement: lo.ToPtr(automatic)},
+			}, nil)
+			Expect(err).NotTo(HaveOccurred())
+			for i, sku := range hostSKUs {
+				poller, err := clients.Compute.NewDedicatedHostsClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, name, fmt.Sprintf("host-%d", i), armcompute.DedicatedHost{
+					Location: lo.ToPtr(testutil.Region), SKU: &armcompute.SKU{Name: lo.ToPtr(sku)},
+					Properties: &armcompute.DedicatedHostProperties{PlatformFaultDomain: lo.ToPtr[int32](0)},
+				}, nil)
+				Expect(err).NotTo(HaveOccurred())
+				_, err = poller.PollUntilDone(ctx, nil)
+				Expect(err).NotTo(HaveOccurred())
+			}
+			return *g.ID
+		}
+		validation := func(spec v1beta1.AKSNodeClassSpec) *status.Condition {
+			nc := reconciled(spec)
+			return nc.StatusConditions().Get(v1beta1.ConditionTypeValidationSucceeded)
+		}
+
+		It("is Ready on a group whose hosts have room, with only their series, on demand, in the group's zone", func() {
+			id := createHostGroup("hg-ready", true, "DSv3-Type3")
+			nc := reconciled(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(id)})
+			Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+			its, err := providers.InstanceTypes.List(ctx, nc)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(its).NotTo(BeEmpty())
+			for _, it := range its {
+				Expect(it.Name).To(MatchRegexp(`^Standard_D\d+s_v3$`))
+				for _, o := range it.Offerings {
+					Expect(o.CapacityType()).To(Equal(karpv1.CapacityTypeOnDemand))
+					Expect(o.Zone()).To(Equal(testutil.Region + "-1"))
+				}
+			}
+		})
+
+		It("is not Ready, naming the group, when it does not exist, has no hosts, or does not place VMs", func() {
+			missing := "/subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Compute/hostGroups/missing"
+			cond := validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(missing)})
+			Expect(cond.IsFalse()).To(BeTrue())
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupNotFound"))
+			Expect(cond.Message).To(ContainSubstring(missing))
+
+			empty := createHostGroup("hg-empty", true)
+			cond = validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(empty)})
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupHasNoHosts"))
+
+			manual := createHostGroup("hg-manual", false, "DSv3-Type3")
+			cond = validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(manual)})
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupWithoutAutomaticPlacement"))
+		})
+
+		It("is not Ready when the rest of the NodeClass leaves no size its hosts run", func() {
+			// No Dsv3 size has a cache or resource disk of 2 TiB for an
+			// ephemeral OS disk; larger sizes of other series do.
+			id := createHostGroup("hg-series", true, "DSv3-Type3")
+			cond := validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(id),
+				OSDiskType: lo.ToPtr(v1beta1.OSDiskTypeEphemeral), OSDiskSizeGB: lo.ToPtr[int32](2048)})
+			Expect(cond.IsFalse()).To(BeTrue())
+			Expect(cond.Reason).To(Equal("NoInstanceTypesOnDedicatedHostGroup"))
+			Expect(cond.Message).To(ContainSubstring(id))
+		})
 	})
 
 	// Issue 12 (keep it last: the subnet's mark outlives the spec): a NIC
