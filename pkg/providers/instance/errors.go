@@ -195,6 +195,9 @@ func IsARMNotFound(err error) bool {
 // CreateError otherwise. families lists the quota families of the catalog,
 // for marks that cover every spot size.
 func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, families []string) error {
+	if t := throttled(err, fmt.Sprintf("creating VM of size %s in %s (%s)", a.sku.Name, a.zone, a.capacityType)); t != nil {
+		return t
+	}
 	code, message, status, ok := azureError(err)
 	if !ok {
 		return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(err.Error()))
@@ -294,16 +297,11 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			p.opts.SubnetFull(a.subnetID)
 		}
 		return ice(ReasonSubnetFull)
-	case CodeTooManyRequests:
-		return cloudprovider.NewCreateError(&conciseError{msg: code + ": " + message, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
 	}
 	if isRefusal(code, status) {
 		return p.refuse(ctx, err, a, code, message)
 	}
 	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
-	if status == http.StatusTooManyRequests {
-		return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
-	}
 	return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, conditionReason(code), truncate(msg))
 }
 

@@ -61,6 +61,9 @@ type DefaultProvider struct {
 	launch      launchtemplate.Provider
 	unavailable *offerings.Cache
 	quotas      quota.Provider
+	// retryAfter, when set, says which creations Azure's Retry-After still
+	// holds back (throttle.go).
+	retryAfter *azure.RetryAfterGate
 
 	sshOnce sync.Once
 	sshKey  string
@@ -79,8 +82,10 @@ func NewDefaultProvider(opts Options, vms VirtualMachinesAPI, nics InterfacesAPI
 // NewDefaultProviderFromClients is NewDefaultProvider with the clients of an
 // azure.Clients.
 func NewDefaultProviderFromClients(opts Options, clients *azure.Clients, skus sku.Provider, launch launchtemplate.Provider, unavailable *offerings.Cache, quotas quota.Provider) *DefaultProvider {
-	return NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewVirtualMachineExtensionsClient(),
+	p := NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewVirtualMachineExtensionsClient(),
 		clients.Compute.NewDisksClient(), skus, launch, unavailable, quotas)
+	p.retryAfter = clients.RetryAfter
+	return p
 }
 
 func (o Options) withDefaults() Options {
@@ -210,6 +215,9 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 	if err := p.refused(nc); err != nil {
 		return nil, nil, capacityType, err
 	}
+	if err := p.heldBack(); err != nil {
+		return nil, nil, capacityType, err
+	}
 	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType, nodeClass: nc.Name, generation: nc.Generation}
 	spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: offering, SKU: s, VMName: name})
 	if err != nil {
@@ -263,8 +271,9 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		case ctx.Err() != nil:
 			// Still creating: the NodeClaim's registration timeout decides.
 			return nil, p.timeoutError(ctx, name, err)
-		case !isARMError(err):
-			// Lost contact with the operation: the VM may well come up.
+		case !isARMError(err) || isThrottled(err):
+			// Lost contact with the operation (or Azure throttled its
+			// polling): the VM may well come up.
 			logFrom(ctx).Info("lost track of the VM's creation operation; following the VM instead", "error", err.Error())
 			if inst, err = p.awaitProvisioned(ctx, name, a, catalog); err != nil {
 				return nil, err
@@ -475,6 +484,9 @@ func (p *DefaultProvider) failure(ctx context.Context, err error, a attempt, cat
 }
 
 func (p *DefaultProvider) transientError(ctx context.Context, err error, what string) error {
+	if t := throttled(err, what); t != nil {
+		return t
+	}
 	if code, msg, _, ok := azureError(err); ok && code != "" {
 		return cloudprovider.NewCreateError(&conciseError{msg: what + ": " + code + ": " + msg, err: err}, conditionReason(code), truncate(what+": "+msg))
 	}
