@@ -46,7 +46,7 @@ func TestDeleteOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.PollUntilDone(e.ctx, poll); err != nil {
+			if _, err := p.PollUntilDone(e.ctx, lroPoll); err != nil {
 				t.Fatal(err)
 			}
 			st := e.srv.Snapshot()
@@ -87,14 +87,14 @@ func TestHostGroupPlacement(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(e.ctx, poll)
+		_, err = p.PollUntilDone(e.ctx, lroPoll)
 		return err
 	}
 	if err := create("missing-group", false); err == nil || respErr(t, err).StatusCode != http.StatusNotFound {
 		t.Fatalf("VM on a host group that does not exist: %v, want 404", err)
 	}
 	put := func(auto bool) {
-		status, _, body := e.raw(http.MethodPut, hg+"?api-version=2024-07-01",
+		status, _, body := e.raw(http.MethodPut, hg+"?api-version=2025-04-01",
 			`{"location":"eastus","zones":["1"],"properties":{"platformFaultDomainCount":1,"supportAutomaticPlacement":`+lo.Ternary(auto, "true", "false")+`}}`,
 			map[string]string{"Authorization": "Bearer x", "Content-Type": "application/json"})
 		if status >= 300 {

@@ -412,9 +412,6 @@ func (s *Server) validateImageLocked(sku *catalog.SKU, location string, p *armco
 			"The selected VM size '%s' cannot boot Hypervisor Generation '%s'. If this was a Create operation please check that the Hypervisor Generation of the Image matches the Hypervisor Generation of the selected VM Size. If this was an Update operation please select a Hypervisor Generation '%s' VM Size. For more information, see https://aka.ms/azuregen2vm",
 			sku.Name, gen, gen)
 	}
-	if aerr := checkImageSecurityType(img.securityType, p.SecurityProfile); aerr != nil {
-		return "", aerr
-	}
 	return img.hyperVGeneration, nil
 }
 

@@ -27,9 +27,9 @@ const (
 	testRG  = "rg-nodes"
 )
 
-// poll is the LRO polling used in tests; the SDK allows sub-second
+// lroPoll is the LRO polling used in tests; the SDK allows sub-second
 // frequencies under `go test`.
-var poll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
+var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
 
 type env struct {
 	t       *testing.T
@@ -126,7 +126,7 @@ func (e *env) network(location, prefix string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := p.PollUntilDone(e.ctx, poll); err != nil {
+	if _, err := p.PollUntilDone(e.ctx, lroPoll); err != nil {
 		e.t.Fatal(err)
 	}
 	sp, err := e.subnets.BeginCreateOrUpdate(e.ctx, testRG, "vnet", "nodes", armnetwork.Subnet{
@@ -135,7 +135,7 @@ func (e *env) network(location, prefix string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := sp.PollUntilDone(e.ctx, poll); err != nil {
+	if _, err := sp.PollUntilDone(e.ctx, lroPoll); err != nil {
 		e.t.Fatal(err)
 	}
 	return subnetID("vnet", "nodes")
@@ -160,7 +160,7 @@ func (e *env) createNICWithTags(name, location, subnet string, tags map[string]*
 	if err != nil {
 		return armnetwork.Interface{}, err
 	}
-	res, err := p.PollUntilDone(e.ctx, poll)
+	res, err := p.PollUntilDone(e.ctx, lroPoll)
 	return res.Interface, err
 }
 
@@ -186,7 +186,10 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 		Tags:     map[string]*string{"karpenter.sh_nodepool": lo.ToPtr("default")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: lo.ToPtr(armcompute.VirtualMachineSizeTypes(s.size))},
-			OSProfile:       &armcompute.OSProfile{ComputerName: lo.ToPtr(s.name), AdminUsername: lo.ToPtr("azureuser")},
+			OSProfile: &armcompute.OSProfile{ComputerName: lo.ToPtr(s.name), AdminUsername: lo.ToPtr("azureuser"),
+				LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: lo.ToPtr(true), SSH: &armcompute.SSHConfiguration{
+					PublicKeys: []*armcompute.SSHPublicKey{{Path: lo.ToPtr("/home/azureuser/.ssh/authorized_keys"), KeyData: lo.ToPtr(testSSHKey)}},
+				}}},
 			StorageProfile: &armcompute.StorageProfile{
 				ImageReference: &armcompute.ImageReference{Publisher: lo.ToPtr("Canonical"), Offer: lo.ToPtr("ubuntu-24_04-lts"), SKU: lo.ToPtr("server"), Version: lo.ToPtr("latest")},
 				OSDisk:         &armcompute.OSDisk{CreateOption: lo.ToPtr(armcompute.DiskCreateOptionTypesFromImage), DeleteOption: lo.ToPtr(armcompute.DiskDeleteOptionTypesDelete)},
@@ -225,6 +228,9 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 	return vm
 }
 
+// testSSHKey is an ED25519 public key (its private half was never kept).
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 azuresim-test"
+
 // createVM creates a NIC and a VM; it returns the poller result error and
 // the error of the initial PUT separately (sync vs async failures).
 func (e *env) createVM(s vmSpec, subnet string) (vm armcompute.VirtualMachine, putErr, pollErr error) {
@@ -237,7 +243,7 @@ func (e *env) createVM(s vmSpec, subnet string) (vm armcompute.VirtualMachine, p
 	if err != nil {
 		return vm, err, nil
 	}
-	res, err := p.PollUntilDone(e.ctx, poll)
+	res, err := p.PollUntilDone(e.ctx, lroPoll)
 	return res.VirtualMachine, nil, err
 }
 
@@ -255,7 +261,7 @@ func (e *env) deleteVM(name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.PollUntilDone(e.ctx, poll)
+	_, err = p.PollUntilDone(e.ctx, lroPoll)
 	return err
 }
 
@@ -297,18 +303,6 @@ func (e *env) admin(method, path, body string, out any) int {
 		}
 	}
 	return status
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func vnetBody(location string) armnetwork.VirtualNetwork {

@@ -59,6 +59,7 @@ type Server struct {
 	log      *slog.Logger
 	certs    *certBundle
 	handler  http.Handler
+	reads    *http.ServeMux // the GET handlers without middleware (see routes)
 	throttle *throttler
 	stats    *stats
 	requests *requestLog
@@ -81,6 +82,8 @@ type Server struct {
 	hostGroups map[string]*armcompute.DedicatedHostGroup
 	// hosts are the dedicated hosts of the host groups, by lower-cased ID.
 	hosts map[string]*hostRecord
+	// diskEncryptionSets are the disk encryption sets, by lower-cased ID.
+	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
 	ops       map[string]*asyncOp
@@ -166,6 +169,7 @@ func (s *Server) resetStateLocked() {
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
 	s.hosts = map[string]*hostRecord{}
+	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

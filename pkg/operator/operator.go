@@ -98,6 +98,9 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		ClusterName:       opts.ClusterName,
 		NodeResourceGroup: opts.ResourceGroup,
 		DefaultMaxPods:    maxPods,
+		// One overhead for the scheduler's view and nothing else: the node
+		// reports what its hypervisor leaves.
+		VMMemoryOverheadPercent: &opts.VMMemoryOverheadPercent,
 	}, skus, prices, unavailable, q, clk).WithHostGroups(hostGroups)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,
@@ -108,6 +111,11 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		DefaultMaxPods: maxPods,
 		PollFrequency:  opts.ARMPollInterval,
 		NodeIdentities: opts.NodeIdentities,
+		// The cluster-wide node settings (NAP's options of the same names).
+		AdditionalTags:      opts.AdditionalTags,
+		AdminUsername:       opts.LinuxAdminUsername,
+		SSHPublicKey:        opts.SSHPublicKey,
+		DiskEncryptionSetID: opts.DiskEncryptionSetID,
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull
@@ -123,7 +131,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		Refusals:      refusalMarks,
 		HostGroups:    hostGroups,
 		Cluster:       clusterInputs,
-		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait, RepairPolicies: opts.RepairPolicies}),
 	}, nil
 }
 

@@ -8,15 +8,18 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func TestCreateOnDemandEphemeral(t *testing.T) {
@@ -227,6 +230,31 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	}
 }
 
+// A confidential VM is launched as Azure requires one: a confidential size,
+// a CVM image definition, the OS disk's security encryption type and a
+// vTPM with secure boot; azuresim refuses each of them missing
+// (TestVMSecurityRules).
+func TestCreateConfidentialVM(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
+		nc.Spec.Security = &v1beta1.Security{ConfidentialVM: to.Ptr(true)}
+		nc.Spec.OSDiskType = to.Ptr(v1beta1.OSDiskTypeManaged)
+	})
+	inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_DC2as_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := vm.Properties
+	if *p.SecurityProfile.SecurityType != armcompute.SecurityTypesConfidentialVM || !*p.SecurityProfile.UefiSettings.VTpmEnabled ||
+		p.StorageProfile.OSDisk.ManagedDisk.SecurityProfile == nil || !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "CVM") {
+		t.Errorf("confidential VM %+v, image %s", p.SecurityProfile, *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	}
+}
+
 func TestCreateWindowsComputerName(t *testing.T) {
 	e := newEnv(t, nil)
 	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) { nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyWindows2022) })
@@ -257,8 +285,7 @@ func TestCreateWindowsComputerName(t *testing.T) {
 func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 	t.Helper()
 	client := e.clients.Compute.NewVirtualMachineExtensionsClient()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "extension "+extName+" provisioned", func() bool {
 		ext, err := client.Get(e.ctx, rg, vmName, extName, nil)
 		if err != nil {
 			t.Fatalf("extension %s: %v", extName, err)
@@ -267,14 +294,11 @@ func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 		if *p.Type != extType || p.ProtectedSettings != nil {
 			t.Fatalf("extension %s: type %s, protected settings returned: %v", extName, *p.Type, p.ProtectedSettings != nil)
 		}
-		if *p.ProvisioningState == "Succeeded" {
-			return
-		}
-		if *p.ProvisioningState == "Failed" || time.Now().After(deadline) {
+		if *p.ProvisioningState == "Failed" {
 			t.Fatalf("extension %s is %s", extName, *p.ProvisioningState)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return *p.ProvisioningState == "Succeeded"
+	})
 }
 
 var attemptRE = regexp.MustCompile(`(Standard_\w+) (\S+)/(spot|on-demand)`)
@@ -293,8 +317,8 @@ func firstAttempt(t *testing.T, err error) (size, zone, capacityType string) {
 // node add-ons get its tokens from IMDS; an identity ARM would refuse fails
 // the launch with ARM's error.
 func TestCreateAttachesNodeIdentities(t *testing.T) {
-	e := newEnv(t, nil)
 	kubelet := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cluster-agentpool"
+	e := newEnv(t, func(c *azuresim.Config) { c.UserAssignedIdentities = []string{kubelet} })
 	e.opts.NodeIdentities = []string{kubelet}
 	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
 	nc := nodeClass(nil)
@@ -318,5 +342,97 @@ func TestCreateAttachesNodeIdentities(t *testing.T) {
 	_, err = e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
 	if err == nil || !strings.Contains(err.Error(), "InvalidIdentityValues") {
 		t.Errorf("a VM with an identity ARM refuses: %v", err)
+	}
+
+	// An identity that does not exist (deleted, or a typo in
+	// NODE_IDENTITIES) fails the launch with ARM's error and leaves no NIC.
+	missing := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deleted"
+	e.opts.NodeIdentities = []string{missing}
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+	_, err = e.provider.Create(e.ctx, nc, claim, e.instanceTypes(nc))
+	if err == nil || !strings.Contains(err.Error(), "FailedIdentityOperation") || !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("a VM with an identity that does not exist: %v", err)
+	}
+	if _, gerr := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(instance.VMName(claim.Name)), nil); !instance.IsARMNotFound(gerr) {
+		t.Errorf("the NIC of the refused VM was left behind: %v", gerr)
+	}
+}
+
+// The cluster-wide node settings reach every VM: additional tags under the
+// class's (kept by an in-place tag update), the Linux administrator and its
+// SSH key, and the disk encryption set of the OS disk, which Azure (and
+// azuresim) refuse when it does not exist.
+func TestCreateWithNodeSettings(t *testing.T) {
+	e := newEnv(t, nil)
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHUBDJ0rQ1Tfu0cWUcpqx8VmA6ivPS2U0jqdkpTmPnXB ops@example"
+	des := "/subscriptions/" + sub + "/resourceGroups/keys/providers/Microsoft.Compute/diskEncryptionSets/des1"
+	e.opts.AdditionalTags = map[string]string{"cost-center": "1234", "team": "from-options"}
+	e.opts.AdminUsername = "ops"
+	e.opts.SSHPublicKey = key
+	e.opts.DiskEncryptionSetID = des
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	nc := nodeClass(nil)
+	create := func() (*instance.Instance, error) {
+		return e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	}
+
+	_, err := create()
+	if err == nil || !strings.Contains(err.Error(), "DiskEncryptionSet '"+des+"' was not found") {
+		t.Fatalf("a VM whose disk encryption set does not exist: %v", err)
+	}
+	poller, err := e.clients.Compute.NewDiskEncryptionSetsClient().BeginCreateOrUpdate(e.ctx, "keys", "des1", armcompute.DiskEncryptionSet{Location: to.Ptr(region)}, nil)
+	if err == nil {
+		_, err = poller.PollUntilDone(e.ctx, lroPoll)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := lo.MapValues(vm.Tags, func(v *string, _ string) string { return lo.FromPtr(v) })
+	if tags["cost-center"] != "1234" || tags["team"] != "platform" || tags[instance.TagCluster] != clusterName {
+		t.Errorf("VM tags %v: want the additional tags under the class's and the ownership tags", tags)
+	}
+	nic, err := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(inst.Name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.FromPtr(nic.Tags["cost-center"]) != "1234" {
+		t.Errorf("NIC tags %v: want the additional tags", nic.Tags)
+	}
+	osp := vm.Properties.OSProfile
+	if lo.FromPtr(osp.AdminUsername) != "ops" || len(osp.LinuxConfiguration.SSH.PublicKeys) != 1 ||
+		lo.FromPtr(osp.LinuxConfiguration.SSH.PublicKeys[0].KeyData) != key || lo.FromPtr(osp.LinuxConfiguration.SSH.PublicKeys[0].Path) != "/home/ops/.ssh/authorized_keys" {
+		t.Errorf("OS profile: admin %q, keys %+v", lo.FromPtr(osp.AdminUsername), osp.LinuxConfiguration.SSH.PublicKeys)
+	}
+	md := vm.Properties.StorageProfile.OSDisk.ManagedDisk
+	if md == nil || md.DiskEncryptionSet == nil || lo.FromPtr(md.DiskEncryptionSet.ID) != des {
+		t.Errorf("OS disk %+v: want disk encryption set %s", md, des)
+	}
+
+	// An in-place tag update keeps the additional tags.
+	if err := e.provider.UpdateTags(e.ctx, inst.Name, map[string]string{"team": "data"}); err != nil {
+		t.Fatal(err)
+	}
+	vm, err = e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.FromPtr(vm.Tags["cost-center"]) != "1234" || lo.FromPtr(vm.Tags["team"]) != "data" {
+		t.Errorf("after UpdateTags: %v", lo.MapValues(vm.Tags, func(v *string, _ string) string { return lo.FromPtr(v) }))
+	}
+
+	// A malformed ID fails ARM's linked-resource check.
+	e.opts.DiskEncryptionSetID = "des1"
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	if _, err := create(); err == nil || !strings.Contains(err.Error(), "LinkedInvalidPropertyId") {
+		t.Errorf("a disk encryption set that is not a resource ID: %v", err)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 const (
@@ -49,6 +50,8 @@ var prices = map[string][2]float64{
 	"Standard_D4s_v5":  {0.192, 0.040},
 	"Standard_D2ds_v5": {0.113, 0.025},
 	"Standard_D4ds_v5": {0.226, 0.050},
+	// A confidential size (AMD SEV-SNP), for confidential NodeClasses.
+	"Standard_DC2as_v5": {0.115, 0.030},
 }
 
 type fakePrices struct{}
@@ -158,7 +161,7 @@ func (e *env) network(prefix string) {
 		Properties: &armnetwork.VirtualNetworkPropertiesFormat{AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.0.0.0/8")}}},
 	}, nil)
 	if err == nil {
-		_, err = vp.PollUntilDone(e.ctx, poll)
+		_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -167,14 +170,14 @@ func (e *env) network(prefix string) {
 		Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr(prefix)},
 	}, nil)
 	if err == nil {
-		_, err = sp.PollUntilDone(e.ctx, poll)
+		_, err = sp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-var poll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
+var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
 
 func nodeClass(edit func(*v1beta1.AKSNodeClass)) *v1beta1.AKSNodeClass {
 	nc := &v1beta1.AKSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
@@ -232,22 +235,10 @@ func (e *env) instanceTypes(nc *v1beta1.AKSNodeClass) []*cloudprovider.InstanceT
 
 func (e *env) state() azuresim.State { return e.sim.Snapshot() }
 
-// eventually polls cond for up to 5s.
-func (e *env) eventually(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // expectNoLeaks checks that every NIC is attached to a VM and no VM failed.
 func (e *env) expectNoLeaks() {
 	e.t.Helper()
-	e.eventually("no leaked NIC or failed VM", func() bool {
+	poll.Until(e.t, 5*time.Second, "no leaked NIC or failed VM", func() bool {
 		st := e.state()
 		for _, n := range st.NICs {
 			if n.VM == "" {
@@ -284,6 +275,12 @@ func (e *env) sku(name string) *sku.SKU {
 // tags, returning the creation's outcome.
 func (e *env) foreignVM(name string, tags map[string]*string) error {
 	e.t.Helper()
+	return e.foreignVMWith(name, tags, nil)
+}
+
+// foreignVMWith is foreignVM with the VM body edited by edit.
+func (e *env) foreignVMWith(name string, tags map[string]*string, edit func(*armcompute.VirtualMachine)) error {
+	e.t.Helper()
 	np, err := e.clients.Network.NewInterfacesClient().BeginCreateOrUpdate(e.ctx, rg, name, armnetwork.Interface{
 		Location: to.Ptr(region), Tags: tags,
 		Properties: &armnetwork.InterfacePropertiesFormat{IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
@@ -293,22 +290,30 @@ func (e *env) foreignVM(name string, tags map[string]*string) error {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	nic, err := np.PollUntilDone(e.ctx, poll)
+	nic, err := np.PollUntilDone(e.ctx, lroPoll)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	vp, err := e.clients.Compute.NewVirtualMachinesClient().BeginCreateOrUpdate(e.ctx, rg, name, armcompute.VirtualMachine{
+	body := armcompute.VirtualMachine{
 		Location: to.Ptr(region), Tags: tags, Zones: []*string{to.Ptr("1")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
 			StorageProfile:  &armcompute.StorageProfile{ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr(imagefamily.ImageID(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.10.0"))}},
-			OSProfile:       &armcompute.OSProfile{ComputerName: to.Ptr(name), AdminUsername: to.Ptr("azureuser")},
-			NetworkProfile:  &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
+			OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr(name), AdminUsername: to.Ptr("azureuser"),
+				LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: to.Ptr(true), SSH: &armcompute.SSHConfiguration{
+					PublicKeys: []*armcompute.SSHPublicKey{{Path: to.Ptr("/home/azureuser/.ssh/authorized_keys"),
+						KeyData: to.Ptr("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 test")}},
+				}}},
+			NetworkProfile: &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
 		},
-	}, nil)
+	}
+	if edit != nil {
+		edit(&body)
+	}
+	vp, err := e.clients.Compute.NewVirtualMachinesClient().BeginCreateOrUpdate(e.ctx, rg, name, body, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, err = vp.PollUntilDone(e.ctx, poll)
+	_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	return err
 }

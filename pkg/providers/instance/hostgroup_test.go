@@ -34,7 +34,7 @@ func TestDedicatedHostGroupLaunchesUntilItsHostsAreFull(t *testing.T) {
 		Properties: &armcompute.DedicatedHostProperties{PlatformFaultDomain: to.Ptr[int32](0)},
 	}, nil)
 	if err == nil {
-		_, err = hp.PollUntilDone(e.ctx, poll)
+		_, err = hp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,9 @@ func (o Options) withDefaults() Options {
 	if o.DeleteWait == 0 {
 		o.DeleteWait = DefaultDeleteWait
 	}
+	if o.AdminUsername == "" {
+		o.AdminUsername = AdminUsername
+	}
 	return o
 }
 
@@ -567,10 +570,10 @@ func firstN(xs []string, n int) []string {
 	return xs
 }
 
-// tags are the tags of every resource of the VM: the NodeClass's tags and
-// the ownership tags (which win).
+// tags are the tags of every resource of the VM: the additional tags, the
+// NodeClass's tags over them, and the ownership tags (which win).
 func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim) map[string]*string {
-	tags := AzureTags(nc.Spec.Tags)
+	tags := AzureTags(lo.Assign(p.opts.AdditionalTags, nc.Spec.Tags))
 	tags[TagCluster] = to.Ptr(p.opts.ClusterName)
 	tags[TagNodePool] = to.Ptr(claim.Labels[karpv1.NodePoolLabelKey])
 	tags[TagNodeClaim] = to.Ptr(claim.Name)
@@ -670,9 +673,20 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 		}
 	}
 
+	if p.opts.DiskEncryptionSetID != "" {
+		// Customer-managed keys, as NAP sets them.
+		osDisk.ManagedDisk.DiskEncryptionSet = &armcompute.DiskEncryptionSetParameters{ID: to.Ptr(p.opts.DiskEncryptionSetID)}
+	}
+
+	// --linux-admin-username names Linux nodes' administrator; Windows
+	// nodes keep AKS's.
+	admin := p.opts.AdminUsername
+	if nc.IsWindows() {
+		admin = AdminUsername
+	}
 	osProfile := &armcompute.OSProfile{
 		ComputerName:  to.Ptr(spec.ComputerName),
-		AdminUsername: to.Ptr(AdminUsername),
+		AdminUsername: to.Ptr(admin),
 		CustomData:    to.Ptr(spec.Artifact.CustomData),
 	}
 	if nc.IsWindows() {
@@ -694,7 +708,7 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 			DisablePasswordAuthentication: to.Ptr(true),
 			ProvisionVMAgent:              to.Ptr(true),
 			SSH: &armcompute.SSHConfiguration{PublicKeys: []*armcompute.SSHPublicKey{{
-				Path:    to.Ptr("/home/" + AdminUsername + "/.ssh/authorized_keys"),
+				Path:    to.Ptr("/home/" + admin + "/.ssh/authorized_keys"),
 				KeyData: to.Ptr(key),
 			}}},
 		}

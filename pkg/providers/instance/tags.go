@@ -38,8 +38,9 @@ func AzureTags(tags map[string]string) map[string]*string {
 	return out
 }
 
-// UpdateTags makes the tags of a VM and its NIC the AKSNodeClass's tags plus
-// the ownership tags the VM already has, without touching anything else:
+// UpdateTags makes the tags of a VM and its NIC the additional tags, the
+// AKSNodeClass's tags over them, plus the ownership tags the VM already has,
+// without touching anything else:
 // tags are applied in place, not by replacing nodes. Tags nobody asked for
 // any more (and tags others added) go. A missing VM is an error for which
 // IsNotFound is true.
@@ -51,7 +52,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		}
 		return fmt.Errorf("reading VM %s: %w", name, err)
 	}
-	want := AzureTags(userTags)
+	want := AzureTags(lo.Assign(p.opts.AdditionalTags, userTags))
 	for k, v := range got.Tags {
 		if isOwnershipTag(k) {
 			want[k] = v
@@ -65,7 +66,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		if _, err := poller.PollUntilDone(ctx, p.pollOptions()); err != nil {
 			return fmt.Errorf("updating the tags of VM %s: %w", name, err)
 		}
-		tagUpdatesTotal.Inc(map[string]string{"resource": "vm"})
+		tagWritesTotal.Inc(map[string]string{"resource": "vm"})
 	}
 	nic, err := p.nics.Get(ctx, p.opts.ResourceGroup, NICName(name), nil)
 	if err != nil {
@@ -78,7 +79,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		if _, err := p.nics.UpdateTags(ctx, p.opts.ResourceGroup, NICName(name), armnetwork.TagsObject{Tags: want}, nil); err != nil {
 			return fmt.Errorf("updating the tags of NIC %s: %w", NICName(name), err)
 		}
-		tagUpdatesTotal.Inc(map[string]string{"resource": "nic"})
+		tagWritesTotal.Inc(map[string]string{"resource": "nic"})
 	}
 	return nil
 }

@@ -1,18 +1,17 @@
 package instance_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 // Compute throttles VM creation with a Retry-After longer than the SDK
@@ -63,12 +62,10 @@ func TestLongRetryAfterDefersCreationWithoutMarkingOfferings(t *testing.T) {
 	}
 
 	// Once it has passed, the creation goes through.
-	if err := wait.PollUntilContextTimeout(e.ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+	poll.Until(t, 10*time.Second, "Retry-After to pass", func() bool {
 		_, refused := e.clients.RetryAfter.Until(sub, http.MethodPut, "Microsoft.Compute/virtualMachines")
-		return !refused, nil
-	}); err != nil {
-		t.Fatalf("Retry-After never passed: %v", err)
-	}
+		return !refused
+	})
 	if err := create(); err != nil {
 		t.Fatalf("creation after Retry-After: %v", err)
 	}

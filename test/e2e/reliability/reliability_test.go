@@ -17,7 +17,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -27,15 +26,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
-
-// antiAffine is a Deployment whose pods each need a node of their own.
-func antiAffine(ns, name, pool string, replicas int32, cpu, memory string) client.Object {
-	d := framework.Deployment(ns, name, pool, replicas, cpu, memory)
-	d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-	}}}}
-	return d
-}
 
 // vmWatch samples azuresim until stopped and remembers the most live VMs
 // it ever saw for one NodeClaim.
@@ -140,8 +130,17 @@ var _ = Describe("garbage collection", func() {
 			Location: to.Ptr(localcluster.Location), Tags: vmTags, Zones: []*string{to.Ptr("1")},
 			Properties: &armcompute.VirtualMachineProperties{
 				HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
-				StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage),
-					DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDelete)}},
+				StorageProfile: &armcompute.StorageProfile{
+					ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr("/CommunityGalleries/" + azuresim.GalleryAKSUbuntu + "/Images/2404gen2containerd/Versions/latest")},
+					OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage),
+						DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDelete)}},
+				// As Azure requires of a VM from an image: an OS profile with
+				// an SSH key (one nobody holds the private half of).
+				OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr("aks-gc-gone"), AdminUsername: to.Ptr("azureuser"),
+					LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: to.Ptr(true), SSH: &armcompute.SSHConfiguration{
+						PublicKeys: []*armcompute.SSHPublicKey{{Path: to.Ptr("/home/azureuser/.ssh/authorized_keys"),
+							KeyData: to.Ptr("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 e2e")}},
+					}}},
 				NetworkProfile: &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: to.Ptr(nicID),
 					Properties: &armcompute.NetworkInterfaceReferenceProperties{DeleteOption: to.Ptr(armcompute.DeleteOptionsDelete)}}}},
 			},
@@ -203,7 +202,7 @@ var _ = Describe("faults", func() {
 			Expect(env.Sim.ResetStats(ctx)).To(Succeed())
 			env.Fault(ctx, tc.edit)
 			ns := "faults-" + lo.Ternary(tc.name == "a 429 storm", "429", "5xx")
-			env.Run(ctx, ns, 12, framework.NodePool(ns, "default"), antiAffine(ns, "app", ns, 12, "500m", "512Mi"))
+			env.Run(ctx, ns, 12, framework.NodePool(ns, "default"), framework.AntiAffineDeployment(ns, "app", ns, 12, "500m", "512Mi"))
 			noLeaks(ctx, ns, 3*time.Minute)
 			st, err := env.Sim.Stats(ctx)
 			Expect(err).NotTo(HaveOccurred())
@@ -219,7 +218,7 @@ var _ = Describe("crash safety", func() {
 		np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty
 		np.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("10m")
 		watch := watchVMs(ctx)
-		env.Run(ctx, ns, 0, np, antiAffine(ns, "app", pool, 50, "500m", "512Mi"))
+		env.Run(ctx, ns, 0, np, framework.AntiAffineDeployment(ns, "app", pool, 50, "500m", "512Mi"))
 		rng := rand.New(rand.NewPCG(uint64(GinkgoRandomSeed()), 12))
 		for i := range 5 {
 			wait := time.Duration(1000+rng.IntN(6000)) * time.Millisecond
