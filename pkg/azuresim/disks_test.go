@@ -122,7 +122,7 @@ func TestHostGroupPlacement(t *testing.T) {
 		t.Fatalf("VM on a group without hosts: %v, want AllocationFailed", err)
 	}
 	// A Dsv3-Type3 host: 80 vCPUs, 504 GiB, Dsv3-series VMs only.
-	status, _, body := e.raw(http.MethodPut, hg+"/hosts/host-1?api-version=2024-07-01", `{"location":"eastus","sku":{"name":"DSv3-Type3"},"properties":{"platformFaultDomain":0}}`,
+	status, _, body := e.raw(http.MethodPut, hg+"/hosts/host-1?api-version=2025-04-01", `{"location":"eastus","sku":{"name":"DSv3-Type3"},"properties":{"platformFaultDomain":0}}`,
 		map[string]string{"Authorization": "Bearer x", "Content-Type": "application/json"})
 	if status >= 300 {
 		t.Fatalf("PUT host: %d %s", status, body)
