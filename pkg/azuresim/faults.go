@@ -264,8 +264,8 @@ func (c Config) Validate() error {
 		if !knownOperation(r.Operation) {
 			return fmt.Errorf("errors[%d]: unknown operation %q", i, r.Operation)
 		}
-		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM {
-			return fmt.Errorf("errors[%d]: async errors apply to %s and %s only", i, OpPutVM, OpDeleteVM)
+		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM && r.Operation != OpPutVMExtension {
+			return fmt.Errorf("errors[%d]: async errors apply to %s, %s and %s only", i, OpPutVM, OpDeleteVM, OpPutVMExtension)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
 			return fmt.Errorf("errors[%d]: probability must be within [0,1]", i)

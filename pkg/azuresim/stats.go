@@ -59,7 +59,7 @@ func knownOperation(op string) bool {
 	switch op {
 	case OpPutVM, OpGetVM, OpDeleteVM, OpListVM, OpListVMAll, OpInstanceView, OpGetOperation, OpListSKUs, OpListUsages,
 		OpPutNIC, OpGetNIC, OpDeleteNIC, OpListNIC, OpListNICAll, OpPutVNet, OpGetVNet, OpVNetUsages, OpPutSubnet, OpGetSubnet, OpRetailPrices,
-		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion:
+		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion, OpPutVMExtension:
 		return true
 	}
 	return false

@@ -194,13 +194,19 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			if aerr != nil {
 				return nil, nil, capacityType, aerr
 			}
-			p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
+			spec := p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
 			if wait == nil {
+				if err := p.ensureExtension(ctx, nc, claim, inst, spec, catalog); err != nil {
+					return nil, nil, capacityType, err
+				}
 				return inst, nil, capacityType, nil
 			}
 			return inst, func(ctx context.Context) (*Instance, error) {
 				got, err := wait(ctx)
 				if err != nil {
+					return nil, err
+				}
+				if err := p.ensureExtension(ctx, nc, claim, got, spec, catalog); err != nil {
 					return nil, err
 				}
 				return withLaunchFields(got, inst), nil
@@ -291,10 +297,8 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			p.cleanup(ctx, name)
 			return nil, &launchFailedError{p.failure(ctx, err, a, catalog, "creating VM "+name)}
 		}
-		if err := p.createExtension(ctx, name, spec, tags); err != nil {
-			// The node joins from its custom data whatever happens here; the
-			// extension only reports how provisioning went.
-			logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
+		if err := p.provisionExtension(ctx, nc, name, spec, tags, a, catalog); err != nil {
+			return nil, err
 		}
 		return withLaunchFields(inst, accepted), nil
 	}, capacityType, nil
@@ -380,11 +384,11 @@ func (p *DefaultProvider) awaitProvisioned(ctx context.Context, name string, a a
 // describe fills the launch-time fields (labels, node image version) of an
 // adopted VM by rebuilding its launch spec; they are best effort, as the
 // NodeClass may have changed since the VM was created.
-func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog, inst *Instance) {
+func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog, inst *Instance) *launchtemplate.LaunchSpec {
 	inst.NodeImageVersion = imagefamily.NodeImageVersion(inst.ImageID)
 	s := catalog.SKUs[inst.InstanceType]
 	if s == nil {
-		return
+		return nil
 	}
 	for _, it := range instanceTypes {
 		if it == nil || it.Name != inst.InstanceType {
@@ -396,21 +400,22 @@ func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass
 			}
 			spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: o, SKU: s, VMName: inst.Name})
 			if err != nil {
-				return
+				return nil
 			}
 			inst.Labels = spec.Labels
 			inst.KubernetesVersion = spec.KubernetesVersion
 			if spec.Image.ID == inst.ImageID {
-				return
+				return spec
 			}
 			// Launched from another image version than the NodeClass's now.
 			inst.Labels[v1beta1.AKSLabelNodeImageVersion] = inst.NodeImageVersion
 			if inst.NodeImageVersion == "" {
 				delete(inst.Labels, v1beta1.AKSLabelNodeImageVersion)
 			}
-			return
+			return spec
 		}
 	}
+	return nil
 }
 
 // attemptOf is the offering an existing VM was created on.
@@ -617,11 +622,10 @@ func (p *DefaultProvider) createNIC(ctx context.Context, vmName string, spec *la
 
 // createExtension starts creating the VM's Custom Script Extension: on Linux
 // it reports the outcome of the node's provisioning, on Windows it runs the
-// setup script custom data delivered. It does not wait: the extension takes
-// as long as the node's provisioning, and registration is what core waits for.
-func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) error {
+// setup script custom data delivered.
+func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (*runtime.Poller[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], error) {
 	e := spec.Artifact.Extension
-	_, err := p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
+	return p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
 		Location: to.Ptr(p.opts.Location),
 		Tags:     tags,
 		Properties: &armcompute.VirtualMachineExtensionProperties{
@@ -633,7 +637,6 @@ func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, sp
 			ProtectedSettings:       map[string]any{"commandToExecute": e.CommandToExecute},
 		},
 	}, nil)
-	return err
 }
 
 // vmBody is the VM PUT body.
