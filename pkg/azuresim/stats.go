@@ -34,6 +34,17 @@ const (
 	OpVNetUsages        = "ListVNetUsages"
 	OpPutSubnet         = "PutSubnet"
 	OpGetSubnet         = "GetSubnet"
+	// Load balancers, network security groups and route tables.
+	OpPutLoadBalancer   = "PutLoadBalancer"
+	OpGetLoadBalancer   = "GetLoadBalancer"
+	OpListLoadBalancers = "ListLoadBalancers"
+	OpGetBackendPool    = "GetLoadBalancerBackendAddressPool"
+	OpPutNSG            = "PutNetworkSecurityGroup"
+	OpGetNSG            = "GetNetworkSecurityGroup"
+	OpListNSGs          = "ListNetworkSecurityGroups"
+	OpPutRouteTable     = "PutRouteTable"
+	OpGetRouteTable     = "GetRouteTable"
+	OpListRouteTables   = "ListRouteTables"
 	OpPutHostGroup      = "PutHostGroup"
 	OpGetHostGroup      = "GetHostGroup"
 	// Dedicated hosts of a host group.

@@ -33,6 +33,10 @@ const (
 	// a NodeClass whose cap is below every spot price still serves
 	// on-demand NodePools, but no spot node can be launched from it.
 	ConditionTypeSpotOfferingsAvailable = "SpotOfferingsAvailable"
+	// ConditionTypeNetworkReady: a node's NIC can be built in the cluster's
+	// network (its load balancer pools, NSG and, for kubenet, the subnet's
+	// route table are found and agree); the reason names what is not.
+	ConditionTypeNetworkReady = "NetworkReady"
 )
 
 // NodeImage is a resolved node image and the instance types it fits.
@@ -75,6 +79,7 @@ func (in *AKSNodeClass) StatusConditions(opts ...status.ForOption) status.Condit
 		ConditionTypeSubnetsReady,
 		ConditionTypeBootstrapReady,
 		ConditionTypeLocalDNSReady,
+		ConditionTypeNetworkReady,
 	).For(in, opts...)
 }
 

@@ -55,6 +55,19 @@ type Inputs struct {
 	// VNetGUID is the resource GUID of the nodes' virtual network (for the
 	// Azure CNI overlay labels).
 	VNetGUID string
+	// NetworkResources are the cluster's route table and NSG, as nodes'
+	// cloud configuration names them (empty when none was found; the
+	// AKSNodeClass's NetworkReady condition says why).
+	NetworkResources
+}
+
+// NetworkResources are the Azure network resources of the cluster a node's
+// cloud configuration names (AKS's azure.json routeTableName,
+// routeTableResourceGroup, securityGroupName, securityGroupResourceGroup),
+// read from the node subnet and the node resource group (package network).
+type NetworkResources struct {
+	RouteTableName, RouteTableResourceGroup       string
+	SecurityGroupName, SecurityGroupResourceGroup string
 }
 
 // String describes the inputs without the token's secret.
@@ -119,6 +132,10 @@ type Options struct {
 	NetworkPolicy           string
 	NetworkDataplane        string
 	VNetGUID                string
+	// NetworkResources, when set, reads the cluster's route table and NSG
+	// (network.Provider.NodeResources of the default subnet). Its failure
+	// leaves them empty: it is not an input nodes cannot join without.
+	NetworkResources func(context.Context) (NetworkResources, error)
 }
 
 // ServerVersion reads the API server's version (discovery).
@@ -201,6 +218,10 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 	}
 	if in.ClusterDNS, err = p.clusterDNS(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if p.opts.NetworkResources != nil {
+		// Best effort: a failure here is the NetworkReady condition's.
+		in.NetworkResources, _ = p.opts.NetworkResources(ctx)
 	}
 	if len(errs) > 0 {
 		// The first problem is the condition's reason; all are in the message.
