@@ -52,27 +52,35 @@ func checkRequestTags(r *http.Request) *ARMError {
 	if (r.Method != http.MethodPut && r.Method != http.MethodPatch) || r.Body == nil {
 		return nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	_ = r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil || len(body) > maxBody {
+	tags, ok := requestTags(body, readErr == nil && len(body) <= maxBody)
+	if !ok {
+		// Unreadable, too large or not JSON: the handler refuses the body.
 		return nil
 	}
+	return validateTags(tags)
+}
+
+// requestTags are the string tags of a body, and whether there are any to
+// check (readable is false for a body that could not be read whole).
+func requestTags(body []byte, readable bool) (map[string]string, bool) {
 	var doc struct {
 		Tags map[string]json.RawMessage `json:"tags"`
 	}
-	if json.Unmarshal(body, &doc) != nil || doc.Tags == nil {
-		return nil
+	if !readable || json.Unmarshal(body, &doc) != nil || doc.Tags == nil {
+		return nil, false
 	}
 	tags := make(map[string]string, len(doc.Tags))
 	for k, raw := range doc.Tags {
 		var v *string
 		if json.Unmarshal(raw, &v) != nil {
-			return nil // not a string: the handler's decoding refuses it
+			return nil, false // not a string: the handler's decoding refuses it
 		}
 		tags[k] = lo.FromPtr(v)
 	}
-	return validateTags(tags)
+	return tags, true
 }
 
 // validateTags applies ARM's tag rules, in the order ARM reports them: the

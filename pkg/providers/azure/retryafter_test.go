@@ -19,9 +19,12 @@ import (
 // for its method, and counts what reached it.
 type scriptedTransport struct {
 	mu     sync.Mutex
-	script map[string][]*http.Response
+	script map[string][]throttle
 	sent   []string
 }
+
+// throttle is a scripted 429: its Retry-After and body.
+type throttle struct{ retryAfter, body string }
 
 func (s *scriptedTransport) Do(req *http.Request) (*http.Response, error) {
 	s.mu.Lock()
@@ -30,16 +33,10 @@ func (s *scriptedTransport) Do(req *http.Request) (*http.Response, error) {
 	key := req.Method + " " + req.URL.Path
 	if rs := s.script[key]; len(rs) > 0 {
 		s.script[key] = rs[1:]
-		r := rs[0]
-		r.Request = req
-		return r, nil
+		h := http.Header{"Retry-After": []string{rs[0].retryAfter}, "Content-Type": []string{"application/json"}}
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: h, Body: io.NopCloser(strings.NewReader(rs[0].body)), Request: req}, nil
 	}
 	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req, Header: http.Header{}}, nil
-}
-
-func throttledResponse(retryAfter, body string) *http.Response {
-	h := http.Header{"Retry-After": []string{retryAfter}, "Content-Type": []string{"application/json"}}
-	return &http.Response{StatusCode: http.StatusTooManyRequests, Header: h, Body: io.NopCloser(strings.NewReader(body))}
 }
 
 // Compute's throttling error as Microsoft documents it ("Troubleshooting API
@@ -58,17 +55,21 @@ func gatePipeline(g *RetryAfterGate, tr *scriptedTransport) runtime.Pipeline {
 		&policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 50 * time.Millisecond}})
 }
 
-func send(t *testing.T, pl runtime.Pipeline, ctx context.Context, method, path string) (*http.Response, error) {
+func send(t *testing.T, pl runtime.Pipeline, ctx context.Context, method, path string) error {
 	t.Helper()
 	req, err := runtime.NewRequest(ctx, method, "https://example.invalid"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := pl.Do(req)
-	if err == nil && !runtime.HasStatusCode(resp, http.StatusOK) {
-		err = runtime.NewResponseError(resp)
+	if err != nil {
+		return err
 	}
-	return resp, err
+	defer func() { _ = resp.Body.Close() }()
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return runtime.NewResponseError(resp)
+	}
+	return nil
 }
 
 // A Retry-After above the SDK's MaxRetryDelay: the SDK gives up at once;
@@ -78,10 +79,10 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 	now := time.Now()
 	g := NewRetryAfterGate(50 * time.Millisecond)
 	g.now = func() time.Time { return now }
-	tr := &scriptedTransport{script: map[string][]*http.Response{"PUT " + vmPath: {throttledResponse("1200", computeThrottled)}}}
+	tr := &scriptedTransport{script: map[string][]throttle{"PUT " + vmPath: {{"1200", computeThrottled}}}}
 	pl := gatePipeline(g, tr)
 
-	_, err := send(t, pl, context.Background(), http.MethodPut, vmPath)
+	err := send(t, pl, context.Background(), http.MethodPut, vmPath)
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("first PUT: %v, want the 429", err)
@@ -90,7 +91,7 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 		t.Fatalf("the SDK retried a 20-minute Retry-After: %v", tr.sent)
 	}
 	// Another VM's PUT is held back without a request.
-	_, err = send(t, pl, context.Background(), http.MethodPut, vm2Path)
+	err = send(t, pl, context.Background(), http.MethodPut, vm2Path)
 	var te *ThrottledError
 	if !errors.As(err, &te) || !te.Until.Equal(now.Add(1200*time.Second)) || te.Operation != "PUT Microsoft.Compute/virtualMachines" {
 		t.Fatalf("second PUT: %v, want a ThrottledError until +1200s", err)
@@ -102,15 +103,15 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 		t.Errorf("Until = %v, %v", until, refused)
 	}
 	// Reads of the VM and NIC writes are other operations.
-	if _, err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
 		t.Errorf("GET VM: %v", err)
 	}
-	if _, err := send(t, pl, context.Background(), http.MethodPut, nicPath); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodPut, nicPath); err != nil {
 		t.Errorf("PUT NIC: %v", err)
 	}
 	// Once the time has passed, the PUT goes.
 	now = now.Add(1200 * time.Second)
-	if _, err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
 		t.Fatalf("PUT after Retry-After: %v", err)
 	}
 	if _, refused := g.Until("s", http.MethodPut, "Microsoft.Compute/virtualMachines"); refused {
@@ -124,20 +125,20 @@ func TestARMThrottlingHoldsBackTheKind(t *testing.T) {
 	g := NewRetryAfterGate(50 * time.Millisecond)
 	g.now = func() time.Time { return now }
 	body := `{"error":{"code":"SubscriptionRequestsThrottled","message":"Number of 'write' requests for subscription 's' actor 'a' exceeded. Please try again after '300' seconds after additional tokens are available."}}`
-	tr := &scriptedTransport{script: map[string][]*http.Response{"PUT " + vmPath: {throttledResponse("300", body)}}}
+	tr := &scriptedTransport{script: map[string][]throttle{"PUT " + vmPath: {{"300", body}}}}
 	pl := gatePipeline(g, tr)
-	if _, err := send(t, pl, context.Background(), http.MethodPut, vmPath); err == nil {
+	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err == nil {
 		t.Fatal("no 429")
 	}
 	var te *ThrottledError
-	if _, err := send(t, pl, context.Background(), http.MethodPut, nicPath); !errors.As(err, &te) {
+	if err := send(t, pl, context.Background(), http.MethodPut, nicPath); !errors.As(err, &te) {
 		t.Errorf("NIC write during ARM write throttling: %v", err)
 	}
-	if _, err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
 		t.Errorf("reads are another bucket: %v", err)
 	}
 	// Another subscription is not throttled.
-	if _, err := send(t, pl, context.Background(), http.MethodPut, strings.Replace(nicPath, "/s/", "/other/", 1)); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodPut, strings.Replace(nicPath, "/s/", "/other/", 1)); err != nil {
 		t.Errorf("another subscription: %v", err)
 	}
 }
@@ -147,28 +148,28 @@ func TestARMThrottlingHoldsBackTheKind(t *testing.T) {
 // first is refused instead of sent late.
 func TestShortRetryAfterIsWaitedFor(t *testing.T) {
 	g := NewRetryAfterGate(5 * time.Second)
-	tr := &scriptedTransport{script: map[string][]*http.Response{"PUT " + vmPath: {throttledResponse("1", computeThrottled)}}}
+	tr := &scriptedTransport{script: map[string][]throttle{"PUT " + vmPath: {{"1", computeThrottled}}}}
 	pl := runtime.NewPipeline("test", "v0", runtime.PipelineOptions{PerRetry: []policy.Policy{g}},
 		&policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Second}})
 	start := time.Now()
-	if _, err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
 		t.Fatalf("PUT: %v", err)
 	}
 	if waited := time.Since(start); waited < time.Second {
 		t.Errorf("retried after %v, before the 1s Retry-After", waited)
 	}
-	tr.script["PUT "+vmPath] = []*http.Response{throttledResponse("2", computeThrottled)}
-	if _, err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	tr.script["PUT "+vmPath] = []throttle{{"2", computeThrottled}}
+	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	tr.script["PUT "+vmPath] = []*http.Response{throttledResponse("2", computeThrottled)}
+	tr.script["PUT "+vmPath] = []throttle{{"2", computeThrottled}}
 	g.mu.Lock()
 	g.until[scopeKey("s", "PUT Microsoft.Compute/virtualMachines")] = time.Now().Add(2 * time.Second)
 	g.mu.Unlock()
 	var te *ThrottledError
-	if _, err := send(t, pl, ctx, http.MethodPut, vm2Path); !errors.As(err, &te) {
+	if err := send(t, pl, ctx, http.MethodPut, vm2Path); !errors.As(err, &te) {
 		t.Errorf("a request due before Retry-After passes: %v, want ThrottledError", err)
 	}
 }

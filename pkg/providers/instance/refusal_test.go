@@ -42,7 +42,7 @@ func refusalEnv(t *testing.T, definition string, edit func(*azuresim.Config)) (*
 	if definition != "" {
 		launch = withImage{Provider: e.launch, definition: definition}
 	}
-	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.world.clients, e.world.skus, launch, e.cache, e.quota)
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, launch, e.cache, e.quota)
 	return e, marks
 }
 
