@@ -100,9 +100,19 @@ func (c *AdminClient) SetQuota(ctx context.Context, q QuotaConfig) error {
 // Evict schedules a spot eviction of the VM with the resource ID; notice 0
 // uses the configured notice period.
 func (c *AdminClient) Evict(ctx context.Context, vmID string, notice time.Duration) error {
+	return c.EvictWithSignal(ctx, vmID, notice, "")
+}
+
+// EvictWithSignal is Evict with the node condition the notice shows as:
+// NoticeSignalPreemptionScheduled, NoticeSignalVMEventScheduled or "" (the
+// configured one).
+func (c *AdminClient) EvictWithSignal(ctx context.Context, vmID string, notice time.Duration, signal string) error {
 	body := map[string]any{"id": vmID}
 	if notice > 0 {
 		body["noticePeriod"] = notice.String()
+	}
+	if signal != "" {
+		body["noticeSignal"] = signal
 	}
 	return c.do(ctx, http.MethodPost, "/admin/evict", body, nil)
 }

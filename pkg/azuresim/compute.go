@@ -214,6 +214,12 @@ func (s *Server) instanceView(v *vmRecord) *armcompute.VirtualMachineInstanceVie
 	if v.vm.Properties.OSProfile != nil {
 		iv.ComputerName = v.vm.Properties.OSProfile.ComputerName
 	}
+	// assignedHost: "Resource id of the dedicated host, on which the virtual
+	// machine is allocated through automatic placement" (Compute spec,
+	// VirtualMachineInstanceView).
+	if v.hostID != "" {
+		iv.AssignedHost = lo.ToPtr(v.hostID)
+	}
 	return iv
 }
 
@@ -443,6 +449,12 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	if failure == nil {
 		failure = s.capacityLocked(req)
 	}
+	if failure == nil {
+		failure = ultraSSDAllocationFailure(req)
+	}
+	if failure == nil && req.hostGroupFull != "" {
+		failure = errHostGroupFull(req.hostGroupFull)
+	}
 	delay := cfg.scale(cfg.Latency.VMCreate.sample(s.rng))
 	if failure != nil {
 		delay /= 3 // allocation failures come back faster than a full boot
@@ -466,7 +478,7 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	stored.Properties = &props
 	rec := &vmRecord{id: id, sub: sub, rg: rg, name: name, vm: stored, customData: req.customData, sku: req.sku, zone: req.zone,
 		spot: req.spot, state: stateCreating, created: now, listableAt: now.Add(cfg.scale(cfg.ListDelay.Duration)),
-		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true, hyperVGeneration: req.hyperVGeneration}
+		nicIDs: req.nicIDs, powerState: "running", consumesQuota: true, hyperVGeneration: req.hyperVGeneration, hostID: req.hostID}
 	s.vms[lower(id)] = rec
 	s.osDiskLocked(rec)
 	for _, n := range req.nicIDs {

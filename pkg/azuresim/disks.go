@@ -133,6 +133,11 @@ func (s *Server) validateHostGroupLocked(req *vmRequest, vmName string) *ARMErro
 	if len(hg.Zones) > 0 && !slices.ContainsFunc(hg.Zones, func(z *string) bool { return lo.FromPtr(z) == req.zone }) {
 		return errInvalidParameter("zones", "The virtual machine's zone '%s' is not a zone of host group '%s'.", req.zone, id)
 	}
+	// Automatic placement: a host with room for the size, or an allocation
+	// failure once the PUT is accepted.
+	if req.hostID = s.placeOnHostLocked(lo.FromPtr(hg.ID), req.sku); req.hostID == "" {
+		req.hostGroupFull = lo.FromPtr(hg.ID)
+	}
 	return nil
 }
 
@@ -157,7 +162,7 @@ func (s *Server) getHostGroup(w http.ResponseWriter, r *http.Request) {
 	hg, ok := s.hostGroups[lower(hostGroupID(r.PathValue("sub"), r.PathValue("rg"), r.PathValue("name")))]
 	var out armcompute.DedicatedHostGroup
 	if ok {
-		out = *hg
+		out = s.renderHostGroupLocked(hg, strings.EqualFold(r.URL.Query().Get("$expand"), "instanceView"))
 	}
 	s.mu.RUnlock()
 	if !ok {

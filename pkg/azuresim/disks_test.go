@@ -117,11 +117,45 @@ func TestHostGroupPlacement(t *testing.T) {
 	if err := create("spot-on-host", true); err == nil {
 		t.Fatal("a spot VM was placed on a dedicated host group")
 	}
+	// A group without hosts has no room: the PUT is accepted, allocation fails.
+	if err := create("no-host", false); err == nil || respErr(t, err).ErrorCode != "AllocationFailed" {
+		t.Fatalf("VM on a group without hosts: %v, want AllocationFailed", err)
+	}
+	// A Dsv3-Type3 host: 80 vCPUs, 504 GiB, Dsv3-series VMs only.
+	status, _, body := e.raw(http.MethodPut, hg+"/hosts/host-1?api-version=2025-04-01", `{"location":"eastus","sku":{"name":"DSv3-Type3"},"properties":{"platformFaultDomain":0}}`,
+		map[string]string{"Authorization": "Bearer x", "Content-Type": "application/json"})
+	if status >= 300 {
+		t.Fatalf("PUT host: %d %s", status, body)
+	}
 	if err := create("on-host", false); err != nil {
 		t.Fatal(err)
 	}
 	vm, ok := lo.Find(e.srv.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Name == "on-host" })
 	if !ok || vm.HostGroup != hg {
 		t.Fatalf("VM state %+v, want host group %s", vm, hg)
+	}
+	// The group's instance view says what the host can still take.
+	f := e.computeFactory()
+	got, err := f.NewDedicatedHostGroupsClient().Get(e.ctx, testRG, "hosts", &armcompute.DedicatedHostGroupsClientGetOptions{Expand: lo.ToPtr(armcompute.InstanceViewTypesInstanceView)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Properties.Hosts) != 1 || got.Properties.InstanceView == nil || len(got.Properties.InstanceView.Hosts) != 1 ||
+		got.Properties.InstanceView.Hosts[0].AvailableCapacity == nil {
+		t.Fatalf("host group %+v", got.Properties)
+	}
+	host, err := f.NewDedicatedHostsClient().Get(e.ctx, testRG, "hosts", "host-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocatable := lo.SliceToMap(host.Properties.InstanceView.AvailableCapacity.AllocatableVMs, func(a *armcompute.DedicatedHostAllocatableVM) (string, float64) {
+		return *a.VMSize, *a.Count
+	})
+	// 80 vCPUs less the D4s_v3's 4: 19 more D4s_v3; no D2s_v5 (another series).
+	if allocatable["Standard_D4s_v3"] != 19 || allocatable["Standard_D32s_v3"] != 2 {
+		t.Errorf("allocatable %v", allocatable)
+	}
+	if _, ok := allocatable["Standard_D2s_v5"]; ok || len(host.Properties.VirtualMachines) != 1 {
+		t.Errorf("allocatable %v, VMs %v", allocatable, host.Properties.VirtualMachines)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/google/uuid"
 	"github.com/samber/lo"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
@@ -37,7 +38,7 @@ func (s *Server) evictionLoop() {
 				p := rate * (float64(evictionTick) / s.cfg.TimeScale) / float64(time.Hour)
 				for _, v := range s.vms {
 					if v.spot && v.running() && v.evictionNotBefore == nil && s.rng.Float64() < p {
-						s.evictLocked(v, s.cfg.Spot.NoticePeriod.Duration)
+						s.evictLocked(v, s.cfg.Spot.NoticePeriod.Duration, s.cfg.Spot.NoticeSignal)
 					}
 				}
 			}
@@ -63,6 +64,16 @@ func (s *Server) forgetOldOpsLocked() {
 // Preempt notice now, and deletion (or deallocation, per evictionPolicy) once
 // the notice period (simulated; 0 means the configured one) has passed.
 func (s *Server) Evict(id string, notice time.Duration) error {
+	return s.EvictWithSignal(id, notice, "")
+}
+
+// EvictWithSignal is Evict with the node condition the notice shows as
+// (NoticeSignalPreemptionScheduled or NoticeSignalVMEventScheduled; ""
+// means the configured one).
+func (s *Server) EvictWithSignal(id string, notice time.Duration, signal string) error {
+	if !validNoticeSignal(signal) {
+		return fmt.Errorf("notice signal %q: want %s or %s", signal, NoticeSignalPreemptionScheduled, NoticeSignalVMEventScheduled)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.vms[lower(id)]
@@ -81,15 +92,21 @@ func (s *Server) Evict(id string, notice time.Duration) error {
 	if notice <= 0 {
 		notice = s.cfg.Spot.NoticePeriod.Duration
 	}
-	s.evictLocked(v, notice)
+	if signal == "" {
+		signal = s.cfg.Spot.NoticeSignal
+	}
+	s.evictLocked(v, notice, signal)
 	return nil
 }
 
-func (s *Server) evictLocked(v *vmRecord, notice time.Duration) {
+func (s *Server) evictLocked(v *vmRecord, notice time.Duration, signal string) {
 	d := s.cfg.scale(notice)
 	nb := time.Now().Add(d)
 	v.evictionNotBefore = &nb
-	s.log.Info("azuresim spot eviction scheduled", "vm", v.id, "notBefore", nb)
+	v.evictionSignal = lo.CoalesceOrEmpty(signal, NoticeSignalPreemptionScheduled)
+	// Scheduled Events name every event with an EventId (a GUID).
+	v.evictionEventID = strings.ToUpper(uuid.NewString())
+	s.log.Info("azuresim spot eviction scheduled", "vm", v.id, "notBefore", nb, "signal", v.evictionSignal)
 	s.notifyLocked(v.id)
 	s.afterLocked(d, func() {
 		s.mu.Lock()
@@ -114,6 +131,8 @@ func (s *Server) handleEvict(w http.ResponseWriter, r *http.Request) {
 		ResourceGroup string   `json:"resourceGroup"`
 		Name          string   `json:"name"`
 		NoticePeriod  Duration `json:"noticePeriod,omitzero"`
+		// NoticeSignal is PreemptionScheduled or VMEventScheduled.
+		NoticeSignal string `json:"noticeSignal,omitempty"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeARMError(w, err)
@@ -130,7 +149,7 @@ func (s *Server) handleEvict(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.RUnlock()
 	}
-	if err := s.Evict(id, req.NoticePeriod.Duration); err != nil {
+	if err := s.EvictWithSignal(id, req.NoticePeriod.Duration, req.NoticeSignal); err != nil {
 		writeARMError(w, armErr(http.StatusBadRequest, "InvalidParameter", "%v", err))
 		return
 	}
@@ -175,7 +194,8 @@ func (s *Server) ListVMs() []nodeagent.VM {
 func (s *Server) nodeView(v *vmRecord) nodeagent.VM {
 	out := nodeagent.VM{ID: v.id, Subscription: v.sub, ResourceGroup: v.rg, Name: v.name, Location: *v.vm.Location, Zone: v.zone,
 		SKU: v.sku, Spot: v.spot, VMID: lo.FromPtr(v.vm.Properties.VMID), Created: v.created,
-		Running: v.running(), EvictionNotBefore: v.evictionNotBefore, Tags: map[string]string{}}
+		Running: v.running(), EvictionNotBefore: v.evictionNotBefore,
+		EvictionSignal: v.evictionSignal, EvictionEventID: v.evictionEventID, Tags: map[string]string{}}
 	for k, t := range v.vm.Tags {
 		out.Tags[k] = lo.FromPtr(t)
 	}

@@ -77,6 +77,11 @@ func (s *Server) putExtension(w http.ResponseWriter, r *http.Request) {
 				extName, *ext.Properties.Publisher, *ext.Properties.Type, err)
 		}
 	}
+	if failure == nil {
+		// An injected failure (ErrorRule, operation PutVMExtension, async) is
+		// the extension's own: the script ran and failed.
+		failure = s.pickErrorLocked(OpPutVMExtension, id, v.sku.Name, lower(*v.vm.Location), v.zone, v.capacityType(), true)
+	}
 	op := s.newOpLocked(id, time.Now())
 	// The extension's outcome is the VM's: Updating while it runs, then
 	// Succeeded, or Failed with VMExtensionProvisioningError in the instance

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
 )
 
 // Duration is a time.Duration written as "30s" in YAML and JSON.
@@ -170,6 +172,24 @@ type SpotConfig struct {
 	// NoticePeriod is the time between the Preempt notice and deletion
 	// (Azure promises at least 30s).
 	NoticePeriod Duration `json:"noticePeriod,omitzero"`
+	// NoticeSignal is the node condition the notice shows as, as one
+	// generation or the other of AKS's node-problem-detector sets it:
+	// PreemptionScheduled (recent; the default) or VMEventScheduled (older).
+	NoticeSignal string `json:"noticeSignal,omitempty"`
+	// PriceFactor multiplies the spot price Compute compares a VM's max
+	// price with, while the Retail Prices API keeps listing the catalog's:
+	// a spot market that rose since its prices were read (0 means 1).
+	PriceFactor float64 `json:"priceFactor,omitempty"`
+}
+
+// Spot eviction notice signals (SpotConfig.NoticeSignal).
+const (
+	NoticeSignalPreemptionScheduled = nodeagent.SignalPreemptionScheduled
+	NoticeSignalVMEventScheduled    = nodeagent.SignalVMEventScheduled
+)
+
+func validNoticeSignal(s string) bool {
+	return s == "" || s == NoticeSignalPreemptionScheduled || s == NoticeSignalVMEventScheduled
 }
 
 // Config is the whole fault model. It is read from YAML (or JSON) at start
@@ -260,8 +280,8 @@ func (c Config) Validate() error {
 		if !knownOperation(r.Operation) {
 			return fmt.Errorf("errors[%d]: unknown operation %q", i, r.Operation)
 		}
-		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM && r.Operation != OpPutContainerGroup {
-			return fmt.Errorf("errors[%d]: async errors apply to %s, %s and %s only", i, OpPutVM, OpDeleteVM, OpPutContainerGroup)
+		if r.Async && r.Operation != OpPutVM && r.Operation != OpDeleteVM && r.Operation != OpPutVMExtension && r.Operation != OpPutContainerGroup {
+			return fmt.Errorf("errors[%d]: async errors apply to %s, %s, %s and %s only", i, OpPutVM, OpDeleteVM, OpPutVMExtension, OpPutContainerGroup)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
 			return fmt.Errorf("errors[%d]: probability must be within [0,1]", i)
@@ -280,6 +300,12 @@ func (c Config) Validate() error {
 	}
 	if c.Spot.EvictionRatePerHour < 0 {
 		return fmt.Errorf("spot.evictionRatePerHour must be >= 0")
+	}
+	if c.Spot.PriceFactor < 0 {
+		return fmt.Errorf("spot.priceFactor must be >= 0")
+	}
+	if !validNoticeSignal(c.Spot.NoticeSignal) {
+		return fmt.Errorf("spot.noticeSignal must be %s or %s", NoticeSignalPreemptionScheduled, NoticeSignalVMEventScheduled)
 	}
 	for name, b := range c.Throttling.Buckets {
 		if _, ok := DefaultBuckets()[name]; !ok {

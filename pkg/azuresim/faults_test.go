@@ -75,7 +75,7 @@ func TestThrottling(t *testing.T) {
 	}
 	_, err := e.vms.Get(e.ctx, testRG, "t", nil)
 	re := respErr(t, err)
-	if re.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "TooManyRequests" {
+	if re.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "OperationNotAllowed" {
 		t.Fatalf("4th GET: %d %s", re.StatusCode, re.ErrorCode)
 	}
 	retry, _ := strconv.Atoi(re.RawResponse.Header.Get("Retry-After"))
@@ -92,7 +92,7 @@ func TestThrottling(t *testing.T) {
 		t.Fatalf("429 body %s", raw)
 	}
 	var group map[string]any
-	if err := json.Unmarshal([]byte(body.Error.Details[0].Message), &group); err != nil || group["operationgroup"] != "LowCostGet3Min" || group["allowedrequestcount"] != 3.0 {
+	if err := json.Unmarshal([]byte(body.Error.Details[0].Message), &group); err != nil || group["operationGroup"] != "LowCostGet3Min" || group["allowedRequestCount"] != 3.0 {
 		t.Errorf("operation group detail %s", body.Error.Details[0].Message)
 	}
 	if st := e.srv.Stats().Operations[azuresim.OpGetVM]; st.Throttled != 2 || st.Requests != 6 { // 1 final GET of the create poller + 3 + 2

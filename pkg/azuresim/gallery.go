@@ -25,11 +25,16 @@ const (
 )
 
 // Values of an image definition's SecurityType feature, as Compute Gallery
-// names them. "TrustedLaunch" images can only boot as Trusted Launch VMs;
-// the "Supported" values allow it without requiring it.
+// names them (GalleryImageFeature "SecurityType"; the az CLI's
+// `az sig image-definition create --features SecurityType=...`).
+// "TrustedLaunch" images can only boot as Trusted Launch VMs; the
+// "Supported" values allow it without requiring it; a definition without
+// the feature is Standard and boots no Trusted Launch VM.
 const (
-	SecurityTypeTrustedLaunch           = "TrustedLaunch"
-	SecurityTypeConfidentialVMSupported = "ConfidentialVMSupported"
+	SecurityTypeTrustedLaunch                           = "TrustedLaunch"
+	SecurityTypeTrustedLaunchSupported                  = "TrustedLaunchSupported"
+	SecurityTypeConfidentialVMSupported                 = "ConfidentialVMSupported"
+	SecurityTypeTrustedLaunchAndConfidentialVMSupported = "TrustedLaunchAndConfidentialVMSupported"
 )
 
 // communityGallery is one public gallery. Its images exist in every region
@@ -94,8 +99,15 @@ type seedImage struct {
 	releases      []seedRelease
 }
 
-// seedImages are the definitions pkg/providers/imagefamily resolves, plus
-// the Trusted Launch ones AKS publishes for node auto-provisioning.
+// seedImages are the definitions AKS publishes in its community galleries,
+// with their features as AKS creates them: the Trusted Launch definitions
+// carry SecurityType=TrustedLaunch (AgentBaker's SIG publishing creates
+// 2204gen2TLcontainerd with `--features SecurityType=TrustedLaunch`), the
+// confidential VM ones ConfidentialVMSupported, the rest none. FIPS
+// definitions are not among them: AKS publishes FIPS images only in its own
+// shared image galleries (AKS node auto-provisioning:
+// "FIPS images aren't supported in public galleries, only shared image
+// galleries").
 func seedImages() []seedImage {
 	v1, v2 := armcompute.HyperVGenerationV1, armcompute.HyperVGenerationV2
 	x64, arm := armcompute.ArchitectureX64, armcompute.ArchitectureArm64
@@ -110,13 +122,9 @@ func seedImages() []seedImage {
 		linux(GalleryAKSUbuntu, release+"gen2CVMcontainerd", v2, x64, SecurityTypeConfidentialVMSupported)
 		linux(GalleryAKSUbuntu, release+"gen2TLcontainerd", v2, x64, SecurityTypeTrustedLaunch)
 	}
-	linux(GalleryAKSUbuntu, "2204fipscontainerd", v1, x64, "")
-	linux(GalleryAKSUbuntu, "2204gen2fipscontainerd", v2, x64, "")
 	linux(GalleryAKSAzureLinux, "V3", v1, x64, "")
 	linux(GalleryAKSAzureLinux, "V3gen2", v2, x64, "")
 	linux(GalleryAKSAzureLinux, "V3gen2arm64", v2, arm, "")
-	linux(GalleryAKSAzureLinux, "V3fips", v1, x64, "")
-	linux(GalleryAKSAzureLinux, "V3gen2fips", v2, x64, "")
 	linux(GalleryAKSAzureLinux, "V3gen2TL", v2, x64, SecurityTypeTrustedLaunch)
 	out = append(out,
 		seedImage{gallery: GalleryAKSWindows, name: "windows-2022-containerd", windows: true, gen: v1, arch: x64, releases: windows2022Releases},
@@ -403,12 +411,6 @@ func (s *Server) validateImageLocked(sku *catalog.SKU, location string, p *armco
 		return "", armErr(http.StatusBadRequest, "BadRequest",
 			"The selected VM size '%s' cannot boot Hypervisor Generation '%s'. If this was a Create operation please check that the Hypervisor Generation of the Image matches the Hypervisor Generation of the selected VM Size. If this was an Update operation please select a Hypervisor Generation '%s' VM Size. For more information, see https://aka.ms/azuregen2vm",
 			sku.Name, gen, gen)
-	}
-	if img.securityType == SecurityTypeTrustedLaunch {
-		sp := p.SecurityProfile
-		if sp == nil || sp.SecurityType == nil || *sp.SecurityType != armcompute.SecurityTypesTrustedLaunch {
-			return "", armErr(http.StatusBadRequest, "BadRequest", "The provided gallery image only supports creation of VMs and VM Scale Sets with 'TrustedLaunch' security type.")
-		}
 	}
 	return img.hyperVGeneration, nil
 }

@@ -284,4 +284,21 @@ func TestVMPutValidatesTheGalleryImage(t *testing.T) {
 			t.Errorf("%s: %d %s %v", tc.name, re.StatusCode, re.ErrorCode, putErr)
 		}
 	}
+	// AKS's plain definitions carry no Trusted Launch feature: a Trusted
+	// Launch VM needs the TL definition.
+	for name, imageID := range map[string]string{
+		"tlonstandard":   ubuntu("2204gen2containerd", "202611.10.0"),
+		"tlonazurelinux": image(azuresim.GalleryAKSAzureLinux, "V3gen2", "202611.10.0"),
+		"tloncvm":        ubuntu("2404gen2CVMcontainerd", "202611.10.0"),
+	} {
+		_, putErr, _ := e.createVM(vmSpec{name: name, size: "Standard_D2s_v5", location: "eastus", zone: "1", imageID: imageID, trustedLaunch: true}, subnet)
+		if putErr == nil {
+			t.Errorf("%s: Trusted Launch VM PUT accepted on %s", name, imageID)
+			continue
+		}
+		const want = "Use of TrustedLaunch setting is not supported for the provided image. Please select Trusted Launch Supported Gen2 OS Image. For more information, see https://aka.ms/TrustedLaunch-FAQ."
+		if re := respErr(t, putErr); re.StatusCode != http.StatusBadRequest || re.ErrorCode != "BadRequest" || errorMessage(t, re) != want {
+			t.Errorf("%s: %d %s %q", name, re.StatusCode, re.ErrorCode, errorMessage(t, re))
+		}
+	}
 }

@@ -142,9 +142,13 @@ func (e *env) network(location, prefix string) string {
 }
 
 func (e *env) createNIC(name, location, subnet string) (armnetwork.Interface, error) {
+	return e.createNICWithTags(name, location, subnet, map[string]*string{"karpenter.azure.com_cluster": lo.ToPtr("test")})
+}
+
+func (e *env) createNICWithTags(name, location, subnet string, tags map[string]*string) (armnetwork.Interface, error) {
 	p, err := e.nics.BeginCreateOrUpdate(e.ctx, testRG, name, armnetwork.Interface{
 		Location: lo.ToPtr(location),
-		Tags:     map[string]*string{"azkarpenter.azure.com/cluster": lo.ToPtr("test")},
+		Tags:     tags,
 		Properties: &armnetwork.InterfacePropertiesFormat{
 			EnableAcceleratedNetworking: lo.ToPtr(true),
 			IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
@@ -163,20 +167,23 @@ func (e *env) createNIC(name, location, subnet string) (armnetwork.Interface, er
 type vmSpec struct {
 	name, size, location, zone string
 	spot                       bool
-	evictionPolicy             armcompute.VirtualMachineEvictionPolicyTypes
-	customData                 string
-	diskGB                     int32
-	ephemeral                  armcompute.DiffDiskPlacement
+	// maxPrice is the spot max price (0: -1, up to the on-demand price).
+	maxPrice       float64
+	evictionPolicy armcompute.VirtualMachineEvictionPolicyTypes
+	customData     string
+	diskGB         int32
+	ephemeral      armcompute.DiffDiskPlacement
 	// imageID, when set, is a community gallery image version ID; else a
 	// marketplace image.
 	imageID       string
 	trustedLaunch bool
+	ultraSSD      bool
 }
 
 func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 	vm := armcompute.VirtualMachine{
 		Location: lo.ToPtr(s.location),
-		Tags:     map[string]*string{"karpenter.sh/nodepool": lo.ToPtr("default")},
+		Tags:     map[string]*string{"karpenter.sh_nodepool": lo.ToPtr("default")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: lo.ToPtr(armcompute.VirtualMachineSizeTypes(s.size))},
 			OSProfile: &armcompute.OSProfile{ComputerName: lo.ToPtr(s.name), AdminUsername: lo.ToPtr("azureuser"),
@@ -203,7 +210,10 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 	if s.spot {
 		vm.Properties.Priority = lo.ToPtr(armcompute.VirtualMachinePriorityTypesSpot)
 		vm.Properties.EvictionPolicy = lo.ToPtr(lo.CoalesceOrEmpty(s.evictionPolicy, armcompute.VirtualMachineEvictionPolicyTypesDelete))
-		vm.Properties.BillingProfile = &armcompute.BillingProfile{MaxPrice: lo.ToPtr(-1.0)}
+		vm.Properties.BillingProfile = &armcompute.BillingProfile{MaxPrice: lo.ToPtr(lo.Ternary(s.maxPrice == 0, -1.0, s.maxPrice))}
+	}
+	if s.ultraSSD {
+		vm.Properties.AdditionalCapabilities = &armcompute.AdditionalCapabilities{UltraSSDEnabled: lo.ToPtr(true)}
 	}
 	if s.customData != "" {
 		vm.Properties.OSProfile.CustomData = lo.ToPtr(s.customData)

@@ -53,6 +53,9 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+galleryImage+"/versions/{version}", OpGetGalleryImageVersion, armRead, nil, s.getGalleryImageVersion)
 	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, body("armcompute.DedicatedHostGroup", s.putHostGroup))
 	arm("GET "+rgPath+computeRP+"/hostGroups/{name}", OpGetHostGroup, armRead, nil, s.getHostGroup)
+	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}/hosts/{host}", OpPutDedicatedHost, armWrite, nil, body("armcompute.DedicatedHost", s.putDedicatedHost))
+	arm("GET "+rgPath+computeRP+"/hostGroups/{name}/hosts/{host}", OpGetDedicatedHost, armRead, nil, s.getDedicatedHost)
+	arm("GET "+rgPath+computeRP+"/hostGroups/{name}/hosts", OpListDedicatedHosts, armRead, nil, s.listDedicatedHosts)
 	arm("PUT "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpPutDiskEncryptionSet, armWrite, nil, s.putDiskEncryptionSet)
 	arm("GET "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpGetDiskEncryptionSet, armRead, nil, s.getDiskEncryptionSet)
 	arm("GET "+rgPath+computeRP+"/disks", OpListDisks, armRead, nil, s.listDisks)
@@ -174,6 +177,10 @@ func (s *Server) armMiddleware(op string, class armClass, buckets []string, h ht
 		if t := s.throttle.admit(throttleKey{class: class, subscription: lower(r.PathValue("sub")), rpBuckets: buckets, resourceID: resourceID}, rec.Header()); t != nil {
 			s.log.Debug("azuresim throttled", "op", op, "bucket", t.bucket, "retryAfter", t.retryAfter)
 			t.write(rec, r.PathValue("sub"))
+			return
+		}
+		if aerr := checkRequestTags(r); aerr != nil {
+			writeARMError(rec, aerr)
 			return
 		}
 		h.ServeHTTP(rec, r)

@@ -80,6 +80,8 @@ type Server struct {
 	disks map[string]*diskRecord
 	// hostGroups are dedicated host groups, by lower-cased ID.
 	hostGroups map[string]*armcompute.DedicatedHostGroup
+	// hosts are the dedicated hosts of the host groups, by lower-cased ID.
+	hosts map[string]*hostRecord
 	// diskEncryptionSets are the disk encryption sets, by lower-cased ID.
 	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
@@ -171,6 +173,7 @@ func (s *Server) resetStateLocked() {
 	s.galleries = seedGalleries()
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
+	s.hosts = map[string]*hostRecord{}
 	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
 	s.containerGroups = map[string]*containerGroupRecord{}
 	s.ops = map[string]*asyncOp{}

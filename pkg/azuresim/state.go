@@ -37,7 +37,13 @@ type vmRecord struct {
 	nicIDs            []string
 	powerState        string // running | deallocated | stopped
 	evictionNotBefore *time.Time
-	deleteOp          string
+	// evictionSignal and evictionEventID describe the eviction notice (see
+	// nodeagent.VM).
+	evictionSignal  string
+	evictionEventID string
+	// hostID is the dedicated host the VM was placed on ("" for none).
+	hostID   string
+	deleteOp string
 	// consumesQuota: a VM counts against quota from its PUT until it is
 	// deleted, except when allocation failed.
 	consumesQuota bool

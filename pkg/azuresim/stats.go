@@ -47,10 +47,14 @@ const (
 	OpListRouteTables   = "ListRouteTables"
 	OpPutHostGroup      = "PutHostGroup"
 	OpGetHostGroup      = "GetHostGroup"
-	OpGetDisk           = "GetDisk"
-	OpListDisks         = "ListDisks"
-	OpDeleteDisk        = "DeleteDisk"
-	OpRetailPrices      = "RetailPrices"
+	// Dedicated hosts of a host group.
+	OpPutDedicatedHost   = "PutDedicatedHost"
+	OpGetDedicatedHost   = "GetDedicatedHost"
+	OpListDedicatedHosts = "ListDedicatedHosts"
+	OpGetDisk            = "GetDisk"
+	OpListDisks          = "ListDisks"
+	OpDeleteDisk         = "DeleteDisk"
+	OpRetailPrices       = "RetailPrices"
 	// Container Instances.
 	OpPutContainerGroup    = "PutContainerGroup"
 	OpGetContainerGroup    = "GetContainerGroup"
@@ -73,7 +77,7 @@ func knownOperation(op string) bool {
 	switch op {
 	case OpPutVM, OpGetVM, OpDeleteVM, OpListVM, OpListVMAll, OpInstanceView, OpGetOperation, OpListSKUs, OpListUsages,
 		OpPutNIC, OpGetNIC, OpDeleteNIC, OpListNIC, OpListNICAll, OpPutVNet, OpGetVNet, OpVNetUsages, OpPutSubnet, OpGetSubnet, OpRetailPrices,
-		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion,
+		OpGetGalleryImage, OpListGalleryImageVersions, OpGetGalleryImageVersion, OpPutVMExtension,
 		OpPutContainerGroup, OpGetContainerGroup, OpDeleteContainerGroup, OpListContainerGroups, OpContainerLogs, OpListACIUsages:
 		return true
 	}

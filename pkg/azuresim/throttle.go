@@ -219,14 +219,23 @@ func (r *throttled) write(w http.ResponseWriter, subscription string) {
 			Message: fmt.Sprintf("Number of '%s' requests for subscription '%s' actor 'azuresim' exceeded. Please try again after '%d' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.", kind, subscription, secs)})
 		return
 	}
-	detail, _ := json.Marshal(map[string]any{"operationgroup": r.bucket, "starttime": time.Now().UTC().Format(time.RFC3339),
-		"endtime": time.Now().Add(r.retryAfter).UTC().Format(time.RFC3339), "allowedrequestcount": r.allowed, "measuredrequestcount": r.measured})
-	provider := "Microsoft.Compute"
+	// Compute's throttling error, as "Troubleshooting API throttling
+	// errors" (Microsoft Learn, virtual-machines/troubleshooting) shows it:
+	// status 429, code OperationNotAllowed ("the one Compute Resource
+	// Provider uses to report throttling errors (among other types of client
+	// errors)"), message "The server rejected the request because too many
+	// requests have been received for this subscription.", and a
+	// TooManyRequests detail whose target is the operation group and whose
+	// message is the violation as JSON. Network's format is not published;
+	// it is answered with TooManyRequests as its code.
+	detail, _ := json.Marshal(map[string]any{"operationGroup": r.bucket, "startTime": time.Now().UTC().Format(time.RFC3339),
+		"endTime": time.Now().Add(r.retryAfter).UTC().Format(time.RFC3339), "allowedRequestCount": r.allowed, "measuredRequestCount": r.measured})
+	provider, code := "Microsoft.Compute", "OperationNotAllowed"
 	if strings.HasPrefix(r.bucket, "Network") {
-		provider = "Microsoft.Network"
+		provider, code = "Microsoft.Network", "TooManyRequests"
 	}
 	w.Header().Set("x-ms-ratelimit-remaining-resource", fmt.Sprintf("%s/%s;0", provider, r.bucket))
-	writeARMError(w, &ARMError{Status: http.StatusTooManyRequests, Code: "TooManyRequests",
+	writeARMError(w, &ARMError{Status: http.StatusTooManyRequests, Code: code,
 		Message: "The server rejected the request because too many requests have been received for this subscription.",
 		Details: []ARMErrorInfo{{Code: "TooManyRequests", Target: r.bucket, Message: string(detail)}}})
 }

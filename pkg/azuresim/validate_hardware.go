@@ -53,7 +53,7 @@ func (s *Server) validateHardware(req *vmRequest) *ARMError {
 	if offering.RestrictedIn(req.zone) {
 		return errSkuNotAvailable(req.id, req.location, req.zone)
 	}
-	return nil
+	return checkUltraSSD(req, p)
 }
 
 // validateZones checks the VM's zones: at most one, supported by the region
@@ -83,41 +83,85 @@ func (s *Server) validateZones(req *vmRequest) *ARMError {
 	return nil
 }
 
-// validatePriority checks priority, evictionPolicy and billingProfile: Spot
-// needs a size that supports it, and only Spot VMs take an eviction policy
-// or a max price.
+// validatePriority checks a VM's priority, eviction policy and max price as
+// Compute does, and records whether the VM is a Spot VM. Codes and wording
+// are Azure's, from "Error messages for Azure Spot Virtual Machines and
+// scale sets" (MicrosoftDocs/azure-docs,
+// articles/virtual-machines/error-codes-spot.md). That page gives no HTTP
+// statuses: the refusals of the request's content are answered 400, the
+// refusal for the current spot price 409 (it depends on the market, not on
+// the request), which is unverified against a real subscription.
 func (s *Server) validatePriority(req *vmRequest) *ARMError {
 	p, sku := req.vm.Properties, req.sku
+	spot := false
 	if p.Priority != nil {
 		switch *p.Priority {
 		case armcompute.VirtualMachinePriorityTypesSpot, armcompute.VirtualMachinePriorityTypesLow:
-			req.spot = true
+			spot = true
 		case armcompute.VirtualMachinePriorityTypesRegular:
 		default:
 			return errInvalidParameter("priority", "The value '%s' of parameter 'priority' is not allowed. Allowed values are Regular, Spot.", *p.Priority)
 		}
 	}
-	if !req.spot {
-		if p.EvictionPolicy != nil || (p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil) {
-			return errInvalidParameter("evictionPolicy", "Eviction policy and max price can be set only for Spot or Low Priority VMs.")
+	maxPrice := (*float64)(nil)
+	if p.BillingProfile != nil {
+		maxPrice = p.BillingProfile.MaxPrice
+	}
+	if !spot {
+		switch {
+		case p.EvictionPolicy != nil:
+			return armErr(http.StatusBadRequest, "EvictionPolicyCanBeSetOnlyOnAzureSpotVirtualMachines", "Eviction policy can be set only on Azure Spot Virtual Machines.")
+		case maxPrice != nil:
+			return armErr(http.StatusBadRequest, "MaxPriceIsSupportedOnlyForAzureSpotVirtualMachines", "Max price is supported only for Azure Spot Virtual Machines.")
 		}
 		return nil
 	}
+	req.spot = true
 	if !sku.LowPriorityCapable {
-		return armErr(http.StatusConflict, "OperationNotAllowed", "The VM size '%s' is not supported for Spot or Low Priority VMs.", sku.Name)
+		return armErr(http.StatusBadRequest, "AzureSpotIsNotSupportedForThisVMSize", "Azure Spot Virtual Machine is not supported for this VM size %s.", sku.Name)
 	}
 	if p.EvictionPolicy != nil && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDelete && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDeallocate {
 		return errInvalidParameter("evictionPolicy", "The value '%s' of parameter 'evictionPolicy' is not allowed.", *p.EvictionPolicy)
 	}
-	if p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil {
-		maxPrice := *p.BillingProfile.MaxPrice
-		spotPrice, _ := s.cat.Price(sku, req.location, false, true)
-		if maxPrice != -1 && maxPrice <= 0 {
-			return errInvalidParameter("billingProfile.maxPrice", "The value %v of parameter 'billingProfile.maxPrice' is invalid: use -1 or a price in US dollars greater than 0.", maxPrice)
-		}
-		if maxPrice > 0 && maxPrice < spotPrice {
-			return armErr(http.StatusConflict, "OperationNotAllowed", "Unable to perform operation 'Create VM' since the VM's max price %.5f USD is lower than the current Spot price %.5f USD for Azure Spot VM size '%s' in region '%s'.", maxPrice, spotPrice, sku.Name, req.location)
-		}
+	if maxPrice == nil {
+		return nil
+	}
+	if *maxPrice != -1 && *maxPrice <= 0 {
+		return armErr(http.StatusBadRequest, "MaxPriceValueInvalid", "Invalid max price value. The only supported values for max price are -1 or a decimal greater than zero. Max price value of -1 indicates the Azure Spot Virtual Machine will not be evicted for price reasons.")
+	}
+	if current := s.currentSpotPriceLocked(sku, req.location, isWindowsVM(p)); *maxPrice > 0 && *maxPrice < current {
+		return armErr(http.StatusConflict, "SpotPriceGreaterThanProvidedMaxPrice",
+			"Unable to perform operation 'Create VM' since the provided max price '%s USD' is lower than the current spot price '%s USD' for Azure Spot Virtual Machine size '%s'.",
+			FormatUSD(*maxPrice), FormatUSD(current), sku.Name)
 	}
 	return nil
+}
+
+func ultraSSDEnabled(p *armcompute.VirtualMachineProperties) bool {
+	return p != nil && p.AdditionalCapabilities != nil && lo.FromPtr(p.AdditionalCapabilities.UltraSSDEnabled)
+}
+
+// checkUltraSSD is Compute's synchronous rule for
+// additionalCapabilities.ultraSSDEnabled: a VM that is not in an
+// availability zone cannot have it, 400 InvalidParameter "UltraSSD can be
+// used only with Virtual Machine in an Availability Zone." (Compute's answer
+// in hashicorp/terraform-provider-azurerm#3860; the catalog publishes no
+// regional Ultra Disk capability, so no region is exempt here).
+func checkUltraSSD(req *vmRequest, p *armcompute.VirtualMachineProperties) *ARMError {
+	if !ultraSSDEnabled(p) || req.zone != "" {
+		return nil
+	}
+	return errInvalidParameter("additionalCapabilities.ultraSSDEnabled", "UltraSSD can be used only with Virtual Machine in an Availability Zone.")
+}
+
+// ultraSSDAllocationFailure is how a VM with Ultra Disks enabled fails in a
+// zone where its size cannot attach them (no UltraSSDAvailable in the Resource
+// SKUs API's zoneDetails): the PUT is accepted and allocation fails, as
+// customers report it (MicrosoftDocs/azure-docs#85701: sizes the Ultra Disk
+// page lists "get Allocation Failure" in regions that do not support them).
+func ultraSSDAllocationFailure(req *vmRequest) *ARMError {
+	if !ultraSSDEnabled(req.vm.Properties) || req.zone == "" || req.sku.UltraSSDAvailable(req.offering.Zones, req.zone) {
+		return nil
+	}
+	return errZonalAllocationFailed()
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/samber/lo"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 )
@@ -36,7 +37,10 @@ func (s *Server) validateStorageLocked(req *vmRequest) *ARMError {
 	if aerr := validateEphemeralOSDisk(req); aerr != nil {
 		return aerr
 	}
-	return validateOSDisk(req.sku, p.StorageProfile, imageGB)
+	if aerr := validateOSDisk(req.sku, p.StorageProfile, imageGB); aerr != nil {
+		return aerr
+	}
+	return checkEphemeralGuestState(req.sku, p, imageGB)
 }
 
 // defaultImageDiskGB is the OS disk size of images azuresim does not model
@@ -93,6 +97,11 @@ var confidentialImageTypes = []string{SecurityTypeConfidentialVMSupported, "Conf
 // '<type>' is not supported by given image." (Azure/azure-cli#22200).
 func validateImageSecurity(img *galleryImage, p *armcompute.VirtualMachineProperties) *ARMError {
 	sp := p.SecurityProfile
+	if img != nil {
+		if aerr := checkImageSecurityType(img.securityType, sp); aerr != nil {
+			return aerr
+		}
+	}
 	if img == nil || sp == nil || sp.SecurityType == nil || !strings.EqualFold(string(*sp.SecurityType), string(armcompute.SecurityTypesConfidentialVM)) {
 		return nil
 	}
@@ -185,15 +194,7 @@ func validateOSDisk(sku *catalog.SKU, sp *armcompute.StorageProfile, imageGB int
 	if !slices.Contains(sku.EphemeralOSDiskPlacements, placement) {
 		return errInvalidParameter("diffDiskSettings.placement", "The DiffDiskPlacement %s is not supported for VM size %s. Supported placements: %s.", placement, sku.Name, strings.Join(sku.EphemeralOSDiskPlacements, ", "))
 	}
-	var capGB int64
-	switch placement {
-	case "CacheDisk":
-		capGB = sku.CachedDiskBytes >> 30
-	case "ResourceDisk":
-		capGB = sku.MaxResourceVolumeMB / 1024
-	case "NvmeDisk":
-		capGB = sku.NvmeDiskSizeInMiB / 1024
-	}
+	capGB := ephemeralPlacementGB(sku, placement)
 	size := int64(imageGB) // without a size, the disk is the image's
 	if d.DiskSizeGB != nil {
 		size = int64(*d.DiskSizeGB)
@@ -202,4 +203,92 @@ func validateOSDisk(sku *catalog.SKU, sp *armcompute.StorageProfile, imageGB int
 		return errInvalidParameter("osDisk.diskSizeGB", "OS disk of Ephemeral VM with size greater than %d GB is not allowed for VM size %s when the DiffDiskPlacement is %s.", capGB, sku.Name, placement)
 	}
 	return nil
+}
+
+// checkEphemeralGuestState applies "Ephemeral OS disks for Azure VMs" to
+// Trusted Launch and confidential VMs (validateOSDisk checks the plain fit):
+//   - their VM guest state (VMGS) takes 1 GiB of the ephemeral placement
+//     ("by default 1 GiB from the OS cache or temp storage based on the
+//     chosen placement option is reserved for VMGS"), answered as the page's
+//     example answers it: 400 InvalidParameter "OS disk of Ephemeral VM with
+//     size greater than 55 GB is not allowed for VM size Standard_DS4_v2 when
+//     the DiffDiskPlacement is ResourceDisk." for a 56 GiB temp disk;
+//   - "NVMe Disk placement is currently not supported for Confidential VMs"
+//     (the wording of Compute's refusal is not published; this one says
+//     what the page says).
+func checkEphemeralGuestState(sku *catalog.SKU, p *armcompute.VirtualMachineProperties, imageGB int32) *ARMError {
+	if p.StorageProfile == nil || p.StorageProfile.OSDisk == nil || p.SecurityProfile == nil {
+		return nil
+	}
+	d := p.StorageProfile.OSDisk
+	if d.DiffDiskSettings == nil || d.DiffDiskSettings.Option == nil {
+		return nil
+	}
+	securityType := lo.FromPtr(p.SecurityProfile.SecurityType)
+	if securityType != armcompute.SecurityTypesTrustedLaunch && securityType != armcompute.SecurityTypesConfidentialVM {
+		return nil
+	}
+	placement := string(lo.FromPtrOr(d.DiffDiskSettings.Placement, armcompute.DiffDiskPlacementCacheDisk))
+	if securityType == armcompute.SecurityTypesConfidentialVM && strings.EqualFold(placement, string(armcompute.DiffDiskPlacementNvmeDisk)) {
+		return errInvalidParameter("diffDiskSettings.placement", "The DiffDiskPlacement NvmeDisk is not supported for Confidential VMs.")
+	}
+	capGB := ephemeralPlacementGB(sku, placement) - 1
+	size := int64(lo.FromPtrOr(d.DiskSizeGB, imageGB))
+	if size > capGB {
+		return errInvalidParameter("osDisk.diskSizeGB", "OS disk of Ephemeral VM with size greater than %d GB is not allowed for VM size %s when the DiffDiskPlacement is %s.", capGB, sku.Name, placement)
+	}
+	return nil
+}
+
+// ephemeralPlacementGB is what a placement of the size holds, in GiB.
+func ephemeralPlacementGB(sku *catalog.SKU, placement string) int64 {
+	switch placement {
+	case "CacheDisk":
+		return sku.CachedDiskBytes >> 30
+	case "ResourceDisk":
+		return sku.MaxResourceVolumeMB / 1024
+	case "NvmeDisk":
+		return sku.NvmeDiskSizeInMiB / 1024
+	}
+	return 0
+}
+
+// checkImageSecurityType enforces Compute's pairing of a VM's security type
+// with its gallery image definition's SecurityType feature
+// (securityType "" is a definition without the feature: Standard).
+//
+//   - A TrustedLaunch-only definition boots only Trusted Launch VMs: 400
+//     BadRequest "The provided gallery image only supports creation of VMs
+//     and VM Scale Sets with 'TrustedLaunch' security type." (Compute's
+//     answer as reported in Azure/build-vm-image#32).
+//   - A Trusted Launch VM needs a definition with the Trusted Launch
+//     feature (TrustedLaunch, TrustedLaunchSupported or
+//     TrustedLaunchAndConfidentialVMSupported; "Trusted launch for Azure
+//     virtual machines": Trusted Launch needs a Gen2 image that supports
+//     it): otherwise 400 BadRequest "Use of TrustedLaunch setting is not
+//     supported for the provided image. Please select Trusted Launch
+//     Supported Gen2 OS Image. For more information, see
+//     https://aka.ms/TrustedLaunch-FAQ." (Compute's answer in
+//     Azure/azure-cli#27975; the Compute team's table of these messages is
+//     in Azure/azure-cli#28005).
+func checkImageSecurityType(imageSecurityType string, sp *armcompute.SecurityProfile) *ARMError {
+	vmType := armcompute.SecurityTypes("")
+	if sp != nil {
+		vmType = lo.FromPtr(sp.SecurityType)
+	}
+	switch {
+	case imageSecurityType == SecurityTypeTrustedLaunch && vmType != armcompute.SecurityTypesTrustedLaunch:
+		return armErr(http.StatusBadRequest, "BadRequest", "The provided gallery image only supports creation of VMs and VM Scale Sets with 'TrustedLaunch' security type.")
+	case vmType == armcompute.SecurityTypesTrustedLaunch && !supportsTrustedLaunch(imageSecurityType):
+		return armErr(http.StatusBadRequest, "BadRequest", "Use of TrustedLaunch setting is not supported for the provided image. Please select Trusted Launch Supported Gen2 OS Image. For more information, see https://aka.ms/TrustedLaunch-FAQ.")
+	}
+	return nil
+}
+
+func supportsTrustedLaunch(imageSecurityType string) bool {
+	switch imageSecurityType {
+	case SecurityTypeTrustedLaunch, SecurityTypeTrustedLaunchSupported, SecurityTypeTrustedLaunchAndConfidentialVMSupported:
+		return true
+	}
+	return false
 }

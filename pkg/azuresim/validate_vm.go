@@ -23,6 +23,9 @@ type vmRequest struct {
 	nicIDs     []string
 	// hyperVGeneration is the generation the VM boots (its image's).
 	hyperVGeneration armcompute.HyperVGeneration
+	// hostID is the dedicated host chosen for the VM; hostGroupFull names
+	// the host group none of whose hosts can take it (hostgroups.go).
+	hostID, hostGroupFull string
 }
 
 // validateVMLocked checks a VM PUT as Compute does before accepting it, one

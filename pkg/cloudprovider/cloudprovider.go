@@ -7,6 +7,8 @@ import (
 	"context"
 	stderrors "errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,17 +204,42 @@ func (c *CloudProvider) Get(ctx context.Context, providerID string) (*karpv1.Nod
 		}
 		return nil, fmt.Errorf("getting VM %s: %w", name, err)
 	}
+	if instance.SameProviderID(inst.ProviderID, providerID) {
+		// The caller's spelling (a Node's, or a NodeClaim an earlier version
+		// recorded with the resource group in another case) names this VM.
+		inst.ProviderID = providerID
+	}
 	return c.toNodeClaim(inst, nil), nil
 }
 
 // List returns every VM this cluster owns. Core deletes registered
 // NodeClaims whose VM is missing here, so an error must never be an empty list.
+// Core compares providerIDs exactly, and a NodeClaim created by an earlier
+// version records the resource group in the case it was configured in
+// where the VM's providerID now has it lower-cased (as the Node has it): a
+// VM whose providerID matches a NodeClaim's but for case is listed with the
+// NodeClaim's, or core would garbage-collect the NodeClaim of a live VM.
 func (c *CloudProvider) List(ctx context.Context) ([]*karpv1.NodeClaim, error) {
 	insts, err := c.instances.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing VMs: %w", err)
 	}
-	return lo.Map(insts, func(inst *instance.Instance, _ int) *karpv1.NodeClaim { return c.toNodeClaim(inst, nil) }), nil
+	claims := &karpv1.NodeClaimList{}
+	if err := c.kubeClient.List(ctx, claims); err != nil {
+		return nil, fmt.Errorf("listing NodeClaims: %w", err)
+	}
+	recorded := make(map[string]string, len(claims.Items))
+	for i := range claims.Items {
+		if id := claims.Items[i].Status.ProviderID; id != "" {
+			recorded[strings.ToLower(id)] = id
+		}
+	}
+	return lo.Map(insts, func(inst *instance.Instance, _ int) *karpv1.NodeClaim {
+		if id, ok := recorded[strings.ToLower(inst.ProviderID)]; ok {
+			inst.ProviderID = id
+		}
+		return c.toNodeClaim(inst, nil)
+	}), nil
 }
 
 // GetInstanceTypes returns the instance types of the NodePool's AKSNodeClass
@@ -322,6 +349,8 @@ func (c *CloudProvider) toNodeClaim(inst *instance.Instance, it *cloudprovider.I
 		corev1.LabelInstanceTypeStable: inst.InstanceType,
 		corev1.LabelTopologyZone:       inst.Zone,
 		karpv1.CapacityTypeLabelKey:    inst.CapacityType,
+		// What the VM has, not what its offering allowed.
+		v1beta1.LabelSKUStorageUltraSSD: strconv.FormatBool(inst.UltraSSD),
 	})
 	if inst.NodePool != "" {
 		labels[karpv1.NodePoolLabelKey] = inst.NodePool

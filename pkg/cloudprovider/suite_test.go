@@ -97,7 +97,10 @@ var _ = Describe("CloudProvider", func() {
 		Expect(created.Labels).To(HaveKeyWithValue(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand))
 		Expect(created.Labels[corev1.LabelTopologyZone]).To(MatchRegexp(`^eastus-[123]$`))
 		Expect(created.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUFamily, "D"))
-		Expect(created.Status.ProviderID).To(HavePrefix("azure:///subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Compute/virtualMachines/"))
+		// What the VM has: nobody asked for Ultra Disks.
+		Expect(created.Labels).To(HaveKeyWithValue(v1beta1.LabelSKUStorageUltraSSD, "false"))
+		// As cloud-provider-azure writes the Node's: the group lower-cased.
+		Expect(created.Status.ProviderID).To(HavePrefix("azure:///subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + strings.ToLower(testutil.ResourceGroup) + "/providers/Microsoft.Compute/virtualMachines/"))
 		Expect(created.Status.Capacity.Cpu().Value()).To(Equal(int64(2)))
 		Expect(created.Status.Allocatable.Cpu().MilliValue()).To(Equal(int64(1900)))
 		Expect(created.Status.ImageID).NotTo(BeEmpty())
@@ -215,6 +218,37 @@ var _ = Describe("CloudProvider", func() {
 		replacement := launch()
 		Expect(replacement.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.24.0"))
 		Expect(cp.IsDrifted(ctx, replacement)).To(BeEmpty())
+	})
+
+	// A NodeClaim created by an earlier version records the resource group
+	// as configured (MC_...); core compares providerIDs exactly, so List
+	// must report the VM with the NodeClaim's spelling or core's garbage
+	// collection deletes the NodeClaim of a live VM.
+	It("matches the NodeClaims of an earlier version, whose providerID has the resource group as configured", func() {
+		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		claim := nodeClaimFor(nc,
+			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}},
+			karpv1.NodeSelectorRequirementWithMinValues{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{karpv1.CapacityTypeOnDemand}},
+		)
+		created, err := cp.Create(ctx, claim)
+		Expect(err).NotTo(HaveOccurred())
+		old := strings.Replace(created.Status.ProviderID, strings.ToLower(testutil.ResourceGroup), testutil.ResourceGroup, 1)
+		Expect(old).NotTo(Equal(created.Status.ProviderID))
+		claim.Status.ProviderID = old
+		Expect(env.Client.Status().Update(ctx, claim)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(env.Client.Delete(ctx, claim))).To(Succeed()) })
+
+		Eventually(func(g Gomega) {
+			all, err := cp.List(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			ids := lo.Map(all, func(c *karpv1.NodeClaim, _ int) string { return c.Status.ProviderID })
+			g.Expect(ids).To(ContainElement(old), "the VM is listed as the NodeClaim recorded it")
+			g.Expect(ids).NotTo(ContainElement(created.Status.ProviderID))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+		got, err := cp.Get(ctx, old)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Status.ProviderID).To(Equal(old))
+		Expect(cp.Delete(ctx, claim)).To(Succeed())
 	})
 
 	// Issue 12: after a restart, the quota the VM itself holds made its size

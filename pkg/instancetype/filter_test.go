@@ -2,7 +2,7 @@ package instancetype_test
 
 import (
 	"context"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,10 +336,16 @@ func TestNodeAutoProvisioningLabelValues(t *testing.T) {
 	if op := byName["Standard_D8s_v5"].Requirements.Get(v1beta1.LabelSKUStorageEphemeralOSMaxSize).Operator(); op != corev1.NodeSelectorOpDoesNotExist {
 		t.Errorf("a size without ephemeral OS disks has ephemeralos-maxsize %s", op)
 	}
+	// A zone that can attach Ultra Disks offers nodes with and without them.
 	for _, o := range byName["Standard_D8s_v5"].Offerings {
-		want := o.Zone() != "eastus-1"
-		if got := o.Requirements.Get(v1beta1.LabelSKUStorageUltraSSD).Any(); got != strconv.FormatBool(want) {
-			t.Errorf("offering %s: ultra-ssd %s, want %t", o.Zone(), got, want)
+		want := []string{"false"}
+		if o.Zone() != "eastus-1" {
+			want = []string{"false", "true"}
+		}
+		got := o.Requirements.Get(v1beta1.LabelSKUStorageUltraSSD).Values()
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("offering %s: ultra-ssd %v, want %v", o.Zone(), got, want)
 		}
 	}
 	if got := byName["Standard_D8s_v5"].Requirements.Get(v1beta1.LabelSKUStorageUltraSSD).Values(); len(got) != 2 {

@@ -175,10 +175,11 @@ func offeringValues(offerings cloudprovider.Offerings, key string) []string {
 	seen := map[string]bool{}
 	var values []string
 	for _, o := range offerings {
-		v := o.Requirements.Get(key).Any()
-		if !seen[v] {
-			seen[v] = true
-			values = append(values, v)
+		for _, v := range o.Requirements.Get(key).Values() {
+			if !seen[v] {
+				seen[v] = true
+				values = append(values, v)
+			}
 		}
 	}
 	return values

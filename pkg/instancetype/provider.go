@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -66,10 +66,13 @@ type Decision struct {
 	VCPUs     int64    `json:"vcpus"`
 	MemoryGiB float64  `json:"memoryGiB"`
 	// OnDemandPrice and SpotPrice are USD/hour; 0 when unknown or not offered.
-	OnDemandPrice float64  `json:"onDemandPrice,omitempty"`
-	SpotPrice     float64  `json:"spotPrice,omitempty"`
-	OSDisk        string   `json:"osDisk,omitempty"`
-	Zones         []string `json:"zones,omitempty"`
+	OnDemandPrice float64 `json:"onDemandPrice,omitempty"`
+	SpotPrice     float64 `json:"spotPrice,omitempty"`
+	// SpotPriceAboveCap is the size's listed spot price when it is above
+	// the NodeClass's spot.maxPrice, so the size has no spot offering.
+	SpotPriceAboveCap float64  `json:"spotPriceAboveCap,omitempty"`
+	OSDisk            string   `json:"osDisk,omitempty"`
+	Zones             []string `json:"zones,omitempty"`
 	// Unavailable lists offerings that exist but cannot be launched now.
 	Unavailable []string `json:"unavailable,omitempty"`
 }
@@ -100,6 +103,16 @@ type DefaultProvider struct {
 	// NodePool), with the NodeClass hash and the generations of every input
 	// they were built from, so an unchanged NodeClass costs a map lookup.
 	cache *cache.LRUExpireCache
+	// hostGroups, when set, gives a NodeClass with a dedicated host group
+	// the sizes, zones and room of its group (hostgroup.go).
+	hostGroups hostgroup.Provider
+}
+
+// WithHostGroups makes the instance types of a NodeClass with a dedicated
+// host group follow the group as last read (see hostgroup.Provider.Get).
+func (p *DefaultProvider) WithHostGroups(h hostgroup.Provider) *DefaultProvider {
+	p.hostGroups = h
+	return p
 }
 
 // NewDefaultProvider returns a provider.
@@ -113,6 +126,7 @@ const cacheTTL = time.Hour
 
 // List implements Provider.
 func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]*cloudprovider.InstanceType, error) {
+	p.readHostGroup(ctx, nc)
 	catalog, err := p.skus.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -149,6 +163,9 @@ type staticType struct {
 	capacity     corev1.ResourceList
 	overhead     *cloudprovider.InstanceTypeOverhead
 	offers       []staticOffer
+	// hostGroupRoom is false when the NodeClass's dedicated host group has
+	// no room left for the size: its offerings are unavailable.
+	hostGroupRoom bool
 }
 
 // staticOffer is an offering without its availability.
@@ -167,7 +184,7 @@ type staticEntry struct {
 // only when the NodeClass, the catalog or prices change (or after an hour,
 // for retirement dates).
 func (p *DefaultProvider) staticTypes(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog) []*staticType {
-	key := fmt.Sprintf("%s/%s/%t/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation())
+	key := fmt.Sprintf("%s/%s/%t/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.hostGroupGeneration())
 	if v, ok := p.cache.Get(staticPrefix + nc.Name); ok {
 		if e := v.(staticEntry); e.key == key {
 			return e.types
@@ -194,7 +211,7 @@ const staticPrefix = "static "
 func (p *DefaultProvider) availableOfferings(st *staticType, q *quota.Snapshot) cloudprovider.Offerings {
 	out := make(cloudprovider.Offerings, len(st.offers))
 	for i, o := range st.offers {
-		out[i] = &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: p.unavailableReason(st.sku, o.key, q) == ""}
+		out[i] = &cloudprovider.Offering{Requirements: o.requirements, Price: o.price, Available: p.unavailableReason(st.sku, o.key, q) == "" && st.hostGroupRoom}
 	}
 	return out
 }
@@ -234,7 +251,7 @@ func (p *DefaultProvider) cached(name, key string) ([]*cloudprovider.InstanceTyp
 
 func (p *DefaultProvider) cacheKey(nc *v1beta1.AKSNodeClass, catalog *sku.Catalog, q *quota.Snapshot) string {
 	// The LocalDNS state is status, not spec: it filters sizes too.
-	return fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation)
+	return fmt.Sprintf("%s/%s/%t/%d/%d/%d/%d/%d", nc.Name, nc.Hash(), nc.IsLocalDNSEnabled(), catalog.Generation, p.prices.Generation(), p.unavailable.SeqNum(), q.Generation, p.hostGroupGeneration())
 }
 
 // ForNodePool implements Provider. Results are cached like List's, by the
@@ -264,6 +281,7 @@ func (p *DefaultProvider) ForNodePool(ctx context.Context, nc *v1beta1.AKSNodeCl
 
 // Explain implements Provider.
 func (p *DefaultProvider) Explain(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]Decision, error) {
+	p.readHostGroup(ctx, nc)
 	catalog, err := p.skus.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -293,6 +311,9 @@ func (p *DefaultProvider) build(s *sku.SKU, nc *v1beta1.AKSNodeClass, q *quota.S
 	offers := make(cloudprovider.Offerings, 0, len(st.offers))
 	for _, o := range st.offers {
 		reason := p.unavailableReason(s, o.key, q)
+		if reason == "" && !st.hostGroupRoom {
+			reason = "dedicated host group full"
+		}
 		if reason != "" {
 			d.Unavailable = append(d.Unavailable, fmt.Sprintf("%s/%s: %s", o.key.Zone, o.key.CapacityType, reason))
 		}
@@ -310,6 +331,8 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 	size, parsed := ParseSize(s.Name)
 	*d = Decision{Name: s.Name, Family: s.Family, VCPUs: s.VCPUs(), MemoryGiB: s.MemoryGiB()}
 	reasons := exclusionReasons(s, size, parsed, nc, now)
+	group, groupReasons := p.hostGroupFor(s, nc)
+	reasons = append(reasons, groupReasons...)
 	osDisk, diskReason := sku.ChooseOSDisk(s, nc)
 	if diskReason == "" {
 		d.OSDisk = osDisk.String()
@@ -323,7 +346,7 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		d.Reasons = reasons
 		return nil
 	}
-	offers := p.offerings(s, nc, onDemand, d)
+	offers := p.offerings(s, nc, onDemand, d, group)
 	reqs := make(cloudprovider.Offerings, len(offers))
 	for i, o := range offers {
 		reqs[i] = &cloudprovider.Offering{Requirements: o.requirements}
@@ -339,21 +362,27 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB, p.opts.memoryOverhead()),
 		overhead:     Overhead(s),
 		offers:       offers,
+		// The group's hosts report their room per size; a size they run but
+		// have no room for stays, unavailable, so core prices it.
+		hostGroupRoom: group == nil || group.Room(s.Name) > 0,
 	}
 }
 
 // offerings are the size's zones × capacity types, each with its price.
-func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, d *Decision) []staticOffer {
+func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDemand float64, d *Decision, group *hostgroup.HostGroup) []staticOffer {
 	type capacity struct {
 		name, priority string
 		price          float64
 	}
 	types := []capacity{{karpv1.CapacityTypeOnDemand, v1beta1.ScaleSetPriorityRegular, onDemand}}
-	if s.Bool(sku.CapLowPriorityCapable) {
+	// Spot VMs cannot run on dedicated hosts (hostGroupFor).
+	if s.Bool(sku.CapLowPriorityCapable) && nc.Spec.DedicatedHostGroupID == nil {
 		if spot, ok := p.spotPrice(s.Name, nc); ok {
 			if limit := nc.SpotMaxPrice(); limit < 0 || spot <= limit {
 				types = append(types, capacity{karpv1.CapacityTypeSpot, v1beta1.ScaleSetPrioritySpot, spot})
 				d.SpotPrice = spot
+			} else {
+				d.SpotPriceAboveCap = spot
 			}
 		}
 	}
@@ -361,6 +390,9 @@ func (p *DefaultProvider) offerings(s *sku.SKU, nc *v1beta1.AKSNodeClass, onDema
 	// regional as a whole (PlacementScope), and every requirement key of an
 	// offering costs karpenter core's scheduler on each compatibility check.
 	zones := s.Zones
+	if group != nil {
+		zones = hostGroupZones(group, s)
+	}
 	if len(zones) == 0 {
 		zones = []string{""}
 	}
@@ -390,12 +422,20 @@ func offeringRequirements(capacityType, zone, priority string, ultraSSD bool) sc
 	if r, ok := sharedOfferingRequirements.Load(key); ok {
 		return r.(scheduling.Requirements)
 	}
+	// Where the size can attach Ultra Disks, a node can be made with or
+	// without them (additionalCapabilities.ultraSSDEnabled is asked for only
+	// when the NodeClaim requires it); elsewhere only without, as AKS node
+	// auto-provisioning's ultraSSDOptions offers them.
+	ultraValues := []string{"false"}
+	if ultraSSD {
+		ultraValues = []string{"true", "false"}
+	}
 	r := scheduling.NewRequirements(
 		scheduling.NewRequirement(karpv1.CapacityTypeLabelKey, corev1.NodeSelectorOpIn, capacityType),
 		scheduling.NewRequirement(corev1.LabelTopologyZone, corev1.NodeSelectorOpIn, zone),
 		scheduling.NewRequirement(v1beta1.AKSLabelScaleSetPriority, corev1.NodeSelectorOpIn, priority),
 		scheduling.NewRequirement(v1beta1.AKSLabelPriority, corev1.NodeSelectorOpIn, priority),
-		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, strconv.FormatBool(ultraSSD)),
+		scheduling.NewRequirement(v1beta1.LabelSKUStorageUltraSSD, corev1.NodeSelectorOpIn, ultraValues...),
 	)
 	actual, _ := sharedOfferingRequirements.LoadOrStore(key, r)
 	return actual.(scheduling.Requirements)

@@ -18,9 +18,13 @@ import (
 // The simulated Azure environment of the local cluster.
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
-	ResourceGroup  = "mc_azkarpenter_local_eastus"
-	Location       = "eastus"
-	ClusterName    = "azkarpenter-local"
+	// ResourceGroup is named as AKS names a cluster's node resource group
+	// (MC_<resource group>_<cluster>_<region>), upper-case prefix included:
+	// every run then meets the lower-cased group cloud-provider-azure writes
+	// into Node providerIDs.
+	ResourceGroup = "MC_azkarpenter_local_eastus"
+	Location      = "eastus"
+	ClusterName   = "azkarpenter-local"
 	// AKSNumber is the number in the names of the network resources AKS
 	// creates for a cluster (aks-vnet-<n>, aks-agentpool-<n>-nsg).
 	AKSNumber = "31415926"

@@ -31,12 +31,14 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
@@ -56,6 +58,12 @@ type Providers struct {
 	// SubnetMarks carry NIC refusals for lack of addresses from the
 	// instance provider to the NodeClass status controller.
 	SubnetMarks *subnet.FullMarks
+	// Refusals carry what Azure refused because of a NodeClass's settings
+	// from the instance provider to the NodeClass status controller.
+	Refusals *refusals.Marks
+	// HostGroups reads the dedicated host groups NodeClasses name, for their
+	// status and instance types.
+	HostGroups *hostgroup.DefaultProvider
 	// Network decides nodes' NICs from the cluster's network setup and
 	// the node resource group's load balancers, NSG and route table.
 	Network       *network.DefaultProvider
@@ -91,6 +99,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	imageOpts.KubernetesVersion = clusterInputs.KubernetesVersion
 	imageOpts.Clock = clk
 	images := imagefamily.NewDefaultProviderFromFactory(clients.Compute, imageOpts)
+	hostGroups := hostgroup.NewDefaultProvider(hostgroup.NewClientFor(clients.Credential, clients.Options), clk)
 	instanceTypes := instancetype.NewDefaultProvider(instancetype.Options{
 		Region:            opts.Location,
 		ClusterName:       opts.ClusterName,
@@ -99,7 +108,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		// One overhead for the scheduler's view and nothing else: the node
 		// reports what its hypervisor leaves.
 		VMMemoryOverheadPercent: &opts.VMMemoryOverheadPercent,
-	}, skus, prices, unavailable, q, clk)
+	}, skus, prices, unavailable, q, clk).WithHostGroups(hostGroups)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,
 		SubscriptionID: opts.SubscriptionID,
@@ -118,6 +127,8 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull
+	refusalMarks := refusals.NewMarks(clk)
+	instanceOpts.Refusals = refusalMarks
 	launch := launchtemplate.NewDefaultProvider(instanceOpts.LaunchTemplateOptions(), images, clusterInputs)
 	instances := instance.NewDefaultProviderFromClients(instanceOpts, clients, skus, launch, unavailable, q)
 	return &Providers{
@@ -125,6 +136,8 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		InstanceTypes: instanceTypes, Instances: instances,
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
+		Refusals:      refusalMarks,
+		HostGroups:    hostGroups,
 		Network:       net,
 		Cluster:       clusterInputs,
 		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait, RepairPolicies: opts.RepairPolicies}),
@@ -188,8 +201,8 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
-	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).
-		WithNetwork(o.Network, o.Options.NetworkSetup(), o.Options.DefaultMaxPods())
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).WithRefusals(o.Refusals).
+		WithHostGroups(o.HostGroups, o.Options.Location).WithNetwork(o.Network, o.Options.NetworkSetup(), o.Options.DefaultMaxPods())
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
 		nodeClassStatus,

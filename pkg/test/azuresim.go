@@ -13,10 +13,13 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
-// Subscription and resource group the provider suites use in azuresim.
+// Subscription and resource group the provider suites use in azuresim. The
+// group is named as AKS names node resource groups (MC_<rg>_<cluster>_<region>,
+// upper-case prefix), so every suite meets the lower-cased resource group of
+// the providerID.
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000a2c0"
-	ResourceGroup  = "mc_azkarpenter_test"
+	ResourceGroup  = "MC_azkarpenter_test_eastus"
 )
 
 // TB is the part of testing.TB the helpers use; ginkgo's GinkgoT() has it too.

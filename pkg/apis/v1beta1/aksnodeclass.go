@@ -61,12 +61,22 @@ type AKSNodeClassSpec struct {
 	// +optional
 	FIPSMode *FIPSMode `json:"fipsMode,omitempty"`
 	// tags are applied to every Azure resource created for a node (VM, NIC, OS
-	// disk). Changing tags does not replace nodes.
+	// disk). Changing tags does not replace nodes. Azure tag names cannot
+	// contain '/': a key such as app.kubernetes.io/team is written to Azure as
+	// app.kubernetes.io_team, as AKS node auto-provisioning writes it. ARM's
+	// limits apply ("Use tags to organize your Azure resources", Limitations):
+	// at most 50 tags per resource, of which the controller sets 5, so 45
+	// here; names of 1 to 512 characters without '<', '>', '%', '&', '\', '?'
+	// or control characters; values of at most 256 characters. Azure tag
+	// names are case-insensitive, so keys that differ only in case, or in '/'
+	// against '_', would be one tag.
 	// +kubebuilder:validation:MaxProperties=45
+	// +kubebuilder:validation:XValidation:message="tag keys must not be empty or only whitespace",rule="self.all(k, k.trim() != '')"
 	// +kubebuilder:validation:XValidation:message="tag keys must be at most 512 characters",rule="self.all(k, size(k) <= 512)"
-	// +kubebuilder:validation:XValidation:message="tag keys must not contain '<', '>', '%', '&', '\\' or '?'",rule="self.all(k, !k.matches('[<>%&?\\\\\\\\]'))"
+	// +kubebuilder:validation:XValidation:message="tag keys must not contain '<', '>', '%', '&', '\\', '?' or control characters (Azure refuses them in tag names; '/' is allowed and written as '_')",rule="self.all(k, !k.matches('[<>%&?\\\\\\\\\\\\p{Cc}]'))"
 	// +kubebuilder:validation:XValidation:message="tag values must be at most 256 characters",rule="self.all(k, size(self[k]) <= 256)"
-	// +kubebuilder:validation:XValidation:message="tag keys starting with 'karpenter.azure.com_' or 'karpenter.sh_' are ownership tags set by the controller",rule="self.all(k, !k.startsWith('karpenter.azure.com_') && !k.startsWith('karpenter.sh_'))"
+	// +kubebuilder:validation:XValidation:message="tag keys starting with 'karpenter.azure.com_', 'karpenter.azure.com/', 'karpenter.sh_' or 'karpenter.sh/' are ownership tags set by the controller",rule="self.all(k, !k.replace('/', '_').lowerAscii().startsWith('karpenter.azure.com_') && !k.replace('/', '_').lowerAscii().startsWith('karpenter.sh_'))"
+	// +kubebuilder:validation:XValidation:message="tag keys must stay distinct in Azure, where tag names are case-insensitive and '/' is written as '_': two keys differ only in case or in '/' against '_'",rule="self.all(k, self.all(j, k == j || k.replace('/', '_').lowerAscii() != j.replace('/', '_').lowerAscii()))"
 	// +optional
 	Tags map[string]string `json:"tags,omitempty" hash:"ignore"`
 	// kubelet configures the kubelet of the nodes. A subset of the upstream

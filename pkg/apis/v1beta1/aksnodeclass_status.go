@@ -28,6 +28,11 @@ const (
 	// ConditionTypeLocalDNSReady: spec.localDNS.mode was resolved into
 	// status.localDNSState.
 	ConditionTypeLocalDNSReady = "LocalDNSReady"
+	// ConditionTypeSpotOfferingsAvailable: some VM size the NodeClass can
+	// use has a spot offering under spot.maxPrice. It is not part of Ready:
+	// a NodeClass whose cap is below every spot price still serves
+	// on-demand NodePools, but no spot node can be launched from it.
+	ConditionTypeSpotOfferingsAvailable = "SpotOfferingsAvailable"
 	// ConditionTypeNetworkReady: a node's NIC can be built in the cluster's
 	// network (its load balancer pools, NSG and, for kubenet, the subnet's
 	// route table are found and agree); the reason names what is not.

@@ -242,6 +242,8 @@ var _ = Describe("AKSNodeClass validation, as AKS node auto-provisioning validat
 
 	DescribeTable("tags", expectVerdict,
 		Entry("valid keys and values", "tags: {valid-key: valid-value, anotherKey: anotherValue}", ""),
+		// NAP accepts '/' and writes it as '_' (launchtemplate.Tags).
+		Entry("key with /", `tags: {"app.kubernetes.io/name": v}`, ""),
 		Entry("key with <", `tags: {"invalid<key": v}`, "must not contain"),
 		Entry("key with >", `tags: {"invalid>key": v}`, "must not contain"),
 		Entry("key with %", `tags: {"invalid%key": v}`, "must not contain"),

@@ -137,6 +137,7 @@ var _ = Describe("AKSNodeClass validation", func() {
 		Entry("spot price cap with five decimals", "spot: {maxPrice: '0.12345'}"),
 		Entry("dedicated host group", "dedicatedHostGroupID: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hosts/providers/Microsoft.Compute/hostGroups/hg1"),
 		Entry("subnet ID", "vnetSubnetID: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg_aks_eastus/providers/Microsoft.Network/virtualNetworks/aks-vnet/subnets/aks-subnet"),
+		Entry("tag keys with '/', as NAP YAML has them (written to Azure with '_')", `tags: {"app.kubernetes.io/team": payments, "kubernetes.io/owner": sre}`),
 		Entry("45 tags with Azure's longest key and value", tags(44)[:len(tags(44))-1]+fmt.Sprintf("%s: %s}", strings.Repeat("k", 512), strings.Repeat("v", 256))),
 		Entry("full kubelet block", `kubelet:
   cpuManagerPolicy: static
@@ -185,6 +186,13 @@ var _ = Describe("AKSNodeClass validation", func() {
 		Entry("tag key with ?", `tags: {"why?": v}`, "tag keys must not contain"),
 		Entry("tag key with a backslash", `tags: {'a\b': v}`, "tag keys must not contain"),
 		Entry("tag overriding an ownership tag", `tags: {"karpenter.azure.com_cluster": other}`, "are ownership tags set by the controller"),
+		Entry("tag overriding an ownership tag through '/'", `tags: {"karpenter.sh/nodepool": other}`, "are ownership tags set by the controller"),
+		Entry("tag overriding an ownership tag in another case", `tags: {"Karpenter.Azure.Com_cluster": other}`, "are ownership tags set by the controller"),
+		Entry("tag key with a control character", "tags: {\"a\\tb\": v}", "tag keys must not contain"),
+		Entry("empty tag key", `tags: {"": v}`, "tag keys must not be empty or only whitespace"),
+		Entry("whitespace tag key", `tags: {"  ": v}`, "tag keys must not be empty or only whitespace"),
+		Entry("two tag keys that are one Azure tag: '/' and '_'", `tags: {"app/team": a, "app_team": b}`, "tag keys must stay distinct in Azure"),
+		Entry("two tag keys that are one Azure tag: case", `tags: {"Team": a, "team": b}`, "tag keys must stay distinct in Azure"),
 		Entry("more tags than Azure leaves room for", tags(46), "must have at most 45 items"),
 		Entry("spot price cap of zero", "spot: {maxPrice: '0'}", "spot.maxPrice must be -1 (up to the on-demand price) or greater than 0"),
 		Entry("spot price cap that is not a number", "spot: {maxPrice: cheap}", "spec.spot.maxPrice"),

@@ -65,6 +65,19 @@ func (s *SKU) zoneDetails(zones []string) []*armcompute.ResourceSKUZoneDetails {
 	}}
 }
 
+// UltraSSDAvailable reports whether the size can attach Ultra Disks in a
+// zone of an offering whose zones are zones (what zoneDetails publishes).
+func (s *SKU) UltraSSDAvailable(zones []string, zone string) bool {
+	for _, d := range s.zoneDetails(zones) {
+		for _, z := range d.Name {
+			if z != nil && *z == zone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 var ultraSSDSeries = regexp.MustCompile(`^Standard_(D|E|F|M)[0-9]+[a-z]*s_v[3-6]$`)
 
 // Capabilities lists the SKU's capabilities as (name, value) pairs in the

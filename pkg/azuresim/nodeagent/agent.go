@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +41,12 @@ const (
 	KwokAnnotationValue = "fake"
 	ConditionPreemption = "PreemptionScheduled"
 	ReasonSpotEviction  = "SpotEvictionIncoming"
-	ProviderIDPrefix    = "azure://"
-	defaultOSDiskGB     = 30 // Azure marketplace Linux image default when the VM does not say
+	// ConditionVMEventScheduled and its reason are what older versions of
+	// AKS's node-problem-detector set for every Azure scheduled event.
+	ConditionVMEventScheduled = "VMEventScheduled"
+	ReasonVMEventScheduled    = "VMEventScheduled"
+	ProviderIDPrefix          = "azure://"
+	defaultOSDiskGB           = 30 // Azure marketplace Linux image default when the VM does not say
 
 	// TagKubelet, set to KubeletExternal on a VM (through its AKSNodeClass's
 	// tags), tells the agent that a real kubelet runs for the VM outside the
@@ -69,6 +74,10 @@ type VM struct {
 	Created                                                             time.Time
 	Running                                                             bool // provisioned and powered on
 	EvictionNotBefore                                                   *time.Time
+	// EvictionSignal is the node condition the eviction notice shows as
+	// (SignalPreemptionScheduled or SignalVMEventScheduled), and
+	// EvictionEventID the Scheduled Events EventId of the Preempt event.
+	EvictionSignal, EvictionEventID string
 	// CustomData is osProfile.customData as ARM received it (base64).
 	CustomData string
 	// Windows is whether the VM runs Windows (its OS disk's osType).
@@ -256,8 +265,26 @@ func (a *Agent) processNext(ctx context.Context) bool {
 	return true
 }
 
-// ProviderID is the Node providerID of a VM, as the Azure cloud provider sets it.
-func ProviderID(vmID string) string { return ProviderIDPrefix + vmID }
+// ProviderID is the Node providerID of a VM, as the Azure cloud provider
+// sets it: for a standalone VM, availabilitySet.GetInstanceIDByNodeName
+// (kubernetes-sigs/cloud-provider-azure, pkg/provider/azure_standard.go)
+// returns ConvertResourceGroupNameToLower(*machine.ID)
+// (pkg/provider/azure_wrap.go), and the node manager prefixes "azure://".
+// That function takes the group from the ID with the greedy pattern
+// .*/subscriptions/(?:.*)/resourceGroups/(.+)/providers/(?:.*) and replaces
+// the first occurrence of it in the whole string with its lower case; the
+// same is done here, so the simulated Node carries exactly what an AKS Node
+// would, whatever the case of the group in the VM's ID.
+func ProviderID(vmID string) string {
+	id := ProviderIDPrefix + vmID
+	m := resourceGroupOfID.FindStringSubmatch(id)
+	if len(m) != 2 {
+		return id
+	}
+	return strings.Replace(id, m[1], strings.ToLower(m[1]), 1)
+}
+
+var resourceGroupOfID = regexp.MustCompile(`.*/subscriptions/(?:.*)/resourceGroups/(.+)/providers/(?:.*)`)
 
 func (a *Agent) reconcile(ctx context.Context, id string) error {
 	vm, ok := a.opts.Source.LookupVM(id)
@@ -323,7 +350,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 		// The real kubelet reports the Node's status.
 		a.report(vm, NodeReport{Node: name})
 		if vm.EvictionNotBefore != nil {
-			return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+			return a.markPreemption(ctx, node, vm)
 		}
 		return nil
 	}
@@ -336,7 +363,7 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	}
 	a.report(vm, NodeReport{Node: name})
 	if vm.EvictionNotBefore != nil {
-		return a.markPreemption(ctx, node, *vm.EvictionNotBefore)
+		return a.markPreemption(ctx, node, vm)
 	}
 	return nil
 }

@@ -124,8 +124,8 @@ func testVM(t testing.TB, size string) VM {
 	if !ok {
 		t.Fatalf("no SKU %s", size)
 	}
-	return VM{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
-		ResourceGroup: "rg", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
+	return VM{ID: "/subscriptions/s/resourceGroups/MC_rg_c_eastus/providers/Microsoft.Compute/virtualMachines/aks-default-abc", Subscription: "s",
+		ResourceGroup: "MC_rg_c_eastus", Name: "aks-default-abc", ComputerName: "aks-default-abc", Location: "eastus", Zone: "2", SKU: sku,
 		VMID: "6a2b1c9e-0000-4000-8000-000000000001", Running: true, CustomData: customData(t, bootstrapConfig()), OSDiskSizeGB: 128, PrivateIP: "10.1.0.4"}
 }
 
@@ -206,7 +206,8 @@ func TestAgentWithFakeClient(t *testing.T) {
 		node = n
 		return err == nil && len(n.Status.Conditions) > 0 && src.report(vm.ID).Node != ""
 	})
-	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
+	// As cloud-provider-azure writes it: the resource group lower-cased.
+	if node.Spec.ProviderID != "azure:///subscriptions/s/resourceGroups/mc_rg_c_eastus/providers/Microsoft.Compute/virtualMachines/aks-default-abc" {
 		t.Errorf("providerID %q", node.Spec.ProviderID)
 	}
 	wantLabels := map[string]string{"topology.kubernetes.io/zone": "eastus-2", "node.kubernetes.io/instance-type": "Standard_D4s_v3",
@@ -379,4 +380,24 @@ func TestAgentLeavesExternalKubelet(t *testing.T) {
 	}
 	src.set(vm, false)
 	poll.Until(t, 10*time.Second, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
+}
+
+func TestPreemptionConditionAsNodeProblemDetectorSetsIt(t *testing.T) {
+	nb := time.Date(2026, 3, 2, 19, 1, 45, 0, time.FixedZone("CET", 3600))
+	now := metav1.Now()
+	vm := VM{EvictionEventID: "0F4D1E2A-7C55-4D3E-9A44-7E1B0C2D3E4F"}
+
+	recent := preemptionCondition(vm, nb, now)
+	if recent.Type != "PreemptionScheduled" || recent.Reason != "SpotEvictionIncoming" || recent.Status != corev1.ConditionTrue ||
+		!strings.HasPrefix(recent.Message, "Preempt Scheduled: Mon, 02 Mar 2026 18:01:45 GMT. For more information, see ") ||
+		!strings.HasSuffix(recent.Message, ". EventId: 0F4D1E2A-7C55-4D3E-9A44-7E1B0C2D3E4F") {
+		t.Errorf("recent signal: %+v", recent)
+	}
+
+	vm.EvictionSignal = SignalVMEventScheduled
+	older := preemptionCondition(vm, nb, now)
+	if older.Type != "VMEventScheduled" || older.Reason != "VMEventScheduled" || older.Status != corev1.ConditionTrue ||
+		older.Message != "Preempt Scheduled: Mon, 02 Mar 2026 18:01:45 GMT" {
+		t.Errorf("older signal: %+v", older)
+	}
 }

@@ -9,6 +9,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -117,20 +118,48 @@ func (a *Agent) deleteNode(ctx context.Context, name string) error {
 	return err
 }
 
-// markPreemption sets PreemptionScheduled and records an Event, as AKS
-// surfaces an Azure Scheduled Events Preempt notice.
-func (a *Agent) markPreemption(ctx context.Context, node *corev1.Node, notBefore time.Time) error {
+// Spot eviction notice signals: the node condition a notice shows as.
+const (
+	SignalPreemptionScheduled = ConditionPreemption
+	SignalVMEventScheduled    = ConditionVMEventScheduled
+)
+
+// preemptionCondition is the node condition AKS's node-problem-detector sets
+// for a Scheduled Events Preempt notice, in one of its two generations:
+//
+//   - Recent: PreemptionScheduled=True, reason SpotEvictionIncoming, message
+//     "Preempt Scheduled: <NotBefore>. For more information, see <link>.
+//     EventId: <guid>" (the form Azure/karpenter-provider-azure#1829 quotes;
+//     the link is not given there, so the notice names Azure's Scheduled
+//     Events documentation).
+//   - Older: VMEventScheduled=True, reason VMEventScheduled ("Node Problem
+//     Detector (NPD) in AKS nodes", node conditions table), message
+//     "Preempt Scheduled: <NotBefore>" (as AKS nodes report it in events).
+//
+// NotBefore is written as IMDS Scheduled Events write it: RFC 1123 in GMT
+// ("Mon, 19 Sep 2016 18:29:47 GMT").
+func preemptionCondition(vm VM, notBefore time.Time, now metav1.Time) corev1.NodeCondition {
+	when := notBefore.UTC().Format(http.TimeFormat)
+	if vm.EvictionSignal == SignalVMEventScheduled {
+		return corev1.NodeCondition{Type: ConditionVMEventScheduled, Status: corev1.ConditionTrue, Reason: ReasonVMEventScheduled,
+			Message: "Preempt Scheduled: " + when, LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	return corev1.NodeCondition{Type: ConditionPreemption, Status: corev1.ConditionTrue, Reason: ReasonSpotEviction,
+		Message:           fmt.Sprintf("Preempt Scheduled: %s. For more information, see https://learn.microsoft.com/azure/virtual-machines/linux/scheduled-events. EventId: %s", when, vm.EvictionEventID),
+		LastHeartbeatTime: now, LastTransitionTime: now}
+}
+
+// markPreemption sets the eviction notice's node condition and records an
+// Event, as AKS surfaces an Azure Scheduled Events Preempt notice.
+func (a *Agent) markPreemption(ctx context.Context, node *corev1.Node, vm VM) error {
+	now := metav1.Now()
+	cond := preemptionCondition(vm, *vm.EvictionNotBefore, now)
 	for _, c := range node.Status.Conditions {
-		if c.Type == ConditionPreemption && c.Status == corev1.ConditionTrue {
+		if c.Type == cond.Type && c.Status == corev1.ConditionTrue {
 			return nil
 		}
 	}
-	now := metav1.Now()
-	msg := fmt.Sprintf("Azure Scheduled Events: Preempt, NotBefore %s", notBefore.UTC().Format(time.RFC1123))
-	if _, err := patchStatus(ctx, a.opts.Client.CoreV1().Nodes(), node.Name, map[string]any{"conditions": []corev1.NodeCondition{{
-		Type: ConditionPreemption, Status: corev1.ConditionTrue, Reason: ReasonSpotEviction, Message: msg,
-		LastHeartbeatTime: now, LastTransitionTime: now,
-	}}}); err != nil {
+	if _, err := patchStatus(ctx, a.opts.Client.CoreV1().Nodes(), node.Name, map[string]any{"conditions": []corev1.NodeCondition{cond}}); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -143,13 +172,13 @@ func (a *Agent) markPreemption(ctx context.Context, node *corev1.Node, notBefore
 	ev := &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{GenerateName: node.Name + ".", Namespace: metav1.NamespaceDefault},
 		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: node.Name, UID: node.UID, APIVersion: "v1"},
-		Reason:         ReasonSpotEviction, Message: msg, Type: corev1.EventTypeWarning,
+		Reason:         cond.Reason, Message: cond.Message, Type: corev1.EventTypeWarning,
 		Source:         corev1.EventSource{Component: "azuresim-node-agent", Host: node.Name},
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
 	}
 	if _, err := a.opts.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		a.log.Warn("node agent: recording eviction event failed", "node", node.Name, "err", err)
 	}
-	a.log.Info("node agent: spot eviction flagged", "node", node.Name, "notBefore", notBefore)
+	a.log.Info("node agent: spot eviction flagged", "node", node.Name, "notBefore", *vm.EvictionNotBefore, "condition", cond.Type)
 	return nil
 }

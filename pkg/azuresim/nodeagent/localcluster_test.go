@@ -34,7 +34,7 @@ import (
 )
 
 const (
-	sub, rg      = "00000000-0000-0000-0000-000000000009", "rg"
+	sub, rg      = "00000000-0000-0000-0000-000000000009", "MC_rg_cluster_eastus"
 	windowsImage = "/CommunityGalleries/AKSWindows-cf00e6e0-d245-4a4e-8d8e-6ed6a3f7a8e8/images/windows-2025-gen2/versions/26100.7171.261112"
 	ubuntuImage  = "/CommunityGalleries/AKSUbuntu-38d80f77-467a-481f-a8d4-09b6d4220bd2/images/2404gen2containerd/versions/202611.10.0"
 )
@@ -226,8 +226,8 @@ func TestNodesJoinThroughTLSBootstrap(t *testing.T) {
 	t.Run("a node joins with the client certificate it was issued", func(t *testing.T) {
 		id := e.createVM(t, "spot-1", e.boot(bootstrap.Linux), ubuntuImage)
 		node := e.joined(t, "spot-1")
-		if node.Spec.ProviderID != "azure://"+id {
-			t.Errorf("providerID %q, want azure://%s", node.Spec.ProviderID, id)
+		if want := "azure://" + strings.Replace(id, rg, strings.ToLower(rg), 1); node.Spec.ProviderID != want {
+			t.Errorf("providerID %q, want %s", node.Spec.ProviderID, want)
 		}
 		for k, v := range map[string]string{
 			// the kubelet's own, and its --node-labels

@@ -6,6 +6,7 @@ package garbagecollection
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	opmetrics "github.com/awslabs/operatorpkg/metrics"
@@ -82,13 +83,16 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 	providerIDs := sets.New[string]()
 	for _, nc := range nodeClaims.Items {
 		claimed.Insert(nc.Name)
-		providerIDs.Insert(nc.Status.ProviderID)
+		// ARM IDs are case-insensitive, and a NodeClaim recorded by an
+		// earlier version carries the resource group in its configured case
+		// (instance.SameProviderID).
+		providerIDs.Insert(strings.ToLower(nc.Status.ProviderID))
 	}
 	now := c.clock.Now()
 	liveVMs := sets.New[string]()
 	for _, vm := range vms {
-		liveVMs.Insert(vm.ID)
-		if claimed.Has(vm.NodeClaim) || providerIDs.Has(vm.ProviderID) {
+		liveVMs.Insert(strings.ToLower(vm.ID))
+		if claimed.Has(vm.NodeClaim) || providerIDs.Has(strings.ToLower(vm.ProviderID)) {
 			continue
 		}
 		grace := GracePeriod
@@ -106,7 +110,7 @@ func (c *Controller) Reconcile(ctx context.Context) (reconciler.Result, error) {
 		log.FromContext(ctx).Info("deleted VM no NodeClaim claims", "vm", vm.Name, "nodeclaim-tag", vm.NodeClaim, "created", vm.CreationTime)
 	}
 	for _, nic := range nics {
-		attached := nic.VMID != "" && liveVMs.Has(nic.VMID)
+		attached := nic.VMID != "" && liveVMs.Has(strings.ToLower(nic.VMID))
 		if attached || claimed.Has(nic.NodeClaim) || young(nic.CreationTime, now, GracePeriod) {
 			continue
 		}

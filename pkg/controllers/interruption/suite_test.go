@@ -48,6 +48,13 @@ var _ = BeforeEach(func() {
 var _ = AfterSuite(func() { env.Stop() })
 
 func spotNode(name, providerID string, preempted bool) *corev1.Node {
+	if !preempted {
+		return spotNodeWith(name, providerID)
+	}
+	return spotNodeWith(name, providerID, corev1.NodeCondition{Type: interruption.ConditionPreemptionScheduled, Status: corev1.ConditionTrue, Reason: "SpotEvictionIncoming", LastTransitionTime: metav1.Now()})
+}
+
+func spotNodeWith(name, providerID string, conds ...corev1.NodeCondition) *corev1.Node {
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 			corev1.LabelInstanceTypeStable: "Standard_D4s_v5",
@@ -57,8 +64,8 @@ func spotNode(name, providerID string, preempted bool) *corev1.Node {
 		Spec: corev1.NodeSpec{ProviderID: providerID},
 	}
 	Expect(env.Client.Create(ctx, node)).To(Succeed())
-	if preempted {
-		node.Status.Conditions = []corev1.NodeCondition{{Type: interruption.ConditionPreemptionScheduled, Status: corev1.ConditionTrue, Reason: "SpotEvictionIncoming", LastTransitionTime: metav1.Now()}}
+	if len(conds) > 0 {
+		node.Status.Conditions = conds
 		Expect(env.Client.Status().Update(ctx, node)).To(Succeed())
 	}
 	return node
@@ -90,6 +97,51 @@ var _ = Describe("spot interruption", func() {
 		Expect(errors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc))).To(BeTrue(), "the NodeClaim should be deleted")
 		Expect(cache.Unavailable(offerings.Offering{SKU: "Standard_D4s_v5", Zone: "eastus-2", CapacityType: karpv1.CapacityTypeSpot})).To(Equal("SpotEvictionIncoming"))
 		Expect(cache.Unavailable(offerings.Offering{SKU: "Standard_D4s_v5", Zone: "eastus-2", CapacityType: karpv1.CapacityTypeOnDemand})).To(BeEmpty(), "on-demand stays available")
+	})
+
+	// The NodeClaims here carry a finalizer, as core's do, so what the
+	// controller recorded can be read after the deletion it asked for.
+	DescribeTable("acts on each signal AKS's node-problem-detector sets",
+		func(name string, cond corev1.NodeCondition, wantDeadline string) {
+			pid := "azure:///subscriptions/s/resourceGroups/mc_rg_c_eastus/providers/Microsoft.Compute/virtualMachines/" + name
+			nc := nodeClaim(name, pid)
+			nc.Finalizers = []string{karpv1.TerminationFinalizer}
+			Expect(env.Client.Update(ctx, nc)).To(Succeed())
+			node := spotNodeWith(name, pid, cond)
+			_, err := ctrl.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(node)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+			Expect(nc.DeletionTimestamp.IsZero()).To(BeFalse(), "the NodeClaim is being deleted")
+			if wantDeadline == "" {
+				Expect(nc.Annotations).NotTo(HaveKey(karpv1.NodeClaimTerminationTimestampAnnotationKey))
+			} else {
+				Expect(nc.Annotations).To(HaveKeyWithValue(karpv1.NodeClaimTerminationTimestampAnnotationKey, wantDeadline), "pods get until the eviction deadline")
+			}
+			nc.Finalizers = nil
+			Expect(env.Client.Update(ctx, nc)).To(Succeed())
+		},
+		Entry("PreemptionScheduled (SpotEvictionIncoming) with its deadline", "notice-new",
+			corev1.NodeCondition{Type: "PreemptionScheduled", Status: corev1.ConditionTrue, Reason: "SpotEvictionIncoming", LastTransitionTime: metav1.Now(),
+				Message: "Preempt Scheduled: Sat, 01 Aug 2026 05:41:02 GMT. For more information, see https://aka.ms/x. EventId: 6A1C2D3E-0000-4000-8000-000000000001"},
+			"2026-08-01T05:41:02Z"),
+		Entry("VMEventScheduled for a Preempt event, as older AKS nodes report it", "notice-old",
+			corev1.NodeCondition{Type: "VMEventScheduled", Status: corev1.ConditionTrue, Reason: "VMEventScheduled", LastTransitionTime: metav1.Now(),
+				Message: "Preempt Scheduled: Mon, 02 Mar 2026 19:01:45 GMT"},
+			"2026-03-02T19:01:45Z"),
+		Entry("PreemptionScheduled once the eviction has started (no deadline)", "notice-started",
+			corev1.NodeCondition{Type: "PreemptionScheduled", Status: corev1.ConditionTrue, Reason: "SpotEvictionIncoming", LastTransitionTime: metav1.Now(), Message: "Preempt Started."},
+			""),
+	)
+
+	It("leaves a node whose VMEventScheduled is maintenance, not an eviction", func() {
+		pid := "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/rebooting"
+		nc := nodeClaim("rebooting", pid)
+		node := spotNodeWith("rebooting", pid, corev1.NodeCondition{Type: "VMEventScheduled", Status: corev1.ConditionTrue, Reason: "VMEventScheduled",
+			LastTransitionTime: metav1.Now(), Message: "Reboot Scheduled: Mon, 02 Mar 2026 19:01:45 GMT"})
+		_, err := ctrl.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(node)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.DeletionTimestamp.IsZero()).To(BeTrue())
 	})
 
 	It("leaves nodes without a notice alone", func() {

@@ -31,8 +31,10 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
 
@@ -53,11 +55,30 @@ type StatusController struct {
 	cluster         cluster.Provider
 	defaultSubnetID string
 	subnetMarks     *subnet.FullMarks
+	refusals        *refusals.Marks
+	hostGroups      hostgroup.Provider
+	location        string
 	// network decides nodes' NICs (nil: no network checks); setup and
 	// defaultMaxPods say how many subnet addresses a node takes.
 	network        network.Provider
 	setup          cluster.NetworkSetup
 	defaultMaxPods int32
+}
+
+// WithHostGroups makes the controller read the dedicated host group of a
+// NodeClass that names one, and say what keeps it from taking nodes of the
+// cluster's location.
+func (c *StatusController) WithHostGroups(h hostgroup.Provider, location string) *StatusController {
+	c.hostGroups, c.location = h, location
+	return c
+}
+
+// WithRefusals makes the controller show what Azure refused because of a
+// NodeClass's settings as its conditions, and re-evaluate every NodeClass
+// at once when Azure refuses something.
+func (c *StatusController) WithRefusals(m *refusals.Marks) *StatusController {
+	c.refusals = m
+	return c
 }
 
 // WithNetwork makes the controller check the cluster's network for each
@@ -190,13 +211,36 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		conditions.SetTrue(v1beta1.ConditionTypeLocalDNSReady)
 	}
 
-	if its, err := c.instanceTypes.List(ctx, nc); err != nil {
+	if err := c.spotOfferings(ctx, nc); err != nil {
+		requeue = time.Minute
+	}
+
+	hostGroupReason, hostGroupMessage, hostGroupErr := c.hostGroup(ctx, nc)
+	if hostGroupErr != nil {
+		requeue = time.Minute
+	}
+	if its, err := c.instanceTypes.List(ctx, nc); hostGroupReason != "" {
+		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, hostGroupReason, hostGroupMessage)
+	} else if err != nil {
 		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
 		requeue = time.Minute
 	} else if len(its) == 0 {
-		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, "NoInstanceTypes", "no VM size in the region satisfies this AKSNodeClass; `azkarpenter explain -f <this file>` lists each size with the reason it was left out")
+		reason, msg := "NoInstanceTypes", "no VM size in the region satisfies this AKSNodeClass; `azkarpenter explain -f <this file>` lists each size with the reason it was left out"
+		if nc.Spec.DedicatedHostGroupID != nil {
+			reason, msg = c.noSizeOnHostGroup(ctx, nc)
+		}
+		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, reason, msg)
 	} else {
 		conditions.SetTrue(v1beta1.ConditionTypeValidationSucceeded)
+	}
+
+	// What Azure refused for this spec overrides what the checks above
+	// concluded: they cannot see everything Azure checks.
+	if c.refusals != nil {
+		for _, r := range c.refusals.Of(nc.Name, nc.Generation) {
+			conditions.SetFalse(r.ConditionType, r.Reason, r.Message)
+			requeue = min(requeue, time.Minute)
+		}
 	}
 
 	if !equality.Semantic.DeepEqual(stored.Status, nc.Status) {
@@ -205,6 +249,88 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 		}
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// spotOfferings sets SpotOfferingsAvailable: with a spot.maxPrice below the
+// listed spot price of every size the NodeClass can use, no spot node can
+// be launched, and the condition says so, and what to change, before any
+// VM is asked for.
+func (c *StatusController) spotOfferings(ctx context.Context, nc *v1beta1.AKSNodeClass) error {
+	conditions := nc.StatusConditions()
+	limit := nc.SpotMaxPrice()
+	if limit < 0 {
+		conditions.SetTrue(v1beta1.ConditionTypeSpotOfferingsAvailable)
+		return nil
+	}
+	decisions, err := c.instanceTypes.Explain(ctx, nc)
+	if err != nil {
+		conditions.SetUnknownWithReason(v1beta1.ConditionTypeSpotOfferingsAvailable, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
+		return err
+	}
+	var cheapest *instancetype.Decision
+	for i := range decisions {
+		d := &decisions[i]
+		if !d.Included {
+			continue
+		}
+		if d.SpotPrice > 0 {
+			conditions.SetTrue(v1beta1.ConditionTypeSpotOfferingsAvailable)
+			return nil
+		}
+		if d.SpotPriceAboveCap > 0 && (cheapest == nil || d.SpotPriceAboveCap < cheapest.SpotPriceAboveCap) {
+			cheapest = d
+		}
+	}
+	if cheapest == nil {
+		conditions.SetFalse(v1beta1.ConditionTypeSpotOfferingsAvailable, "NoSpotPrices", "no VM size this AKSNodeClass can use has a spot price in the region; spot NodePools get no nodes from it")
+		return nil
+	}
+	conditions.SetFalse(v1beta1.ConditionTypeSpotOfferingsAvailable, "SpotMaxPriceBelowSpotPrices",
+		fmt.Sprintf("spot.maxPrice %s USD/hour is below the spot price of every VM size this AKSNodeClass can use (the lowest is %s at %s USD/hour), so no spot node can be launched; raise spot.maxPrice or set it to -1 (up to the on-demand price)",
+			strconv.FormatFloat(limit, 'f', -1, 64), cheapest.Name, strconv.FormatFloat(cheapest.SpotPriceAboveCap, 'f', -1, 64)))
+	return nil
+}
+
+// hostGroup reads the NodeClass's dedicated host group and returns the
+// reason and message of what keeps it from taking the NodeClass's nodes
+// ("" when nothing does, or the NodeClass names no group).
+func (c *StatusController) hostGroup(ctx context.Context, nc *v1beta1.AKSNodeClass) (string, string, error) {
+	id := lo.FromPtr(nc.Spec.DedicatedHostGroupID)
+	if id == "" || c.hostGroups == nil {
+		return "", "", nil
+	}
+	g, err := c.hostGroups.Get(ctx, id)
+	switch {
+	case errors.Is(err, hostgroup.ErrNotFound):
+		return "DedicatedHostGroupNotFound", fmt.Sprintf("dedicated host group %s does not exist; create it or correct dedicatedHostGroupID", id), nil
+	case err != nil:
+		return "DedicatedHostGroupCheckFailed", fmt.Sprintf("reading dedicated host group %s: %v", id, err), err
+	case c.location != "" && !strings.EqualFold(g.Location, c.location):
+		return "DedicatedHostGroupInAnotherRegion", fmt.Sprintf("dedicated host group %s is in %s; the cluster's nodes are in %s, and a VM can only use a host group of its own region", id, g.Location, c.location), nil
+	case !g.AutomaticPlacement:
+		return "DedicatedHostGroupWithoutAutomaticPlacement", fmt.Sprintf("dedicated host group %s does not place VMs automatically; enable supportAutomaticPlacement on it", id), nil
+	case len(g.Hosts) == 0:
+		return "DedicatedHostGroupHasNoHosts", fmt.Sprintf("dedicated host group %s has no hosts; add hosts of the VM series the nodes should run", id), nil
+	}
+	return "", "", nil
+}
+
+// noSizeOnHostGroup says why no size serves a NodeClass with a host group:
+// the reasons the sizes its hosts run were left out (their zone, most
+// often: a host group in a zone where those sizes are not offered).
+func (c *StatusController) noSizeOnHostGroup(ctx context.Context, nc *v1beta1.AKSNodeClass) (string, string) {
+	id := lo.FromPtr(nc.Spec.DedicatedHostGroupID)
+	decisions, err := c.instanceTypes.Explain(ctx, nc)
+	if err == nil {
+		for _, d := range decisions {
+			for _, r := range d.Reasons {
+				if strings.Contains(r, "host group is in zone") {
+					return "DedicatedHostGroupZoneUnusable", fmt.Sprintf("no VM size can run on dedicated host group %s: %s (%s); use a host group in a zone where the sizes its hosts run are offered", id, r, d.Name)
+				}
+			}
+		}
+	}
+	return "NoInstanceTypesOnDedicatedHostGroup", fmt.Sprintf("no VM size satisfies this AKSNodeClass on the hosts of dedicated host group %s (their series, with the rest of the NodeClass); `azkarpenter explain -f <this file>` lists each size with the reason it was left out", id)
 }
 
 // networkCondition sets NetworkReady: whether a NIC can be decided for a
@@ -301,6 +427,11 @@ func (c *StatusController) Register(_ context.Context, m manager.Manager) error 
 	if c.subnetMarks != nil {
 		b = b.WatchesRawSource(source.Channel(c.subnetMarks.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return all(ctx, "a subnet refused an address")
+		})))
+	}
+	if c.refusals != nil {
+		b = b.WatchesRawSource(source.Channel(c.refusals.Events(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return all(ctx, "Azure refused a NodeClass's launch")
 		})))
 	}
 	return b.Complete(reconcile.AsReconciler(kubeClient, c))

@@ -2,8 +2,10 @@ package nodeclass_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
@@ -25,6 +27,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
@@ -34,6 +37,7 @@ var (
 	env        *environment.Environment
 	controller *nodeclass.StatusController
 	inputs     *cluster.DefaultProvider
+	clients    *azure.Clients
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -63,7 +67,13 @@ var _ = BeforeEach(func() {
 	inputs = env.Cluster.(*cluster.DefaultProvider)
 	opts := env.ControllerOptions()
 	controller = nodeclass.NewStatusController(env.Client, env.Providers.Images, env.Providers.InstanceTypes, env.Providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(env.Providers.SubnetMarks).WithNetwork(env.Providers.Network, opts.NetworkSetup(), opts.DefaultMaxPods())
+		WithSubnetMarks(env.Providers.SubnetMarks).WithRefusals(env.Providers.Refusals).WithHostGroups(env.Providers.HostGroups, testutil.Region).
+		WithNetwork(env.Providers.Network, opts.NetworkSetup(), opts.DefaultMaxPods())
+	if clients == nil {
+		var err error
+		clients, err = azure.NewClients(env.Azure, testutil.SubscriptionID)
+		Expect(err).NotTo(HaveOccurred())
+	}
 })
 
 var _ = AfterSuite(func() { env.Stop() })
@@ -204,14 +214,72 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("is not Ready when an image definition it needs is missing, naming it", func() {
-		Expect(env.Sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3fips")).To(Succeed())
-		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)})
+		// Azure Linux's Trusted Launch definition is used by no other spec.
+		Expect(env.Sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3gen2TL")).To(Succeed())
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux),
+			Security: &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{SecureBoot: lo.ToPtr(true)}}})
 		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageDefinitionNotFound))
-		Expect(cond.Message).To(ContainSubstring("image definition V3fips does not exist in community gallery " + imagefamily.GalleryAzureLinux))
+		Expect(cond.Message).To(ContainSubstring("image definition V3gen2TL does not exist in community gallery " + imagefamily.GalleryAzureLinux))
 		Expect(nc.Status.Images).To(BeEmpty())
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	DescribeTable("is not Ready, saying what to change, for images AKS does not publish",
+		func(spec v1beta1.AKSNodeClassSpec, reason, words string) {
+			nc := reconciled(spec)
+			cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+			Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+			Expect(cond.Reason).To(Equal(reason))
+			Expect(cond.Message).To(ContainSubstring(words))
+			Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+		},
+		Entry("FIPS (AKS publishes FIPS images only in its own galleries)",
+			v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)},
+			imagefamily.ReasonFIPSNotPublished, "remove fipsMode"),
+		Entry("Trusted Launch on Windows",
+			v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2022), Security: &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: lo.ToPtr(true)}}},
+			imagefamily.ReasonNoTrustedLaunchImage, "use a Linux imageFamily"),
+	)
+
+	It("says, before any VM, that a spot price cap below every listed spot price launches no spot node", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{Spot: &v1beta1.SpotConfiguration{MaxPrice: lo.ToPtr("0.00001")}})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSpotOfferingsAvailable)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SpotMaxPriceBelowSpotPrices"))
+		Expect(cond.Message).To(ContainSubstring("spot.maxPrice 0.00001 USD/hour is below the spot price of every VM size"))
+		Expect(cond.Message).To(ContainSubstring("raise spot.maxPrice or set it to -1"))
+		// On-demand NodePools still launch from it.
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+
+		for _, cap := range []string{"-1", "5"} {
+			nc := reconciled(v1beta1.AKSNodeClassSpec{Spot: &v1beta1.SpotConfiguration{MaxPrice: lo.ToPtr(cap)}})
+			Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeSpotOfferingsAvailable).IsTrue()).To(BeTrue(), "cap %s: %v", cap, nc.Status.Conditions)
+		}
+	})
+
+	It("shows what Azure refused for the NodeClass's settings until the NodeClass changes", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2204)})
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+		env.Providers.Refusals.Refuse(nc.Name, refusals.Refusal{ConditionType: v1beta1.ConditionTypeImagesReady, Reason: imagefamily.ReasonImageRefused,
+			Message: "Azure refused to create a VM from image x: BadRequest: Use of TrustedLaunch setting is not supported for the provided image.", Generation: nc.Generation})
+		_, err := controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+		Expect(cond.IsFalse()).To(BeTrue())
+		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageRefused))
+		Expect(cond.Message).To(ContainSubstring("Use of TrustedLaunch setting is not supported"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+
+		// The user changes the NodeClass: the refusal was about the old spec.
+		nc.Spec.ImageFamily = lo.ToPtr(v1beta1.ImageFamilyUbuntu2404)
+		Expect(env.Client.Update(ctx, nc)).To(Succeed())
+		_, err = controller.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 	})
 
 	It("lists the newest image version, and the next one once the images are refreshed", func() {
@@ -245,6 +313,75 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("NoInstanceTypes"))
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
+	})
+
+	Describe("on a dedicated host group", func() {
+		// createHostGroup creates a host group in zone 1 through ARM, with a
+		// host of each SKU given.
+		createHostGroup := func(name string, automatic bool, hostSKUs ...string) string {
+			g, err := clients.Compute.NewDedicatedHostGroupsClient().CreateOrUpdate(ctx, testutil.ResourceGroup, name, armcompute.DedicatedHostGroup{
+				Location: lo.ToPtr(testutil.Region), Zones: []*string{lo.ToPtr("1")},
+				Properties: &armcompute.DedicatedHostGroupProperties{PlatformFaultDomainCount: lo.ToPtr[int32](1), SupportAutomaticPlacement: lo.ToPtr(automatic)},
+			}, nil)
+			Expect(err).NotTo(HaveOccurred())
+			for i, sku := range hostSKUs {
+				poller, err := clients.Compute.NewDedicatedHostsClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, name, fmt.Sprintf("host-%d", i), armcompute.DedicatedHost{
+					Location: lo.ToPtr(testutil.Region), SKU: &armcompute.SKU{Name: lo.ToPtr(sku)},
+					Properties: &armcompute.DedicatedHostProperties{PlatformFaultDomain: lo.ToPtr[int32](0)},
+				}, nil)
+				Expect(err).NotTo(HaveOccurred())
+				_, err = poller.PollUntilDone(ctx, nil)
+				Expect(err).NotTo(HaveOccurred())
+			}
+			return *g.ID
+		}
+		validation := func(spec v1beta1.AKSNodeClassSpec) *status.Condition {
+			nc := reconciled(spec)
+			return nc.StatusConditions().Get(v1beta1.ConditionTypeValidationSucceeded)
+		}
+
+		It("is Ready on a group whose hosts have room, with only their series, on demand, in the group's zone", func() {
+			id := createHostGroup("hg-ready", true, "DSv3-Type3")
+			nc := reconciled(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(id)})
+			Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+			its, err := env.Providers.InstanceTypes.List(ctx, nc)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(its).NotTo(BeEmpty())
+			for _, it := range its {
+				Expect(it.Name).To(MatchRegexp(`^Standard_D\d+s_v3$`))
+				for _, o := range it.Offerings {
+					Expect(o.CapacityType()).To(Equal(karpv1.CapacityTypeOnDemand))
+					Expect(o.Zone()).To(Equal(testutil.Region + "-1"))
+				}
+			}
+		})
+
+		It("is not Ready, naming the group, when it does not exist, has no hosts, or does not place VMs", func() {
+			missing := "/subscriptions/" + testutil.SubscriptionID + "/resourceGroups/" + testutil.ResourceGroup + "/providers/Microsoft.Compute/hostGroups/missing"
+			cond := validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(missing)})
+			Expect(cond.IsFalse()).To(BeTrue())
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupNotFound"))
+			Expect(cond.Message).To(ContainSubstring(missing))
+
+			empty := createHostGroup("hg-empty", true)
+			cond = validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(empty)})
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupHasNoHosts"))
+
+			manual := createHostGroup("hg-manual", false, "DSv3-Type3")
+			cond = validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(manual)})
+			Expect(cond.Reason).To(Equal("DedicatedHostGroupWithoutAutomaticPlacement"))
+		})
+
+		It("is not Ready when the rest of the NodeClass leaves no size its hosts run", func() {
+			// No Dsv3 size has a cache or resource disk of 2 TiB for an
+			// ephemeral OS disk; larger sizes of other series do.
+			id := createHostGroup("hg-series", true, "DSv3-Type3")
+			cond := validation(v1beta1.AKSNodeClassSpec{DedicatedHostGroupID: lo.ToPtr(id),
+				OSDiskType: lo.ToPtr(v1beta1.OSDiskTypeEphemeral), OSDiskSizeGB: lo.ToPtr[int32](2048)})
+			Expect(cond.IsFalse()).To(BeTrue())
+			Expect(cond.Reason).To(Equal("NoInstanceTypesOnDedicatedHostGroup"))
+			Expect(cond.Message).To(ContainSubstring(id))
+		})
 	})
 
 	It("is NetworkReady on the default cluster, and not while a kubenet subnet has no route table, naming it", func() {

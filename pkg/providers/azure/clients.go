@@ -20,6 +20,10 @@ type Clients struct {
 
 	Compute *armcompute.ClientFactory
 	Network *armnetwork.ClientFactory
+	// RetryAfter holds back requests Azure asked to wait for (Retry-After);
+	// callers ask it whether an operation is held back before starting work
+	// that needs it.
+	RetryAfter *RetryAfterGate
 }
 
 // NewClients validates the configuration and builds the clients.
@@ -54,5 +58,6 @@ func NewClients(cfg Config, subscriptionID string) (*Clients, error) {
 		Credential:     cred,
 		Compute:        compute,
 		Network:        network,
+		RetryAfter:     RetryAfterOf(opts),
 	}, nil
 }

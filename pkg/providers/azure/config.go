@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -85,6 +86,18 @@ var DefaultRetry = policy.RetryOptions{
 	RetryDelay:    time.Second,
 	MaxRetryDelay: 60 * time.Second,
 	TryTimeout:    2 * time.Minute,
+}
+
+// maxRetryDelay is the longest Retry-After azcore's retry policy waits for
+// with these options (its default is 60 s; a negative value means no cap).
+func maxRetryDelay(o policy.RetryOptions) time.Duration {
+	switch {
+	case o.MaxRetryDelay == 0:
+		return 60 * time.Second
+	case o.MaxRetryDelay < 0:
+		return time.Duration(math.MaxInt64)
+	}
+	return o.MaxRetryDelay
 }
 
 // Validate reports every problem with the configuration at once.
@@ -226,7 +239,7 @@ func (c Config) ClientOptions(httpClient *http.Client) *arm.ClientOptions {
 			Transport:        httpClient,
 			Retry:            retry,
 			Telemetry:        policy.TelemetryOptions{ApplicationID: c.UserAgent},
-			PerRetryPolicies: []policy.Policy{newRateLimiter(limits), requestMetrics{}},
+			PerRetryPolicies: []policy.Policy{NewRetryAfterGate(maxRetryDelay(retry)), newRateLimiter(limits), requestMetrics{}},
 		},
 		// Resource provider registration needs subscription-level rights the
 		// controller does not have; the providers it uses are registered with

@@ -1,6 +1,6 @@
 // Package imagefamily resolves the node image of an AKSNodeClass: the image
-// family, CPU architecture, HyperV generation, FIPS and confidential-VM
-// settings pick an image definition in AKS's public community galleries
+// family, CPU architecture, HyperV generation, confidential-VM and Trusted
+// Launch settings pick an image definition in AKS's public community galleries
 // (the layout is static, following AKS's naming), and the community gallery
 // image versions API picks its version: the newest one published, unless
 // the controller pins one. Versions are cached per definition and refreshed
@@ -74,6 +74,9 @@ type Provider interface {
 
 // Resolve implements Provider.
 func (p *DefaultProvider) Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass, arch, hyperVGeneration string) (Image, error) {
+	if err := unpublished(nc); err != nil {
+		return Image{}, err
+	}
 	gen := strings.TrimPrefix(strings.ToUpper(hyperVGeneration), "V")
 	for _, img := range p.layout(ctx, nc) {
 		if img.Arch == arch && img.HyperVGeneration == gen {
@@ -87,6 +90,9 @@ func (p *DefaultProvider) Resolve(ctx context.Context, nc *v1beta1.AKSNodeClass,
 // images are only partly known is not Ready, since launches for the
 // missing ones would fail.
 func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([]v1beta1.NodeImage, error) {
+	if err := unpublished(nc); err != nil {
+		return nil, err
+	}
 	layout := p.layout(ctx, nc)
 	if len(layout) == 0 {
 		return nil, &ImageError{Reason: ReasonNoImage, msg: fmt.Sprintf("AKS publishes no %s node image%s", nc.GetImageFamily(), variantSuffix(nc))}
@@ -113,6 +119,27 @@ func (p *DefaultProvider) List(ctx context.Context, nc *v1beta1.AKSNodeClass) ([
 	return out, nil
 }
 
+// unpublished says why AKS's public community galleries hold no image for
+// the NodeClass at all, when they do not.
+func unpublished(nc *v1beta1.AKSNodeClass) error {
+	switch {
+	case fips(nc):
+		// AKS node auto-provisioning resolves FIPS images only from AKS's
+		// own shared image galleries ("FIPS images aren't supported in
+		// public galleries, only shared image galleries": every image
+		// family's DefaultImages returns none for FIPS without useSIG, in
+		// Azure/karpenter-provider-azure pkg/providers/imagefamily), and
+		// those galleries are readable by AKS alone.
+		return &ImageError{Reason: ReasonFIPSNotPublished, msg: fmt.Sprintf("fipsMode FIPS: AKS publishes its FIPS node images (%s) only in the shared image galleries AKS itself reads, not in the public community galleries a self-hosted controller reads; remove fipsMode, or run FIPS nodes in an AKS node pool (az aks nodepool add --enable-fips-image)", nc.GetImageFamily())}
+	case nc.TrustedLaunch() && nc.IsWindows():
+		// "Trusted launch for AKS", Limitations: "Cluster nodes running
+		// Windows Server operating system aren't supported"; AKS publishes
+		// Trusted Launch definitions for Ubuntu and Azure Linux only.
+		return &ImageError{Reason: ReasonNoTrustedLaunchImage, msg: fmt.Sprintf("security.trustedLaunch: AKS publishes no Trusted Launch node image for %s (AKS does not support Trusted Launch on Windows Server nodes); remove security.trustedLaunch or use a Linux imageFamily", nc.GetImageFamily())}
+	}
+	return nil
+}
+
 func variantSuffix(nc *v1beta1.AKSNodeClass) string {
 	var v []string
 	if fips(nc) {
@@ -120,6 +147,9 @@ func variantSuffix(nc *v1beta1.AKSNodeClass) string {
 	}
 	if confidential(nc) {
 		v = append(v, "confidential VM")
+	}
+	if nc.TrustedLaunch() {
+		v = append(v, "Trusted Launch")
 	}
 	if len(v) == 0 {
 		return ""
@@ -174,18 +204,23 @@ func galleryPrefix(gallery string) string {
 	return prefix
 }
 
-// definition names the gallery image definition, following AKS's naming:
-// <release>[gen2][arm64][fips|CVM]containerd for Ubuntu,
-// V<major>[gen2][arm64][fips] for Azure Linux, windows-<year>-containerd[-gen2]
-// for Windows. ok is false when AKS publishes no such image.
+// definition names the gallery image definition, following AKS's naming in
+// its public community galleries: <release>[gen2][arm64][CVM|TL]containerd
+// for Ubuntu, V<major>[gen2][arm64|TL] for Azure Linux,
+// windows-<year>-containerd[-gen2] for Windows. ok is false when AKS
+// publishes no such image. Trusted Launch VMs need a definition with the
+// Trusted Launch feature, which AKS publishes separately, Gen2 x64 only
+// (2204gen2TLcontainerd, 2404gen2TLcontainerd, V3gen2TL: the
+// TrustedLaunchImageDefinitions of AKS node auto-provisioning's image
+// families). FIPS images are not in the community galleries (unpublished).
 func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (gallery, def string, ok bool) {
-	isFIPS, isCVM := fips(nc), confidential(nc)
-	if isFIPS && isCVM {
+	isCVM, isTL := confidential(nc), nc.TrustedLaunch()
+	if fips(nc) || (isTL && (arch != "amd64" || gen != "2" || isCVM)) {
 		return "", "", false
 	}
 	switch family := nc.GetImageFamily(); family {
 	case v1beta1.ImageFamilyWindows2022, v1beta1.ImageFamilyWindows2025:
-		if arch != "amd64" || isCVM {
+		if arch != "amd64" || isCVM || isTL {
 			return "", "", false
 		}
 		if family == v1beta1.ImageFamilyWindows2025 {
@@ -200,8 +235,11 @@ func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (
 		}
 		return GalleryWindows, def, true
 	case v1beta1.ImageFamilyAzureLinux:
-		if isCVM || (isFIPS && arch == "arm64") {
+		if isCVM {
 			return "", "", false
+		}
+		if isTL {
+			return GalleryAzureLinux, "V3gen2TL", true
 		}
 		def = "V3"
 		if gen == "2" {
@@ -210,13 +248,10 @@ func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (
 		if arch == "arm64" {
 			def += "arm64"
 		}
-		if isFIPS {
-			def += "fips"
-		}
 		return GalleryAzureLinux, def, true
 	default:
-		release := ubuntuRelease(family, isFIPS, kubernetesVersion)
-		if release == "" || (arch == "arm64" && (isFIPS || isCVM)) || (isCVM && gen != "2") {
+		release := ubuntuRelease(family, kubernetesVersion)
+		if isCVM && (arch == "arm64" || gen != "2") {
 			return "", "", false
 		}
 		def = release
@@ -227,28 +262,24 @@ func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (
 			def += "arm64"
 		}
 		switch {
-		case isFIPS:
-			def += "fips"
 		case isCVM:
 			def += "CVM"
+		case isTL:
+			def += "TL"
 		}
 		return GalleryUbuntu, def + "containerd", true
 	}
 }
 
-// ubuntuRelease is the Ubuntu release of an Ubuntu image family: FIPS images
-// exist for 22.04 only.
-func ubuntuRelease(family string, isFIPS bool, kubernetesVersion string) string {
+// ubuntuRelease is the Ubuntu release of an Ubuntu image family.
+func ubuntuRelease(family string, kubernetesVersion string) string {
 	switch family {
 	case v1beta1.ImageFamilyUbuntu2204:
 		return "2204"
 	case v1beta1.ImageFamilyUbuntu2404:
-		if isFIPS {
-			return ""
-		}
 		return "2404"
 	}
-	if isFIPS || kubernetesMinor(kubernetesVersion) < Ubuntu2404MinKubernetesMinor {
+	if kubernetesMinor(kubernetesVersion) < Ubuntu2404MinKubernetesMinor {
 		return "2204"
 	}
 	return "2404"

@@ -114,12 +114,9 @@ func TestResolveTheNewestVersionOfEachDefinition(t *testing.T) {
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "amd64", "1", ubuntu("2204containerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "arm64", "2", ubuntu("2204gen2arm64containerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, nil), "arm64", "1", ""},
-		{p135, nc("", fips), "amd64", "2", ubuntu("2204gen2fipscontainerd", linuxNewest)},
-		{p135, nc(v1beta1.ImageFamilyUbuntu2404, fips), "amd64", "2", ""},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, cvm), "amd64", "2", ubuntu("2204gen2CVMcontainerd", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyUbuntu2204, cvm), "amd64", "1", ""},
 		{p135, nc(v1beta1.ImageFamilyAzureLinux, nil), "arm64", "2", imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3gen2arm64", linuxNewest)},
-		{p135, nc(v1beta1.ImageFamilyAzureLinux, fips), "amd64", "1", imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3fips", linuxNewest)},
 		{p135, nc(v1beta1.ImageFamilyWindows2022, nil), "amd64", "2", imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2022-containerd-gen2", win2022Newest)},
 		{p135, nc(v1beta1.ImageFamilyWindows2022, nil), "arm64", "2", ""},
 		{p135, nc(v1beta1.ImageFamilyWindows2025, nil), "amd64", "1", ""},
@@ -139,6 +136,82 @@ func TestResolveTheNewestVersionOfEachDefinition(t *testing.T) {
 		if imagefamily.NodeImageVersion(img.ID) != img.NodeImageVersion || !strings.HasSuffix(img.NodeImageVersion, "-"+img.Definition+"-"+img.Version) {
 			t.Errorf("node image version %q of %s", img.NodeImageVersion, img.ID)
 		}
+	}
+}
+
+func trustedLaunch(n *v1beta1.AKSNodeClass) {
+	n.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: to.Ptr(true)}}
+}
+
+// Trusted Launch VMs boot only from the definitions AKS publishes with the
+// Trusted Launch feature, one per Linux family, Gen2 x64.
+func TestTrustedLaunchUsesAKSsTrustedLaunchDefinitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	p135 := w.provider(imagefamily.Options{})
+	p134 := w.provider(imagefamily.Options{KubernetesVersion: fixedVersion("v1.34.2")})
+	for _, tc := range []struct {
+		p         *imagefamily.DefaultProvider
+		family    string
+		arch, gen string
+		want      string
+	}{
+		{p135, "", "amd64", "2", ubuntu("2404gen2TLcontainerd", linuxNewest)},
+		{p134, "", "amd64", "2", ubuntu("2204gen2TLcontainerd", linuxNewest)},
+		{p135, v1beta1.ImageFamilyUbuntu2204, "amd64", "2", ubuntu("2204gen2TLcontainerd", linuxNewest)},
+		{p135, v1beta1.ImageFamilyUbuntu2404, "amd64", "2", ubuntu("2404gen2TLcontainerd", linuxNewest)},
+		{p135, v1beta1.ImageFamilyAzureLinux, "amd64", "2", imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3gen2TL", linuxNewest)},
+		// Trusted Launch is Gen2 and x64 only.
+		{p135, v1beta1.ImageFamilyUbuntu2204, "amd64", "1", ""},
+		{p135, v1beta1.ImageFamilyAzureLinux, "arm64", "2", ""},
+	} {
+		n := nc(tc.family, trustedLaunch)
+		img, err := tc.p.Resolve(ctx, n, tc.arch, tc.gen)
+		if tc.want == "" {
+			if err == nil || imagefamily.Reason(err) != imagefamily.ReasonNoImage {
+				t.Errorf("%s %s gen%s: got %s %v, want no image", n.GetImageFamily(), tc.arch, tc.gen, img.ID, err)
+			}
+			continue
+		}
+		if err != nil || img.ID != tc.want {
+			t.Errorf("%s %s gen%s: got %q %v, want %s", n.GetImageFamily(), tc.arch, tc.gen, img.ID, err, tc.want)
+		}
+	}
+	// Every image the NodeClass lists is a Trusted Launch one.
+	images, err := p135.List(ctx, nc(v1beta1.ImageFamilyUbuntu2204, trustedLaunch))
+	if err != nil || len(images) != 1 || !strings.Contains(images[0].ID, "/images/2204gen2TLcontainerd/") {
+		t.Errorf("List = %+v %v, want only 2204gen2TLcontainerd", images, err)
+	}
+}
+
+// What AKS does not publish in its community galleries is a NodeClass
+// condition that says what to change, not a failed launch.
+func TestUnpublishedImagesSayWhy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	p := w.provider(imagefamily.Options{})
+	for _, tc := range []struct {
+		name          string
+		nc            *v1beta1.AKSNodeClass
+		reason, words string
+	}{
+		{"FIPS on Ubuntu2204", nc(v1beta1.ImageFamilyUbuntu2204, func(n *v1beta1.AKSNodeClass) { fips(n); trustedLaunch(n) }), imagefamily.ReasonFIPSNotPublished, "remove fipsMode"},
+		{"FIPS on AzureLinux", nc(v1beta1.ImageFamilyAzureLinux, fips), imagefamily.ReasonFIPSNotPublished, "--enable-fips-image"},
+		{"Trusted Launch on Windows2022", nc(v1beta1.ImageFamilyWindows2022, trustedLaunch), imagefamily.ReasonNoTrustedLaunchImage, "remove security.trustedLaunch or use a Linux imageFamily"},
+		{"Trusted Launch on Windows2025", nc(v1beta1.ImageFamilyWindows2025, trustedLaunch), imagefamily.ReasonNoTrustedLaunchImage, "no Trusted Launch node image for Windows2025"},
+	} {
+		_, err := p.List(ctx, tc.nc)
+		if imagefamily.Reason(err) != tc.reason || !strings.Contains(err.Error(), tc.words) {
+			t.Errorf("%s: List error %v (reason %s), want %s saying %q", tc.name, err, imagefamily.Reason(err), tc.reason, tc.words)
+		}
+		if _, err := p.Resolve(ctx, tc.nc, "amd64", "2"); imagefamily.Reason(err) != tc.reason {
+			t.Errorf("%s: Resolve error %v, want %s", tc.name, err, tc.reason)
+		}
+	}
+	if n := w.listings(); n != 0 {
+		t.Errorf("%d gallery listings for images that are known not to exist", n)
 	}
 }
 

@@ -49,6 +49,16 @@ const (
 	// ReasonImageListingFailed: Azure did not answer (throttling, outage);
 	// it is retried.
 	ReasonImageListingFailed = "ImageListingFailed"
+	// ReasonFIPSNotPublished: fipsMode FIPS, whose images AKS does not
+	// publish in its public community galleries.
+	ReasonFIPSNotPublished = "FIPSImagesNotPublished"
+	// ReasonNoTrustedLaunchImage: security.trustedLaunch on an image family
+	// AKS publishes no Trusted Launch image for.
+	ReasonNoTrustedLaunchImage = "TrustedLaunchImageNotAvailable"
+	// ReasonImageRefused: Azure refused to create a VM from the image (for
+	// example Trusted Launch on a definition without the Trusted Launch
+	// feature); the condition carries Azure's message.
+	ReasonImageRefused = "ImageRefusedByAzure"
 )
 
 // ImageError says why a node image does not resolve.

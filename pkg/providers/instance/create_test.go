@@ -36,11 +36,12 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if inst.Name != name || inst.InstanceType != "Standard_D2ds_v5" || inst.Zone != "eastus-2" || inst.CapacityType != karpv1.CapacityTypeOnDemand || inst.ProvisioningState != "Succeeded" {
 		t.Fatalf("instance %+v", inst)
 	}
-	wantPID := "azure:///subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.Compute/virtualMachines/" + name
+	// As cloud-provider-azure writes the Node's: the resource group lower-cased.
+	wantPID := "azure:///subscriptions/" + sub + "/resourceGroups/" + strings.ToLower(rg) + "/providers/Microsoft.Compute/virtualMachines/" + name
 	if inst.ProviderID != wantPID {
 		t.Errorf("providerID %s, want %s", inst.ProviderID, wantPID)
 	}
-	if s, g, n, err := instance.ParseProviderID(inst.ProviderID); err != nil || s != sub || g != rg || n != name {
+	if s, g, n, err := instance.ParseProviderID(inst.ProviderID); err != nil || s != sub || !strings.EqualFold(g, rg) || n != name {
 		t.Errorf("ParseProviderID = %s %s %s %v", s, g, n, err)
 	}
 	if inst.NodePool != "general" || inst.NodeClaim != claim.Name || inst.CreationTime.IsZero() {
@@ -81,7 +82,8 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 		t.Errorf("computerName %s", *p.OSProfile.ComputerName)
 	}
 	for _, tags := range []map[string]*string{vm.Tags, e.nicTags(name)} {
-		want := map[string]string{instance.TagCluster: clusterName, instance.TagNodePool: "general", instance.TagNodeClaim: claim.Name, "team": "platform"}
+		want := map[string]string{instance.TagCluster: clusterName, instance.TagNodePool: "general", instance.TagNodeClaim: claim.Name, "team": "platform",
+			"app.kubernetes.io_part-of": "shop"}
 		for k, v := range want {
 			if tags[k] == nil || *tags[k] != v {
 				t.Errorf("tag %s = %v, want %s", k, tags[k], v)
@@ -173,8 +175,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	e := newEnv(t, nil)
 	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
 		nc.Spec.Spot = &v1beta1.SpotConfiguration{MaxPrice: to.Ptr("0.5")}
-		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: to.Ptr(true)}
-		nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: to.Ptr(true), TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: to.Ptr(true), SecureBoot: to.Ptr(true)}}
 		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
 		nc.Spec.MaxPods = to.Ptr(int32(50))
 	})
@@ -199,12 +200,17 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	if p.SecurityProfile == nil || !*p.SecurityProfile.EncryptionAtHost {
 		t.Error("encryption at host not set")
 	}
+	if sp := p.SecurityProfile; sp == nil || *sp.SecurityType != armcompute.SecurityTypesTrustedLaunch || !*sp.UefiSettings.VTpmEnabled || !*sp.UefiSettings.SecureBootEnabled {
+		t.Errorf("Trusted Launch not set: %+v", sp)
+	}
 	od := p.StorageProfile.OSDisk
 	if od.DiffDiskSettings != nil || *od.ManagedDisk.StorageAccountType != armcompute.StorageAccountTypesPremiumLRS || *od.DiskSizeGB != 128 {
 		t.Errorf("OS disk %+v", od)
 	}
-	if !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "/images/2204gen2fipscontainerd/") {
-		t.Errorf("image %s, want the FIPS 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	// AKS's Trusted Launch definition: Compute refuses Trusted Launch on one
+	// without the feature.
+	if !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "/images/2204gen2TLcontainerd/") {
+		t.Errorf("image %s, want the Trusted Launch 22.04 Gen2 image", *p.StorageProfile.ImageReference.CommunityGalleryImageID)
 	}
 	view, _ := e.sim.LookupVM(*vm.ID)
 	b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
@@ -212,7 +218,7 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed", v1beta1.AKSLabelFIPSEnabled: "true",
+		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed",
 		v1beta1.AKSLabelMode: "system", karpv1.CapacityTypeLabelKey: "spot",
 	} {
 		if b.Labels[k] != v {

@@ -33,6 +33,10 @@ const (
 	CodeTooManyRequests                       = "TooManyRequests"
 	CodeNotFound                              = "NotFound"
 	CodeResourceNotFound                      = "ResourceNotFound"
+	// Spot refusals ("Error messages for Azure Spot Virtual Machines and
+	// scale sets").
+	CodeSpotPriceGreaterThanProvidedMaxPrice = "SpotPriceGreaterThanProvidedMaxPrice"
+	CodeAzureSpotIsNotSupportedForThisVMSize = "AzureSpotIsNotSupportedForThisVMSize"
 )
 
 // Reasons the provider marks offerings unavailable with (the "reason" label
@@ -46,6 +50,7 @@ const (
 	ReasonAllocation        = "AllocationFailed"
 	ReasonOverconstrained   = "OverconstrainedAllocation"
 	ReasonSpotNotAllowed    = "SpotNotAllowed"
+	ReasonSpotPriceAboveMax = "SpotPriceAboveMaxPrice"
 	ReasonSubnetFull        = "SubnetFull"
 	ReasonThrottled         = "Throttled"
 	ReasonNoOffering        = "NoCompatibleOffering"
@@ -124,6 +129,12 @@ type attempt struct {
 	zone         string // label form: <region>-<n> or "0"
 	capacityType string
 	subnetID     string // the NIC's subnet ("" when unknown)
+	// nodeClass and generation name the AKSNodeClass the VM was asked for
+	// ("" for an adopted VM), image its image: refusals of the request's
+	// content are the NodeClass's (refuse).
+	nodeClass  string
+	generation int64
+	image      string
 }
 
 // azureError returns the ARM error code and message of err.
@@ -184,6 +195,9 @@ func IsARMNotFound(err error) bool {
 // CreateError otherwise. families lists the quota families of the catalog,
 // for marks that cover every spot size.
 func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, families []string) error {
+	if t := throttled(err, fmt.Sprintf("creating VM of size %s in %s (%s)", a.sku.Name, a.zone, a.capacityType)); t != nil {
+		return t
+	}
 	code, message, status, ok := azureError(err)
 	if !ok {
 		return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(err.Error()))
@@ -237,6 +251,16 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.DefaultTTL)
 			return ice(ReasonSpotNotAllowed)
 		}
+	case CodeSpotPriceGreaterThanProvidedMaxPrice:
+		// The size's spot price rose above the NodeClass's cap since the
+		// Retail Prices API listed it: no zone of the size takes the cap
+		// now. Spot prices move slowly; an hour keeps the size out without
+		// a PUT per provisioning pass, and on-demand stays available.
+		mark(ReasonSpotPriceAboveMax, offerings.Any, karpv1.CapacityTypeSpot, offerings.AllocationTTL)
+		return ice(ReasonSpotPriceAboveMax)
+	case CodeAzureSpotIsNotSupportedForThisVMSize:
+		mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.SKUNotAvailableSpotTTL)
+		return ice(ReasonSpotNotAllowed)
 	case CodeSkuNotAvailable:
 		// Azure words the restriction "not available in location 'L' zones
 		// 'Z'" (or lists "Capacity Restrictions"); the words are not a
@@ -273,13 +297,11 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 			p.opts.SubnetFull(a.subnetID)
 		}
 		return ice(ReasonSubnetFull)
-	case CodeTooManyRequests:
-		return cloudprovider.NewCreateError(&conciseError{msg: code + ": " + message, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
+	}
+	if isRefusal(code, status) {
+		return p.refuse(ctx, err, a, code, message)
 	}
 	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
-	if status == http.StatusTooManyRequests {
-		return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, ReasonThrottled, truncate("Azure throttled the request: "+message))
-	}
 	return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, conditionReason(code), truncate(msg))
 }
 

@@ -181,7 +181,8 @@ var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
 
 func nodeClass(edit func(*v1beta1.AKSNodeClass)) *v1beta1.AKSNodeClass {
 	nc := &v1beta1.AKSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	nc.Spec.Tags = map[string]string{"team": "platform"}
+	// A Kubernetes-style key, as NAP YAML has them: Azure gets '_' for '/'.
+	nc.Spec.Tags = map[string]string{"team": "platform", "app.kubernetes.io/part-of": "shop"}
 	if edit != nil {
 		edit(nc)
 	}

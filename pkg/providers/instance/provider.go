@@ -61,6 +61,9 @@ type DefaultProvider struct {
 	launch      launchtemplate.Provider
 	unavailable *offerings.Cache
 	quotas      quota.Provider
+	// retryAfter, when set, says which creations Azure's Retry-After still
+	// holds back (throttle.go).
+	retryAfter *azure.RetryAfterGate
 
 	sshOnce sync.Once
 	sshKey  string
@@ -79,8 +82,10 @@ func NewDefaultProvider(opts Options, vms VirtualMachinesAPI, nics InterfacesAPI
 // NewDefaultProviderFromClients is NewDefaultProvider with the clients of an
 // azure.Clients.
 func NewDefaultProviderFromClients(opts Options, clients *azure.Clients, skus sku.Provider, launch launchtemplate.Provider, unavailable *offerings.Cache, quotas quota.Provider) *DefaultProvider {
-	return NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewVirtualMachineExtensionsClient(),
+	p := NewDefaultProvider(opts, clients.Compute.NewVirtualMachinesClient(), clients.Network.NewInterfacesClient(), clients.Compute.NewVirtualMachineExtensionsClient(),
 		clients.Compute.NewDisksClient(), skus, launch, unavailable, quotas)
+	p.retryAfter = clients.RetryAfter
+	return p
 }
 
 func (o Options) withDefaults() Options {
@@ -193,13 +198,19 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			if aerr != nil {
 				return nil, nil, capacityType, aerr
 			}
-			p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
+			spec := p.describe(ctx, nc, claim, instanceTypes, catalog, inst)
 			if wait == nil {
+				if err := p.ensureExtension(ctx, nc, claim, inst, spec, catalog); err != nil {
+					return nil, nil, capacityType, err
+				}
 				return inst, nil, capacityType, nil
 			}
 			return inst, func(ctx context.Context) (*Instance, error) {
 				got, err := wait(ctx)
 				if err != nil {
+					return nil, err
+				}
+				if err := p.ensureExtension(ctx, nc, claim, got, spec, catalog); err != nil {
 					return nil, err
 				}
 				return withLaunchFields(got, inst), nil
@@ -214,7 +225,13 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		return nil, nil, "", err
 	}
 	capacityType := offering.CapacityType()
-	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType}
+	if err := p.refused(nc); err != nil {
+		return nil, nil, capacityType, err
+	}
+	if err := p.heldBack(); err != nil {
+		return nil, nil, capacityType, err
+	}
+	a := attempt{sku: s, zone: offering.Zone(), capacityType: capacityType, nodeClass: nc.Name, generation: nc.Generation}
 	spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: offering, SKU: s, VMName: name})
 	if err != nil {
 		if cluster.IsInputError(err) {
@@ -224,7 +241,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		return nil, nil, capacityType, cloudprovider.NewCreateError(err, ReasonLaunchSpec, truncate(err.Error()))
 	}
 	tags := p.tags(nc, claim)
-	a.subnetID = spec.SubnetID
+	a.subnetID, a.image = spec.SubnetID, spec.Image.ID
 
 	nic, err := p.interfaceBody(ctx, spec, tags)
 	if err != nil {
@@ -271,8 +288,9 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 		case ctx.Err() != nil:
 			// Still creating: the NodeClaim's registration timeout decides.
 			return nil, p.timeoutError(ctx, name, err)
-		case !isARMError(err):
-			// Lost contact with the operation: the VM may well come up.
+		case !isARMError(err) || isThrottled(err):
+			// Lost contact with the operation (or Azure throttled its
+			// polling): the VM may well come up.
 			logFrom(ctx).Info("lost track of the VM's creation operation; following the VM instead", "error", err.Error())
 			if inst, err = p.awaitProvisioned(ctx, name, a, catalog); err != nil {
 				return nil, err
@@ -287,10 +305,8 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			p.cleanup(ctx, name)
 			return nil, &launchFailedError{p.failure(ctx, err, a, catalog, "creating VM "+name)}
 		}
-		if err := p.createExtension(ctx, name, spec, tags); err != nil {
-			// The node joins from its custom data whatever happens here; the
-			// extension only reports how provisioning went.
-			logFrom(ctx).Error(err, "creating the provisioning extension failed; the node can still join", "extension", spec.Artifact.Extension.Name)
+		if err := p.provisionExtension(ctx, nc, name, spec, tags, a, catalog); err != nil {
+			return nil, err
 		}
 		return withLaunchFields(inst, accepted), nil
 	}, capacityType, nil
@@ -376,11 +392,11 @@ func (p *DefaultProvider) awaitProvisioned(ctx context.Context, name string, a a
 // describe fills the launch-time fields (labels, node image version) of an
 // adopted VM by rebuilding its launch spec; they are best effort, as the
 // NodeClass may have changed since the VM was created.
-func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog, inst *Instance) {
+func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog, inst *Instance) *launchtemplate.LaunchSpec {
 	inst.NodeImageVersion = imagefamily.NodeImageVersion(inst.ImageID)
 	s := catalog.SKUs[inst.InstanceType]
 	if s == nil {
-		return
+		return nil
 	}
 	for _, it := range instanceTypes {
 		if it == nil || it.Name != inst.InstanceType {
@@ -392,21 +408,22 @@ func (p *DefaultProvider) describe(ctx context.Context, nc *v1beta1.AKSNodeClass
 			}
 			spec, err := p.launch.Build(ctx, launchtemplate.Input{NodeClass: nc, NodeClaim: claim, InstanceType: it, Offering: o, SKU: s, VMName: inst.Name})
 			if err != nil {
-				return
+				return nil
 			}
 			inst.Labels = spec.Labels
 			inst.KubernetesVersion = spec.KubernetesVersion
 			if spec.Image.ID == inst.ImageID {
-				return
+				return spec
 			}
 			// Launched from another image version than the NodeClass's now.
 			inst.Labels[v1beta1.AKSLabelNodeImageVersion] = inst.NodeImageVersion
 			if inst.NodeImageVersion == "" {
 				delete(inst.Labels, v1beta1.AKSLabelNodeImageVersion)
 			}
-			return
+			return spec
 		}
 	}
+	return nil
 }
 
 // attemptOf is the offering an existing VM was created on.
@@ -483,6 +500,9 @@ func (p *DefaultProvider) failure(ctx context.Context, err error, a attempt, cat
 }
 
 func (p *DefaultProvider) transientError(ctx context.Context, err error, what string) error {
+	if t := throttled(err, what); t != nil {
+		return t
+	}
 	if code, msg, _, ok := azureError(err); ok && code != "" {
 		return cloudprovider.NewCreateError(&conciseError{msg: what + ": " + code + ": " + msg, err: err}, conditionReason(code), truncate(what+": "+msg))
 	}
@@ -566,10 +586,7 @@ func firstN(xs []string, n int) []string {
 // tags are the tags of every resource of the VM: the additional tags, the
 // NodeClass's tags over them, and the ownership tags (which win).
 func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim) map[string]*string {
-	tags := map[string]*string{}
-	for k, v := range lo.Assign(p.opts.AdditionalTags, nc.Spec.Tags) {
-		tags[k] = to.Ptr(v)
-	}
+	tags := AzureTags(lo.Assign(p.opts.AdditionalTags, nc.Spec.Tags))
 	tags[TagCluster] = to.Ptr(p.opts.ClusterName)
 	tags[TagNodePool] = to.Ptr(claim.Labels[karpv1.NodePoolLabelKey])
 	tags[TagNodeClaim] = to.Ptr(claim.Name)
@@ -580,11 +597,10 @@ func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim
 
 // createExtension starts creating the VM's Custom Script Extension: on Linux
 // it reports the outcome of the node's provisioning, on Windows it runs the
-// setup script custom data delivered. It does not wait: the extension takes
-// as long as the node's provisioning, and registration is what core waits for.
-func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) error {
+// setup script custom data delivered.
+func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (*runtime.Poller[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], error) {
 	e := spec.Artifact.Extension
-	_, err := p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
+	return p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
 		Location: to.Ptr(p.opts.Location),
 		Tags:     tags,
 		Properties: &armcompute.VirtualMachineExtensionProperties{
@@ -596,7 +612,6 @@ func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, sp
 			ProtectedSettings:       map[string]any{"commandToExecute": e.CommandToExecute},
 		},
 	}, nil)
-	return err
 }
 
 // vmBody is the VM PUT body.
@@ -701,6 +716,11 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 	}
 	if nc.Spec.DedicatedHostGroupID != nil && *nc.Spec.DedicatedHostGroupID != "" {
 		props.HostGroup = &armcompute.SubResource{ID: nc.Spec.DedicatedHostGroupID}
+	}
+	if spec.UltraSSD {
+		// Chosen only where the size can attach Ultra Disks in the zone
+		// (the offering's sku-storage-ultra-ssd values).
+		props.AdditionalCapabilities = &armcompute.AdditionalCapabilities{UltraSSDEnabled: to.Ptr(true)}
 	}
 	if encryptionAtHost || confidential || nc.TrustedLaunch() {
 		props.SecurityProfile = &armcompute.SecurityProfile{}
@@ -858,7 +878,7 @@ func (p *DefaultProvider) toInstance(vm *armcompute.VirtualMachine) *Instance {
 	} else {
 		inst.ID = VMResourceID(p.opts.SubscriptionID, p.opts.ResourceGroup, inst.Name)
 	}
-	inst.ProviderID = providerIDPrefix + inst.ID
+	inst.ProviderID = ProviderIDFromResourceID(inst.ID)
 	for k, v := range vm.Tags {
 		if v != nil {
 			inst.Tags[k] = *v
@@ -898,6 +918,7 @@ func (p *DefaultProvider) toInstance(vm *armcompute.VirtualMachine) *Instance {
 		if pr.ProvisioningState != nil {
 			inst.ProvisioningState = *pr.ProvisioningState
 		}
+		inst.UltraSSD = pr.AdditionalCapabilities != nil && lo.FromPtr(pr.AdditionalCapabilities.UltraSSDEnabled)
 	}
 	return inst
 }

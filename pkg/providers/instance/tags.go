@@ -18,8 +18,29 @@ func isOwnershipTag(key string) bool {
 	return strings.HasPrefix(key, "karpenter.azure.com_") || strings.HasPrefix(key, "karpenter.sh_")
 }
 
+// AzureTagKey is the Azure tag name of an AKSNodeClass tag key. ARM refuses
+// tag names containing '<', '>', '%', '&', '\', '?' or '/' ("Use tags to
+// organize your Azure resources", Limitations; ARM's code
+// InvalidTagNameCharacters), while Kubernetes-style keys such as
+// app.kubernetes.io/team are common: as AKS node auto-provisioning does
+// (launchtemplate.Tags, mapTags), '/' is written as '_'. The other
+// characters are refused by the CRD.
+func AzureTagKey(key string) string {
+	return strings.ReplaceAll(key, "/", "_")
+}
+
+// AzureTags are an AKSNodeClass's tags as they are written to Azure.
+func AzureTags(tags map[string]string) map[string]*string {
+	out := make(map[string]*string, len(tags))
+	for k, v := range tags {
+		out[AzureTagKey(k)] = to.Ptr(v)
+	}
+	return out
+}
+
 // UpdateTags makes the tags of a VM and its NIC the additional tags, the
-// AKSNodeClass's tags over them, plus the ownership tags the VM already has, without touching anything else:
+// AKSNodeClass's tags over them, plus the ownership tags the VM already has,
+// without touching anything else:
 // tags are applied in place, not by replacing nodes. Tags nobody asked for
 // any more (and tags others added) go. A missing VM is an error for which
 // IsNotFound is true.
@@ -31,10 +52,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		}
 		return fmt.Errorf("reading VM %s: %w", name, err)
 	}
-	want := map[string]*string{}
-	for k, v := range lo.Assign(p.opts.AdditionalTags, userTags) {
-		want[k] = to.Ptr(v)
-	}
+	want := AzureTags(lo.Assign(p.opts.AdditionalTags, userTags))
 	for k, v := range got.Tags {
 		if isOwnershipTag(k) {
 			want[k] = v

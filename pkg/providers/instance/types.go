@@ -22,6 +22,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 )
 
 // Ownership tags on every VM, NIC and OS disk the provider creates. Azure tag
@@ -157,6 +158,9 @@ type Instance struct {
 	// ProvisioningState is ARM's provisioningState: Creating, Succeeded,
 	// Failed, Deleting…
 	ProvisioningState string
+	// UltraSSD is whether the VM can attach Ultra Disks
+	// (additionalCapabilities.ultraSSDEnabled).
+	UltraSSD bool
 }
 
 // NIC is a network interface the provider created for a VM.
@@ -195,6 +199,9 @@ type Options struct {
 	// SubnetFull, when set, is told the subnet ID of every NIC creation
 	// refused for lack of addresses (subnet.FullMarks.MarkFull).
 	SubnetFull func(subnetID string)
+	// Refusals, when set, records what Azure refused because of an
+	// AKSNodeClass's settings, for its status (see refuse).
+	Refusals *refusals.Marks
 	// DeleteWait is how long Delete waits for the VM deletion to finish
 	// before returning with deletion still in progress (default 2s).
 	DeleteWait time.Duration
@@ -240,6 +247,7 @@ type InterfacesAPI interface {
 // the provider uses.
 type ExtensionsAPI interface {
 	BeginCreateOrUpdate(ctx context.Context, resourceGroupName string, vmName string, vmExtensionName string, extensionParameters armcompute.VirtualMachineExtension, options *armcompute.VirtualMachineExtensionsClientBeginCreateOrUpdateOptions) (*runtime.Poller[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], error)
+	Get(ctx context.Context, resourceGroupName string, vmName string, vmExtensionName string, options *armcompute.VirtualMachineExtensionsClientGetOptions) (armcompute.VirtualMachineExtensionsClientGetResponse, error)
 }
 
 // DisksAPI is the subset of *armcompute.DisksClient the provider uses to
@@ -262,9 +270,48 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 const providerIDPrefix = "azure://"
 
-// ProviderID is the spec.providerID of the node of a VM.
+// ProviderID is the spec.providerID of the node of a VM, as AKS's cloud node
+// manager writes it: the VM's resource ID with the resource group
+// lower-cased (see ProviderIDFromResourceID).
 func ProviderID(subscriptionID, resourceGroup, vmName string) string {
-	return providerIDPrefix + VMResourceID(subscriptionID, resourceGroup, vmName)
+	return ProviderIDFromResourceID(VMResourceID(subscriptionID, resourceGroup, vmName))
+}
+
+// ProviderIDFromResourceID is the spec.providerID cloud-provider-azure's node
+// manager gives the Node of the VM with an ARM resource ID: "azure://" and
+// the ID with its resource group lower-cased. For a standalone VM,
+// availabilitySet.GetInstanceIDByNodeName (kubernetes-sigs/cloud-provider-azure,
+// pkg/provider/azure_standard.go) returns ConvertResourceGroupNameToLower of
+// the ID ARM returned (pkg/provider/azure_wrap.go: "for historical reasons
+// Azure providerID has the resource group name in lower case"); AKS node
+// resource groups are MC_<rg>_<cluster>_<region>, so a providerID built from
+// the group as configured never matches the Node's. The rest of the ID stays
+// as ARM wrote it.
+func ProviderIDFromResourceID(id string) string {
+	return providerIDPrefix + lowerResourceGroup(id)
+}
+
+// lowerResourceGroup lower-cases the value of the resourceGroups segment of
+// an ARM ID (segment names are case-insensitive in ARM).
+func lowerResourceGroup(id string) string {
+	parts := strings.Split(id, "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if strings.EqualFold(parts[i], "resourceGroups") {
+			parts[i+1] = strings.ToLower(parts[i+1])
+			return strings.Join(parts, "/")
+		}
+	}
+	return id
+}
+
+// SameProviderID reports whether two providerIDs name the same VM. ARM
+// resource IDs are case-insensitive, and the case of the resource group
+// differs between what ARM returns, what cloud-provider-azure writes on the
+// Node and what an earlier version of this provider recorded on a
+// NodeClaim; wherever VMs are matched to NodeClaims, IDs are compared with
+// this.
+func SameProviderID(a, b string) bool {
+	return strings.EqualFold(a, b)
 }
 
 // VMResourceID is the ARM ID of a VM.

@@ -73,6 +73,9 @@ type LaunchSpec struct {
 	AcceleratedNetworking bool
 	// SubnetID is the subnet of the VM's NIC.
 	SubnetID string
+	// UltraSSD is whether the VM can attach Ultra Disks
+	// (additionalCapabilities.ultraSSDEnabled; see UltraSSDRequested).
+	UltraSSD bool
 	// Labels are the node's labels: those the kubelet registers (in the
 	// bootstrap data) and those karpenter core adds from the NodeClaim.
 	Labels map[string]string
@@ -136,6 +139,7 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		AcceleratedNetworking: s.Bool(sku.CapAcceleratedNetworking),
 		SubnetID:              lo.FromPtrOr(nc.Spec.VNETSubnetID, p.opts.SubnetID),
 		KubernetesVersion:     inputs.KubernetesVersion,
+		UltraSSD:              UltraSSDRequested(in.NodeClaim),
 	}
 	if spec.SubnetID == "" {
 		return nil, errors.New("no subnet: set the AKSNodeClass's vnetSubnetID or the controller's default subnet")

@@ -294,10 +294,12 @@ func TestEachInputChangesItsField(t *testing.T) {
 		{name: "kubelet settings", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
 			nc.Spec.Kubelet = &v1beta1.KubeletConfiguration{CPUManagerPolicy: to.Ptr("static"), PodPidsLimit: to.Ptr(int64(1024))}
 		}, want: []string{"kubelet_config.kubelet_flags.--cpu-manager-policy", "kubelet_config.kubelet_flags.--pod-max-pids"}},
-		{name: "FIPS", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
-			nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+		// FIPS images are not in AKS's community galleries (imagefamily):
+		// Trusted Launch is the variant that changes the image.
+		{name: "Trusted Launch", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+			nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{VTPM: to.Ptr(true)}}
 			nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyUbuntu2204)
-		}, want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/fips_enabled", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version",
+		}, want: []string{"kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version",
 			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/os-sku-effective", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/os-sku-requested"}},
 		{name: "network plugin", using: func() *testutil.StaticClusterInputs {
 			in := clusterInputs()
@@ -518,7 +520,7 @@ func flatten(prefix string, v any, out map[string]string) {
 func TestBuildVariants(t *testing.T) {
 	ctx := context.Background()
 	spec, err := provider().Build(ctx, input(karpv1.CapacityTypeSpot, "0", func(nc *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
-		nc.Spec.FIPSMode = to.Ptr(v1beta1.FIPSModeFIPS)
+		nc.Spec.Security = &v1beta1.Security{TrustedLaunch: &v1beta1.TrustedLaunch{SecureBoot: to.Ptr(true)}}
 		nc.Spec.OSDiskType = to.Ptr(v1beta1.OSDiskTypeManaged)
 		nc.Spec.MaxPods = to.Ptr(int32(77))
 		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux)
@@ -528,14 +530,14 @@ func TestBuildVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelFIPSEnabled: "true", v1beta1.AKSLabelStorageProfile: "managed",
+		v1beta1.AKSLabelScaleSetPriority: "spot", v1beta1.AKSLabelStorageProfile: "managed",
 		v1beta1.AKSLabelMode: "system", v1beta1.AKSLabelOSSKU: "AzureLinux", corev1.LabelTopologyZone: "0",
 	} {
 		if spec.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, spec.Labels[k], v)
 		}
 	}
-	if spec.AzureZone != "" || spec.Bootstrap.Kubelet.MaxPods != 77 || spec.OSDisk.Ephemeral() || !strings.Contains(spec.Image.ID, "V3gen2fips") {
+	if spec.AzureZone != "" || spec.Bootstrap.Kubelet.MaxPods != 77 || spec.OSDisk.Ephemeral() || !strings.Contains(spec.Image.ID, "V3gen2TL") {
 		t.Errorf("spec %+v", spec)
 	}
 

@@ -67,6 +67,9 @@ func (d OSDisk) String() string {
 func ChooseOSDisk(s *SKU, nc *v1beta1.AKSNodeClass) (OSDisk, string) {
 	size := nc.GetOSDiskSizeGB()
 	placement, maxGiB := EphemeralPlacement(s, size)
+	if guestState(nc) {
+		placement, maxGiB = ephemeralPlacementWithGuestState(s, size, confidentialVM(nc))
+	}
 	switch nc.GetOSDiskType() {
 	case v1beta1.OSDiskTypeManaged:
 		return OSDisk{SizeGiB: size}, ""
@@ -100,4 +103,41 @@ func EphemeralCapacities(s *SKU) []EphemeralCapacity {
 		}
 	}
 	return out
+}
+
+// VMGuestStateReserveGiB is what a Trusted Launch or confidential VM's guest
+// state (VMGS) takes of its ephemeral OS disk's placement: "Ephemeral OS
+// disks for Azure VMs" (Trusted Launch for Ephemeral OS disks; Confidential
+// VMs using Ephemeral OS disks): "by default 1 GiB from the OS cache or temp
+// storage based on the chosen placement option is reserved for VMGS".
+const VMGuestStateReserveGiB = 1
+
+func guestState(nc *v1beta1.AKSNodeClass) bool {
+	return nc.TrustedLaunch() || confidentialVM(nc)
+}
+
+func confidentialVM(nc *v1beta1.AKSNodeClass) bool {
+	return nc.Spec.Security != nil && nc.Spec.Security.ConfidentialVM != nil && *nc.Spec.Security.ConfidentialVM
+}
+
+// ephemeralPlacementWithGuestState is EphemeralPlacement for a VM whose
+// guest state lives beside its ephemeral OS disk: each placement holds
+// VMGuestStateReserveGiB less, and a confidential VM cannot use NVMe ("NVMe
+// Disk placement is currently not supported for Confidential VMs", the same
+// page).
+func ephemeralPlacementWithGuestState(s *SKU, sizeGiB int32, confidential bool) (placement string, maxGiB int64) {
+	supported := s.EphemeralOSDiskPlacements()
+	for _, p := range ephemeralPlacementPreference {
+		if !slices.ContainsFunc(supported, func(x string) bool { return strings.EqualFold(x, p) }) || (confidential && p == "NvmeDisk") {
+			continue
+		}
+		capacity := placementGiB(s, p) - VMGuestStateReserveGiB
+		if capacity > maxGiB {
+			maxGiB = capacity
+		}
+		if placement == "" && int64(sizeGiB) <= capacity {
+			placement = p
+		}
+	}
+	return placement, maxGiB
 }

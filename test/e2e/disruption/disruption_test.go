@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -302,44 +303,66 @@ var _ = Describe("lifecycle", func() {
 })
 
 var _ = Describe("spot eviction", func() {
-	It("replaces an evicted spot node with a Ready one and moves the pods before the deadline", func(ctx SpecContext) {
-		ns, pool := "evict", "evict"
-		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeSpot))
-		np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty
-		env.Run(ctx, ns, 2, np, framework.Deployment(ns, "app", pool, 2, "1", "1Gi"))
-		nodes := poolNodes(ctx, pool)
-		Expect(nodes).To(HaveLen(1))
-		evicted := nodes[0]
-		vm, err := env.VMOfNode(ctx, &evicted)
-		Expect(err).NotTo(HaveOccurred())
-		// A 30-minute notice in simulated time is 36 wall seconds here.
-		Expect(env.Sim.Evict(ctx, vm.ID, 30*time.Minute)).To(Succeed())
-		st, err := env.Sim.State(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		noticed, ok := lo.Find(st.VMs, func(v azuresim.VMState) bool { return v.ID == vm.ID })
-		Expect(ok && noticed.EvictionNotBefore != nil).To(BeTrue(), "azuresim scheduled the eviction")
-		deadline := *noticed.EvictionNotBefore
-
-		// The pods run elsewhere before Azure takes the VM away.
-		Expect(env.Eventually(ctx, 3*time.Minute, "both pods Running on another node", func(ctx context.Context) (bool, error) {
-			pods, err := framework.Pods(ctx, env.Client, ns)
-			return len(pods) == 2 && lo.EveryBy(pods, func(p corev1.Pod) bool {
-				return p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" && p.Spec.NodeName != evicted.Name
-			}), err
-		})).To(Succeed())
-		Expect(time.Now()).To(BeTemporally("<", deadline), "the pods moved before the eviction deadline %s", deadline.Format(time.RFC3339))
-		Expect(env.Eventually(ctx, 3*time.Minute, "the evicted VM gone", func(ctx context.Context) (bool, error) {
-			st, err := env.Sim.State(ctx)
-			return err == nil && !lo.ContainsBy(st.VMs, func(v azuresim.VMState) bool { return v.ID == vm.ID }), err
-		})).To(Succeed())
-		Expect(env.Eventually(ctx, 2*time.Minute, "only Ready replacement nodes left", func(ctx context.Context) (bool, error) {
-			nodes, _, err := framework.PoolNodes(ctx, env.Client, pool)
-			return err == nil && len(nodes) > 0 && lo.EveryBy(nodes, func(n corev1.Node) bool {
-				return n.Name != evicted.Name && lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool {
-					return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
-				})
-			}), err
-		})).To(Succeed())
-		Expect(env.WaitPodsRunning(ctx, ns, 2, time.Minute)).To(Succeed())
-	})
+	// AKS's node-problem-detector shows the notice as PreemptionScheduled
+	// on recent nodes and VMEventScheduled on older ones: both are acted on.
+	for _, signal := range []string{azuresim.NoticeSignalPreemptionScheduled, azuresim.NoticeSignalVMEventScheduled} {
+		It("replaces an evicted spot node with a Ready one and moves the pods before the deadline, notice through "+signal, func(ctx SpecContext) {
+			evictThrough(ctx, signal)
+		})
+	}
 })
+
+// evictThrough evicts a spot node with the notice shown as signal.
+func evictThrough(ctx context.Context, signal string) {
+	GinkgoHelper()
+	ns, pool := "evict-"+strings.ToLower(signal), "evict-"+strings.ToLower(signal)
+	np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeSpot))
+	np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty
+	env.Run(ctx, ns, 2, np, framework.Deployment(ns, "app", pool, 2, "1", "1Gi"))
+	nodes := poolNodes(ctx, pool)
+	Expect(nodes).To(HaveLen(1))
+	evicted := nodes[0]
+	vm, err := env.VMOfNode(ctx, &evicted)
+	Expect(err).NotTo(HaveOccurred())
+	// A 30-minute notice in simulated time is 36 wall seconds here.
+	Expect(env.Sim.EvictWithSignal(ctx, vm.ID, 30*time.Minute, signal)).To(Succeed())
+	st, err := env.Sim.State(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	noticed, ok := lo.Find(st.VMs, func(v azuresim.VMState) bool { return v.ID == vm.ID })
+	Expect(ok && noticed.EvictionNotBefore != nil).To(BeTrue(), "azuresim scheduled the eviction")
+	deadline := *noticed.EvictionNotBefore
+	// The controller acted on the notice through that signal, with the
+	// deadline read from its message.
+	Expect(env.Eventually(ctx, time.Minute, "a SpotInterrupted event naming "+signal, func(ctx context.Context) (bool, error) {
+		var events corev1.EventList
+		if err := env.Client.List(ctx, &events); err != nil {
+			return false, err
+		}
+		return lo.ContainsBy(events.Items, func(e corev1.Event) bool {
+			return e.Reason == "SpotInterrupted" && e.InvolvedObject.Name == evicted.Name &&
+				strings.Contains(e.Message, signal+"; evicted from")
+		}), nil
+	})).To(Succeed())
+
+	// The pods run elsewhere before Azure takes the VM away.
+	Expect(env.Eventually(ctx, 3*time.Minute, "both pods Running on another node", func(ctx context.Context) (bool, error) {
+		pods, err := framework.Pods(ctx, env.Client, ns)
+		return len(pods) == 2 && lo.EveryBy(pods, func(p corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" && p.Spec.NodeName != evicted.Name
+		}), err
+	})).To(Succeed())
+	Expect(time.Now()).To(BeTemporally("<", deadline), "the pods moved before the eviction deadline %s", deadline.Format(time.RFC3339))
+	Expect(env.Eventually(ctx, 3*time.Minute, "the evicted VM gone", func(ctx context.Context) (bool, error) {
+		st, err := env.Sim.State(ctx)
+		return err == nil && !lo.ContainsBy(st.VMs, func(v azuresim.VMState) bool { return v.ID == vm.ID }), err
+	})).To(Succeed())
+	Expect(env.Eventually(ctx, 2*time.Minute, "only Ready replacement nodes left", func(ctx context.Context) (bool, error) {
+		nodes, _, err := framework.PoolNodes(ctx, env.Client, pool)
+		return err == nil && len(nodes) > 0 && lo.EveryBy(nodes, func(n corev1.Node) bool {
+			return n.Name != evicted.Name && lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+				return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+			})
+		}), err
+	})).To(Succeed())
+	Expect(env.WaitPodsRunning(ctx, ns, 2, time.Minute)).To(Succeed())
+}
