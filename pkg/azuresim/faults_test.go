@@ -47,10 +47,13 @@ func TestThrottling(t *testing.T) {
 	e := newEnv(t, noRetries())
 	subnet := e.network("eastus", "10.6.0.0/24")
 	e.mustCreateVM(vmSpec{name: "t", size: "Standard_D2s_v5", location: "eastus", zone: "1"}, subnet)
-	// Changing the buckets refills them, so counting starts here.
+	// Changing the buckets refills them, so counting starts here. A token
+	// comes back every 100 simulated minutes (6 s of wall time at the test's
+	// time scale), so a slow machine cannot refill the bucket between the
+	// requests that drain it and the one that must be throttled.
 	if err := e.srv.UpdateConfig(func(c *azuresim.Config) {
 		c.Throttling.Buckets = map[string]azuresim.BucketSpec{
-			azuresim.BucketGetVM:             {Size: 3, RefillPerMinute: 1},
+			azuresim.BucketGetVM:             {Size: 3, RefillPerMinute: 0.01},
 			azuresim.BucketSubscriptionReads: {Size: 1000, RefillPerMinute: 1},
 		}
 	}); err != nil {
@@ -101,7 +104,7 @@ func TestThrottling(t *testing.T) {
 
 	// ARM's own subscription bucket answers with its own code.
 	if err := e.srv.UpdateConfig(func(c *azuresim.Config) {
-		c.Throttling.Buckets = map[string]azuresim.BucketSpec{azuresim.BucketSubscriptionWrites: {Size: 1, RefillPerMinute: 1}}
+		c.Throttling.Buckets = map[string]azuresim.BucketSpec{azuresim.BucketSubscriptionWrites: {Size: 1, RefillPerMinute: 0.01}}
 	}); err != nil {
 		t.Fatal(err)
 	}
