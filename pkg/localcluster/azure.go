@@ -158,6 +158,9 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
 		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,
+		// Nodes' cloud configuration names the cluster's security group
+		// (the route table follows from its AKS name).
+		"AZURE_NETWORK_SECURITY_GROUP_NAME=" + NetworkSecurityGroupName,
 		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,
