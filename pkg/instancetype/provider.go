@@ -324,7 +324,7 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		sku:          s,
 		requirements: requirements(s, size, nc, p.opts, reqs),
 		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB),
-		overhead:     Overhead(s),
+		overhead:     Overhead(s, osDisk.SizeGiB),
 		offers:       offers,
 	}
 }

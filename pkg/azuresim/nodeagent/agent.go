@@ -526,13 +526,11 @@ func (a *Agent) resources(vm VM, boot *bootstrap.Config) (corev1.ResourceList, c
 			return
 		}
 		var amount resource.Quantity
-		if pct, isPct := strings.CutSuffix(v, "%"); isPct {
-			var f float64
-			if _, err := fmt.Sscanf(pct, "%g", &f); err != nil {
-				return
-			}
+		if strings.HasSuffix(v, "%") {
+			// A percentage of capacity, as the kubelet (and the scheduler's
+			// overhead, instancetype.Overhead) computes it.
 			c := capacity[name]
-			amount = *resource.NewQuantity(int64(float64(c.Value())*f/100), c.Format)
+			amount = *resource.NewQuantity(bootstrap.ThresholdBytes(c.Value(), v), c.Format)
 		} else {
 			amount = resource.MustParse(v)
 		}

@@ -283,6 +283,24 @@ type configField func(kc *kubeletv1beta1.KubeletConfiguration, value string, c *
 // configFields translates each kubelet flag of the contract into its
 // KubeletConfiguration field (the kubelet's own flag-to-field mapping).
 var configFields = map[string]configField{
+	"--address":                      stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) { kc.Address = s }),
+	"--cgroups-per-qos":              boolField(func(kc *kubeletv1beta1.KubeletConfiguration, b bool) { kc.CgroupsPerQOS = &b }),
+	"--event-qps":                    int32Field(func(kc *kubeletv1beta1.KubeletConfiguration, n int32) { kc.EventRecordQPS = &n }),
+	"--node-status-update-frequency": durationField(func(kc *kubeletv1beta1.KubeletConfiguration, d metav1.Duration) { kc.NodeStatusUpdateFrequency = d }),
+	"--rotate-server-certificates": boolField(func(kc *kubeletv1beta1.KubeletConfiguration, b bool) { kc.ServerTLSBootstrap = b }),
+	"--tls-cipher-suites":          stringField(func(kc *kubeletv1beta1.KubeletConfiguration, s string) { kc.TLSCipherSuites = splitList(s) }),
+	"--feature-gates": func(kc *kubeletv1beta1.KubeletConfiguration, v string, _ *bootstrap.Config) error {
+		kc.FeatureGates = map[string]bool{}
+		for _, g := range splitList(v) {
+			name, value, _ := strings.Cut(g, "=")
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return err
+			}
+			kc.FeatureGates[name] = b
+		}
+		return nil
+	},
 	"--anonymous-auth": boolField(func(kc *kubeletv1beta1.KubeletConfiguration, b bool) { kc.Authentication.Anonymous.Enabled = &b }),
 	"--authentication-token-webhook": boolField(func(kc *kubeletv1beta1.KubeletConfiguration, b bool) {
 		kc.Authentication.Webhook.Enabled = &b
@@ -364,6 +382,22 @@ var configFields = map[string]configField{
 		kc.FailSwapOn = c.Kubelet.FailSwapOn
 		return nil
 	},
+}
+
+func int32Field(set func(*kubeletv1beta1.KubeletConfiguration, int32)) configField {
+	return func(kc *kubeletv1beta1.KubeletConfiguration, v string, _ *bootstrap.Config) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		set(kc, int32(n))
+		return err
+	}
+}
+
+func durationField(set func(*kubeletv1beta1.KubeletConfiguration, metav1.Duration)) configField {
+	return func(kc *kubeletv1beta1.KubeletConfiguration, v string, _ *bootstrap.Config) error {
+		d, err := time.ParseDuration(v)
+		set(kc, metav1.Duration{Duration: d})
+		return err
+	}
 }
 
 func ignored(*kubeletv1beta1.KubeletConfiguration, string, *bootstrap.Config) error { return nil }
