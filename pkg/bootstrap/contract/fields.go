@@ -202,8 +202,8 @@ var Linux = []Field{
 			}
 			return want(got, nodeimage.CNIPluginsURL(n.Image))
 		}},
-	{Path: "kubelet_config.kubelet_flags " + flagClusterDNS, ReadBy: kubeletService + " $KUBELET_FLAGS", Effect: NotReady,
-		Need: "the DNS server pods resolve with: the kube-dns Service, or LocalDNS's cluster listener 169.254.10.11 on nodes with LocalDNS",
+	{Path: "kubelet_config.kubelet_flags " + flagClusterDNS, ReadBy: kubeletService + " $KUBELET_FLAGS", Effect: Degraded,
+		Need: "the DNS server pods resolve with: the kube-dns Service, or LocalDNS's cluster listener 169.254.10.11 on nodes with LocalDNS (pods' DNS fails, or bypasses LocalDNS, without it)",
 		Check: func(c *aksnodeconfig.Configuration, n Node) string {
 			got := kubeletFlag(c, flagClusterDNS)
 			if n.Has(FeatureLocalDNS) {
@@ -326,7 +326,7 @@ var Linux = []Field{
 			}
 			return ""
 		}},
-	{Path: "cluster_config.cluster_network_config.core_dns_service_ip", ReadBy: localDNSTmpl + " (getCoreDnsServiceIp, which falls back to 10.0.0.10)", Effect: NotReady,
+	{Path: "cluster_config.cluster_network_config.core_dns_service_ip", ReadBy: localDNSTmpl + " (getCoreDnsServiceIp, which falls back to 10.0.0.10)", Effect: Degraded,
 		Applies: func(n Node) bool { return n.Has(FeatureLocalDNS) },
 		Need:    "where LocalDNS forwards cluster names: the kube-dns Service IP",
 		Check: func(c *aksnodeconfig.Configuration, n Node) string {
@@ -400,7 +400,7 @@ var Linux = []Field{
 			}
 			return base64PEM(c.HTTPProxyConfig.ProxyTrustedCA)
 		}},
-	{Path: "custom_ca_certs", ReadBy: parserGo + " CUSTOM_CA_CERT_<i>, CUSTOM_CA_TRUST_COUNT → " + cseConfig + " configureCustomCaCertificate (base64 -d each)", Effect: NoNode,
+	{Path: "custom_ca_certs", ReadBy: parserGo + " CUSTOM_CA_CERT_n, CUSTOM_CA_TRUST_COUNT → " + cseConfig + " configureCustomCaCertificate (base64 -d each)", Effect: NoNode,
 		Applies: func(n Node) bool { return n.Has(FeatureCustomCA) },
 		Need:    "base64 of one PEM certificate each",
 		Check: func(c *aksnodeconfig.Configuration, _ Node) string {
