@@ -128,6 +128,9 @@ type Cluster struct {
 	// NetworkPlugin is the node's CNI as AKS images name it: azure, kubenet
 	// or none (Azure CNI overlay and bring-your-own CNI are "none").
 	NetworkPlugin string
+	// NetworkPluginMode is "overlay" for Azure CNI overlay ("" otherwise):
+	// Windows nodes install Azure CNI in overlay mode themselves.
+	NetworkPluginMode string
 	// NetworkPolicy is "", azure or calico.
 	NetworkPolicy string
 	// DNSServiceIP is the kube-dns Service IP: LocalDNS forwards cluster

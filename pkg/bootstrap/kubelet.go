@@ -92,6 +92,13 @@ const FeatureGateCPUCFSQuotaPeriod = "CustomCPUCFSQuotaPeriod"
 // windowsBaseKubeletFlags are the Windows nodes' equivalent: Windows has no
 // QoS cgroups and enforces no node allocatable.
 var windowsBaseKubeletFlags = map[string]string{
+	// The kubeconfigs the setup writes (Write-BootstrapKubeConfig) and the
+	// kubelet writes once its certificate is issued (kube-proxy runs with
+	// it); AKS passes them as flags (kubeletstart.ps1 adds none of them).
+	"--bootstrap-kubeconfig":         "c:\\k\\bootstrap-config",
+	"--kubeconfig":                   "c:\\k\\config",
+	"--cert-dir":                     "c:\\k\\pki",
+	"--resolv-conf":                  "",
 	"--anonymous-auth":               "false",
 	"--authentication-token-webhook": "true",
 	"--authorization-mode":           "Webhook",

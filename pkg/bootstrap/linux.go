@@ -51,25 +51,38 @@ var configLine = regexp.MustCompile(`(?m)^echo '([A-Za-z0-9+/=]+)' \| base64 -d 
 const managedIdentity = "msi"
 
 func renderLinux(c *Config) (*Artifact, error) {
+	cfg, err := linuxNodeConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	customData, err := LinuxCustomData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ext := LinuxExtension
+	ext.CommandToExecute = aksnodeconfig.ProvisionWaitCommand
+	return &Artifact{CustomData: customData, Extension: ext}, nil
+}
+
+// LinuxCustomData is the custom data (base64) that gives a Linux node the
+// AKSNodeConfig cfg: the MIME document whose boothook writes it for
+// aks-node-controller.
+func LinuxCustomData(cfg *aksnodeconfig.Configuration) (string, error) {
 	// Indented, and without Go's HTML escaping ("<" in --eviction-hard), as
 	// protojson writes it.
 	var docBuf bytes.Buffer
 	enc := json.NewEncoder(&docBuf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	cfg, err := linuxNodeConfig(c)
-	if err != nil {
-		return nil, err
-	}
 	if err := enc.Encode(cfg); err != nil {
-		return nil, err
+		return "", err
 	}
 	doc := bytes.TrimSuffix(docBuf.Bytes(), []byte("\n"))
 	var buf bytes.Buffer
 	buf.WriteString("Content-Type: multipart/mixed; boundary=\"" + mimeBoundary + "\"\r\nMIME-Version: 1.0\r\n\r\n")
 	w := multipart.NewWriter(&buf)
 	if err := w.SetBoundary(mimeBoundary); err != nil {
-		return nil, err
+		return "", err
 	}
 	for _, part := range []struct{ contentType, body string }{
 		{"text/cloud-boothook", fmt.Sprintf(boothook, base64.StdEncoding.EncodeToString(doc))},
@@ -81,18 +94,16 @@ func renderLinux(c *Config) (*Artifact, error) {
 		h.Set("Content-Transfer-Encoding", "7bit")
 		pw, err := w.CreatePart(h)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if _, err := io.WriteString(pw, part.body); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 	if err := w.Close(); err != nil {
-		return nil, err
+		return "", err
 	}
-	ext := LinuxExtension
-	ext.CommandToExecute = aksnodeconfig.ProvisionWaitCommand
-	return &Artifact{CustomData: base64.StdEncoding.EncodeToString(buf.Bytes()), Extension: ext}, nil
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
 // linuxNodeConfig is the AKSNodeConfig of a node.

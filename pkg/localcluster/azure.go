@@ -20,6 +20,8 @@ import (
 // The simulated Azure environment of the local cluster.
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
+	// TenantID is the Entra tenant nodes' cloud configuration names.
+	TenantID = "00000000-0000-0000-0000-0000000000aa"
 	ResourceGroup  = "mc_azkarpenter_local_eastus"
 	Location       = "eastus"
 	ClusterName    = "azkarpenter-local"
@@ -161,6 +163,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// Nodes' cloud configuration names the cluster's security group
 		// (the route table follows from its AKS name).
 		"AZURE_NETWORK_SECURITY_GROUP_NAME=" + NetworkSecurityGroupName,
+		"AZURE_TENANT_ID=" + TenantID,
 		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,

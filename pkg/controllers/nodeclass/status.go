@@ -194,6 +194,13 @@ func windowsInputs(nc *v1beta1.AKSNodeClass, in *cluster.Inputs) (reason, messag
 	if in.HTTPProxy != nil {
 		return "HTTPProxyUnsupportedOnWindows", "the cluster's nodes use an HTTP proxy (--node-http-proxy), which AKS supports on Linux nodes only; use a Linux image family"
 	}
+	switch in.NetworkSetup() {
+	case cluster.NetworkSetupAzureCNIOverlay, cluster.NetworkSetupAzureCNINodeSubnet:
+	default:
+		// AKS's Windows node pools run Azure CNI (overlay or node subnet);
+		// the Windows setup installs and configures nothing else.
+		return "WindowsNetworkSetupUnsupported", fmt.Sprintf("Windows nodes run Azure CNI, overlay or node subnet; the cluster's network setup is %s", in.NetworkSetup())
+	}
 	var missing []string
 	for _, r := range []struct{ value, flag string }{{in.ServiceCIDR, "--service-cidr"}, {in.PodCIDR, "--pod-cidr"}, {in.VNetCIDR, "--vnet-cidr"}} {
 		if r.value == "" {

@@ -3,6 +3,7 @@ package nodeclass_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
@@ -37,6 +39,7 @@ var (
 	sim              *azuresim.Server
 	bootstrapObjects []client.Object
 	images           *imagefamily.DefaultProvider
+	azureCfg         azure.Config
 )
 
 func TestNodeClassStatus(t *testing.T) {
@@ -50,8 +53,8 @@ func TestNodeClassStatus(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	var cfg azure.Config
-	sim, cfg = testutil.StartAzureSim(GinkgoT(), nil)
+	sim, azureCfg = testutil.StartAzureSim(GinkgoT(), nil)
+	cfg := azureCfg
 	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
 	// The cluster inputs come from the envtest API server, as the
 	// controller's do from its cluster: its version, its CA, a bootstrap
@@ -72,7 +75,9 @@ var _ = BeforeSuite(func() {
 		Expect(env.Client.Create(ctx, o)).To(Succeed())
 	}
 	discovery := kubernetes.NewForConfigOrDie(env.Config).Discovery()
-	inputs = cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: env.Config},
+	inputs = cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: env.Config,
+		SecurityGroupName: "aks-agentpool-12345678-nsg", NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
+		TenantID: "00000000-0000-0000-0000-0000000000aa"},
 		env.Client, discovery.ServerVersion, clock.RealClock{})
 	var err error
 	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
@@ -149,6 +154,44 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(inputs.Refresh(ctx)).To(Succeed())
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+	})
+
+	// Issue 21: what Windows nodes need beyond Linux ones, and a pinned node
+	// image below the floor, keep the NodeClass not Ready with a reason
+	// that names it.
+	It("is not Ready for Windows without the cluster's address ranges, naming the flags", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2022)})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("WindowsNetworkRangesUnknown"))
+		Expect(cond.Message).To(ContainSubstring("--service-cidr, --pod-cidr, --vnet-cidr"))
+		linux := reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(linux.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady).IsTrue()).To(BeTrue(), "Linux nodes do not need them")
+	})
+
+	It("is not Ready with a pinned node image below the floor, naming the floor", func() {
+		pinned, err := operator.NewProviders(ctx, func() *options.Options {
+			o := testutil.Options(azureCfg)
+			o.NodeImageVersion = "202511.07.0"
+			return o
+		}(), env.Client, inputs, clock.RealClock{})
+		Expect(err).NotTo(HaveOccurred())
+		for _, def := range []string{"2404gen2containerd", "2404containerd", "2404gen2arm64containerd"} {
+			// Published when AKS published it: older than every seeded version.
+			Expect(sim.PublishImageVersion(imagefamily.GalleryUbuntu, def, "202511.07.0", azuresim.ImageVersionSpec{PublishedDate: lo.ToPtr(time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC))})).To(Succeed())
+		}
+		c := nodeclass.NewStatusController(env.Client, pinned.Images, pinned.InstanceTypes, pinned.Subnets, inputs, testutil.SubnetID)
+		nc := &v1beta1.AKSNodeClass{Spec: v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2404)}}
+		nc.GenerateName = "nc-"
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		_, err = c.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageBelowFloor))
+		Expect(cond.Message).To(ContainSubstring("older than the node-image floor 202511.12.0"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
 	})
 
 	It("reports the subnet as SubnetsReady, as NAP names it, and drops the SubnetReady of earlier versions", func() {

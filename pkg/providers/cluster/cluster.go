@@ -250,6 +250,10 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 	if in.ClusterDNS, err = p.clusterDNS(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if in.TenantID == "" {
+		errs = append(errs, &InputError{Input: "tenant", Reason: "TenantIDUnknown",
+			Message: "nodes' cloud configuration names the Entra tenant (the ACR credential provider authenticates in it); set --tenant-id (AZURE_TENANT_ID)"})
+	}
 	if in.SecurityGroupName, in.RouteTableName, err = networkResources(p.opts.SecurityGroupName, p.opts.RouteTableName); err != nil {
 		errs = append(errs, err)
 	}

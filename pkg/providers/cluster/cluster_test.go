@@ -42,6 +42,9 @@ func provider(t *testing.T, opts cluster.Options, clk *clocktesting.FakeClock, o
 	if opts.RESTConfig == nil {
 		opts.RESTConfig = &rest.Config{Host: "https://dev-dns-1a2b.hcp.eastus.azmk8s.io:443", TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}
 	}
+	if opts.TenantID == "" {
+		opts.TenantID = "00000000-0000-0000-0000-0000000000aa"
+	}
 	switch opts.SecurityGroupName {
 	case "":
 		opts.SecurityGroupName = "aks-agentpool-12345678-nsg"
@@ -161,7 +164,7 @@ func TestTokenRotation(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	c := fake.NewClientBuilder().WithObjects(token("abcdef", "0123456789abcdef", nil), kubeDNS).WithIndex(&corev1.Secret{}, "type", secretsByField).Build()
 	p := cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://api.example.com", ClusterCAFile: "", RESTConfig: &rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}},
-		SecurityGroupName: "aks-agentpool-12345678-nsg"},
+		SecurityGroupName: "aks-agentpool-12345678-nsg", TenantID: "t"},
 		c, serverVersion, clk)
 	if in, err := p.Inputs(ctx); err != nil || in.BootstrapToken != "abcdef.0123456789abcdef" {
 		t.Fatalf("%v %v", in, err)

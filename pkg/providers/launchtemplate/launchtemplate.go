@@ -176,6 +176,7 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 			VNetResourceGroup:       subnet.ResourceGroup,
 			SubnetName:              subnet.Subnet,
 			NetworkPlugin:           inputs.ImageNetworkPlugin(),
+			NetworkPluginMode:       inputs.NetworkPluginMode,
 			NetworkPolicy:           inputs.NetworkPolicy,
 			DNSServiceIP:            inputs.ClusterDNS,
 			SecurityGroupName:       inputs.SecurityGroupName,
@@ -204,10 +205,16 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 			ClusterDNS:     bootstrap.KubeletClusterDNS(inputs.ClusterDNS, dns),
 		},
 	}
-	switch spec.Bootstrap.Cluster.NetworkPlugin {
-	case "azure":
+	switch {
+	case nc.IsWindows():
+		// Windows nodes install Azure CNI themselves, overlay or not
+		// (Install-VnetPlugins in AKS's Windows CSE package). The kubelet
+		// has no inode eviction signal there.
 		spec.Bootstrap.VNetCNIPluginsURL = nodeimage.VNetCNIPluginsURL(nodeImage)
-	case "kubenet":
+		delete(spec.Bootstrap.Kubelet.EvictionHard, "nodefs.inodesFree")
+	case spec.Bootstrap.Cluster.NetworkPlugin == "azure":
+		spec.Bootstrap.VNetCNIPluginsURL = nodeimage.VNetCNIPluginsURL(nodeImage)
+	case spec.Bootstrap.Cluster.NetworkPlugin == "kubenet":
 		spec.Bootstrap.CNIPluginsURL = nodeimage.CNIPluginsURL(nodeImage)
 	}
 	if k := nc.Spec.Kubelet; k != nil {
@@ -229,6 +236,11 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	}
 	if spec.Bootstrap.LinuxOS, err = linuxOS(nc.Spec.LinuxOSConfig); err != nil {
 		return nil, fmt.Errorf("linuxOSConfig: %w", err)
+	}
+	if nc.IsWindows() {
+		if err := bootstrap.WindowsRequired(spec.Bootstrap); err != nil {
+			return nil, fmt.Errorf("launch spec: %w", err)
+		}
 	}
 	if nc.IsWindows() && spec.Bootstrap.Cluster.HTTPProxy != nil {
 		// AKS's HTTP proxy support excludes Windows node pools (AKS docs,

@@ -237,7 +237,7 @@ func TestGoldenCustomData(t *testing.T) {
 		setup  cluster.NetworkSetup
 	}
 	var cases []golden
-	for _, family := range []string{v1beta1.ImageFamilyUbuntu2204, v1beta1.ImageFamilyUbuntu2404, v1beta1.ImageFamilyAzureLinux, v1beta1.ImageFamilyWindows2022} {
+	for _, family := range []string{v1beta1.ImageFamilyUbuntu2204, v1beta1.ImageFamilyUbuntu2404, v1beta1.ImageFamilyAzureLinux, v1beta1.ImageFamilyWindows2022, v1beta1.ImageFamilyWindows2025} {
 		cases = append(cases, golden{name: strings.ToLower(family), family: family, setup: cluster.NetworkSetupAzureCNIOverlay})
 	}
 	for _, setup := range cluster.NetworkSetups {
