@@ -1,7 +1,8 @@
 # azkarpenter: Karpenter-style node autoprovisioning for Kubernetes on Azure.
 #
 #   make run    build what is missing, start the local cluster, show it working
-#   make test   everything CI runs: tools, generated-file check, vet, lint, tests
+#   make test   everything CI runs: tools, generated-file check, lint (vet included), tests
+#   make check  the inner loop: lint of the changed packages, unit and envtest suites
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,8 +23,14 @@ help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: tools
-tools: ## Build the pinned toolchain into bin/ (etcd, kube-*, kwok, helm, controller-gen, golangci-lint)
+tools: ## Build the pinned toolchain into bin/ (etcd, kube-*, kubectl, kubelet, kwok, helm, controller-gen, golangci-lint)
 	@hack/build-tools.sh
+
+# What the tests run: every tool but kubectl, which only people use (make run
+# prints how); make run builds it when it is missing.
+.PHONY: test-tools
+test-tools:
+	@BUILD_TOOLS_SKIP=kubectl hack/build-tools.sh
 
 .PHONY: generate
 generate: ## Regenerate deepcopy code and CRDs
@@ -35,14 +42,19 @@ verify-generate: ## Fail when generated files are stale
 	@hack/build-tools.sh controller-gen
 	hack/generate.sh --verify
 
+# golangci-lint's govet runs every analyzer go vet runs (and inline), on the
+# e2e suites too (build tag e2e in .golangci.yml): make test runs lint only.
 .PHONY: vet
-vet: ## go vet (including the e2e suites)
+vet: ## go vet (including the e2e suites and the image builder's module); make lint runs the same analyzers
 	go vet -tags e2e ./...
+	cd hack/image && go vet ./...
 
 .PHONY: lint
-lint: ## golangci-lint (config in .golangci.yml)
+lint: ## golangci-lint (config in .golangci.yml), go mod tidy check, govulncheck where its database is reachable
 	@hack/build-tools.sh golangci-lint
 	$(BIN)/golangci-lint run ./...
+	cd hack/image && $(BIN)/golangci-lint run ./...
+	@hack/verify-mod.sh
 
 .PHONY: build
 build: ## Build the project's binaries into bin/
@@ -51,29 +63,55 @@ build: ## Build the project's binaries into bin/
 # make image IMAGE=myregistry.azurecr.io/azkarpenter VERSION=v0.1.0 [PLATFORMS=linux/amd64,linux/arm64]
 IMAGE ?= ghcr.io/azkarpenter/azkarpenter
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-PLATFORMS ?= linux/amd64
+PLATFORMS ?= linux/amd64,linux/arm64
 CONTAINER_ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 
 .PHONY: image
-image: ## Build the controller image (Dockerfile; needs docker or podman): IMAGE=… VERSION=… PLATFORMS=…
-	@if [ -z "$(CONTAINER_ENGINE)" ]; then echo "make image needs a container engine: install docker or podman, or set CONTAINER_ENGINE" >&2; exit 1; fi
+image: ## Build the controller image from Go alone (no Docker): multi-arch OCI layout bin/image and bin/image.tar, digest printed: IMAGE=… VERSION=… PLATFORMS=…
+	cd hack/image && go run . --repo-root $(CURDIR) --out $(BIN)/image --platforms $(PLATFORMS) --ref $(IMAGE):$(VERSION) --version $(VERSION)
+
+.PHONY: image-docker
+image-docker: ## Build the controller image with the Dockerfile instead (needs docker or podman)
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then echo "make image-docker needs a container engine: install docker or podman, or use make image" >&2; exit 1; fi
 	$(CONTAINER_ENGINE) build --platform $(PLATFORMS) --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
 .PHONY: unit
-unit: ## Run the Go tests (unit, envtest and simulator suites)
-	@hack/build-tools.sh etcd kubernetes helm
+unit: test-tools ## Run the Go tests (unit, envtest and simulator suites)
 	go test $(RACE) $(GO_TEST_FLAGS) ./...
+	cd hack/image && go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: check
+check: ## The inner loop (minutes, warm): lint the packages changed since main, then the unit and envtest suites (go's test cache skips what did not change)
+	@BUILD_TOOLS_SKIP=kubectl hack/build-tools.sh golangci-lint etcd kubernetes helm kwok
+	@pkgs=$$(hack/changed-packages.sh); if [ -n "$$pkgs" ]; then echo "lint: $$pkgs"; $(BIN)/golangci-lint run $$pkgs; else echo "lint: no Go package changed since main"; fi
+	go test $(GO_TEST_FLAGS) ./...
+
+# make deflake PKG=./pkg/cloudprovider/ N=20 runs one package N times in a row,
+# each run in a new random spec order (Ginkgo prints the seed), and stops at
+# the first failure. DEFLAKE_FLAGS reach go test, e.g. for an e2e suite:
+# DEFLAKE_FLAGS='-tags e2e -ginkgo.focus=subnet -ginkgo.v'.
+N ?= 10
+PKG ?=
+DEFLAKE_FLAGS ?=
+
+.PHONY: deflake
+deflake: ## Repeat one test package N times, stop at the first failure: make deflake PKG=./pkg/cloudprovider/ N=20
+	@if [ -z "$(PKG)" ]; then echo "deflake: name the package, e.g. make deflake PKG=./pkg/cloudprovider/ N=20" >&2; exit 2; fi
+	@for i in $$(seq $(N)); do \
+		echo "deflake: run $$i of $(N): go test -count 1 $(RACE) $(DEFLAKE_FLAGS) $(PKG)"; \
+		go test -count 1 $(RACE) $(DEFLAKE_FLAGS) $(PKG) || { echo "deflake: run $$i of $(N) failed" >&2; exit 1; }; \
+	done; echo "deflake: all $(N) runs passed"
 
 # E2E_FLAGS reach `go test` of the e2e suites, e.g. E2E_FLAGS='-ginkgo.focus=fidelity'.
 E2E_FLAGS ?=
 
 .PHONY: e2e
-e2e: tools build ## Run every e2e suite (test/e2e) on local clusters, then the make-run demo
+e2e: test-tools build ## Run every e2e suite (test/e2e) on local clusters, then the make-run demo
 	go test -tags e2e -p 1 -timeout 80m -count 1 $(E2E_FLAGS) ./test/e2e/... -ginkgo.v
 	$(MAKE) demo
 
 .PHONY: e2e-fast
-e2e-fast: tools build ## Run the e2e specs labelled fast (the subset make test runs)
+e2e-fast: test-tools build ## Run the e2e specs labelled fast (the subset make test runs)
 	go test -tags e2e -p 1 -timeout 40m -count 1 $(E2E_FLAGS) ./test/e2e/... -ginkgo.label-filter=fast -ginkgo.v
 
 # The real-kubelet spec (test/e2e/realkubelet) runs a kubelet built from the
@@ -93,16 +131,16 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 	{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
 
 .PHONY: e2e-kubelet
-e2e-kubelet: tools build kubelet-deps ## Run the real-kubelet e2e spec (label realkubelet): a kubelet v1.35 joins from a rendered artifact
-	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+e2e-kubelet: test-tools build kubelet-deps ## Run the real-kubelet e2e specs: a kubelet v1.35 joins from a rendered artifact (realkubelet); the chart's pod runs from the built image on a real node (realnode)
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 # make test runs the real-kubelet spec wherever it can: it installs the
 # packages when root with apt-get, and otherwise the spec skips, naming what
 # is missing, rather than failing the run.
 .PHONY: e2e-kubelet-if-possible
-e2e-kubelet-if-possible: tools build
+e2e-kubelet-if-possible: test-tools build
 	-@$(MAKE) --no-print-directory kubelet-deps
-	go test -v -tags e2e -p 1 -timeout 20m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... -ginkgo.label-filter=realkubelet -ginkgo.v
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 .PHONY: demo
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
@@ -128,8 +166,12 @@ COUNT ?= 1
 bench-go: ## Go benchmarks of the hot paths: core's scheduler on core's and our catalog, GetInstanceTypes, offering choice, bootstrap, prices
 	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/pricing/
 
+# make test runs its phases one after another and prints the time of each.
+TEST_PHASES := test-tools verify-generate lint unit e2e-fast e2e-kubelet-if-possible demo
+
 .PHONY: test
-test: tools verify-generate vet lint unit e2e-fast e2e-kubelet-if-possible demo ## Everything CI runs
+test: ## Everything CI runs, phase by phase with their times
+	@hack/phases.sh $(TEST_PHASES)
 
 .PHONY: run
 run: tools build ## Start the local cluster and show a workload being provisioned (Ctrl-C stops everything)

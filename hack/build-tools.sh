@@ -7,7 +7,14 @@
 # only when its stamp (a hash of its go.mod, go.sum, build flags and the Go
 # version) differs from bin/.stamps/<set>, so a warm run costs a few hashes.
 #
-# Usage: hack/build-tools.sh [set ...]   (default: every set under hack/tools)
+# Each set is built with one `go build` of all its binaries, so the packages
+# they share are loaded and compiled once, in parallel.
+#
+# BUILD_TOOLS_SKIP names binaries not to build (make test skips kubectl, which
+# only people use); a later run without it builds them.
+#
+# Usage: hack/build-tools.sh [set ...]   (default: every set under hack/tools
+# but those built on demand: govulncheck)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,24 +67,37 @@ build_set() {
   local flags stamp
   flags=$(ldflags_for "$set") || exit 1
   stamp=$( { cat "$dir/go.mod" "$dir/go.sum"; echo "$flags"; go version; } | sha256sum | cut -d' ' -f1)
-  local tools
+  local tools pkg
   tools=$(awk '/^tool \(/{t=1;next} t&&/^\)/{t=0} t{print $1} /^tool [^(]/{print $2}' "$dir/go.mod")
+  local wanted=()
+  for pkg in $tools; do
+    case " ${BUILD_TOOLS_SKIP:-} " in *" $(bin_name "$pkg") "*) continue ;; esac
+    wanted+=("$pkg")
+  done
   local missing=0
-  for pkg in $tools; do [ -x "$bin/$(bin_name "$pkg")" ] || missing=1; done
+  for pkg in "${wanted[@]}"; do [ -x "$bin/$(bin_name "$pkg")" ] || missing=1; done
   if [ "$missing" = 0 ] && [ "$(cat "$stamps/$set" 2>/dev/null)" = "$stamp" ]; then
     return 0
   fi
   local start=$SECONDS
-  echo "build-tools: building $set ($(echo $tools | wc -w) binaries; first build takes minutes)..." >&2
+  echo "build-tools: building $set (${#wanted[@]} binaries; first build takes minutes)..." >&2
   # -trimpath keeps the binaries independent of this checkout's location.
+  if [ "${#wanted[@]}" = 1 ]; then
+    (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$flags" -o "$bin/$(bin_name "${wanted[0]}")" "${wanted[0]}")
+  else
+    # One invocation for the set; each binary is named after its package.
+    (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$flags" -o "$bin/" "${wanted[@]}")
+  fi
+  # A binary left out now is removed, so that an older one cannot pass for
+  # this stamp's; the run that needs it sees it missing and builds it.
   for pkg in $tools; do
-    (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags "$flags" -o "$bin/$(bin_name "$pkg")" "$pkg")
+    case " ${wanted[*]} " in *" $pkg "*) ;; *) rm -f "$bin/$(bin_name "$pkg")" ;; esac
   done
   echo "$stamp" > "$stamps/$set"
   echo "build-tools: $set done in $((SECONDS - start))s" >&2
 }
 
 if [ $# -eq 0 ]; then
-  set -- $(cd "$root/hack/tools" && ls -d */ | tr -d /)
+  set -- $(cd "$root/hack/tools" && ls -d */ | tr -d / | grep -vx govulncheck)
 fi
 for s in "$@"; do build_set "$s"; done

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Generates deepcopy functions and CRDs into OUT (default: the source tree),
-# and the Helm charts' copies of the CRDs: charts/azkarpenter/crds (installed
+# the Helm charts' copies of the CRDs: charts/azkarpenter/crds (installed
 # once by Helm) and charts/azkarpenter-crd/templates (upgraded by Helm, kept
-# on uninstall).
+# on uninstall), and docs/metrics.md from the controller's metric registry.
 #
 #   hack/generate.sh            regenerate in place
 #   hack/generate.sh --verify   generate into a scratch copy and fail if the
@@ -22,6 +22,8 @@ out_api=$api
 out_crds=$crds
 out_chart_crds=$chart_crds
 out_crd_chart=$crd_chart
+metrics_doc=docs/metrics.md
+out_metrics_doc=$metrics_doc
 if [ "$verify" = 1 ]; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
@@ -29,6 +31,7 @@ if [ "$verify" = 1 ]; then
   out_crds=$scratch/crds
   out_chart_crds=$scratch/chart-crds
   out_crd_chart=$scratch/crd-chart
+  out_metrics_doc=$scratch/metrics.md
   mkdir -p "$out_api" "$out_crds"
 fi
 
@@ -47,8 +50,12 @@ for f in "$out_crds"/*.yaml; do
   grep -q 'helm.sh/resource-policy: keep' "$out_crd_chart/$(basename "$f")" || { echo "$f: no metadata.annotations to add the keep policy to" >&2; exit 1; }
 done
 
+# The metrics reference, from the registry the controller's binary builds.
+go run ./hack/metricsdoc -out "$out_metrics_doc"
+
 if [ "$verify" = 1 ]; then
   stale=0
+  cmp -s "$out_metrics_doc" "$metrics_doc" || { echo "stale: $metrics_doc"; stale=1; }
   for f in "$out_api"/zz_generated.deepcopy.go; do
     cmp -s "$f" "$api/$(basename "$f")" || { echo "stale: $api/$(basename "$f")"; stale=1; }
   done

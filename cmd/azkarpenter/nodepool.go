@@ -584,17 +584,7 @@ func nodepoolList(ctx context.Context, sub string, args []string, stdout, stderr
 	if cat, err := c.catalog(ctx); err != nil {
 		return err
 	} else if cat != nil {
-		price = func(size string, windows, spot bool) (float64, bool) {
-			switch {
-			case windows && spot:
-				return cat.Prices.WindowsSpotPrice(size)
-			case windows:
-				return cat.Prices.WindowsPrice(size)
-			case spot:
-				return cat.Prices.SpotPrice(size)
-			}
-			return cat.Prices.OnDemandPrice(size)
-		}
+		price = cat.Prices.Price
 	}
 	var out []aksnodepool.Status
 	for _, name := range names {

@@ -174,18 +174,7 @@ func currentFleet(ctx context.Context, kube client.Client, catalog *plan.Catalog
 		f.Nodes++
 		size, windows := n.Labels[corev1.LabelInstanceTypeStable], n.Labels[corev1.LabelOSStable] == string(corev1.Windows)
 		spot := n.Labels[karpv1.CapacityTypeLabelKey] == karpv1.CapacityTypeSpot
-		var price float64
-		var ok bool
-		switch {
-		case windows && spot:
-			price, ok = catalog.Prices.WindowsSpotPrice(size)
-		case windows:
-			price, ok = catalog.Prices.WindowsPrice(size)
-		case spot:
-			price, ok = catalog.Prices.SpotPrice(size)
-		default:
-			price, ok = catalog.Prices.OnDemandPrice(size)
-		}
+		price, ok := catalog.Prices.Price(size, windows, spot)
 		if !ok {
 			f.Unpriced++
 		}

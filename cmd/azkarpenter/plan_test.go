@@ -3,36 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/azkarpenter -run TestPlan -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (go test ./cmd/azkarpenter -run TestPlan -update rewrites it):\n%s", path, got)
-	}
-}
 
 func TestPlanAgainstAzureSim(t *testing.T) {
 	_, cfg := testutil.StartAzureSim(t, nil)
@@ -46,7 +24,7 @@ func TestPlanAgainstAzureSim(t *testing.T) {
 	if err := runPlan(common, &table); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan.txt", table.Bytes())
+	golden.Check(t, "plan.txt", table.Bytes())
 
 	var out bytes.Buffer
 	if err := runPlan(append(common, "-o", "json"), &out); err != nil {
@@ -61,7 +39,7 @@ func TestPlanAgainstAzureSim(t *testing.T) {
 	}
 	// The solve time varies from run to run.
 	normalized := regexp.MustCompile(`"solveSeconds": [0-9.e-]+`).ReplaceAll(out.Bytes(), []byte(`"solveSeconds": 0`))
-	golden(t, "plan.json", normalized)
+	golden.Check(t, "plan.json", normalized)
 
 	err := runPlan([]string{"--credential=static-token"}, &out)
 	for _, want := range []string{"-f workload.yaml (or --kubeconfig) is required", "--region", "--subscription-id", "needs a token"} {

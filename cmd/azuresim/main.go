@@ -11,7 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	_ "net/http/pprof" //nolint:gosec // served only with --pprof-addr
+	_ "net/http/pprof" // served only with --pprof-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -86,7 +86,7 @@ Flags:
 	}
 	if *pprofAddr != "" {
 		// net/http/pprof registers its handlers on the default mux.
-		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // a local profiling endpoint, opt-in
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() // a local profiling endpoint, opt-in
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

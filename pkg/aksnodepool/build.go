@@ -98,214 +98,291 @@ var (
 // region's catalog (nil skips the checks that need it). Every problem found
 // is returned at once.
 func Build(f AddFlags, cat Catalog) (*Pool, error) {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	b := &poolBuilder{f: f, cat: cat}
+	b.checkNameAndOS()
+	b.chooseSizes()
+	b.checkCount()
+	b.chooseMode()
+	b.choosePriority()
+	b.chooseOSDisk()
+	b.collectLabelsTaintsTags()
+	b.chooseZones()
+	b.parseMaxSurge()
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	return b.pool(), nil
+}
 
-	windows := strings.EqualFold(f.OSType, "Windows")
+// poolBuilder holds what Build derives from the flags, step by step, and
+// every problem a step finds: all of them are reported at once.
+type poolBuilder struct {
+	f   AddFlags
+	cat Catalog
+
+	errs        []error
+	windows     bool
+	imageFamily string
+	sizes       []string
+	skus        []*sku.SKU
+	mode        string
+	spot        bool
+	osDiskType  *v1beta1.OSDiskType
+	taints      []corev1.Taint
+	zones       []string
+	surge       string
+}
+
+func (b *poolBuilder) fail(format string, args ...any) {
+	b.errs = append(b.errs, fmt.Errorf(format, args...))
+}
+
+// checkNameAndOS checks the OS type and the pool name AKS allows for it,
+// and picks the image family.
+func (b *poolBuilder) checkNameAndOS() {
+	f := b.f
+	b.windows = strings.EqualFold(f.OSType, "Windows")
 	switch {
-	case f.OSType != "" && !windows && !strings.EqualFold(f.OSType, "Linux"):
-		add("--os-type %q: use Linux or Windows", f.OSType)
-	case windows && !windowsName.MatchString(f.Name):
-		add("--name %q: Windows node pool names must start with a lowercase letter and have at most 6 lowercase letters and digits (AKS builds Windows computer names from it)", f.Name)
-	case !windows && !linuxName.MatchString(f.Name):
-		add("--name %q: node pool names must start with a lowercase letter and have at most 12 lowercase letters and digits", f.Name)
+	case f.OSType != "" && !b.windows && !strings.EqualFold(f.OSType, "Linux"):
+		b.fail("--os-type %q: use Linux or Windows", f.OSType)
+	case b.windows && !windowsName.MatchString(f.Name):
+		b.fail("--name %q: Windows node pool names must start with a lowercase letter and have at most 6 lowercase letters and digits (AKS builds Windows computer names from it)", f.Name)
+	case !b.windows && !linuxName.MatchString(f.Name):
+		b.fail("--name %q: node pool names must start with a lowercase letter and have at most 12 lowercase letters and digits", f.Name)
 	}
-
-	imageFamily, err := imageFamily(f.OSSKU, windows)
+	family, err := imageFamily(f.OSSKU, b.windows)
 	if err != nil {
-		errs = append(errs, err)
+		b.errs = append(b.errs, err)
 	}
+	b.imageFamily = family
+}
 
-	// Sizes.
-	var sizes []string
+// chooseSizes reads the VM sizes of a scale-set or a Virtual Machines pool
+// and checks them against the region's catalog.
+func (b *poolBuilder) chooseSizes() {
+	f := b.f
 	switch strings.ToLower(f.VMSetType) {
 	case "", "virtualmachinescalesets":
 		if len(f.VMSizes) > 0 {
-			add("--vm-sizes needs --vm-set-type VirtualMachines")
+			b.fail("--vm-sizes needs --vm-set-type VirtualMachines")
 		}
-		sizes = []string{lo.Ternary(f.NodeVMSize != "", f.NodeVMSize, DefaultVMSize)}
+		b.sizes = []string{lo.Ternary(f.NodeVMSize != "", f.NodeVMSize, DefaultVMSize)}
 	case "virtualmachines":
-		sizes = f.VMSizes
+		b.sizes = f.VMSizes
 		if f.NodeVMSize != "" {
 			if len(f.VMSizes) > 0 {
-				add("--node-vm-size and --vm-sizes: give one of them")
+				b.fail("--node-vm-size and --vm-sizes: give one of them")
 			}
-			sizes = []string{f.NodeVMSize}
+			b.sizes = []string{f.NodeVMSize}
 		}
-		if len(sizes) == 0 {
-			sizes = []string{DefaultVMSize}
+		if len(b.sizes) == 0 {
+			b.sizes = []string{DefaultVMSize}
 		}
-		if len(sizes) > MaxVMSizes {
-			add("--vm-sizes: %d sizes; a Virtual Machines node pool takes at most %d", len(sizes), MaxVMSizes)
+		if len(b.sizes) > MaxVMSizes {
+			b.fail("--vm-sizes: %d sizes; a Virtual Machines node pool takes at most %d", len(b.sizes), MaxVMSizes)
 		}
 	default:
-		add("--vm-set-type %q: use VirtualMachineScaleSets or VirtualMachines", f.VMSetType)
+		b.fail("--vm-set-type %q: use VirtualMachineScaleSets or VirtualMachines", f.VMSetType)
 	}
 	flagName := lo.Ternary(len(f.VMSizes) > 0, "--vm-sizes", "--node-vm-size")
-	var skus []*sku.SKU
-	for _, s := range lo.Uniq(sizes) {
-		if err := checkSize(cat, flagName, s); err != nil {
-			errs = append(errs, err)
+	for _, s := range lo.Uniq(b.sizes) {
+		if err := checkSize(b.cat, flagName, s); err != nil {
+			b.errs = append(b.errs, err)
 			continue
 		}
-		if cat != nil {
-			k, _ := cat.Size(s)
-			skus = append(skus, k)
+		if b.cat != nil {
+			k, _ := b.cat.Size(s)
+			b.skus = append(b.skus, k)
 		}
 	}
-	if len(skus) > 1 {
-		families := lo.Uniq(lo.Map(skus, func(s *sku.SKU, _ int) string { return s.Family }))
+	if len(b.skus) > 1 {
+		families := lo.Uniq(lo.Map(b.skus, func(s *sku.SKU, _ int) string { return s.Family }))
 		if len(families) > 1 {
-			add("--vm-sizes: a Virtual Machines node pool takes sizes of one family; these are of %s", strings.Join(lo.Map(skus, func(s *sku.SKU, _ int) string { return s.Name + " (" + s.Family + ")" }), ", "))
+			b.fail("--vm-sizes: a Virtual Machines node pool takes sizes of one family; these are of %s", strings.Join(lo.Map(b.skus, func(s *sku.SKU, _ int) string { return s.Name + " (" + s.Family + ")" }), ", "))
 		}
 	}
+}
 
-	// Count and autoscaler.
+// checkCount checks the node count, or the autoscaler's bounds.
+func (b *poolBuilder) checkCount() {
+	f := b.f
 	if f.EnableClusterAutoscaler {
 		switch {
 		case f.MinCount < 0 || f.MaxCount < 0:
-			add("--enable-cluster-autoscaler needs --min-count and --max-count")
+			b.fail("--enable-cluster-autoscaler needs --min-count and --max-count")
 		default:
-			errs = append(errs, checkBounds(f.MinCount, f.MaxCount)...)
+			b.errs = append(b.errs, checkBounds(f.MinCount, f.MaxCount)...)
 			if f.NodeCount >= 0 && (f.NodeCount < f.MinCount || f.NodeCount > f.MaxCount) {
-				add("--node-count %d must be between --min-count %d and --max-count %d", f.NodeCount, f.MinCount, f.MaxCount)
+				b.fail("--node-count %d must be between --min-count %d and --max-count %d", f.NodeCount, f.MinCount, f.MaxCount)
 			}
 		}
-	} else {
-		if f.MinCount >= 0 || f.MaxCount >= 0 {
-			add("--min-count and --max-count need --enable-cluster-autoscaler")
-		}
-		if f.NodeCount > MaxNodes {
-			add("--node-count %d: a node pool has at most %d nodes", f.NodeCount, MaxNodes)
-		}
+		return
 	}
+	if f.MinCount >= 0 || f.MaxCount >= 0 {
+		b.fail("--min-count and --max-count need --enable-cluster-autoscaler")
+	}
+	if f.NodeCount > MaxNodes {
+		b.fail("--node-count %d: a node pool has at most %d nodes", f.NodeCount, MaxNodes)
+	}
+}
 
-	// Mode.
-	mode := v1beta1.ModeUser
-	switch strings.ToLower(f.Mode) {
+// chooseMode reads System or User; System pools run Linux.
+func (b *poolBuilder) chooseMode() {
+	b.mode = v1beta1.ModeUser
+	switch strings.ToLower(b.f.Mode) {
 	case "", "user":
 	case "system":
-		mode = v1beta1.ModeSystem
-		if windows {
-			add("--mode System: System node pools must run Linux")
+		b.mode = v1beta1.ModeSystem
+		if b.windows {
+			b.fail("--mode System: System node pools must run Linux")
 		}
 	default:
-		add("--mode %q: use System or User", f.Mode)
+		b.fail("--mode %q: use System or User", b.f.Mode)
 	}
+}
 
-	// Priority.
-	spot := false
+// choosePriority reads Regular or Spot, with Spot's eviction policy and
+// price cap.
+func (b *poolBuilder) choosePriority() {
+	f := b.f
 	switch strings.ToLower(f.Priority) {
 	case "", "regular":
 		if f.EvictionPolicy != "" || f.SpotMaxPrice != "" {
-			add("--eviction-policy and --spot-max-price need --priority Spot")
+			b.fail("--eviction-policy and --spot-max-price need --priority Spot")
 		}
 	case "spot":
-		spot = true
-		if mode == v1beta1.ModeSystem {
-			add("--priority Spot: System node pools cannot use Spot VMs")
+		b.spot = true
+		if b.mode == v1beta1.ModeSystem {
+			b.fail("--priority Spot: System node pools cannot use Spot VMs")
 		}
 		switch strings.ToLower(f.EvictionPolicy) {
 		case "", "delete":
 		case "deallocate":
-			add("--eviction-policy Deallocate cannot be honoured: karpenter replaces an evicted spot VM with a new node and deletes the evicted VM; a deallocated VM would keep its disks and quota and never rejoin as the same node. Use --eviction-policy Delete")
+			b.fail("--eviction-policy Deallocate cannot be honoured: karpenter replaces an evicted spot VM with a new node and deletes the evicted VM; a deallocated VM would keep its disks and quota and never rejoin as the same node. Use --eviction-policy Delete")
 		default:
-			add("--eviction-policy %q: use Delete", f.EvictionPolicy)
+			b.fail("--eviction-policy %q: use Delete", f.EvictionPolicy)
 		}
 		if f.SpotMaxPrice != "" && !spotPrice.MatchString(f.SpotMaxPrice) {
-			add("--spot-max-price %q: use -1 (up to the on-demand price) or a price in US dollars with up to 5 decimals", f.SpotMaxPrice)
+			b.fail("--spot-max-price %q: use -1 (up to the on-demand price) or a price in US dollars with up to 5 decimals", f.SpotMaxPrice)
 		} else if f.SpotMaxPrice != "" && f.SpotMaxPrice != "-1" && strings.Trim(f.SpotMaxPrice, "0.") == "" {
-			add("--spot-max-price %q: must be -1 or greater than 0", f.SpotMaxPrice)
+			b.fail("--spot-max-price %q: must be -1 or greater than 0", f.SpotMaxPrice)
 		}
 	default:
-		add("--priority %q: use Regular or Spot", f.Priority)
+		b.fail("--priority %q: use Regular or Spot", f.Priority)
 	}
+}
 
-	// OS disk.
-	var osDiskType *v1beta1.OSDiskType
+// chooseOSDisk reads the OS disk's type and size; an ephemeral disk must
+// fit every size of the pool.
+func (b *poolBuilder) chooseOSDisk() {
+	f := b.f
 	switch strings.ToLower(f.OSDiskType) {
 	case "":
 	case "ephemeral":
-		osDiskType = lo.ToPtr(v1beta1.OSDiskTypeEphemeral)
+		b.osDiskType = lo.ToPtr(v1beta1.OSDiskTypeEphemeral)
 	case "managed":
-		osDiskType = lo.ToPtr(v1beta1.OSDiskTypeManaged)
+		b.osDiskType = lo.ToPtr(v1beta1.OSDiskTypeManaged)
 	default:
-		add("--node-osdisk-type %q: use Ephemeral or Managed", f.OSDiskType)
+		b.fail("--node-osdisk-type %q: use Ephemeral or Managed", f.OSDiskType)
 	}
 	if f.OSDiskSizeGB != 0 && (f.OSDiskSizeGB < 30 || f.OSDiskSizeGB > 2048) {
-		add("--node-osdisk-size %d: must be between 30 and 2048 GB", f.OSDiskSizeGB)
+		b.fail("--node-osdisk-size %d: must be between 30 and 2048 GB", f.OSDiskSizeGB)
 	}
-	if osDiskType != nil && *osDiskType == v1beta1.OSDiskTypeEphemeral {
+	if b.osDiskType != nil && *b.osDiskType == v1beta1.OSDiskTypeEphemeral {
 		size := lo.Ternary(f.OSDiskSizeGB != 0, f.OSDiskSizeGB, (&v1beta1.AKSNodeClass{}).GetOSDiskSizeGB())
-		for _, s := range skus {
+		for _, s := range b.skus {
 			if err := ephemeralFits(s, size); err != nil {
-				errs = append(errs, err)
+				b.errs = append(b.errs, err)
 			}
 		}
 	}
+}
 
-	// Labels, taints, tags.
-	errs = append(errs, checkLabels(f.Labels)...)
-	errs = append(errs, checkTags(f.Tags)...)
-	taints, terrs := parseTaints(f.Taints)
-	errs = append(errs, terrs...)
-	if mode == v1beta1.ModeSystem {
+// collectLabelsTaintsTags checks the labels and tags, and adds to the
+// pool's taints those AKS puts on System and Spot pools.
+func (b *poolBuilder) collectLabelsTaintsTags() {
+	b.errs = append(b.errs, checkLabels(b.f.Labels)...)
+	b.errs = append(b.errs, checkTags(b.f.Tags)...)
+	taints, errs := parseTaints(b.f.Taints)
+	b.errs = append(b.errs, errs...)
+	if b.mode == v1beta1.ModeSystem {
 		taints = addTaint(taints, corev1.Taint{Key: TaintCriticalAddonsOnly, Value: "true", Effect: corev1.TaintEffectNoSchedule})
 	}
-	if spot {
+	if b.spot {
 		// AKS taints every spot pool so only workloads that tolerate
 		// eviction land on it.
 		taints = addTaint(taints, spotTaint)
 	}
+	b.taints = taints
+}
 
-	// Zones.
-	var zones []string
-	for _, z := range f.Zones {
+// chooseZones names the zones in the region's form and checks that every
+// size is offered in them.
+func (b *poolBuilder) chooseZones() {
+	for _, z := range b.f.Zones {
 		if z != "1" && z != "2" && z != "3" {
-			add("--zones %q: use 1, 2 and/or 3", z)
+			b.fail("--zones %q: use 1, 2 and/or 3", z)
 			continue
 		}
-		if cat == nil {
-			add("--zones needs the region (--region) to name the zones")
+		if b.cat == nil {
+			b.fail("--zones needs the region (--region) to name the zones")
 			break
 		}
-		zones = append(zones, v1beta1.ZoneLabel(cat.Region(), z))
+		b.zones = append(b.zones, v1beta1.ZoneLabel(b.cat.Region(), z))
 	}
-	if len(zones) > 0 && len(skus) > 0 {
-		for _, s := range skus {
-			for _, z := range f.Zones {
-				if !slices.Contains(s.Zones, z) {
-					add("--zones %s: %s is not offered in zone %s of %s (zones: %s)", z, s.Name, z, cat.Region(), strings.Join(s.Zones, ","))
-				}
+	if len(b.zones) == 0 {
+		return
+	}
+	for _, s := range b.skus {
+		for _, z := range b.f.Zones {
+			if !slices.Contains(s.Zones, z) {
+				b.fail("--zones %s: %s is not offered in zone %s of %s (zones: %s)", z, s.Name, z, b.cat.Region(), strings.Join(s.Zones, ","))
 			}
 		}
 	}
+}
 
-	var surge string
-	if f.MaxSurge != "" {
-		var err error
-		if surge, err = ParseMaxSurge(f.MaxSurge); err != nil {
-			errs = append(errs, err)
-		}
+func (b *poolBuilder) parseMaxSurge() {
+	if b.f.MaxSurge == "" {
+		return
 	}
-
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	surge, err := ParseMaxSurge(b.f.MaxSurge)
+	if err != nil {
+		b.errs = append(b.errs, err)
 	}
+	b.surge = surge
+}
 
+// pool renders the checked choices as the AKSNodeClass and NodePools.
+func (b *poolBuilder) pool() *Pool {
+	f := b.f
+	fixed := b.fixedNodePool()
+	setMaxSurge(fixed, b.surge)
+	pool := &Pool{NodeClass: b.nodeClass(), Fixed: fixed}
+	if f.EnableClusterAutoscaler {
+		fixed.Spec.Replicas = lo.ToPtr(f.MinCount)
+		pool.Autoscale = newAutoscale(fixed, f.MaxCount-f.MinCount)
+	} else {
+		fixed.Spec.Replicas = lo.ToPtr(lo.Ternary(f.NodeCount >= 0, f.NodeCount, int64(DefaultNodeCount)))
+	}
+	return pool
+}
+
+func (b *poolBuilder) nodeClass() *v1beta1.AKSNodeClass {
+	f := b.f
 	nc := &v1beta1.AKSNodeClass{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1beta1.SchemeGroupVersion.String(), Kind: "AKSNodeClass"},
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Labels: map[string]string{LabelPool: f.Name}},
 		Spec: v1beta1.AKSNodeClassSpec{
-			ImageFamily: lo.ToPtr(imageFamily),
-			OSDiskType:  osDiskType,
+			ImageFamily: lo.ToPtr(b.imageFamily),
+			OSDiskType:  b.osDiskType,
 			Tags:        f.Tags,
 		},
 	}
 	if f.OSDiskSizeGB != 0 {
 		nc.Spec.OSDiskSizeGB = lo.ToPtr(f.OSDiskSizeGB)
 	}
-	if spot {
+	if b.spot {
 		nc.Spec.Spot = &v1beta1.SpotConfiguration{MaxPrice: lo.ToPtr(lo.Ternary(f.SpotMaxPrice != "", f.SpotMaxPrice, "-1"))}
 	}
 	if f.EnableFIPSImage {
@@ -314,20 +391,26 @@ func Build(f AddFlags, cat Catalog) (*Pool, error) {
 	if f.EnableEncryptionAtHost {
 		nc.Spec.Security = &v1beta1.Security{EncryptionAtHost: lo.ToPtr(true)}
 	}
+	return nc
+}
 
-	labels := map[string]string{LabelAgentPool: f.Name, v1beta1.AKSLabelMode: mode}
+// fixedNodePool is the static NodePool of the pool's fixed count (or the
+// autoscaler's minimum).
+func (b *poolBuilder) fixedNodePool() *karpv1.NodePool {
+	f := b.f
+	labels := map[string]string{LabelAgentPool: f.Name, v1beta1.AKSLabelMode: b.mode}
 	for k, v := range f.Labels {
 		labels[k] = v
 	}
 	reqs := []karpv1.NodeSelectorRequirementWithMinValues{
-		{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: lo.Uniq(sizes)},
-		{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{lo.Ternary(spot, karpv1.CapacityTypeSpot, karpv1.CapacityTypeOnDemand)}},
-		{Key: corev1.LabelOSStable, Operator: corev1.NodeSelectorOpIn, Values: []string{lo.Ternary(windows, string(corev1.Windows), string(corev1.Linux))}},
+		{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: lo.Uniq(b.sizes)},
+		{Key: karpv1.CapacityTypeLabelKey, Operator: corev1.NodeSelectorOpIn, Values: []string{lo.Ternary(b.spot, karpv1.CapacityTypeSpot, karpv1.CapacityTypeOnDemand)}},
+		{Key: corev1.LabelOSStable, Operator: corev1.NodeSelectorOpIn, Values: []string{lo.Ternary(b.windows, string(corev1.Windows), string(corev1.Linux))}},
 	}
-	if len(zones) > 0 {
-		reqs = append(reqs, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: zones})
+	if len(b.zones) > 0 {
+		reqs = append(reqs, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: b.zones})
 	}
-	fixed := &karpv1.NodePool{
+	return &karpv1.NodePool{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "karpenter.sh/v1", Kind: "NodePool"},
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name, Labels: map[string]string{LabelPool: f.Name}},
 		Spec: karpv1.NodePoolSpec{
@@ -336,7 +419,7 @@ func Build(f AddFlags, cat Catalog) (*Pool, error) {
 				Spec: karpv1.NodeClaimTemplateSpec{
 					NodeClassRef: &karpv1.NodeClassReference{Group: v1beta1.SchemeGroupVersion.Group, Kind: "AKSNodeClass", Name: f.Name},
 					Requirements: reqs,
-					Taints:       taints,
+					Taints:       b.taints,
 					// AKS nodes live until they are upgraded or scaled away.
 					ExpireAfter: karpv1.MustParseNillableDuration("Never"),
 				},
@@ -346,15 +429,6 @@ func Build(f AddFlags, cat Catalog) (*Pool, error) {
 			Disruption: karpv1.Disruption{ConsolidateAfter: karpv1.MustParseNillableDuration("Never")},
 		},
 	}
-	setMaxSurge(fixed, surge)
-	pool := &Pool{NodeClass: nc, Fixed: fixed}
-	if f.EnableClusterAutoscaler {
-		fixed.Spec.Replicas = lo.ToPtr(f.MinCount)
-		pool.Autoscale = newAutoscale(fixed, f.MaxCount-f.MinCount)
-	} else {
-		fixed.Spec.Replicas = lo.ToPtr(lo.Ternary(f.NodeCount >= 0, f.NodeCount, int64(DefaultNodeCount)))
-	}
-	return pool, nil
 }
 
 var spotPrice = regexp.MustCompile(`^(-1|[0-9]+(\.[0-9]{1,5})?)$`)

@@ -2,8 +2,8 @@ package aksnodepool
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -111,7 +111,7 @@ var aksLegacyLabels = []string{"agentpool", "storageprofile", "storagetier", "ac
 
 func checkLabels(labels map[string]string) []error {
 	var errs []error
-	keys := sortedKeys(labels)
+	keys := slices.Sorted(maps.Keys(labels))
 	for _, k := range keys {
 		v := labels[k]
 		domain := ""
@@ -144,7 +144,7 @@ func checkTags(tags map[string]string) []error {
 	if len(tags) > 45 {
 		errs = append(errs, fmt.Errorf("--tags: %d tags, Azure allows 45 on a node's resources besides the controller's", len(tags)))
 	}
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		switch {
 		case len(k) > 512:
 			errs = append(errs, fmt.Errorf("--tags %s: keys are at most 512 characters", k))
@@ -175,13 +175,4 @@ func ParseMaxSurge(s string) (string, error) {
 		return "", fmt.Errorf("--max-surge %q: want a node count of at least 1 or a percentage such as 33%%", s)
 	}
 	return strconv.Itoa(n), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -11,6 +11,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/aksnodepool"
+	"github.com/azkarpenter/azkarpenter/pkg/test/golden"
 )
 
 func build(t *testing.T, f aksnodepool.AddFlags) *aksnodepool.Pool {
@@ -36,7 +37,7 @@ func TestScale(t *testing.T) {
 	if err := p.Scale(5); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "scale-5.yaml", yamlOf(t, p))
+	golden.Check(t, "scale-5.yaml", yamlOf(t, p))
 
 	as := build(t, flags("as", func(f *aksnodepool.AddFlags) { f.EnableClusterAutoscaler, f.MinCount, f.MaxCount = true, 1, 5 }))
 	if err := as.Scale(5); err == nil || !strings.Contains(err.Error(), "has the cluster autoscaler enabled") {
@@ -60,7 +61,7 @@ func TestAutoscalerLifecycle(t *testing.T) {
 	if p.MinCount() != 1 || p.MaxCount() != 3 {
 		t.Fatalf("after update: min/max %d/%d", p.MinCount(), p.MaxCount())
 	}
-	golden(t, "update-autoscaler-1-3.yaml", yamlOf(t, p))
+	golden.Check(t, "update-autoscaler-1-3.yaml", yamlOf(t, p))
 
 	// Enabling it again is AKS's error, not a silent no-op.
 	u = aksnodepool.NewUpdateFlags()
@@ -78,7 +79,7 @@ func TestAutoscalerLifecycle(t *testing.T) {
 	if p.Autoscaled() || lo.FromPtr(p.Fixed.Spec.Replicas) != 2 {
 		t.Fatalf("after disable: autoscaled %t, replicas %d", p.Autoscaled(), lo.FromPtr(p.Fixed.Spec.Replicas))
 	}
-	golden(t, "update-disable-autoscaler.yaml", yamlOf(t, p))
+	golden.Check(t, "update-disable-autoscaler.yaml", yamlOf(t, p))
 
 	// A fixed pool gets the autoscaler: the floor becomes min-count.
 	u = aksnodepool.NewUpdateFlags()
@@ -111,7 +112,7 @@ func TestUpdateMetadata(t *testing.T) {
 	if err := p.Update(u, 0); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "update-metadata.yaml", yamlOf(t, p))
+	golden.Check(t, "update-metadata.yaml", yamlOf(t, p))
 	for _, np := range p.NodePools() {
 		tmpl := np.Spec.Template
 		if _, ok := tmpl.Labels["dept"]; ok || tmpl.Labels["team"] != "web" || tmpl.Labels[aksnodepool.LabelAgentPool] != "spot" {

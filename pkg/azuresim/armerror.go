@@ -47,7 +47,7 @@ func writeARMError(w http.ResponseWriter, e *ARMError) {
 }
 
 // Standard codes and messages, worded as ARM and the resource providers
-// word them (AZURE-FACTS.md).
+// word them (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors).
 func errNotFound(resourceType, name, rg string) *ARMError {
 	return armErr(http.StatusNotFound, "ResourceNotFound",
 		"The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", resourceType, name, rg)

@@ -38,7 +38,7 @@ func BenchmarkVMGetSDK(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := vp.PollUntilDone(ctx, poll); err != nil {
+	if _, err := vp.PollUntilDone(ctx, lroPoll); err != nil {
 		b.Fatal(err)
 	}
 	e := &env{vms: vms, nics: nics, ctx: ctx}
@@ -51,7 +51,7 @@ func BenchmarkVMGetSDK(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		nic, err := np.PollUntilDone(ctx, poll)
+		nic, err := np.PollUntilDone(ctx, lroPoll)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func BenchmarkVMGetSDK(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := p.PollUntilDone(ctx, poll); err != nil {
+		if _, err := p.PollUntilDone(ctx, lroPoll); err != nil {
 			b.Fatal(err)
 		}
 	}

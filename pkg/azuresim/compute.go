@@ -600,6 +600,9 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 		aerr = s.validateHostGroupLocked(req, name)
 	}
 	if aerr == nil {
+		aerr = s.validateDiskEncryptionSetLocked(req)
+	}
+	if aerr == nil {
 		aerr = s.pickErrorLocked(OpPutVM, vmID(sub, rg, name), req.sku.Name, req.location, req.zone, capType, false)
 	}
 	if aerr == nil {

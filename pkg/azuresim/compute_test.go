@@ -6,12 +6,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/samber/lo"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func TestVMLifecycleThroughSDK(t *testing.T) {
@@ -59,7 +61,7 @@ func TestVMLifecycleThroughSDK(t *testing.T) {
 	// Deleting an attached NIC is refused as in Azure.
 	np, err := e.nics.BeginDelete(e.ctx, testRG, "node-a-nic", nil)
 	if err == nil {
-		_, err = np.PollUntilDone(e.ctx, poll)
+		_, err = np.PollUntilDone(e.ctx, lroPoll)
 	}
 	if re := respErr(t, err); re.ErrorCode != "NicInUse" || re.StatusCode != http.StatusBadRequest {
 		t.Errorf("deleting attached NIC: %d %s", re.StatusCode, re.ErrorCode)
@@ -69,7 +71,7 @@ func TestVMLifecycleThroughSDK(t *testing.T) {
 		e.mustCreateVM(vmSpec{name: fmt.Sprintf("node-%d", i), size: "Standard_D4s_v3", location: "eastus", zone: "1"}, subnet)
 	}
 	var names []string
-	eventually(t, "all VMs listed", func() bool {
+	poll.Until(t, 10*time.Second, "all VMs listed", func() bool {
 		names = nil
 		pager := e.vms.NewListPager(testRG, nil)
 		pages := 0
@@ -131,7 +133,7 @@ func TestVMLifecycleThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := np.PollUntilDone(e.ctx, poll); err != nil {
+	if _, err := np.PollUntilDone(e.ctx, lroPoll); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.nics.Get(e.ctx, testRG, "node-a-nic", nil); respErr(t, err).StatusCode != http.StatusNotFound {
@@ -228,7 +230,7 @@ func TestVMCreateFailures(t *testing.T) {
 				// NICs must live in the VM's region.
 				if wcusSubnet == "" || !strings.Contains(wcusSubnet, tc.spec.location) {
 					p, _ := e.vnets.BeginCreateOrUpdate(e.ctx, testRG, "vnet-"+tc.spec.location, vnetBody(tc.spec.location), nil)
-					if _, err := p.PollUntilDone(e.ctx, poll); err != nil {
+					if _, err := p.PollUntilDone(e.ctx, lroPoll); err != nil {
 						t.Fatal(err)
 					}
 					wcusSubnet = subnetID("vnet-"+tc.spec.location, "nodes")
@@ -305,7 +307,7 @@ func TestIdempotentPut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := p.PollUntilDone(e.ctx, poll)
+	again, err := p.PollUntilDone(e.ctx, lroPoll)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func TestDeleteOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.PollUntilDone(e.ctx, poll); err != nil {
+			if _, err := p.PollUntilDone(e.ctx, lroPoll); err != nil {
 				t.Fatal(err)
 			}
 			st := e.srv.Snapshot()
@@ -87,7 +87,7 @@ func TestHostGroupPlacement(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = p.PollUntilDone(e.ctx, poll)
+		_, err = p.PollUntilDone(e.ctx, lroPoll)
 		return err
 	}
 	if err := create("missing-group", false); err == nil || respErr(t, err).StatusCode != http.StatusNotFound {

@@ -15,6 +15,7 @@ import (
 	"github.com/samber/lo"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func TestSubnetIsFull(t *testing.T) {
@@ -177,11 +178,11 @@ func TestSpotEvictionOnCommand(t *testing.T) {
 	if notices != 2 {
 		t.Errorf("%d VMs carry an eviction notice, want 2", notices)
 	}
-	eventually(t, "Delete-policy spot VM gone", func() bool {
+	poll.Until(t, 10*time.Second, "Delete-policy spot VM gone", func() bool {
 		_, err := e.vms.Get(e.ctx, testRG, "spot-del", nil)
 		return err != nil && respErr(t, err).StatusCode == 404
 	})
-	eventually(t, "Deallocate-policy spot VM deallocated", func() bool {
+	poll.Until(t, 10*time.Second, "Deallocate-policy spot VM deallocated", func() bool {
 		vm, err := e.vms.Get(e.ctx, testRG, "spot-dealloc", &armcompute.VirtualMachinesClientGetOptions{Expand: lo.ToPtr(armcompute.InstanceViewTypesInstanceView)})
 		return err == nil && lo.ContainsBy(vm.Properties.InstanceView.Statuses, func(s *armcompute.InstanceViewStatus) bool { return *s.Code == "PowerState/deallocated" })
 	})
@@ -194,7 +195,7 @@ func TestRandomSpotEvictions(t *testing.T) {
 	}))
 	subnet := e.network("eastus", "10.8.0.0/24")
 	e.mustCreateVM(vmSpec{name: "doomed", size: "Standard_D2s_v5", location: "eastus", zone: "1", spot: true}, subnet)
-	eventually(t, "random eviction", func() bool {
+	poll.Until(t, 10*time.Second, "random eviction", func() bool {
 		_, err := e.vms.Get(e.ctx, testRG, "doomed", nil)
 		return err != nil
 	})

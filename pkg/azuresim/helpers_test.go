@@ -27,9 +27,9 @@ const (
 	testRG  = "rg-nodes"
 )
 
-// poll is the LRO polling used in tests; the SDK allows sub-second
+// lroPoll is the LRO polling used in tests; the SDK allows sub-second
 // frequencies under `go test`.
-var poll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
+var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
 
 type env struct {
 	t       *testing.T
@@ -126,7 +126,7 @@ func (e *env) network(location, prefix string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := p.PollUntilDone(e.ctx, poll); err != nil {
+	if _, err := p.PollUntilDone(e.ctx, lroPoll); err != nil {
 		e.t.Fatal(err)
 	}
 	sp, err := e.subnets.BeginCreateOrUpdate(e.ctx, testRG, "vnet", "nodes", armnetwork.Subnet{
@@ -135,7 +135,7 @@ func (e *env) network(location, prefix string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := sp.PollUntilDone(e.ctx, poll); err != nil {
+	if _, err := sp.PollUntilDone(e.ctx, lroPoll); err != nil {
 		e.t.Fatal(err)
 	}
 	return subnetID("vnet", "nodes")
@@ -156,7 +156,7 @@ func (e *env) createNIC(name, location, subnet string) (armnetwork.Interface, er
 	if err != nil {
 		return armnetwork.Interface{}, err
 	}
-	res, err := p.PollUntilDone(e.ctx, poll)
+	res, err := p.PollUntilDone(e.ctx, lroPoll)
 	return res.Interface, err
 }
 
@@ -227,7 +227,7 @@ func (e *env) createVM(s vmSpec, subnet string) (vm armcompute.VirtualMachine, p
 	if err != nil {
 		return vm, err, nil
 	}
-	res, err := p.PollUntilDone(e.ctx, poll)
+	res, err := p.PollUntilDone(e.ctx, lroPoll)
 	return res.VirtualMachine, nil, err
 }
 
@@ -245,7 +245,7 @@ func (e *env) deleteVM(name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = p.PollUntilDone(e.ctx, poll)
+	_, err = p.PollUntilDone(e.ctx, lroPoll)
 	return err
 }
 
@@ -287,18 +287,6 @@ func (e *env) admin(method, path, body string, out any) int {
 		}
 	}
 	return status
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func vnetBody(location string) armnetwork.VirtualNetwork {

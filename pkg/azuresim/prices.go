@@ -11,12 +11,37 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
 )
 
-// PriceItem is one Retail Prices API row. The client's own type is the wire
-// shape, as the SDK's model types are for ARM.
-type PriceItem = pricing.Item
+// PriceItem is one Retail Prices API row, with the field names of Azure's
+// documentation of the API (learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices,
+// "API response"). It is the simulator's own type, not the client's
+// (pkg/pricing.Item): a field the client names wrongly then reads as empty
+// in the tests instead of agreeing with a simulator that shares the mistake.
+type PriceItem struct {
+	CurrencyCode         string  `json:"currencyCode"`
+	TierMinimumUnits     float64 `json:"tierMinimumUnits"`
+	RetailPrice          float64 `json:"retailPrice"`
+	UnitPrice            float64 `json:"unitPrice"`
+	ArmRegionName        string  `json:"armRegionName"`
+	Location             string  `json:"location"`
+	EffectiveStartDate   string  `json:"effectiveStartDate"`
+	MeterID              string  `json:"meterId"`
+	MeterName            string  `json:"meterName"`
+	ProductID            string  `json:"productId"`
+	SkuID                string  `json:"skuId"`
+	ProductName          string  `json:"productName"`
+	SkuName              string  `json:"skuName"`
+	ServiceName          string  `json:"serviceName"`
+	ServiceID            string  `json:"serviceId"`
+	ServiceFamily        string  `json:"serviceFamily"`
+	UnitOfMeasure        string  `json:"unitOfMeasure"`
+	Type                 string  `json:"type"`
+	IsPrimaryMeterRegion bool    `json:"isPrimaryMeterRegion"`
+	ArmSkuName           string  `json:"armSkuName"`
+	// ReservationTerm is present on reservation rows only.
+	ReservationTerm string `json:"reservationTerm,omitempty"`
+}
 
 // PricesPage is the Retail Prices API response.
 type PricesPage struct {

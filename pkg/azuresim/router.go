@@ -45,6 +45,8 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+galleryImage+"/versions/{version}", OpGetGalleryImageVersion, armRead, nil, s.getGalleryImageVersion)
 	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, s.putHostGroup)
 	arm("GET "+rgPath+computeRP+"/hostGroups/{name}", OpGetHostGroup, armRead, nil, s.getHostGroup)
+	arm("PUT "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpPutDiskEncryptionSet, armWrite, nil, s.putDiskEncryptionSet)
+	arm("GET "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpGetDiskEncryptionSet, armRead, nil, s.getDiskEncryptionSet)
 	arm("GET "+rgPath+computeRP+"/disks", OpListDisks, armRead, nil, s.listDisks)
 	arm("GET "+rgPath+computeRP+"/disks/{name}", OpGetDisk, armRead, nil, s.getDisk)
 	arm("DELETE "+rgPath+computeRP+"/disks/{name}", OpDeleteDisk, armDelete, nil, s.deleteDisk)

@@ -79,6 +79,8 @@ type Server struct {
 	disks map[string]*diskRecord
 	// hostGroups are dedicated host groups, by lower-cased ID.
 	hostGroups map[string]*armcompute.DedicatedHostGroup
+	// diskEncryptionSets are the disk encryption sets, by lower-cased ID.
+	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
 	ops       map[string]*asyncOp
@@ -163,6 +165,7 @@ func (s *Server) resetStateLocked() {
 	s.galleries = seedGalleries()
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}
+	s.diskEncryptionSets = map[string]*armcompute.DiskEncryptionSet{}
 	s.ops = map[string]*asyncOp{}
 	for t := range s.timers {
 		if t.Stop() {

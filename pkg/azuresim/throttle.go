@@ -37,7 +37,9 @@ const (
 	BucketNetworkReads        = "NetworkReads5Min"
 )
 
-// DefaultBuckets are Azure's published limits (AZURE-FACTS.md).
+// DefaultBuckets are Azure's published limits: Resource Manager's
+// subscription buckets (learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling)
+// and the compute and network resource providers' (learn.microsoft.com/troubleshoot/azure/virtual-machines/troubleshooting-throttling-errors).
 func DefaultBuckets() map[string]BucketSpec {
 	return map[string]BucketSpec{
 		BucketSubscriptionReads:   {Size: 250, RefillPerMinute: 25 * 60},

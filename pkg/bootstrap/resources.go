@@ -39,9 +39,12 @@ const (
 	EvictionHardNodefsInodesFree = "5%"
 )
 
-// VMMemoryOverheadFraction is the share of a VM size's memory that the
-// hypervisor and firmware keep: a node reports less than the size's MemoryGB.
-const VMMemoryOverheadFraction = 0.075
+// DefaultVMMemoryOverheadPercent is the share of a VM size's memory that the
+// hypervisor and firmware keep, as a fraction: a node reports less than the
+// size's MemoryGB. NAP's and Karpenter's AWS default (their
+// vmMemoryOverheadPercent, also a fraction); the controller's
+// --vm-memory-overhead-percent overrides it for the scheduler's view.
+const DefaultVMMemoryOverheadPercent = 0.075
 
 // KubeReserved returns the reservations for a VM size with vcpus vCPUs and
 // memoryGiB GiB of memory, by the AKS table:
@@ -130,8 +133,9 @@ func ThresholdBytes(capacity int64, threshold string) int64 {
 }
 
 // NodeMemoryMiB is the memory a node of a size with memoryGiB reports as
-// capacity, after the VM memory overhead: what the provider promises the
-// scheduler, and what a simulated VM's guest reports.
-func NodeMemoryMiB(memoryGiB float64) int64 {
-	return int64(math.Floor(memoryGiB * 1024 * (1 - VMMemoryOverheadFraction)))
+// capacity, after a VM memory overhead (a fraction): with the controller's
+// overhead, what the provider promises the scheduler; with the default,
+// what a simulated VM's guest reports.
+func NodeMemoryMiB(memoryGiB, overheadPercent float64) int64 {
+	return int64(math.Floor(memoryGiB * 1024 * (1 - overheadPercent)))
 }

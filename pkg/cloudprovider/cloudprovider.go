@@ -26,6 +26,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
@@ -72,7 +73,14 @@ type Options struct {
 	// finish provisioning before returning and following it in the
 	// background (see Create).
 	VMCreateWait time.Duration
+	// RepairPolicies are the node conditions after which core replaces a
+	// node (--repair-policies); nil takes NAP's (options.DefaultRepairPolicies).
+	RepairPolicies []cloudprovider.RepairPolicy
 }
+
+// ConditionNodeHealthy is the node condition AKS's node problem detection
+// sets False on a node it finds broken.
+const ConditionNodeHealthy = options.ConditionNodeHealthy
 
 // New returns the cloud provider.
 func New(kubeClient client.Client, instanceTypes instancetype.Provider, instances instance.Provider, images imagefamily.Provider, clusterInputs cluster.Provider, opts Options) *CloudProvider {
@@ -271,15 +279,12 @@ func staticDrift(nodeClaim *karpv1.NodeClaim, nodeClass *v1beta1.AKSNodeClass) c
 }
 
 // RepairPolicies are the node conditions after which core replaces a node
-// (with the NodeRepair feature gate on).
+// (with the NodeRepair feature gate on): Options.RepairPolicies, or NAP's.
 func (c *CloudProvider) RepairPolicies() []cloudprovider.RepairPolicy {
-	return []cloudprovider.RepairPolicy{
-		{ConditionType: corev1.NodeReady, ConditionStatus: corev1.ConditionFalse, TolerationDuration: 10 * time.Minute},
-		{ConditionType: corev1.NodeReady, ConditionStatus: corev1.ConditionUnknown, TolerationDuration: 10 * time.Minute},
-		// The interruption controller acts on the notice at once; this is
-		// the backstop if it cannot.
-		{ConditionType: ConditionPreemptionScheduled, ConditionStatus: corev1.ConditionTrue, TolerationDuration: time.Minute},
+	if c.opts.RepairPolicies != nil {
+		return c.opts.RepairPolicies
 	}
+	return options.DefaultRepairPolicies
 }
 
 func (c *CloudProvider) nodeClass(ctx context.Context, ref *karpv1.NodeClassReference) (*v1beta1.AKSNodeClass, error) {

@@ -44,7 +44,7 @@ var _ = Describe("NodeOverlay", func() {
 			},
 		})).To(Succeed())
 
-		cp := providers.CloudProvider
+		cp := env.Providers.CloudProvider
 		clk := clocktesting.NewFakeClock(metav1.Now().Time)
 		store := nodeoverlay.NewInstanceTypeStore()
 		_, err := nodeoverlay.NewController(clk, env.Client, cp, store, state.NewCluster(clk, env.Client, cp)).Reconcile(ctx, reconcile.Request{})

@@ -14,59 +14,38 @@ import (
 	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
-	"github.com/azkarpenter/azkarpenter/pkg/operator"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
-	ctx       context.Context
-	env       *coretest.Environment
-	sim       *azuresim.Server
-	testAzure azure.Config
-	providers *operator.Providers
-	// clusterInputs stand for the cluster: a spec may upgrade it.
-	clusterInputs *testutil.StaticClusterInputs
+	ctx context.Context
+	env *environment.Environment
 )
 
 func TestCloudProvider(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "CloudProvider")
+	environment.RunSuite(t, "CloudProvider")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	s, azureCfg := testutil.StartAzureSim(GinkgoT(), nil)
-	sim, testAzure = s, azureCfg
-	Expect(testutil.CreateSubnet(ctx, azureCfg)).To(Succeed())
-	var err error
-	clusterInputs = testutil.ClusterInputs()
-	providers, err = operator.NewProviders(ctx, testutil.Options(azureCfg), env.Client, clusterInputs, clock.RealClock{})
-	Expect(err).NotTo(HaveOccurred())
+	env = environment.New(ctx)
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = BeforeEach(func() { env.Reset(ctx) })
+
+var _ = AfterSuite(func() { env.Stop() })
 
 // readyNodeClass creates an AKSNodeClass marked Ready, as the status
 // controller would.
@@ -104,7 +83,7 @@ func nodeClaimFor(nc *v1beta1.AKSNodeClass, reqs ...karpv1.NodeSelectorRequireme
 
 var _ = Describe("CloudProvider", func() {
 	var cp *cloudprovider.CloudProvider
-	BeforeEach(func() { cp = providers.CloudProvider })
+	BeforeEach(func() { cp = env.Providers.CloudProvider })
 
 	It("launches the cheapest compatible offering and reports it as the NodeClaim core expects", func() {
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
@@ -172,7 +151,6 @@ var _ = Describe("CloudProvider", func() {
 	// cluster upgrade every node drifted and was replaced by a node
 	// bootstrapped with the old version.
 	It("after a cluster upgrade, drifts old nodes and bootstraps replacements with the new version", func() {
-		DeferCleanup(func() { clusterInputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.35.4" }, nil) })
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
 		launch := func() (*karpv1.NodeClaim, *bootstrap.Config) {
 			claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}})
@@ -182,7 +160,7 @@ var _ = Describe("CloudProvider", func() {
 			claim.Annotations = created.Annotations
 			claim.Status.ProviderID = created.Status.ProviderID
 			claim.Status.ImageID = created.Status.ImageID
-			view, ok := sim.LookupVM(strings.TrimPrefix(created.Status.ProviderID, "azure://"))
+			view, ok := env.Sim.LookupVM(strings.TrimPrefix(created.Status.ProviderID, "azure://"))
 			Expect(ok).To(BeTrue())
 			b, err := bootstrap.Decode(bootstrap.Linux, view.CustomData)
 			Expect(err).NotTo(HaveOccurred())
@@ -195,7 +173,7 @@ var _ = Describe("CloudProvider", func() {
 
 		// The control plane is upgraded: the next read of the cluster's
 		// version says so, with no restart of the controller.
-		clusterInputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.36.0" }, nil)
+		env.ClusterInputs.Set(func(i *cluster.Inputs) { i.KubernetesVersion = "v1.36.0" }, nil)
 		Expect(cp.IsDrifted(ctx, old)).To(Equal(cloudprovider.DriftKubernetesVersion))
 		replacement, newBootstrap := launch()
 		Expect(newBootstrap.KubernetesVersion).To(Equal("1.36.0"), "a replacement must join with the cluster's new version")
@@ -204,7 +182,6 @@ var _ = Describe("CloudProvider", func() {
 	})
 
 	It("drifts nodes to a newly published image once the images are refreshed, and never while the gallery cannot be read", func() {
-		// Azure Linux (V3gen2) is used by no other spec.
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux)})
 		launch := func() *karpv1.NodeClaim {
 			claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}})
@@ -220,21 +197,20 @@ var _ = Describe("CloudProvider", func() {
 		Expect(old.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.10.0"))
 		Expect(old.Labels).To(HaveKeyWithValue(v1beta1.AKSLabelNodeImageVersion, "AKSAzureLinux-V3gen2-202611.10.0"))
 
-		Expect(sim.PublishImageVersion(imagefamily.GalleryAzureLinux, "V3gen2", "202611.24.0", azuresim.ImageVersionSpec{})).To(Succeed())
+		Expect(env.Sim.PublishImageVersion(imagefamily.GalleryAzureLinux, "V3gen2", "202611.24.0", azuresim.ImageVersionSpec{})).To(Succeed())
 		Expect(cp.IsDrifted(ctx, old)).To(BeEmpty(), "nothing drifts before the images are refreshed")
 
 		// The gallery cannot be read (a role assignment went missing; unlike
 		// a 5xx it is not retried, which keeps the spec quick): the last
 		// known version stays, and nothing drifts.
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpListGalleryImageVersions, Code: "AuthorizationFailed", Status: 403})
 		})).To(Succeed())
-		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
-		Expect(providers.Images.Refresh(ctx)).To(HaveOccurred())
+		Expect(env.Providers.Images.Refresh(ctx)).To(HaveOccurred())
 		Expect(cp.IsDrifted(ctx, old)).To(BeEmpty())
 
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed())
-		Expect(providers.Images.Refresh(ctx)).To(Succeed())
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed())
+		Expect(env.Providers.Images.Refresh(ctx)).To(Succeed())
 		Expect(cp.IsDrifted(ctx, old)).To(Equal(cloudprovider.DriftImage))
 		replacement := launch()
 		Expect(replacement.Status.ImageID).To(HaveSuffix("/images/V3gen2/versions/202611.24.0"))
@@ -244,10 +220,9 @@ var _ = Describe("CloudProvider", func() {
 	// Issue 12: after a restart, the quota the VM itself holds made its size
 	// unavailable, and Create refused the NodeClaim whose VM existed.
 	It("adopts the VM of a NodeClaim after a restart even when the VM's own quota use fills the family", func() {
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Quota.Families = []azuresim.FamilyQuota{{Family: "standardDSv5Family", Limit: 2}}
 		})).To(Succeed())
-		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Quota.Families = nil })).To(Succeed()) })
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
 		claim := nodeClaimFor(nc,
 			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}},
@@ -258,8 +233,7 @@ var _ = Describe("CloudProvider", func() {
 
 		// A restarted controller: fresh caches, and a quota reading in which
 		// the family is full (by this very VM).
-		restarted, err := operator.NewProviders(ctx, testutil.Options(testAzure), env.Client, testutil.ClusterInputs(), clock.RealClock{})
-		Expect(err).NotTo(HaveOccurred())
+		restarted := env.NewProviders(ctx, env.ControllerOptions())
 		Expect(restarted.Quota.Refresh(ctx)).To(Succeed())
 		adopted, err := restarted.CloudProvider.Create(ctx, claim)
 		Expect(err).NotTo(HaveOccurred())
@@ -267,7 +241,7 @@ var _ = Describe("CloudProvider", func() {
 		Expect(adopted.Labels).To(HaveKeyWithValue(corev1.LabelInstanceTypeStable, "Standard_D2s_v5"))
 		Expect(adopted.Status.Capacity.Cpu().Value()).To(Equal(int64(2)), "the adopted NodeClaim needs its capacity")
 		Expect(adopted.Status.Allocatable).NotTo(BeEmpty())
-		Expect(lo.CountBy(sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(Equal(1))
+		Expect(lo.CountBy(env.Sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(Equal(1))
 	})
 
 	// Issue 21: Windows bootstrap follows AKS's contract but has not been
@@ -295,17 +269,11 @@ var _ = Describe("CloudProvider", func() {
 		recorder := coretest.NewEventRecorder()
 		cp.UseRecorder(recorder)
 		DeferCleanup(func() { cp.UseRecorder(nil) })
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D4s_v5", Count: 1})
 			// Slow enough that a Create that waited would be seen to.
 			c.Latency.VMCreate = azuresim.Latency{Distribution: "constant", Mean: azuresim.Duration{Duration: 20 * time.Minute}}
 		})).To(Succeed())
-		DeferCleanup(func() {
-			Expect(sim.UpdateConfig(func(c *azuresim.Config) {
-				c.Errors = nil
-				c.Latency.VMCreate = azuresim.DefaultConfig().Latency.VMCreate
-			})).To(Succeed())
-		})
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
 		onDemandD4 := []karpv1.NodeSelectorRequirementWithMinValues{
 			{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D4s_v5"}},
@@ -326,13 +294,13 @@ var _ = Describe("CloudProvider", func() {
 		}).WithTimeout(20*time.Second).Should(BeTrue(), "the NodeClaim of the failed VM is deleted")
 		cp.WaitForLaunches()
 		Expect(recorder.Calls(cloudprovider.ReasonLaunchFailed)).To(Equal(1))
-		Expect(lo.CountBy(sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(BeZero(), "the failed VM is removed")
+		Expect(lo.CountBy(env.Sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(BeZero(), "the failed VM is removed")
 
 		// Core provisions the pods again: the failed zone is avoided.
 		retry, err := cp.Create(ctx, nodeClaimFor(nc, onDemandD4...))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(retry.Labels[corev1.LabelTopologyZone]).NotTo(Equal(failedZone))
-		vm, ok := lo.Find(sim.Snapshot().VMs, func(v azuresim.VMState) bool {
+		vm, ok := lo.Find(env.Sim.Snapshot().VMs, func(v azuresim.VMState) bool {
 			return strings.EqualFold(v.ID, strings.TrimPrefix(retry.Status.ProviderID, "azure://"))
 		})
 		Expect(ok).To(BeTrue())
@@ -340,33 +308,30 @@ var _ = Describe("CloudProvider", func() {
 	})
 
 	It("waits up to --vm-create-wait for the VM, and reports a failure within it from Create", func() {
-		opts := testutil.Options(testAzure)
+		opts := env.ControllerOptions()
 		opts.VMCreateWait = time.Minute
-		waiting, err := operator.NewProviders(ctx, opts, env.Client, testutil.ClusterInputs(), clock.RealClock{})
-		Expect(err).NotTo(HaveOccurred())
+		waiting := env.NewProviders(ctx, opts)
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
 		d2 := karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}}
 		created, err := waiting.CloudProvider.Create(ctx, nodeClaimFor(nc, d2))
 		Expect(err).NotTo(HaveOccurred())
-		vm, ok := lo.Find(sim.Snapshot().VMs, func(v azuresim.VMState) bool {
+		vm, ok := lo.Find(env.Sim.Snapshot().VMs, func(v azuresim.VMState) bool {
 			return strings.EqualFold(v.ID, strings.TrimPrefix(created.Status.ProviderID, "azure://"))
 		})
 		Expect(ok).To(BeTrue())
 		Expect(vm.ProvisioningState).To(Equal("Succeeded"), "Create waited for the VM")
 
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D2s_v5", Count: 1})
 		})).To(Succeed())
-		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
 		_, err = waiting.CloudProvider.Create(ctx, nodeClaimFor(nc, d2))
 		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
 	})
 
 	It("reports a failed launch from Create for a standalone NodeClaim, which nothing would replace", func() {
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutVM, Code: "ZonalAllocationFailed", Async: true, SKU: "Standard_D8s_v5", Count: 1})
 		})).To(Succeed())
-		DeferCleanup(func() { Expect(sim.UpdateConfig(func(c *azuresim.Config) { c.Errors = nil })).To(Succeed()) })
 		nc := readyNodeClass(v1beta1.AKSNodeClassSpec{})
 		claim := nodeClaimFor(nc, karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D8s_v5"}})
 		delete(claim.Labels, karpv1.NodePoolLabelKey)
@@ -406,7 +371,10 @@ var _ = Describe("CloudProvider", func() {
 		Expect(cp.Name()).To(Equal("azure"))
 		Expect(cp.GetSupportedNodeClasses()).To(HaveLen(1))
 		Expect(lo.Map(cp.RepairPolicies(), func(p corecloudprovider.RepairPolicy, _ int) corev1.NodeConditionType { return p.ConditionType })).
-			To(ContainElements(corev1.NodeReady, cloudprovider.ConditionPreemptionScheduled))
+			To(ContainElements(corev1.NodeReady, cloudprovider.ConditionPreemptionScheduled, cloudprovider.ConditionNodeHealthy))
+		// --repair-policies replaces NAP's.
+		own := []corecloudprovider.RepairPolicy{{ConditionType: "example.com/Broken", ConditionStatus: corev1.ConditionTrue, TolerationDuration: time.Minute}}
+		Expect(cloudprovider.New(nil, nil, nil, nil, nil, cloudprovider.Options{RepairPolicies: own}).RepairPolicies()).To(Equal(own))
 	})
 })
 

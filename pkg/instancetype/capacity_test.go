@@ -84,7 +84,7 @@ func TestCapacityAndOverhead(t *testing.T) {
 			if r.CPUMillis != tc.reservedCPUm || r.MemoryMiB != tc.reservedMemMi {
 				t.Errorf("kube-reserved = %dm / %dMi, want %dm / %dMi", r.CPUMillis, r.MemoryMiB, tc.reservedCPUm, tc.reservedMemMi)
 			}
-			capacity := instancetype.Capacity(s, size, 110, 128)
+			capacity := instancetype.Capacity(s, size, 110, 128, bootstrap.DefaultVMMemoryOverheadPercent)
 			if got := capacity.Memory().Value() / (1 << 20); got != tc.nodeMemMi {
 				t.Errorf("node memory = %dMi, want %dMi", got, tc.nodeMemMi)
 			}

@@ -40,11 +40,12 @@ func DefaultMaxPods(networkPlugin, networkPluginMode string) int32 {
 	}
 }
 
-// Capacity is what a node of the size offers before overhead.
-func Capacity(s *sku.SKU, size Size, maxPods int32, osDiskGiB int32) corev1.ResourceList {
+// Capacity is what a node of the size offers before overhead: its memory
+// less the VM memory overhead (a fraction), as the node will report it.
+func Capacity(s *sku.SKU, size Size, maxPods int32, osDiskGiB int32, memoryOverhead float64) corev1.ResourceList {
 	rl := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(s.VCPUs(), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(s.MemoryGiB())*1024*1024, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(s.MemoryGiB(), memoryOverhead)*1024*1024, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(osDiskGiB)*1024*1024*1024, resource.BinarySI),
 	}

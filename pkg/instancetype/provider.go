@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -31,6 +32,18 @@ type Options struct {
 	NodeResourceGroup string
 	// DefaultMaxPods applies when the NodeClass does not set maxPods.
 	DefaultMaxPods int32
+	// VMMemoryOverheadPercent is the share of a size's memory the hypervisor
+	// keeps, as a fraction (--vm-memory-overhead-percent); nil takes
+	// bootstrap.DefaultVMMemoryOverheadPercent.
+	VMMemoryOverheadPercent *float64
+}
+
+// memoryOverhead is the VM memory overhead the options say.
+func (o Options) memoryOverhead() float64 {
+	if o.VMMemoryOverheadPercent == nil {
+		return bootstrap.DefaultVMMemoryOverheadPercent
+	}
+	return *o.VMMemoryOverheadPercent
 }
 
 // Prices are the region's VM prices in USD per hour (pkg/pricing).
@@ -323,7 +336,7 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 	return &staticType{
 		sku:          s,
 		requirements: requirements(s, size, nc, p.opts, reqs),
-		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB),
+		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB, p.opts.memoryOverhead()),
 		overhead:     Overhead(s, osDisk.SizeGiB),
 		offers:       offers,
 	}

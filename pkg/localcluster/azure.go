@@ -21,12 +21,12 @@ import (
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
 	// TenantID is the Entra tenant nodes' cloud configuration names.
-	TenantID = "00000000-0000-0000-0000-0000000000aa"
-	ResourceGroup  = "mc_azkarpenter_local_eastus"
-	Location       = "eastus"
-	ClusterName    = "azkarpenter-local"
-	VNet           = "aks-vnet"
-	Subnet         = "aks-subnet"
+	TenantID      = "00000000-0000-0000-0000-0000000000aa"
+	ResourceGroup = "mc_azkarpenter_local_eastus"
+	Location      = "eastus"
+	ClusterName   = "azkarpenter-local"
+	VNet          = "aks-vnet"
+	Subnet        = "aks-subnet"
 	// SubnetPrefix leaves room for about 4,000 nodes.
 	SubnetPrefix = "10.224.0.0/20"
 	staticToken  = "azkarpenter-local"

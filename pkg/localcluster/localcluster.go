@@ -334,7 +334,7 @@ func (c *Cluster) apiServerReady(ctx context.Context) error {
 func insecureTLS() http.RoundTripper {
 	// The controller-manager and scheduler serve health on self-signed
 	// certificates generated at start; only their liveness is checked here.
-	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // loopback health probe
+	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // loopback health probe
 }
 
 func httpReady(url string, transport http.RoundTripper) func(context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 // TestLocalCluster starts the whole local control plane from bin/, applies the
@@ -101,7 +102,7 @@ func TestLocalCluster(t *testing.T) {
 	if err := c.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "the node to be Ready and the pod Running on it", func() bool {
+	poll.Until(t, 90*time.Second, "the node to be Ready and the pod Running on it", func() bool {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
 			return false
 		}
@@ -119,10 +120,10 @@ func TestLocalCluster(t *testing.T) {
 	// kwok renews the node's lease; kube-controller-manager removed the
 	// not-ready taint admission added; nobody touched the node's figures.
 	lease := &coordinationv1.Lease{}
-	eventually(t, 30*time.Second, "kwok to hold the node's lease", func() bool {
+	poll.Until(t, 30*time.Second, "kwok to hold the node's lease", func() bool {
 		return c.Get(ctx, client.ObjectKey{Namespace: "kube-node-lease", Name: node.Name}, lease) == nil && lease.Spec.RenewTime != nil
 	})
-	eventually(t, 30*time.Second, "the not-ready taint to be removed", func() bool {
+	poll.Until(t, 30*time.Second, "the not-ready taint to be removed", func() bool {
 		return c.Get(ctx, client.ObjectKeyFromObject(node), node) == nil && len(node.Spec.Taints) == 0
 	})
 	if !equality.Semantic.DeepEqual(node.Status.Capacity, figures) || !equality.Semantic.DeepEqual(node.Status.Allocatable, figures) || node.Status.NodeInfo.KubeletVersion != "v1.35.4" {
@@ -139,17 +140,6 @@ func TestLocalCluster(t *testing.T) {
 		if err := syscall.Kill(pid, 0); err == nil {
 			t.Errorf("process %d still running after Stop", pid)
 		}
-	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 

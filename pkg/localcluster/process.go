@@ -84,9 +84,9 @@ func (p *process) running() bool {
 // exitError describes how the process ended, with the tail of its log.
 func (p *process) exitError() error {
 	if p.err == nil {
-		return fmt.Errorf("%s exited with status 0 while it should keep running; last lines of %s:\n%s", p.name, p.logPath, tail(p.logPath, 15))
+		return fmt.Errorf("%s exited with status 0 while it should keep running; last lines of %s:\n%s", p.name, p.logPath, indent(Tail(p.logPath, 15)))
 	}
-	return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
+	return fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, p.err, p.logPath, indent(Tail(p.logPath, 15)))
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace.
@@ -164,7 +164,8 @@ func waitFor(ctx context.Context, p *process, timeout time.Duration, check func(
 	}
 }
 
-func tail(path string, n int) string {
+// Tail returns the last n lines of a log file (or why it cannot be read).
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
@@ -173,5 +174,8 @@ func tail(path string, n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return "  " + strings.Join(lines, "\n  ")
+	return strings.Join(lines, "\n")
 }
+
+// indent indents every line of s by two spaces.
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

@@ -89,6 +89,9 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		ClusterName:       opts.ClusterName,
 		NodeResourceGroup: opts.ResourceGroup,
 		DefaultMaxPods:    maxPods,
+		// One overhead for the scheduler's view and nothing else: the node
+		// reports what its hypervisor leaves.
+		VMMemoryOverheadPercent: &opts.VMMemoryOverheadPercent,
 	}, skus, prices, unavailable, q, clk)
 	instanceOpts := instance.Options{
 		ClusterName:    opts.ClusterName,
@@ -99,6 +102,11 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		DefaultMaxPods: maxPods,
 		PollFrequency:  opts.ARMPollInterval,
 		NodeIdentities: opts.NodeIdentities,
+		// The cluster-wide node settings (NAP's options of the same names).
+		AdditionalTags:      opts.AdditionalTags,
+		AdminUsername:       opts.LinuxAdminUsername,
+		SSHPublicKey:        opts.SSHPublicKey,
+		DiskEncryptionSetID: opts.DiskEncryptionSetID,
 	}
 	subnetMarks := subnet.NewFullMarks(clk)
 	instanceOpts.SubnetFull = subnetMarks.MarkFull
@@ -110,7 +118,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
 		Cluster:       clusterInputs,
-		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait}),
+		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait, RepairPolicies: opts.RepairPolicies}),
 	}, nil
 }
 

@@ -128,8 +128,8 @@ func TestSolveExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(in.Pods) != 64 || len(in.NodePools) != 3 || len(in.NodeClasses) != 3 {
-		t.Fatalf("read %d pods, %d NodePools, %d NodeClasses from examples/; want 64, 3, 3", len(in.Pods), len(in.NodePools), len(in.NodeClasses))
+	if len(in.Pods) != 64 || len(in.NodePools) != 4 || len(in.NodeClasses) != 4 {
+		t.Fatalf("read %d pods, %d NodePools, %d NodeClasses from examples/; want 64, 4, 4", len(in.Pods), len(in.NodePools), len(in.NodeClasses))
 	}
 	c := testCatalog(t)
 	r, err := plan.Solve(context.Background(), in, c.InstanceTypes, nil)

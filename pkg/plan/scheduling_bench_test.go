@@ -152,7 +152,7 @@ func eastusTypes(b *testing.B) ([]*cloudprovider.InstanceType, *karpv1.NodePool)
 var podRand *rand.Rand
 
 func diversePods(count int) []*corev1.Pod {
-	podRand = rand.New(rand.NewSource(42)) //nolint:gosec // benchmark data, not security
+	podRand = rand.New(rand.NewSource(42)) // benchmark data, not security
 	var pods []*corev1.Pod
 	fifth := count / 5
 	pods = append(pods, genericPods(fifth)...)

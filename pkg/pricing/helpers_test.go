@@ -261,15 +261,3 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	}
 	return true
 }
-
-// eventually polls cond every few milliseconds for up to 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

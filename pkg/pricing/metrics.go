@@ -89,6 +89,10 @@ func (c *ageCollector) track(p *DefaultProvider) {
 
 func (c *ageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
+// ValueType says the metric is a gauge before any region has a table
+// (docs/metrics.md lists it from the registry).
+func (c *ageCollector) ValueType() prometheus.ValueType { return prometheus.GaugeValue }
+
 func (c *ageCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

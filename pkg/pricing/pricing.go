@@ -190,6 +190,12 @@ func (p *DefaultProvider) WindowsSpotPrice(sku string) (float64, bool) {
 	return found(p.lookup(sku).WindowsSpot)
 }
 
+// Price is a node's hourly price: the SKU's price for its OS (Windows or
+// Linux) and capacity type (spot or on-demand).
+func (p *DefaultProvider) Price(sku string, windows, spot bool) (float64, bool) {
+	return found(p.lookup(sku).For(windows, spot))
+}
+
 // Prices returns all four prices of a SKU at once, from one table version.
 func (p *DefaultProvider) Prices(sku string) (SKUPrices, bool) {
 	v, ok := p.cur.Load().table[sku]

@@ -14,6 +14,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func pricesOf(p pricing.Provider, sku string) pricing.SKUPrices {
@@ -312,7 +313,7 @@ func TestRefreshLoop(t *testing.T) {
 	pages := int64((simRows("eastus") + 999) / 1000)
 	waitIdle := func(requests int64) {
 		t.Helper()
-		eventually(t, "the loop to wait", func() bool { return e.clk.HasWaiters() && e.front.requests.Load() == requests })
+		poll.Until(t, 10*time.Second, "the loop to wait", func() bool { return e.clk.HasWaiters() && e.front.requests.Load() == requests })
 	}
 
 	// Refresh at start.
@@ -326,10 +327,7 @@ func TestRefreshLoop(t *testing.T) {
 	}
 	// Nothing before the period ends; the age metric follows the clock.
 	e.clk.Step(12*time.Hour - time.Second)
-	time.Sleep(50 * time.Millisecond)
-	if got := e.front.requests.Load(); got != pages {
-		t.Fatalf("refreshed early: %d requests", got)
-	}
+	poll.Consistently(t, 50*time.Millisecond, "no refresh before the period ends", func() bool { return e.front.requests.Load() == pages })
 	if a := age(); a != (12*time.Hour - time.Second).Seconds() {
 		t.Errorf("table_age_seconds = %v", a)
 	}

@@ -14,6 +14,20 @@ type SKUPrices struct {
 	WindowsSpot float64 `json:"windowsSpot,omitempty"`
 }
 
+// For is the price for an OS (Windows or Linux) and capacity type (spot or
+// on-demand); 0 when unknown.
+func (p SKUPrices) For(windows, spot bool) float64 {
+	switch {
+	case windows && spot:
+		return p.WindowsSpot
+	case windows:
+		return p.Windows
+	case spot:
+		return p.LinuxSpot
+	}
+	return p.Linux
+}
+
 // Count is the number of known prices (0..4).
 func (p SKUPrices) Count() int {
 	n := 0

@@ -58,5 +58,6 @@ func Options(cfg azure.Config) *options.Options {
 		StaticTokenFile:   cfg.StaticTokenFile,
 		// The simulator runs its clock fast; poll its operations as often.
 		ARMPollInterval: 5 * time.Millisecond,
+		NodeSettings:    options.DefaultNodeSettings(),
 	}
 }

@@ -51,8 +51,8 @@ type Scheduling struct {
 	P99Seconds float64 `json:"p99Seconds"`
 }
 
-// scrapeScheduling reads the provisioner's scheduling histogram.
-func scrapeScheduling(ctx context.Context, url string) (*dto.Histogram, error) {
+// scrape reads the metric families a Prometheus endpoint serves.
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -66,6 +66,15 @@ func scrapeScheduling(ctx context.Context, url string) (*dto.Histogram, error) {
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", url, err)
+	}
+	return families, nil
+}
+
+// scrapeScheduling reads the provisioner's scheduling histogram.
+func scrapeScheduling(ctx context.Context, url string) (*dto.Histogram, error) {
+	families, err := scrape(ctx, url)
+	if err != nil {
+		return nil, err
 	}
 	mf := families["karpenter_scheduler_scheduling_duration_seconds"]
 	if mf == nil {
@@ -92,19 +101,9 @@ type RateLimitWait struct {
 // scrapeRateLimitWait reads the controller's
 // azkarpenter_azure_client_rate_limit_wait_seconds by operation.
 func scrapeRateLimitWait(ctx context.Context, url string) (map[string]*dto.Histogram, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	families, err := scrape(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", url, err)
 	}
 	out := map[string]*dto.Histogram{}
 	for _, m := range families["azkarpenter_azure_client_rate_limit_wait_seconds"].GetMetric() {

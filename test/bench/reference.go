@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -137,7 +139,7 @@ func kwokInstanceTypes(ctx context.Context, in *plan.Input, c *plan.Catalog) ([]
 			}
 		}
 	}
-	names := sortedKeys(byName)
+	names := slices.Sorted(maps.Keys(byName))
 	out := make([]*kwokInstanceType, 0, len(names))
 	for _, n := range names {
 		out = append(out, byName[n])

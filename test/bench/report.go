@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
@@ -157,7 +159,7 @@ func (r *Results) markdown(w io.Writer, charts map[string][]string) {
 			}
 			if len(run.RateLimitWait) > 0 {
 				var waits []string
-				for _, op := range sortedKeys(run.RateLimitWait) {
+				for _, op := range slices.Sorted(maps.Keys(run.RateLimitWait)) {
 					if wt := run.RateLimitWait[op]; wt.TotalSeconds >= 0.05 {
 						waits = append(waits, fmt.Sprintf("%s %.1f s over %d requests (mean %.2f s)", op, wt.TotalSeconds, wt.Requests, wt.MeanSeconds))
 					}
@@ -194,7 +196,7 @@ func counts(m map[string]int) string {
 		return "—"
 	}
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")
@@ -202,7 +204,7 @@ func counts(m map[string]int) string {
 
 func armOps(a *ARM) string {
 	var parts []string
-	for _, name := range sortedKeys(a.Operations) {
+	for _, name := range slices.Sorted(maps.Keys(a.Operations)) {
 		o := a.Operations[name]
 		parts = append(parts, fmt.Sprintf("%s %d", name, o.Requests))
 	}

@@ -272,17 +272,7 @@ func nodePrice(c *plan.Catalog, n *corev1.Node) float64 {
 	size := n.Labels[corev1.LabelInstanceTypeStable]
 	windows := n.Labels[corev1.LabelOSStable] == string(corev1.Windows)
 	spot := n.Labels[karpv1.CapacityTypeLabelKey] == karpv1.CapacityTypeSpot
-	var p float64
-	switch {
-	case windows && spot:
-		p, _ = c.Prices.WindowsSpotPrice(size)
-	case windows:
-		p, _ = c.Prices.WindowsPrice(size)
-	case spot:
-		p, _ = c.Prices.SpotPrice(size)
-	default:
-		p, _ = c.Prices.OnDemandPrice(size)
-	}
+	p, _ := c.Prices.Price(size, windows, spot)
 	return p
 }
 
@@ -588,14 +578,4 @@ func limitEvents(ctx context.Context, c client.Client) int {
 		}
 	}
 	return n
-}
-
-// sortedKeys returns a map's keys, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

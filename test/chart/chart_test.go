@@ -159,6 +159,36 @@ func TestSchemaRejects(t *testing.T) {
 		{"a misspelled value", []string{"--set", "azure.subnetID=x"}, []string{"/azure", "additional properties 'subnetID' not allowed"}},
 		{"a misspelled top-level value", []string{"--set", "replica=3"}, []string{"additional properties 'replica' not allowed"}},
 		{"image digest", []string{"--set", "image.digest=latest"}, []string{"/image/digest", "does not match pattern"}},
+		// The settings of every node.
+		{"tag name with a slash", []string{"--set", "settings.additionalTags.a/b=x"}, []string{"/settings/additionalTags", "additional properties 'a/b' not allowed"}},
+		{"ownership tag", []string{"--set", "settings.additionalTags.karpenter\\.sh_nodepool=x"}, []string{"/settings/additionalTags/karpenter.sh_nodepool"}},
+		{"tag value not a string", []string{"--set", "settings.additionalTags.team=5"}, []string{"/settings/additionalTags/team", "got number, want string"}},
+		{"reserved admin user", []string{"--set", "settings.linuxAdminUsername=root"}, []string{"/settings/linuxAdminUsername"}},
+		{"admin user ending in a dot", []string{"--set", "settings.linuxAdminUsername=ops."}, []string{"/settings/linuxAdminUsername", "does not match pattern"}},
+		{"SSH key not a key", []string{"--set", "settings.sshPublicKey=hunter2"}, []string{"/settings/sshPublicKey", "does not match pattern"}},
+		{"disk encryption set not a DES", []string{"--set", "settings.diskEncryptionSetID=/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v"}, []string{"/settings/diskEncryptionSetID", "does not match pattern"}},
+		{"memory overhead in percent", []string{"--set-json", "settings.vmMemoryOverheadPercent=7.5"}, []string{"/settings/vmMemoryOverheadPercent", "exclusiveMaximum"}},
+		{"memory overhead a string", []string{"--set-string", "settings.vmMemoryOverheadPercent=0.1"}, []string{"/settings/vmMemoryOverheadPercent", "got string, want number"}},
+		{"repair policy status", []string{"--set", "settings.repairPolicies[0].conditionType=Ready", "--set", "settings.repairPolicies[0].conditionStatus=Maybe", "--set", "settings.repairPolicies[0].toleration=1m"}, []string{"/settings/repairPolicies/0/conditionStatus", "value must be one of"}},
+		{"repair policy without toleration", []string{"--set", "settings.repairPolicies[0].conditionType=Ready", "--set", "settings.repairPolicies[0].conditionStatus=False"}, []string{"/settings/repairPolicies/0", "missing property 'toleration'"}},
+		// The Deployment's values users of Karpenter's AWS chart expect.
+		{"extra env without a name", []string{"--set", "extraEnv[0].value=x"}, []string{"/extraEnv/0", "missing property 'name'"}},
+		{"extra env not a list", []string{"--set", "extraEnv=HTTP_PROXY"}, []string{"/extraEnv", "got string, want array"}},
+		{"extra volume mount without a path", []string{"--set", "extraVolumeMounts[0].name=x"}, []string{"/extraVolumeMounts/0", "missing property 'mountPath'"}},
+		{"host network not a boolean", []string{"--set-string", "hostNetwork=yes"}, []string{"/hostNetwork", "got string, want boolean"}},
+		{"DNS policy", []string{"--set", "dnsPolicy=Cluster"}, []string{"/dnsPolicy", "value must be one of"}},
+		{"DNS config key", []string{"--set", "dnsConfig.nameserver=1.1.1.1"}, []string{"/dnsConfig", "additional properties 'nameserver' not allowed"}},
+		{"strategy key", []string{"--set", "strategy.maxUnavailable=1"}, []string{"/strategy", "additional properties 'maxUnavailable' not allowed"}},
+		{"strategy type", []string{"--set", "strategy.type=BlueGreen"}, []string{"/strategy/type", "value must be one of"}},
+		{"revision history", []string{"--set", "revisionHistoryLimit=-1"}, []string{"/revisionHistoryLimit", "minimum"}},
+		{"additional label not a string", []string{"--set", "additionalLabels.tier=1"}, []string{"/additionalLabels/tier", "got number, want string"}},
+		{"security context not an object", []string{"--set", "podSecurityContext=none"}, []string{"/podSecurityContext", "got string, want object"}},
+		{"sample limit", []string{"--set", "metrics.serviceMonitor.sampleLimit=-5"}, []string{"/metrics/serviceMonitor/sampleLimit", "minimum"}},
+		{"relabelings not a list", []string{"--set", "metrics.serviceMonitor.relabelings=drop"}, []string{"/metrics/serviceMonitor/relabelings", "got string, want array"}},
+		{"RBAC rule without verbs", []string{"--set", "rbac.additionalClusterRoleRules[0].apiGroups[0]=x"}, []string{"/rbac/additionalClusterRoleRules/0", "missing property 'verbs'"}},
+		{"RBAC rule misspelled", []string{"--set", "rbac.additionalClusterRoleRules[0].verbs[0]=get", "--set", "rbac.additionalClusterRoleRules[0].resource[0]=x"}, []string{"/rbac/additionalClusterRoleRules/0", "additional properties 'resource' not allowed"}},
+		{"dashboards misspelled", []string{"--set", "dashboards.enable=true"}, []string{"/dashboards", "additional properties 'enable' not allowed"}},
+		{"unknown RBAC value", []string{"--set", "rbac.create=false"}, []string{"/rbac", "additional properties 'create' not allowed"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
@@ -192,6 +222,10 @@ func TestSchemaRejects(t *testing.T) {
 		{"--set", "cluster.endpoint=https://prod-dns-1.hcp.eastus.azmk8s.io"},
 		{"--set", "nodeImages.refreshPeriod=1h30m"},
 		{"--set", "podDisruptionBudget.maxUnavailable=50%"},
+		{"--set", "settings.vmMemoryOverheadPercent=0"},
+		{"--set", "settings.additionalTags.kubernetes\\.io_owner=team-a"},
+		{"--set", "settings.sshPublicKey=ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host"},
+		{"--set", "strategy.type=Recreate", "--set", "strategy.rollingUpdate=null"},
 	} {
 		if out, err := e.template(t, "azkarpenter", append([]string{"-f", minimal}, args...)...); err != nil {
 			t.Errorf("helm template %v: %v\n%s", args, err, out)
@@ -431,10 +465,58 @@ func TestValuesAndSchemaAgree(t *testing.T) {
 			walk(path+k+".", sub, ps)
 		}
 		for k := range props {
-			if _, ok := obj[k]; !ok && k != "global" {
+			// An empty map's schema says what may be set, not a default.
+			if _, ok := obj[k]; !ok && k != "global" && len(obj) > 0 {
 				t.Errorf("schema property %s%s has no default in values.yaml", path, k)
 			}
 		}
 	}
 	walk("", values, schema)
+}
+
+// The ClusterRole reads namespaces (core lists them for namespaceSelector
+// affinity terms), the aggregate role reaches admin, and extra rules land.
+func TestClusterRoles(t *testing.T) {
+	e := setup(t)
+	out, err := e.template(t, "azkarpenter", "-f", minimal)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	objs := decode(t, out)
+	role := get[rbacv1.ClusterRole](t, objs, "ClusterRole//azk-azkarpenter")
+	if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+		return slices.Equal(r.APIGroups, []string{""}) && slices.Equal(r.Resources, []string{"namespaces"}) && slices.Equal(r.Verbs, []string{"get", "list", "watch"})
+	}) {
+		t.Errorf("the ClusterRole cannot get, list and watch namespaces: %+v", role.Rules)
+	}
+	admin := get[rbacv1.ClusterRole](t, objs, "ClusterRole//azk-azkarpenter-admin")
+	if admin.Labels["rbac.authorization.k8s.io/aggregate-to-admin"] != "true" {
+		t.Errorf("the admin role is not aggregated: %v", admin.Labels)
+	}
+	for _, r := range admin.Rules {
+		if slices.Contains(r.Resources, "nodepools") && !slices.Contains(r.Verbs, "create") {
+			t.Errorf("admins cannot create NodePools: %+v", r)
+		}
+	}
+	out, err = e.template(t, "azkarpenter", "-f", full)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	objs = decode(t, out)
+	if _, ok := objs["ClusterRole//karpenter-admin"]; ok {
+		t.Error("rbac.aggregateToAdmin=false still renders the admin role")
+	}
+	role = get[rbacv1.ClusterRole](t, objs, "ClusterRole//karpenter")
+	if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Equal(r.Resources, []string{"widgets"}) }) {
+		t.Errorf("rbac.additionalClusterRoleRules not in the ClusterRole: %+v", role.Rules)
+	}
+	// A spread constraint without a labelSelector selects the chart's pods.
+	d := get[appsv1.Deployment](t, objs, "Deployment/karpenter/karpenter")
+	spread := d.Spec.Template.Spec.TopologySpreadConstraints
+	if len(spread) != 2 || spread[1].LabelSelector == nil || spread[1].LabelSelector.MatchLabels["app.kubernetes.io/instance"] != "azk" {
+		t.Errorf("topology spread %+v", spread)
+	}
+	if !d.Spec.Template.Spec.HostNetwork || d.Spec.Template.Spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		t.Errorf("hostNetwork %v dnsPolicy %q", d.Spec.Template.Spec.HostNetwork, d.Spec.Template.Spec.DNSPolicy)
+	}
 }

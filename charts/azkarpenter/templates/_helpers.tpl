@@ -26,6 +26,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{ include "azkarpenter.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.additionalLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The chart's pods, as a labelSelector. */}}
+{{- define "azkarpenter.podSelector" -}}
+matchLabels:
+  {{- include "azkarpenter.selectorLabels" . | nindent 2 }}
+{{- end -}}
+
+{{/* ADDITIONAL_TAGS: key=value pairs, sorted. */}}
+{{- define "azkarpenter.additionalTags" -}}
+{{- $tags := list -}}
+{{- range $k, $v := .Values.settings.additionalTags -}}
+{{- $tags = append $tags (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $tags -}}
+{{- end -}}
+
+{{/* REPAIR_POLICIES: ConditionType=Status:Toleration,… */}}
+{{- define "azkarpenter.repairPolicies" -}}
+{{- $p := list -}}
+{{- range .Values.settings.repairPolicies -}}
+{{- $p = append $p (printf "%s=%s:%s" .conditionType .conditionStatus .toleration) -}}
+{{- end -}}
+{{- join "," $p -}}
 {{- end -}}
 
 {{- define "azkarpenter.serviceAccountName" -}}

@@ -5,36 +5,27 @@ import (
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-	"sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
-	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 // The validation suite runs against a real kube-apiserver (envtest) with the
 // generated CRDs installed, so every CEL rule, default and schema bound is
-// exercised exactly as a user's kubectl apply would.
+// exercised exactly as a user's kubectl apply would. Its specs create only
+// objects of their own names, so they run in random order without a Reset
+// between them (which would double the suite's time).
 var (
 	ctx context.Context
-	env *test.Environment
+	env *environment.Environment
 )
 
 func TestAPIs(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "APIs")
+	environment.RunSuite(t, "APIs")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = test.NewEnvironment(test.WithCRDs(crds.All()...))
+	env = environment.New(ctx, environment.WithoutAzure())
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = AfterSuite(func() { env.Stop() })

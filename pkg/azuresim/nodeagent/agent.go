@@ -526,7 +526,7 @@ func (a *Agent) resources(vm VM, boot *bootstrap.Config) (corev1.ResourceList, c
 	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(vm.SKU.VCPUsAvailable), resource.DecimalSI),
-		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB)<<20, resource.BinarySI),
+		corev1.ResourceMemory:           *resource.NewQuantity(bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB, bootstrap.DefaultVMMemoryOverheadPercent)<<20, resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(boot.Kubelet.MaxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(disk)<<30, resource.BinarySI),
 		// A kubelet reports the huge page sizes the kernel supports, none

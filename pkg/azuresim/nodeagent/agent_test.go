@@ -23,6 +23,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 // fakeSource is an in-memory VM source.
@@ -153,7 +154,7 @@ func TestResources(t *testing.T) {
 		eq("cpu", capacity[corev1.ResourceCPU], tc.cpu)
 		eq("allocatable cpu", alloc[corev1.ResourceCPU], tc.allocCPU)
 		eq("memory", capacity[corev1.ResourceMemory], tc.mem)
-		if got, want := capacity[corev1.ResourceMemory], bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB)<<20; got.Value() != want {
+		if got, want := capacity[corev1.ResourceMemory], bootstrap.NodeMemoryMiB(vm.SKU.MemoryGiB, bootstrap.DefaultVMMemoryOverheadPercent)<<20; got.Value() != want {
 			t.Errorf("%s memory %d, want the shared rule's %d", tc.size, got.Value(), want)
 		}
 		eq("allocatable memory", alloc[corev1.ResourceMemory], tc.allocMem)
@@ -185,11 +186,11 @@ func TestAgentWithFakeClient(t *testing.T) {
 	vm := testVM(t, "Standard_D4s_v3")
 	vm.Running = false
 	src.set(vm, true)
-	waitFor(t, "no node while creating", func() bool { return nodeCount(t, client) == 0 })
+	poll.Consistently(t, 4*50*time.Millisecond, "no node while the VM is being created", func() bool { return nodeCount(t, client) == 0 })
 	vm.Running = true
 	src.set(vm, true)
 	var node *corev1.Node
-	waitFor(t, "node registered and initialized", func() bool {
+	poll.Until(t, 10*time.Second, "node registered and initialized", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		node = n
 		return err == nil && len(n.Status.Conditions) > 0 && src.report(vm.ID).Node != ""
@@ -238,7 +239,7 @@ func TestAgentWithFakeClient(t *testing.T) {
 	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node status restored", func() bool {
+	poll.Until(t, 10*time.Second, "node status restored", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		c := n.Status.Capacity[corev1.ResourceCPU]
 		return err == nil && c.Cmp(capacity[corev1.ResourceCPU]) == 0 && n.Status.NodeInfo.KubeletVersion == "v1.35.1"
@@ -246,7 +247,7 @@ func TestAgentWithFakeClient(t *testing.T) {
 	nb := time.Now().Add(time.Minute)
 	vm.EvictionNotBefore = &nb
 	src.set(vm, true)
-	waitFor(t, "preemption condition", func() bool {
+	poll.Until(t, 10*time.Second, "preemption condition", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		if err != nil {
 			return false
@@ -258,19 +259,19 @@ func TestAgentWithFakeClient(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "eviction event", func() bool {
+	poll.Until(t, 10*time.Second, "eviction event", func() bool {
 		evs, _ := client.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
 		return len(evs.Items) == 1 && evs.Items[0].Reason == ReasonSpotEviction && evs.Items[0].InvolvedObject.Name == "aks-default-abc"
 	})
 
 	src.set(vm, false)
-	waitFor(t, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
+	poll.Until(t, 10*time.Second, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
 
 	// A VM without usable bootstrap data never gets a Node.
 	bad := testVM(t, "Standard_D2s_v5")
 	bad.ID, bad.ComputerName, bad.CustomData = bad.ID+"-bad", "bad", base64.StdEncoding.EncodeToString([]byte("#!/bin/bash"))
 	src.set(bad, true)
-	waitFor(t, "bad custom data reported", func() bool {
+	poll.Until(t, 10*time.Second, "bad custom data reported", func() bool {
 		return strings.Contains(src.report(bad.ID).JoinError, "not an AKS node bootstrap artifact")
 	})
 	if nodeCount(t, client) != 0 {
@@ -290,7 +291,7 @@ func TestAgentWithFakeClient(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), "refused", errors.New(`node "refused" is not allowed to set the following labels: node-restriction.kubernetes.io/x`))
 	})
 	src.set(refused, true)
-	waitFor(t, "the refusal retried", func() bool { return attempts.Load() >= 3 })
+	poll.Until(t, 10*time.Second, "the refusal retried", func() bool { return attempts.Load() >= 3 })
 	if r := src.report(refused.ID); !strings.Contains(r.JoinError, "is not allowed to set the following labels") {
 		t.Errorf("report %+v", r)
 	}
@@ -334,17 +335,6 @@ func hasTaint(n *corev1.Node, key string) bool {
 	return false
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // A VM tagged for an external kubelet is left to it: the agent registers
 // nothing and reports no status, and once that kubelet has registered the
 // Node the agent plays only the cloud node manager (providerID, cloud
@@ -362,10 +352,9 @@ func TestAgentLeavesExternalKubelet(t *testing.T) {
 	vm := testVM(t, "Standard_D2s_v5")
 	vm.Tags = map[string]string{TagKubelet: KubeletExternal}
 	src.set(vm, true)
-	time.Sleep(300 * time.Millisecond)
-	if n := nodeCount(t, client); n != 0 {
-		t.Fatalf("%d nodes: the agent registered a node whose kubelet runs outside it", n)
-	}
+	poll.Consistently(t, 6*50*time.Millisecond, "no node registered by the agent for a VM whose kubelet runs outside it", func() bool {
+		return nodeCount(t, client) == 0
+	})
 	// The real kubelet registers (with --cloud-provider=external).
 	if _, err := client.CoreV1().Nodes().Create(ctx, &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: "aks-default-abc", Labels: map[string]string{"karpenter.sh/nodepool": "default"}},
@@ -373,7 +362,7 @@ func TestAgentLeavesExternalKubelet(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node initialized by the cloud node manager", func() bool {
+	poll.Until(t, 10*time.Second, "node initialized by the cloud node manager", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, "aks-default-abc", metav1.GetOptions{})
 		return err == nil && n.Spec.ProviderID == ProviderID(vm.ID) && !hasTaint(n, TaintUninitialized) &&
 			n.Labels[corev1.LabelInstanceTypeStable] == "Standard_D2s_v5" && src.report(vm.ID).Node == "aks-default-abc"
@@ -386,5 +375,5 @@ func TestAgentLeavesExternalKubelet(t *testing.T) {
 		t.Errorf("the agent reported status %v or annotated %v for a node it does not run", n.Status.Conditions, n.Annotations)
 	}
 	src.set(vm, false)
-	waitFor(t, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
+	poll.Until(t, 10*time.Second, "node removed with its VM", func() bool { return nodeCount(t, client) == 0 })
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/nodeimage"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 const testUbuntuImage = "/CommunityGalleries/AKSUbuntu-38d80f77-467a-481f-a8d4-09b6d4220bd2/images/2404gen2containerd/versions/202611.10.0"
@@ -68,7 +69,7 @@ func TestImageContract(t *testing.T) {
 	vm := testVM(t, "Standard_D4s_v3")
 	vm.ImageID, vm.CustomData = testUbuntuImage, customData(t, noPause)
 	src.set(vm, true)
-	waitFor(t, "a NotReady node, reported", func() bool {
+	poll.Until(t, 10*time.Second, "a NotReady node, reported", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, vm.ComputerName, metav1.GetOptions{})
 		return err == nil && len(n.Status.Conditions) > 0 && src.report(vm.ID).JoinError != ""
 	})
@@ -101,7 +102,7 @@ func TestImageContract(t *testing.T) {
 	vm2.ID, vm2.Name, vm2.ComputerName = vm2.ID+"-2", "aks-default-nogate", "aks-default-nogate"
 	vm2.ImageID, vm2.CustomData = testUbuntuImage, renderNodeConfig(t, cfg)
 	src.set(vm2, true)
-	waitFor(t, "the kubelet refusing to start, reported", func() bool {
+	poll.Until(t, 10*time.Second, "the kubelet refusing to start, reported", func() bool {
 		return strings.Contains(src.report(vm2.ID).JoinError, "CustomCPUCFSQuotaPeriod")
 	})
 	if _, err := client.CoreV1().Nodes().Get(ctx, vm2.ComputerName, metav1.GetOptions{}); err == nil {
@@ -113,7 +114,7 @@ func TestImageContract(t *testing.T) {
 	vm3.ID, vm3.Name, vm3.ComputerName = vm3.ID+"-3", "aks-default-ok", "aks-default-ok"
 	vm3.ImageID, vm3.CustomData = testUbuntuImage, customData(t, aksComplete(bootstrapConfig(), testUbuntuImage))
 	src.set(vm3, true)
-	waitFor(t, "a complete node joining", func() bool {
+	poll.Until(t, 10*time.Second, "a complete node joining", func() bool {
 		n, err := client.CoreV1().Nodes().Get(ctx, vm3.ComputerName, metav1.GetOptions{})
 		return err == nil && n.Spec.ProviderID != "" && src.report(vm3.ID) == NodeReport{Node: vm3.ComputerName}
 	})

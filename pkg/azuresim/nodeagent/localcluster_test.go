@@ -30,6 +30,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 const (
@@ -102,13 +103,13 @@ func startSimEnv(t *testing.T) *simEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vp.PollUntilDone(context.Background(), poll); err != nil {
+	if _, err := vp.PollUntilDone(context.Background(), lroPoll); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-var poll = &runtime.PollUntilDoneOptions{Frequency: 5 * time.Millisecond}
+var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 5 * time.Millisecond}
 
 // boot is a node's bootstrap configuration as the provider renders it for
 // the local cluster: its API server name, CA and bootstrap token.
@@ -144,7 +145,7 @@ func (e *simEnv) createVM(t *testing.T, name string, boot *bootstrap.Config, ima
 	if err != nil {
 		t.Fatal(err)
 	}
-	nic, err := np.PollUntilDone(ctx, poll)
+	nic, err := np.PollUntilDone(ctx, lroPoll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func (e *simEnv) createVM(t *testing.T, name string, boot *bootstrap.Config, ima
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := vmp.PollUntilDone(ctx, poll)
+	vm, err := vmp.PollUntilDone(ctx, lroPoll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func (e *simEnv) createVM(t *testing.T, name string, boot *bootstrap.Config, ima
 func (e *simEnv) joined(t *testing.T, name string) *corev1.Node {
 	t.Helper()
 	var node *corev1.Node
-	wait(t, "Node "+name+" registered, initialized and Ready", func() bool {
+	poll.Until(t, 90*time.Second, "Node "+name+" registered, initialized and Ready", func() bool {
 		n, err := e.client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false
@@ -200,7 +201,7 @@ func (e *simEnv) joined(t *testing.T, name string) *corev1.Node {
 func (e *simEnv) joinError(t *testing.T, vmID string) string {
 	t.Helper()
 	var msg string
-	wait(t, "the node agent to report why "+vmID+" cannot join", func() bool {
+	poll.Until(t, 90*time.Second, "the node agent to report why "+vmID+" cannot join", func() bool {
 		for _, vm := range e.srv.Snapshot().VMs {
 			if strings.EqualFold(vm.ID, vmID) && vm.NodeJoinError != "" {
 				msg = vm.NodeJoinError
@@ -273,7 +274,7 @@ func TestNodesJoinThroughTLSBootstrap(t *testing.T) {
 		if err := e.srv.Evict(id, 0); err != nil {
 			t.Fatal(err)
 		}
-		wait(t, "PreemptionScheduled condition and event", func() bool {
+		poll.Until(t, 90*time.Second, "PreemptionScheduled condition and event", func() bool {
 			n, err := e.client.CoreV1().Nodes().Get(ctx, "spot-1", metav1.GetOptions{})
 			if err != nil {
 				return false
@@ -283,7 +284,7 @@ func TestNodesJoinThroughTLSBootstrap(t *testing.T) {
 				return c.Type == nodeagent.ConditionPreemption && c.Reason == nodeagent.ReasonSpotEviction
 			}) && evs != nil && len(evs.Items) > 0
 		})
-		wait(t, "Node deleted with the evicted VM", func() bool {
+		poll.Until(t, 90*time.Second, "Node deleted with the evicted VM", func() bool {
 			_, err := e.client.CoreV1().Nodes().Get(ctx, "spot-1", metav1.GetOptions{})
 			return apierrors.IsNotFound(err)
 		})
@@ -362,15 +363,4 @@ func otherCA(t *testing.T) []byte {
 
 func hasTaint(n *corev1.Node, key string) bool {
 	return lo.ContainsBy(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == key })
-}
-
-func wait(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -13,49 +13,34 @@ import (
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
-	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/garbagecollection"
-	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
-	ctx       context.Context
-	env       *coretest.Environment
-	providers *operator.Providers
+	ctx context.Context
+	env *environment.Environment
 )
 
 func TestGarbageCollection(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "GarbageCollection")
+	environment.RunSuite(t, "GarbageCollection")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
-	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
-	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
-	Expect(err).NotTo(HaveOccurred())
+	env = environment.New(ctx)
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = BeforeEach(func() { env.Reset(ctx) })
+
+var _ = AfterSuite(func() { env.Stop() })
 
 func launch(nc *v1beta1.AKSNodeClass, name string, store bool) *instance.Instance {
 	claim := &karpv1.NodeClaim{
@@ -68,9 +53,9 @@ func launch(nc *v1beta1.AKSNodeClass, name string, store bool) *instance.Instanc
 	if store {
 		Expect(env.Client.Create(ctx, claim)).To(Succeed())
 	}
-	its, err := providers.InstanceTypes.List(ctx, nc)
+	its, err := env.Providers.InstanceTypes.List(ctx, nc)
 	Expect(err).NotTo(HaveOccurred())
-	inst, err := providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *cloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
+	inst, err := env.Providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *cloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
 	Expect(err).NotTo(HaveOccurred())
 	return inst
 }
@@ -85,7 +70,7 @@ var _ = Describe("garbage collection", func() {
 		claimed := launch(nc, "claimed", true)
 		leaked := launch(nc, "leaked", false)
 		// A NIC left by a VM creation that failed after the NIC PUT.
-		nicPoller, err := providers.Clients.Network.NewInterfacesClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "leaked-nic", armnetwork.Interface{
+		nicPoller, err := env.Providers.Clients.Network.NewInterfacesClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "leaked-nic", armnetwork.Interface{
 			Location: to.Ptr(testutil.Region),
 			Tags: map[string]*string{
 				instance.TagCluster:           to.Ptr(testutil.ClusterName),
@@ -102,9 +87,9 @@ var _ = Describe("garbage collection", func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		names := func() ([]string, []string) {
-			vms, err := providers.Instances.List(ctx)
+			vms, err := env.Providers.Instances.List(ctx)
 			Expect(err).NotTo(HaveOccurred())
-			nics, err := providers.Instances.ListNICs(ctx)
+			nics, err := env.Providers.Instances.ListNICs(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			return lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name }), lo.Map(nics, func(n *instance.NIC, _ int) string { return n.Name })
 		}
@@ -117,7 +102,7 @@ var _ = Describe("garbage collection", func() {
 		// The first sweep runs, as far as the controller can tell, the
 		// moment the leaked VM was created.
 		clk := clocktesting.NewFakeClock(lo.Ternary(leaked.CreationTime.IsZero(), time.Now(), leaked.CreationTime))
-		gc := garbagecollection.NewController(env.Client, providers.Instances, clk)
+		gc := garbagecollection.NewController(env.Client, env.Providers.Instances, clk)
 		_, err = gc.Reconcile(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		vms, nics := names()
@@ -146,17 +131,17 @@ var _ = Describe("garbage collection", func() {
 		keep := launch(nc, "live-claim", true)
 		Expect(env.Client.Delete(ctx, &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "deleted-claim"}})).To(Succeed())
 		Eventually(func(g Gomega) {
-			vms, err := providers.Instances.List(ctx)
+			vms, err := env.Providers.Instances.List(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name })).To(ContainElements(orphan.Name, keep.Name))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 
 		clk := clocktesting.NewFakeClock(time.Now().Add(time.Minute))
-		gc := garbagecollection.NewController(env.Client, providers.Instances, clk)
+		gc := garbagecollection.NewController(env.Client, env.Providers.Instances, clk)
 		Eventually(func(g Gomega) {
 			_, err := gc.Reconcile(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
-			vms, err := providers.Instances.List(ctx)
+			vms, err := env.Providers.Instances.List(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			names := lo.Map(vms, func(v *instance.Instance, _ int) string { return v.Name })
 			g.Expect(names).To(ContainElement(keep.Name))

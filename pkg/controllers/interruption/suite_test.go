@@ -18,39 +18,34 @@ import (
 	"sigs.k8s.io/karpenter/pkg/events"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/interruption"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
-	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
 	ctx   context.Context
-	env   *coretest.Environment
+	env   *environment.Environment
 	cache *offerings.Cache
 	ctrl  *interruption.Controller
 )
 
 func TestInterruption(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Interruption")
+	environment.RunSuite(t, "Interruption")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...), coretest.WithFieldIndexers(coretest.NodeClaimProviderIDFieldIndexer(ctx)))
+	env = environment.New(ctx, environment.WithoutAzure(), environment.WithFieldIndexers(coretest.NodeClaimProviderIDFieldIndexer(ctx)))
+})
+
+var _ = BeforeEach(func() {
+	env.Reset(ctx)
 	cache = offerings.NewCache(clocktesting.NewFakeClock(time.Now()))
 	ctrl = interruption.NewController(env.Client, events.NewRecorder(record.NewFakeRecorder(100)), cache)
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = AfterSuite(func() { env.Stop() })
 
 func spotNode(name, providerID string, preempted bool) *corev1.Node {
 	node := &corev1.Node{

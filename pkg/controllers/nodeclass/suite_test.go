@@ -18,48 +18,59 @@ import (
 	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
-	"github.com/azkarpenter/azkarpenter/pkg/operator"
-	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
-	ctx              context.Context
-	env              *coretest.Environment
-	controller       *nodeclass.StatusController
-	inputs           *cluster.DefaultProvider
-	providers        *operator.Providers
-	sim              *azuresim.Server
-	bootstrapObjects []client.Object
-	images           *imagefamily.DefaultProvider
-	azureCfg         azure.Config
+	ctx        context.Context
+	env        *environment.Environment
+	controller *nodeclass.StatusController
+	inputs     *cluster.DefaultProvider
 )
 
 func TestNodeClassStatus(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "NodeClass status")
+	environment.RunSuite(t, "NodeClass status")
 }
 
+// The cluster inputs come from the envtest API server, as the controller's
+// do from its cluster: its version, its CA, a bootstrap token Secret and the
+// kube-dns Service.
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	sim, azureCfg = testutil.StartAzureSim(GinkgoT(), nil)
-	cfg := azureCfg
-	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
-	// The cluster inputs come from the envtest API server, as the
-	// controller's do from its cluster: its version, its CA, a bootstrap
-	// token Secret and the kube-dns Service.
-	bootstrapObjects = []client.Object{
+	env = environment.New(ctx, environment.WithClusterInputs(func(kube *coretest.Environment) cluster.Provider {
+		discovery := kubernetes.NewForConfigOrDie(kube.Config).Discovery()
+		return cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: kube.Config,
+			SecurityGroupName: "aks-agentpool-12345678-nsg", NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
+			TenantID: "00000000-0000-0000-0000-0000000000aa"},
+			kube.Client, discovery.ServerVersion, clock.RealClock{})
+	}))
+	Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})).To(Or(Succeed(), MatchError(ContainSubstring("already exists"))))
+})
+
+var _ = BeforeEach(func() {
+	env.Reset(ctx)
+	// A spec may have deleted or replaced them: every spec starts with both.
+	for _, o := range bootstrapObjects() {
+		Expect(client.IgnoreNotFound(env.Client.Delete(ctx, o))).To(Succeed())
+		Eventually(func() error { return env.Client.Create(ctx, o) }).Should(Succeed())
+	}
+	inputs = env.Cluster.(*cluster.DefaultProvider)
+	controller = nodeclass.NewStatusController(env.Client, env.Providers.Images, env.Providers.InstanceTypes, env.Providers.Subnets, inputs, testutil.SubnetID).
+		WithSubnetMarks(env.Providers.SubnetMarks)
+})
+
+var _ = AfterSuite(func() { env.Stop() })
+
+// bootstrapObjects are the bootstrap token Secret and the kube-dns Service
+// nodes need.
+func bootstrapObjects() []client.Object {
+	return []client.Object{
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "bootstrap-token-abcdef"},
 			Type:       "bootstrap.kubernetes.io/token",
@@ -70,28 +81,7 @@ var _ = BeforeSuite(func() {
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 53}}},
 		},
 	}
-	Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})).To(Or(Succeed(), MatchError(ContainSubstring("already exists"))))
-	for _, o := range bootstrapObjects {
-		Expect(env.Client.Create(ctx, o)).To(Succeed())
-	}
-	discovery := kubernetes.NewForConfigOrDie(env.Config).Discovery()
-	inputs = cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: env.Config,
-		SecurityGroupName: "aks-agentpool-12345678-nsg", NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
-		TenantID: "00000000-0000-0000-0000-0000000000aa"},
-		env.Client, discovery.ServerVersion, clock.RealClock{})
-	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, inputs, clock.RealClock{})
-	Expect(err).NotTo(HaveOccurred())
-	images = providers.Images
-	controller = nodeclass.NewStatusController(env.Client, providers.Images, providers.InstanceTypes, providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(providers.SubnetMarks)
-})
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+}
 
 func reconciled(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
 	nc := &v1beta1.AKSNodeClass{Spec: spec}
@@ -114,7 +104,7 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("is not Ready, naming the input, while nodes could not join: no bootstrap token, then no kube-dns", func() {
-		token := bootstrapObjects[0].(*corev1.Secret)
+		token := bootstrapObjects()[0].(*corev1.Secret)
 		Expect(env.Client.Delete(ctx, token)).To(Succeed())
 		Expect(inputs.Refresh(ctx)).To(Succeed())
 		nc := reconciled(v1beta1.AKSNodeClassSpec{})
@@ -140,7 +130,7 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(env.Client.Delete(ctx, bad)).To(Succeed())
 		token.ResourceVersion = ""
 		Expect(env.Client.Create(ctx, token)).To(Succeed())
-		dns := bootstrapObjects[1].(*corev1.Service)
+		dns := bootstrapObjects()[1].(*corev1.Service)
 		Expect(env.Client.Delete(ctx, dns)).To(Succeed())
 		Expect(inputs.Refresh(ctx)).To(Succeed())
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})
@@ -170,21 +160,18 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("is not Ready with a pinned node image below the floor, naming the floor", func() {
-		pinned, err := operator.NewProviders(ctx, func() *options.Options {
-			o := testutil.Options(azureCfg)
-			o.NodeImageVersion = "202511.07.0"
-			return o
-		}(), env.Client, inputs, clock.RealClock{})
-		Expect(err).NotTo(HaveOccurred())
+		opts := env.ControllerOptions()
+		opts.NodeImageVersion = "202511.07.0"
+		pinned := env.NewProviders(ctx, opts)
 		for _, def := range []string{"2404gen2containerd", "2404containerd", "2404gen2arm64containerd"} {
 			// Published when AKS published it: older than every seeded version.
-			Expect(sim.PublishImageVersion(imagefamily.GalleryUbuntu, def, "202511.07.0", azuresim.ImageVersionSpec{PublishedDate: lo.ToPtr(time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC))})).To(Succeed())
+			Expect(env.Sim.PublishImageVersion(imagefamily.GalleryUbuntu, def, "202511.07.0", azuresim.ImageVersionSpec{PublishedDate: lo.ToPtr(time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC))})).To(Succeed())
 		}
 		c := nodeclass.NewStatusController(env.Client, pinned.Images, pinned.InstanceTypes, pinned.Subnets, inputs, testutil.SubnetID)
 		nc := &v1beta1.AKSNodeClass{Spec: v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2404)}}
 		nc.GenerateName = "nc-"
 		Expect(env.Client.Create(ctx, nc)).To(Succeed())
-		_, err = c.Reconcile(ctx, nc)
+		_, err := c.Reconcile(ctx, nc)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
 		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
@@ -231,8 +218,7 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("is not Ready when an image definition it needs is missing, naming it", func() {
-		// Azure Linux FIPS (V3fips, V3gen2fips) is used by no other spec.
-		Expect(sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3fips")).To(Succeed())
+		Expect(env.Sim.DeleteGalleryImage(imagefamily.GalleryAzureLinux, "V3fips")).To(Succeed())
 		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyAzureLinux), FIPSMode: lo.ToPtr(v1beta1.FIPSModeFIPS)})
 		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
 		Expect(cond.IsFalse()).To(BeTrue())
@@ -243,14 +229,14 @@ var _ = Describe("AKSNodeClass status", func() {
 	})
 
 	It("lists the newest image version, and the next one once the images are refreshed", func() {
-		// Windows Server 2025 has a single image, used by no other spec.
+		// Windows Server 2025 has a single image.
 		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2025)})
 		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
 		Expect(nc.Status.Images).To(HaveLen(1))
 		Expect(nc.Status.Images[0].ID).To(Equal(imagefamily.ImageID(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7171.261112")))
 
-		Expect(sim.PublishImageVersion(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7262.261126", azuresim.ImageVersionSpec{})).To(Succeed())
-		Expect(images.Refresh(ctx)).To(Succeed())
+		Expect(env.Sim.PublishImageVersion(imagefamily.GalleryWindows, "windows-2025-gen2", "26100.7262.261126", azuresim.ImageVersionSpec{})).To(Succeed())
+		Expect(env.Providers.Images.Refresh(ctx)).To(Succeed())
 		_, err := controller.Reconcile(ctx, nc)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
@@ -275,16 +261,15 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
 	})
 
-	// Issue 12 (keep it last: the subnet's mark outlives the spec): a NIC
-	// refused with SubnetIsFull left the NodeClass Ready
+	// Issue 12: a NIC refused with SubnetIsFull left the NodeClass Ready
 	// until the next periodic check, and core kept creating NodeClaims.
 	It("is not Ready as soon as Azure refuses a NIC with SubnetIsFull, and is told so at once", func() {
 		nc := reconciled(v1beta1.AKSNodeClassSpec{})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
-		Expect(sim.UpdateConfig(func(c *azuresim.Config) {
+		Expect(env.Sim.UpdateConfig(func(c *azuresim.Config) {
 			c.Errors = append(c.Errors, azuresim.ErrorRule{Operation: azuresim.OpPutNIC, Code: "SubnetIsFull", Count: 1})
 		})).To(Succeed())
-		its, err := providers.InstanceTypes.List(ctx, nc)
+		its, err := env.Providers.InstanceTypes.List(ctx, nc)
 		Expect(err).NotTo(HaveOccurred())
 		claim := &karpv1.NodeClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: "subnet-full", Labels: map[string]string{karpv1.NodePoolLabelKey: "default"}},
@@ -293,9 +278,9 @@ var _ = Describe("AKSNodeClass status", func() {
 				Requirements: []karpv1.NodeSelectorRequirementWithMinValues{{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D2s_v5"}}},
 			},
 		}
-		_, err = providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *corecloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
+		_, err = env.Providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *corecloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
 		Expect(corecloudprovider.IsInsufficientCapacityError(err)).To(BeTrue(), "%v", err)
-		Eventually(providers.SubnetMarks.Events()).Should(Receive(), "the status controller is told at once")
+		Eventually(env.Providers.SubnetMarks.Events()).Should(Receive(), "the status controller is told at once")
 
 		// The subnet's usage still shows free addresses; the refusal decides.
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -84,12 +85,16 @@ type Options struct {
 	// than the VM their NodeClaim launched (test/e2e/realkubelet): their
 	// capacity is that machine's, so node-is-its-vm does not apply to them.
 	RealMachine func(*corev1.Node) bool
+	// Clock stamps samples (default: the real clock).
+	Clock clock.PassiveClock
 }
 
 // Monitor samples the cluster and records violations.
 type Monitor struct {
-	opts  Options
-	cache cache.Cache
+	opts Options
+	// cache holds what reader lists, filled by Start.
+	cache  cache.Cache
+	reader client.Reader
 
 	mu         sync.Mutex
 	samples    int
@@ -108,18 +113,28 @@ type poolTrack struct {
 
 // New builds a monitor; Start runs it.
 func New(opts Options) (*Monitor, error) {
+	// karpenter core registers its types in client-go's scheme.
+	c, err := cache.New(opts.Config, cache.Options{Scheme: clientgoscheme.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	m := newMonitor(opts, c)
+	m.cache = c
+	return m, nil
+}
+
+// newMonitor builds a monitor that samples what reader lists.
+func newMonitor(opts Options, reader client.Reader) *Monitor {
 	if opts.Interval == 0 {
 		opts.Interval = time.Second
 	}
 	if opts.Settle == 0 {
 		opts.Settle = 30 * time.Second
 	}
-	// karpenter core registers its types in client-go's scheme.
-	c, err := cache.New(opts.Config, cache.Options{Scheme: clientgoscheme.Scheme})
-	if err != nil {
-		return nil, err
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
 	}
-	return &Monitor{opts: opts, cache: c, seen: map[string]bool{}, pools: map[string]poolTrack{}}, nil
+	return &Monitor{opts: opts, reader: reader, seen: map[string]bool{}, pools: map[string]poolTrack{}}
 }
 
 // Start fills the monitor's caches and samples every Interval until ctx
@@ -151,11 +166,12 @@ func (m *Monitor) Start(ctx context.Context) error {
 
 // Sample checks every invariant once and records what it finds.
 func (m *Monitor) Sample(ctx context.Context) {
-	vs, seen, err := m.check(ctx, time.Now())
+	vs, seen, err := m.check(ctx, m.opts.Clock.Now())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.samples++
 	m.checked.NodeSamples += seen.NodeSamples
+	m.checked.PoolChecks += seen.PoolChecks
 	m.checked.MaxNodes = max(m.checked.MaxNodes, seen.MaxNodes)
 	m.checked.MaxBoundPods = max(m.checked.MaxBoundPods, seen.MaxBoundPods)
 	m.lastErr = err
@@ -177,6 +193,9 @@ type Checked struct {
 	NodeSamples  int
 	MaxNodes     int
 	MaxBoundPods int
+	// PoolChecks counts (sample, NodePool) comparisons of status.resources
+	// with the nodes' sum: those made once the pool's nodes had settled.
+	PoolChecks int
 }
 
 // Checked returns the counts so far.
@@ -220,7 +239,7 @@ func (m *Monitor) check(ctx context.Context, now time.Time) ([]Violation, Checke
 	var pools karpv1.NodePoolList
 	var pods corev1.PodList
 	for _, l := range []client.ObjectList{&nodes, &claims, &pools, &pods} {
-		if err := m.cache.List(ctx, l); err != nil {
+		if err := m.reader.List(ctx, l); err != nil {
 			return nil, seen, err
 		}
 	}
@@ -287,7 +306,9 @@ func (m *Monitor) check(ctx context.Context, now time.Time) ([]Violation, Checke
 		}
 	}
 
-	out = append(out, m.checkPools(pools.Items, claims.Items, nodeByProvider, now)...)
+	poolViolations, poolChecks := m.checkPools(pools.Items, claims.Items, nodeByProvider, now)
+	out = append(out, poolViolations...)
+	seen.PoolChecks = poolChecks
 
 	if m.opts.VMs != nil {
 		vms, err := m.opts.VMs(ctx)
@@ -314,7 +335,7 @@ func (m *Monitor) check(ctx context.Context, now time.Time) ([]Violation, Checke
 // launched NodeClaims (a registered node's own capacity, else the claim's),
 // leaving out those marked for deletion, which is what karpenter core's
 // counter sums, once that sum has been steady for Settle.
-func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim, nodeByProvider map[string]*corev1.Node, now time.Time) []Violation {
+func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim, nodeByProvider map[string]*corev1.Node, now time.Time) ([]Violation, int) {
 	sums := map[string]corev1.ResourceList{}
 	counts := map[string]int64{}
 	for i := range claims {
@@ -347,6 +368,7 @@ func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim,
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Violation
+	checks := 0
 	for i := range pools {
 		p := &pools[i]
 		sum, count := sums[p.Name], counts[p.Name]
@@ -359,6 +381,7 @@ func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim,
 		if now.Sub(track.since) < m.opts.Settle {
 			continue
 		}
+		checks++
 		var diffs []string
 		for _, name := range checkedResources {
 			want := sum[name]
@@ -375,7 +398,7 @@ func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim,
 				Detail: fmt.Sprintf("status.resources %s (steady for %s)", d, now.Sub(track.since).Round(time.Second)), At: now})
 		}
 	}
-	return out
+	return out, checks
 }
 
 // differences lists, for the checked resources and any extended resource

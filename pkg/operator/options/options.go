@@ -93,6 +93,13 @@ type Options struct {
 	WindowsNodeImageVersion     string
 	Windows2025NodeImageVersion string
 	ImageRefreshPeriod          time.Duration
+
+	NodeSettings
+
+	// Errors of values read before Parse (environment variables that do not
+	// parse), reported by Validate with the rest.
+	flagErrs          []error
+	repairPoliciesErr error
 }
 
 // Node image versions are three period-separated integers:
@@ -152,6 +159,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.Windows2025NodeImageVersion, "windows2025-node-image-version", env.WithDefaultString("WINDOWS2025_NODE_IMAGE_VERSION", ""), "Pin Windows Server 2025 nodes to this AKS node image version (e.g. 26100.7171.261112); empty takes the newest published. (WINDOWS2025_NODE_IMAGE_VERSION)")
 	fs.DurationVar(&o.ImageRefreshPeriod, "image-refresh-period", env.WithDefaultDuration("IMAGE_REFRESH_PERIOD", imagefamily.DefaultRefreshPeriod), "How often node image versions are read from the AKS community galleries; nodes on an older image drift after the next read. (IMAGE_REFRESH_PERIOD)")
 	fs.StringVar(&o.StaticTokenFile, "static-token-file", env.WithDefaultString("AZURE_STATIC_TOKEN_FILE", ""), "File holding the bearer token of credential static-token (simulators only), read again when the SDK needs a token; a token never goes on the command line. (AZURE_STATIC_TOKEN_FILE)")
+	o.addNodeFlags(fs)
 }
 
 // Parse parses the flags and validates the result.
@@ -237,6 +245,7 @@ func (o *Options) Validate() error {
 	if err := o.AzureConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, o.validateNodeNetworkSettings()...)
 	return errors.Join(errs...)
 }
 
@@ -254,10 +263,11 @@ func (o *Options) ClusterInputs() cluster.Options {
 	}
 }
 
-// validateNodeSettings checks what nodes are told beyond the Azure side,
-// at start-up, naming the flag: a bad proxy URL or CA bundle would
-// otherwise surface only as AKSNodeClasses that are not Ready.
-func (o *Options) validateNodeSettings() []error {
+// validateNodeNetworkSettings checks what nodes are told beyond the Azure
+// side (address ranges, proxy, trusted CAs) at start-up, naming the flag: a
+// bad proxy URL or CA bundle would otherwise surface only as AKSNodeClasses
+// that are not Ready.
+func (o *Options) validateNodeNetworkSettings() []error {
 	var errs []error
 	for _, c := range []struct{ value, flag, env string }{
 		{o.ServiceCIDR, "--service-cidr", "SERVICE_CIDR"}, {o.PodCIDR, "--pod-cidr", "POD_CIDR"}, {o.VNetCIDR, "--vnet-cidr", "VNET_CIDR"},

@@ -168,10 +168,77 @@ func TestARMRateLimitScale(t *testing.T) {
 	}
 }
 
+// The node settings NAP has, each from its flag or its variable, with NAP's
+// defaults, and each bad value refused naming the flag and the variable.
+func TestNodeSettings(t *testing.T) {
+	o, err := parse(t, valid...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.LinuxAdminUsername != "azureuser" || o.SSHPublicKey != "" || o.DiskEncryptionSetID != "" || o.VMMemoryOverheadPercent != 0.075 || len(o.AdditionalTags) != 0 {
+		t.Errorf("defaults: %+v", o.NodeSettings)
+	}
+	if got, want := options.FormatRepairPolicies(o.RepairPolicies), "Ready=False:10m0s,Ready=Unknown:10m0s,kubernetes.azure.com/NodeHealthy=False:0s,PreemptionScheduled=True:0s"; got != want {
+		t.Errorf("default repair policies %s, want NAP's %s", got, want)
+	}
+
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHUBDJ0rQ1Tfu0cWUcpqx8VmA6ivPS2U0jqdkpTmPnXB ops@example"
+	const des = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/keys/providers/Microsoft.Compute/diskEncryptionSets/des1"
+	t.Setenv("ADDITIONAL_TAGS", "cost-center=1234,env=prod")
+	t.Setenv("SSH_PUBLIC_KEY", key)
+	t.Setenv("VM_MEMORY_OVERHEAD_PERCENT", "0.1")
+	o, err = parse(t, append(valid, "--linux-admin-username=ops", "--node-osdisk-diskencryptionset-id="+des,
+		"--repair-policies=Ready=False:5m,kubernetes.azure.com/NodeHealthy=False:1m")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.AdditionalTags["cost-center"] != "1234" || o.AdditionalTags["env"] != "prod" || o.SSHPublicKey != key || o.LinuxAdminUsername != "ops" ||
+		o.DiskEncryptionSetID != des || o.VMMemoryOverheadPercent != 0.1 {
+		t.Errorf("settings: %+v", o.NodeSettings)
+	}
+	if got := options.FormatRepairPolicies(o.RepairPolicies); got != "Ready=False:5m0s,kubernetes.azure.com/NodeHealthy=False:1m0s" {
+		t.Errorf("repair policies %s", got)
+	}
+
+	t.Setenv("ADDITIONAL_TAGS", "")
+	t.Setenv("SSH_PUBLIC_KEY", "")
+	t.Setenv("VM_MEMORY_OVERHEAD_PERCENT", "")
+	_, err = parse(t, append(valid,
+		"--additional-tags=bad/key=v,karpenter.sh_nodepool=x",
+		"--linux-admin-username=root",
+		"--ssh-public-key=not-a-key",
+		"--node-osdisk-diskencryptionset-id=/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v",
+		"--vm-memory-overhead-percent=7.5",
+		"--repair-policies=Ready=Maybe:1m,Ready",
+	)...)
+	if err == nil {
+		t.Fatal("bad node settings accepted")
+	}
+	for _, want := range []string{
+		`--additional-tags (ADDITIONAL_TAGS) tag name "bad/key" contains one of`,
+		`tag name "karpenter.sh_nodepool" is an ownership tag`,
+		`--linux-admin-username (LINUX_ADMIN_USERNAME) "root" is a name Azure reserves`,
+		"--ssh-public-key (SSH_PUBLIC_KEY) is not an SSH public key",
+		"--node-osdisk-diskencryptionset-id (NODE_OSDISK_DISKENCRYPTIONSET_ID)",
+		"--vm-memory-overhead-percent (VM_MEMORY_OVERHEAD_PERCENT) 7.5 must be a fraction",
+		`--repair-policies (REPAIR_POLICIES): "Ready=Maybe:1m": status "Maybe" must be True, False or Unknown`,
+		`"Ready" is not ConditionType=Status:Duration`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	for _, name := range []string{"ops.", "-x", strings.Repeat("a", 65)} {
+		if _, err := parse(t, append(valid, "--linux-admin-username="+name)...); err == nil || !strings.Contains(err.Error(), "--linux-admin-username") {
+			t.Errorf("admin user %q: %v", name, err)
+		}
+	}
+}
+
 // Nodes' proxy and trusted CAs: a proxy URL that does not parse, a CA
 // bundle that is not PEM, a CIDR that is not one are start-up errors that
 // name the flag and the value.
-func TestNodeSettings(t *testing.T) {
+func TestNodeProxyAndCAs(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.crt")
 	if err := os.WriteFile(notPEM, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o600); err != nil {

@@ -38,12 +38,23 @@ var (
 		Name:      "throttled_requests_total",
 		Help:      "Azure API requests answered 429 Too Many Requests, by operation.",
 	}, []string{"operation"})
-	rateLimitRemaining = opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
-		Namespace: metricsNamespace,
-		Subsystem: metricsSubsystem,
-		Name:      "ratelimit_remaining",
-		Help:      "Last x-ms-ratelimit-remaining-subscription-{reads,writes,deletes} value ARM returned.",
-	}, []string{"kind"})
+	// rateLimitRemaining is azkarpenter_azure_rate_limit_remaining, spelt as
+	// the client-side rate-limit metrics are; azkarpenter_azure_ratelimit_remaining
+	// is kept for one release (docs/metrics.md).
+	rateLimitRemaining = opmetrics.NewMultiGauge(
+		opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Subsystem: metricsSubsystem,
+			Name:      "rate_limit_remaining",
+			Help:      "Last x-ms-ratelimit-remaining-subscription-{reads,writes,deletes} value ARM returned, by kind.",
+		}, []string{"kind"}),
+		opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Subsystem: metricsSubsystem,
+			Name:      "ratelimit_remaining",
+			Help:      "Deprecated: use azkarpenter_azure_rate_limit_remaining; removed in the next release. Last x-ms-ratelimit-remaining-subscription-* value ARM returned.",
+		}, []string{"kind"}),
+	)
 )
 
 // requestMetrics records every attempt of every Azure request. It runs per

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 func TestCreateOnDemandEphemeral(t *testing.T) {
@@ -251,8 +253,7 @@ func TestCreateWindowsComputerName(t *testing.T) {
 func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 	t.Helper()
 	client := e.clients.Compute.NewVirtualMachineExtensionsClient()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "extension "+extName+" provisioned", func() bool {
 		ext, err := client.Get(e.ctx, rg, vmName, extName, nil)
 		if err != nil {
 			t.Fatalf("extension %s: %v", extName, err)
@@ -261,14 +262,11 @@ func waitExtension(t *testing.T, e *env, vmName, extName, extType string) {
 		if *p.Type != extType || p.ProtectedSettings != nil {
 			t.Fatalf("extension %s: type %s, protected settings returned: %v", extName, *p.Type, p.ProtectedSettings != nil)
 		}
-		if *p.ProvisioningState == "Succeeded" {
-			return
-		}
-		if *p.ProvisioningState == "Failed" || time.Now().After(deadline) {
+		if *p.ProvisioningState == "Failed" {
 			t.Fatalf("extension %s is %s", extName, *p.ProvisioningState)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return *p.ProvisioningState == "Succeeded"
+	})
 }
 
 var attemptRE = regexp.MustCompile(`(Standard_\w+) (\S+)/(spot|on-demand)`)
@@ -312,5 +310,83 @@ func TestCreateAttachesNodeIdentities(t *testing.T) {
 	_, err = e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
 	if err == nil || !strings.Contains(err.Error(), "InvalidIdentityValues") {
 		t.Errorf("a VM with an identity ARM refuses: %v", err)
+	}
+}
+
+// The cluster-wide node settings reach every VM: additional tags under the
+// class's (kept by an in-place tag update), the Linux administrator and its
+// SSH key, and the disk encryption set of the OS disk, which Azure (and
+// azuresim) refuse when it does not exist.
+func TestCreateWithNodeSettings(t *testing.T) {
+	e := newEnv(t, nil)
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHUBDJ0rQ1Tfu0cWUcpqx8VmA6ivPS2U0jqdkpTmPnXB ops@example"
+	des := "/subscriptions/" + sub + "/resourceGroups/keys/providers/Microsoft.Compute/diskEncryptionSets/des1"
+	e.opts.AdditionalTags = map[string]string{"cost-center": "1234", "team": "from-options"}
+	e.opts.AdminUsername = "ops"
+	e.opts.SSHPublicKey = key
+	e.opts.DiskEncryptionSetID = des
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	nc := nodeClass(nil)
+	create := func() (*instance.Instance, error) {
+		return e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	}
+
+	_, err := create()
+	if err == nil || !strings.Contains(err.Error(), "DiskEncryptionSet '"+des+"' was not found") {
+		t.Fatalf("a VM whose disk encryption set does not exist: %v", err)
+	}
+	poller, err := e.clients.Compute.NewDiskEncryptionSetsClient().BeginCreateOrUpdate(e.ctx, "keys", "des1", armcompute.DiskEncryptionSet{Location: to.Ptr(region)}, nil)
+	if err == nil {
+		_, err = poller.PollUntilDone(e.ctx, lroPoll)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := lo.MapValues(vm.Tags, func(v *string, _ string) string { return lo.FromPtr(v) })
+	if tags["cost-center"] != "1234" || tags["team"] != "platform" || tags[instance.TagCluster] != clusterName {
+		t.Errorf("VM tags %v: want the additional tags under the class's and the ownership tags", tags)
+	}
+	nic, err := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(inst.Name), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.FromPtr(nic.Tags["cost-center"]) != "1234" {
+		t.Errorf("NIC tags %v: want the additional tags", nic.Tags)
+	}
+	osp := vm.Properties.OSProfile
+	if lo.FromPtr(osp.AdminUsername) != "ops" || len(osp.LinuxConfiguration.SSH.PublicKeys) != 1 ||
+		lo.FromPtr(osp.LinuxConfiguration.SSH.PublicKeys[0].KeyData) != key || lo.FromPtr(osp.LinuxConfiguration.SSH.PublicKeys[0].Path) != "/home/ops/.ssh/authorized_keys" {
+		t.Errorf("OS profile: admin %q, keys %+v", lo.FromPtr(osp.AdminUsername), osp.LinuxConfiguration.SSH.PublicKeys)
+	}
+	md := vm.Properties.StorageProfile.OSDisk.ManagedDisk
+	if md == nil || md.DiskEncryptionSet == nil || lo.FromPtr(md.DiskEncryptionSet.ID) != des {
+		t.Errorf("OS disk %+v: want disk encryption set %s", md, des)
+	}
+
+	// An in-place tag update keeps the additional tags.
+	if err := e.provider.UpdateTags(e.ctx, inst.Name, map[string]string{"team": "data"}); err != nil {
+		t.Fatal(err)
+	}
+	vm, err = e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo.FromPtr(vm.Tags["cost-center"]) != "1234" || lo.FromPtr(vm.Tags["team"]) != "data" {
+		t.Errorf("after UpdateTags: %v", lo.MapValues(vm.Tags, func(v *string, _ string) string { return lo.FromPtr(v) }))
+	}
+
+	// A malformed ID fails ARM's linked-resource check.
+	e.opts.DiskEncryptionSetID = "des1"
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	if _, err := create(); err == nil || !strings.Contains(err.Error(), "LinkedInvalidPropertyId") {
+		t.Errorf("a disk encryption set that is not a resource ID: %v", err)
 	}
 }

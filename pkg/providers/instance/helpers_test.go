@@ -29,6 +29,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 const (
@@ -158,7 +159,7 @@ func (e *env) network(prefix string) {
 		Properties: &armnetwork.VirtualNetworkPropertiesFormat{AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.0.0.0/8")}}},
 	}, nil)
 	if err == nil {
-		_, err = vp.PollUntilDone(e.ctx, poll)
+		_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -167,14 +168,14 @@ func (e *env) network(prefix string) {
 		Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr(prefix)},
 	}, nil)
 	if err == nil {
-		_, err = sp.PollUntilDone(e.ctx, poll)
+		_, err = sp.PollUntilDone(e.ctx, lroPoll)
 	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
 }
 
-var poll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
+var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 2 * time.Millisecond}
 
 func nodeClass(edit func(*v1beta1.AKSNodeClass)) *v1beta1.AKSNodeClass {
 	nc := &v1beta1.AKSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
@@ -231,22 +232,10 @@ func (e *env) instanceTypes(nc *v1beta1.AKSNodeClass) []*cloudprovider.InstanceT
 
 func (e *env) state() azuresim.State { return e.sim.Snapshot() }
 
-// eventually polls cond for up to 5s.
-func (e *env) eventually(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // expectNoLeaks checks that every NIC is attached to a VM and no VM failed.
 func (e *env) expectNoLeaks() {
 	e.t.Helper()
-	e.eventually("no leaked NIC or failed VM", func() bool {
+	poll.Until(e.t, 5*time.Second, "no leaked NIC or failed VM", func() bool {
 		st := e.state()
 		for _, n := range st.NICs {
 			if n.VM == "" {
@@ -292,7 +281,7 @@ func (e *env) foreignVM(name string, tags map[string]*string) error {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	nic, err := np.PollUntilDone(e.ctx, poll)
+	nic, err := np.PollUntilDone(e.ctx, lroPoll)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -308,6 +297,6 @@ func (e *env) foreignVM(name string, tags map[string]*string) error {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, err = vp.PollUntilDone(e.ctx, poll)
+	_, err = vp.PollUntilDone(e.ctx, lroPoll)
 	return err
 }

@@ -3,6 +3,7 @@ package instance_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
 // crashAfterPut cancels the create's context as soon as ARM accepted the VM
@@ -72,7 +74,7 @@ func TestLifecycle(t *testing.T) {
 		if err := e.foreignVM(instance.VMName(claim.Name), map[string]*string{instance.TagCluster: to.Ptr(clusterName)}); err == nil {
 			t.Fatal("injected allocation failure did not fire")
 		}
-		e.eventually("VM failed", func() bool { st := e.state(); return len(st.VMs) == 1 && st.VMs[0].ProvisioningState == "Failed" })
+		poll.Until(e.t, 5*time.Second, "VM failed", func() bool { st := e.state(); return len(st.VMs) == 1 && st.VMs[0].ProvisioningState == "Failed" })
 		inst, err := e.provider.Create(e.ctx, nc, claim, its)
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +117,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal("VM never went away")
 			}
 		}
-		e.eventually("VM and NIC gone", func() bool { st := e.state(); return len(st.VMs) == 0 && len(st.NICs) == 0 })
+		poll.Until(e.t, 5*time.Second, "VM and NIC gone", func() bool { st := e.state(); return len(st.VMs) == 0 && len(st.NICs) == 0 })
 		if st := e.sim.Stats(); st.Operations[azuresim.OpDeleteVM].Requests != 1 {
 			t.Errorf("%d VM DELETEs for one deletion", st.Operations[azuresim.OpDeleteVM].Requests)
 		}
@@ -161,7 +163,7 @@ func TestLifecycle(t *testing.T) {
 			}}},
 		}, nil)
 		if err == nil {
-			_, err = np.PollUntilDone(e.ctx, poll)
+			_, err = np.PollUntilDone(e.ctx, lroPoll)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +189,7 @@ func TestLifecycle(t *testing.T) {
 		if err := e.provider.DeleteNIC(e.ctx, "aks-orphan"); err != nil {
 			t.Fatal(err)
 		}
-		e.eventually("orphan NIC gone", func() bool { return len(e.state().NICs) == 5 }) // 3 ours + 2 foreign
+		poll.Until(e.t, 5*time.Second, "orphan NIC gone", func() bool { return len(e.state().NICs) == 5 }) // 3 ours + 2 foreign
 		if err := e.provider.DeleteNIC(e.ctx, "aks-orphan"); !instance.IsNotFound(err) {
 			t.Fatalf("DeleteNIC of a missing NIC = %v", err)
 		}

@@ -93,6 +93,9 @@ func (o Options) withDefaults() Options {
 	if o.DeleteWait == 0 {
 		o.DeleteWait = DefaultDeleteWait
 	}
+	if o.AdminUsername == "" {
+		o.AdminUsername = AdminUsername
+	}
 	return o
 }
 
@@ -552,11 +555,11 @@ func firstN(xs []string, n int) []string {
 	return xs
 }
 
-// tags are the tags of every resource of the VM: the NodeClass's tags and
-// the ownership tags (which win).
+// tags are the tags of every resource of the VM: the additional tags, the
+// NodeClass's tags over them, and the ownership tags (which win).
 func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim) map[string]*string {
 	tags := map[string]*string{}
-	for k, v := range nc.Spec.Tags {
+	for k, v := range lo.Assign(p.opts.AdditionalTags, nc.Spec.Tags) {
 		tags[k] = to.Ptr(v)
 	}
 	tags[TagCluster] = to.Ptr(p.opts.ClusterName)
@@ -658,9 +661,20 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 		}
 	}
 
+	if p.opts.DiskEncryptionSetID != "" {
+		// Customer-managed keys, as NAP sets them.
+		osDisk.ManagedDisk.DiskEncryptionSet = &armcompute.DiskEncryptionSetParameters{ID: to.Ptr(p.opts.DiskEncryptionSetID)}
+	}
+
+	// --linux-admin-username names Linux nodes' administrator; Windows
+	// nodes keep AKS's.
+	admin := p.opts.AdminUsername
+	if nc.IsWindows() {
+		admin = AdminUsername
+	}
 	osProfile := &armcompute.OSProfile{
 		ComputerName:  to.Ptr(spec.ComputerName),
-		AdminUsername: to.Ptr(AdminUsername),
+		AdminUsername: to.Ptr(admin),
 		CustomData:    to.Ptr(spec.Artifact.CustomData),
 	}
 	if nc.IsWindows() {
@@ -682,7 +696,7 @@ func (p *DefaultProvider) vmBody(nc *v1beta1.AKSNodeClass, s *sku.SKU, spec *lau
 			DisablePasswordAuthentication: to.Ptr(true),
 			ProvisionVMAgent:              to.Ptr(true),
 			SSH: &armcompute.SSHConfiguration{PublicKeys: []*armcompute.SSHPublicKey{{
-				Path:    to.Ptr("/home/" + AdminUsername + "/.ssh/authorized_keys"),
+				Path:    to.Ptr("/home/" + admin + "/.ssh/authorized_keys"),
 				KeyData: to.Ptr(key),
 			}}},
 		}

@@ -18,8 +18,8 @@ func isOwnershipTag(key string) bool {
 	return strings.HasPrefix(key, "karpenter.azure.com_") || strings.HasPrefix(key, "karpenter.sh_")
 }
 
-// UpdateTags makes the tags of a VM and its NIC the AKSNodeClass's tags plus
-// the ownership tags the VM already has, without touching anything else:
+// UpdateTags makes the tags of a VM and its NIC the additional tags, the
+// AKSNodeClass's tags over them, plus the ownership tags the VM already has, without touching anything else:
 // tags are applied in place, not by replacing nodes. Tags nobody asked for
 // any more (and tags others added) go. A missing VM is an error for which
 // IsNotFound is true.
@@ -32,7 +32,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		return fmt.Errorf("reading VM %s: %w", name, err)
 	}
 	want := map[string]*string{}
-	for k, v := range userTags {
+	for k, v := range lo.Assign(p.opts.AdditionalTags, userTags) {
 		want[k] = to.Ptr(v)
 	}
 	for k, v := range got.Tags {
@@ -48,7 +48,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		if _, err := poller.PollUntilDone(ctx, p.pollOptions()); err != nil {
 			return fmt.Errorf("updating the tags of VM %s: %w", name, err)
 		}
-		tagUpdatesTotal.Inc(map[string]string{"resource": "vm"})
+		tagWritesTotal.Inc(map[string]string{"resource": "vm"})
 	}
 	nic, err := p.nics.Get(ctx, p.opts.ResourceGroup, NICName(name), nil)
 	if err != nil {
@@ -61,7 +61,7 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 		if _, err := p.nics.UpdateTags(ctx, p.opts.ResourceGroup, NICName(name), armnetwork.TagsObject{Tags: want}, nil); err != nil {
 			return fmt.Errorf("updating the tags of NIC %s: %w", NICName(name), err)
 		}
-		tagUpdatesTotal.Inc(map[string]string{"resource": "nic"})
+		tagWritesTotal.Inc(map[string]string{"resource": "nic"})
 	}
 	return nil
 }

@@ -200,6 +200,15 @@ type Options struct {
 	// NodeIdentities are the resource IDs of user-assigned managed
 	// identities attached to every VM (AKS's kubelet identity).
 	NodeIdentities []string
+	// AdditionalTags go on every VM and NIC, under the AKSNodeClass's tags
+	// (--additional-tags).
+	AdditionalTags map[string]string
+	// AdminUsername is the administrator of Linux VMs (default
+	// AdminUsername, --linux-admin-username).
+	AdminUsername string
+	// DiskEncryptionSetID encrypts managed OS disks with customer-managed
+	// keys (--node-osdisk-diskencryptionset-id).
+	DiskEncryptionSetID string
 }
 
 // VirtualMachinesAPI is the subset of *armcompute.VirtualMachinesClient the

@@ -401,7 +401,9 @@ func TestEachInputChangesItsField(t *testing.T) {
 			"kubelet_config.kubelet_flags.--cluster-dns")},
 		{name: "network security group and route table", using: func() *testutil.StaticClusterInputs {
 			in := clusterInputs()
-			in.Set(func(i *cluster.Inputs) { i.SecurityGroupName, i.RouteTableName = "aks-agentpool-87654321-nsg", "aks-agentpool-87654321-routetable" }, nil)
+			in.Set(func(i *cluster.Inputs) {
+				i.SecurityGroupName, i.RouteTableName = "aks-agentpool-87654321-nsg", "aks-agentpool-87654321-routetable"
+			}, nil)
 			return in
 		}(), want: []string{"cluster_config.cluster_network_config.security_group_name", "cluster_config.cluster_network_config.route_table"}},
 		{name: "HTTP proxy", using: func() *testutil.StaticClusterInputs {
@@ -434,7 +436,9 @@ func TestEachInputChangesItsField(t *testing.T) {
 // Pod sandboxing boots AKS's Kata image and tells its containerd so, and
 // changes nothing else of an Azure Linux node.
 func TestKata(t *testing.T) {
-	azureLinux := func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) { nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux) }
+	azureLinux := func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux)
+	}
 	kata := func(nc *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
 		azureLinux(nc, c)
 		nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)

@@ -16,7 +16,11 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// Lifetimes of unavailability by cause (see docs/azure.md and AZURE-FACTS).
+// Lifetimes of unavailability by cause, as AKS node auto-provisioning keeps
+// them (Azure/karpenter-provider-azure: pkg/cache and the TTLs of its launch
+// error handling). Azure documents the error codes in
+// learn.microsoft.com/troubleshoot/azure/virtual-machines/allocation-failure
+// and learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-resource-quota.
 const (
 	// DefaultTTL covers failures with no better-known lifetime.
 	DefaultTTL = 3 * time.Minute

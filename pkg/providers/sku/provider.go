@@ -22,10 +22,18 @@ import (
 const RefreshPeriod = 12 * time.Hour
 
 var (
-	skusGauge = opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
-		Namespace: "azkarpenter", Subsystem: "sku", Name: "count",
-		Help: "VM sizes in the catalog by state: available to the subscription or excluded (restricted).",
-	}, []string{"state"})
+	// skusGauge is azkarpenter_sku_sizes; azkarpenter_sku_count, a gauge
+	// whose name promised a counter, is kept for one release (docs/metrics.md).
+	skusGauge = opmetrics.NewMultiGauge(
+		opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
+			Namespace: "azkarpenter", Subsystem: "sku", Name: "sizes",
+			Help: "VM sizes in the catalog by state: available to the subscription or excluded (restricted).",
+		}, []string{"state"}),
+		opmetrics.NewPrometheusGauge(crmetrics.Registry, prometheus.GaugeOpts{
+			Namespace: "azkarpenter", Subsystem: "sku", Name: "count",
+			Help: "Deprecated: use azkarpenter_sku_sizes; removed in the next release. VM sizes in the catalog by state.",
+		}, []string{"state"}),
+	)
 	refreshErrors = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
 		Namespace: "azkarpenter", Subsystem: "sku", Name: "refresh_errors_total",
 		Help: "Failed listings of the Resource SKUs API.",

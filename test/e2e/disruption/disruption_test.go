@@ -23,15 +23,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
-// antiAffine is a Deployment whose pods each need a node of their own.
-func antiAffine(ns, name, pool string, replicas int32, cpu, memory string) client.Object {
-	d := framework.Deployment(ns, name, pool, replicas, cpu, memory)
-	d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-	}}}}
-	return d
-}
-
 func poolNodes(ctx context.Context, pool string) []corev1.Node {
 	GinkgoHelper()
 	nodes, _, err := framework.PoolNodes(ctx, env.Client, pool)
@@ -134,7 +125,7 @@ var _ = Describe("drift", func() {
 		np := framework.NodePool(pool, "drift")
 		np.Spec.Disruption.Budgets = []karpv1.Budget{{Nodes: "33%"}}
 		np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty
-		env.Run(ctx, ns, nodes, nc, np, antiAffine(ns, "app", pool, int32(nodes), "500m", "512Mi"))
+		env.Run(ctx, ns, nodes, nc, np, framework.AntiAffineDeployment(ns, "app", pool, int32(nodes), "500m", "512Mi"))
 		_, claims, err := framework.PoolNodes(ctx, env.Client, pool)
 		Expect(err).NotTo(HaveOccurred())
 		original := lo.Map(claims, func(c karpv1.NodeClaim, _ int) string { return c.Name })
@@ -274,7 +265,7 @@ var _ = Describe("lifecycle", func() {
 		ns, pool := "limits", "limits"
 		np := framework.NodePool(pool, "default")
 		np.Spec.Limits = karpv1.Limits{corev1.ResourceCPU: resource.MustParse("8")}
-		env.Run(ctx, ns, 0, np, antiAffine(ns, "app", pool, 6, "1", "1Gi"))
+		env.Run(ctx, ns, 0, np, framework.AntiAffineDeployment(ns, "app", pool, 6, "1", "1Gi"))
 		Expect(env.Eventually(ctx, 3*time.Minute, "the pool at its limit", func(ctx context.Context) (bool, error) {
 			running, _, err := framework.PodsRunning(ctx, env.Client, ns)
 			return running >= 2, err

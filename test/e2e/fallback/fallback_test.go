@@ -13,7 +13,6 @@ import (
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
@@ -145,10 +144,7 @@ var _ = Describe("fallbacks", func() {
 		ns, pool := "subnet", "subnet"
 		nc := framework.NodeClass("subnet")
 		nc.Spec.VNETSubnetID = created.ID
-		apart := framework.Deployment(ns, "apart", pool, 3, "500m", "512Mi")
-		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
-		}}}}
+		apart := framework.AntiAffineDeployment(ns, "apart", pool, 3, "500m", "512Mi")
 		env.Run(ctx, ns, 0, nc, framework.NodePool(pool, "subnet"), apart)
 
 		Expect(env.Eventually(ctx, 3*time.Minute, "AKSNodeClass subnet not Ready with reason SubnetFull", func(ctx context.Context) (bool, error) {
@@ -159,28 +155,16 @@ var _ = Describe("fallbacks", func() {
 			cond := got.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
 			return cond != nil && cond.IsFalse() && cond.Reason == "SubnetFull", nil
 		})).To(Succeed())
-		seen := sets.New[string]()
-		names := func(ctx context.Context) (sets.Set[string], error) {
+		// Let what was in flight settle (every NodeClaim launched; those
+		// Azure refused deleted), then watch for NodeClaims created over a
+		// minute: none.
+		Expect(env.Eventually(ctx, time.Minute, "every NodeClaim of the pool launched or gone", func(ctx context.Context) (bool, error) {
 			_, claims, err := framework.PoolNodes(ctx, env.Client, pool)
-			return sets.New(lo.Map(claims, func(c karpv1.NodeClaim, _ int) string { return c.Name })...), err
-		}
-		// Let what was in flight settle, then count NodeClaims created
-		// over a minute: none.
-		time.Sleep(15 * time.Second)
-		before, err := names(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		seen.Insert(before.UnsortedList()...)
-		Expect(env.Consistently(ctx, time.Minute, "no NodeClaim is created while the subnet is full", func(ctx context.Context) (bool, error) {
-			now, err := names(ctx)
-			if err != nil {
-				return false, err
-			}
-			if fresh := now.Difference(seen); fresh.Len() > 0 {
-				GinkgoWriter.Printf("new NodeClaims while the subnet is full: %v\n", sets.List(fresh))
-				return false, nil
-			}
-			return true, nil
+			return err == nil && lo.EveryBy(claims, func(c karpv1.NodeClaim) bool {
+				return c.DeletionTimestamp.IsZero() && c.StatusConditions().Get(karpv1.ConditionTypeLaunched).IsTrue()
+			}), err
 		})).To(Succeed())
+		Expect(env.ConsistentlyNoNewNodeClaims(ctx, time.Minute, pool)).To(Succeed(), "no NodeClaim is created while the subnet is full")
 		running, total, err := framework.PodsRunning(ctx, env.Client, ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(running).To(BeNumerically("<", total), "pods wait for addresses")

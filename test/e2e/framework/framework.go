@@ -268,7 +268,7 @@ func (e *Environment) Dump(ctx context.Context, w io.Writer) {
 	}
 	for _, comp := range e.Cluster.Components() {
 		if comp.Name == "controller" || comp.Name == "azuresim" {
-			fmt.Fprintf(w, "---- last lines of %s ----\n%s\n", comp.LogPath, tail(comp.LogPath, 40))
+			fmt.Fprintf(w, "---- last lines of %s ----\n%s\n", comp.LogPath, localcluster.Tail(comp.LogPath, 40))
 		}
 	}
 }
@@ -278,18 +278,6 @@ func (e *Environment) monitorViolations() []fleetcheck.Violation {
 		return nil
 	}
 	return e.Monitor.Violations()
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Eventually polls cond every interval until it returns true, the

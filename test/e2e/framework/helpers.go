@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
@@ -128,6 +129,30 @@ func (e *Environment) Consistently(ctx context.Context, d time.Duration, what st
 		}
 	}
 	return nil
+}
+
+// ConsistentlyNoNewNodeClaims checks every second for d that the NodePool
+// makes no NodeClaim beyond those it has when the check starts, naming any
+// that appears.
+func (e *Environment) ConsistentlyNoNewNodeClaims(ctx context.Context, d time.Duration, nodePool string) error {
+	names := func(ctx context.Context) (sets.Set[string], error) {
+		_, claims, err := PoolNodes(ctx, e.Client, nodePool)
+		return sets.New(lo.Map(claims, func(c karpv1.NodeClaim, _ int) string { return c.Name })...), err
+	}
+	before, err := names(ctx)
+	if err != nil {
+		return err
+	}
+	return e.Consistently(ctx, d, "NodePool "+nodePool+" makes no new NodeClaim", func(ctx context.Context) (bool, error) {
+		now, err := names(ctx)
+		if err != nil {
+			return false, err
+		}
+		if fresh := now.Difference(before); fresh.Len() > 0 {
+			return false, fmt.Errorf("new NodeClaims of NodePool %s: %v", nodePool, sets.List(fresh))
+		}
+		return true, nil
+	})
 }
 
 // Cleanup deletes the objects and waits until their NodePools have no

@@ -77,6 +77,16 @@ func Deployment(namespace, name, nodePool string, replicas int32, cpu, memory st
 	}
 }
 
+// AntiAffineDeployment is a Deployment whose pods each need a node of their
+// own (required anti-affinity on the hostname).
+func AntiAffineDeployment(namespace, name, nodePool string, replicas int32, cpu, memory string) *appsv1.Deployment {
+	d := Deployment(namespace, name, nodePool, replicas, cpu, memory)
+	d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+	}}}}
+	return d
+}
+
 // PodsRunning reports whether every pod in the namespace is Running, and
 // how many there are.
 func PodsRunning(ctx context.Context, c client.Client, namespace string) (running, total int, err error) {

@@ -5,8 +5,10 @@
 // a TokenRequest token in a kubeconfig, bound by nothing but the chart's
 // RBAC, with the environment of the chart's Deployment. It provisions a
 // node and deletes it, which proves the RBAC sufficient (and the log holds
-// no "forbidden"); reading Secrets outside what it needs or writing RBAC is
-// refused, which proves it narrow. Then helm upgrade rolls the Deployment
+// no "forbidden", though a pending pod's affinity needs namespaces listed);
+// reading Secrets outside what it needs, writing RBAC or namespaces is
+// refused, which proves it narrow. Users bound to the built-in admin role
+// may manage NodePools through the chart's aggregate role. Then helm upgrade rolls the Deployment
 // and helm uninstall leaves the CRDs and their objects.
 package helm
 
@@ -39,9 +41,11 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
@@ -169,7 +173,16 @@ var forbidden = regexp.MustCompile(`(?i)forbidden`)
 
 var _ = Describe("The chart", Ordered, Label("fast"), func() {
 	It("installs the CRD chart and the controller chart into the local kube-apiserver", func(ctx SpecContext) {
-		_, err := helm(ctx, "install", release+"-crd", "charts/azkarpenter-crd", "--namespace", namespace, "--create-namespace", "--wait")
+		// The CRDs exist already, without Helm's ownership metadata, as AKS
+		// node auto-provisioning leaves them: the pinned helm refuses to
+		// adopt them, and --take-ownership (helm 3.17+) adopts them
+		// (docs/install.md, migrating from NAP).
+		_, err := envtest.InstallCRDs(env.Cluster.Config, envtest.CRDInstallOptions{CRDs: crds.All(), MaxTime: time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		out, err := helm(ctx, "install", release+"-crd", "charts/azkarpenter-crd", "--namespace", namespace, "--create-namespace", "--wait")
+		Expect(err).To(HaveOccurred(), "helm adopted CRDs it did not create")
+		Expect(out).To(ContainSubstring("invalid ownership metadata"))
+		_, err = helm(ctx, "install", release+"-crd", "charts/azkarpenter-crd", "--namespace", namespace, "--create-namespace", "--wait", "--take-ownership")
 		Expect(err).NotTo(HaveOccurred())
 		for _, name := range []string{"nodepools.karpenter.sh", "nodeclaims.karpenter.sh", "aksnodeclasses.karpenter.azure.com"} {
 			var crd apiextensionsv1.CustomResourceDefinition
@@ -216,6 +229,15 @@ var _ = Describe("The chart", Ordered, Label("fast"), func() {
 		Expect(env.Client.Create(ctx, pool)).To(Succeed())
 		Expect(framework.Namespace(ctx, env.Client, "workload")).To(Succeed())
 		deploy := framework.Deployment("workload", "inflate", "helm", 1, "1", "1Gi")
+		// An affinity term with a namespaceSelector: core lists namespaces
+		// to evaluate it, which the chart's ClusterRole must allow.
+		deploy.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "not-on-the-same-node"}},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "workload"}},
+				TopologyKey:       corev1.LabelHostname,
+			}},
+		}}
 		Expect(env.Client.Create(ctx, deploy)).To(Succeed())
 		Expect(env.WaitPodsRunning(ctx, "workload", 1, 2*time.Minute)).To(Succeed())
 		fmt.Fprintf(GinkgoWriter, "provisioned in %s\n", time.Since(start).Round(time.Second))
@@ -292,6 +314,20 @@ var _ = Describe("The chart", Ordered, Label("fast"), func() {
 			{"delete a namespace", func() error {
 				return sa.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "workload"}})
 			}},
+			{"create a namespace (it may only read them)", func() error {
+				return sa.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "intruder"}})
+			}},
+			{"label a namespace", func() error {
+				var n corev1.Namespace
+				if err := sa.Get(ctx, client.ObjectKey{Name: "workload"}, &n); err != nil {
+					return err
+				}
+				n.Labels["intruder"] = "true"
+				return sa.Update(ctx, &n)
+			}},
+			{"create NodePools (that is for admins)", func() error {
+				return sa.Create(ctx, framework.NodePool("intruder", "default"))
+			}},
 			{"take over another Lease in its namespace", func() error {
 				l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "other"}}
 				if err := env.Client.Create(ctx, l); err != nil {
@@ -306,6 +342,33 @@ var _ = Describe("The chart", Ordered, Label("fast"), func() {
 			err := c.do()
 			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the ServiceAccount may %s (error %v)", c.what, err)
 		}
+	})
+
+	It("lets users bound to the built-in admin role manage NodePools and AKSNodeClasses, through the aggregate role", func(ctx SpecContext) {
+		Expect(env.Client.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "platform-admins"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "alice"}},
+		})).To(Succeed())
+		as := func(user string) client.Client {
+			cfg := rest.CopyConfig(env.Cluster.Config)
+			cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+			c, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme()})
+			Expect(err).NotTo(HaveOccurred())
+			return c
+		}
+		alice, bob := as("alice"), as("bob")
+		// kube-controller-manager's aggregation controller folds the
+		// chart's role into admin.
+		Expect(env.Eventually(ctx, time.Minute, "admin to grant NodePools", func(ctx context.Context) (bool, error) {
+			err := alice.Create(ctx, framework.NodePool("by-alice", "default"))
+			return err == nil, client.IgnoreNotFound(ignoreForbidden(err))
+		})).To(Succeed())
+		Expect(alice.Create(ctx, framework.NodeClass("by-alice"))).To(Succeed())
+		Expect(alice.Delete(ctx, &karpv1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "by-alice"}})).To(Succeed())
+		Expect(alice.Delete(ctx, &v1beta1.AKSNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "by-alice"}})).To(Succeed())
+		err := bob.Create(ctx, framework.NodePool("by-bob", "default"))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a user bound to nothing created a NodePool: %v", err)
 	})
 
 	It("rolls the Deployment on helm upgrade with changed values", func(ctx SpecContext) {
@@ -341,6 +404,7 @@ var _ = Describe("The chart", Ordered, Label("fast"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: fullname}, &appsv1.Deployment{}))).To(BeTrue())
 		Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: fullname}, &rbacv1.ClusterRole{}))).To(BeTrue())
+		Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: fullname + "-admin"}, &rbacv1.ClusterRole{}))).To(BeTrue())
 		// The CRD chart's CRDs carry helm.sh/resource-policy: keep.
 		_, err = helm(ctx, "uninstall", release+"-crd", "--namespace", namespace, "--wait")
 		Expect(err).NotTo(HaveOccurred())
@@ -353,6 +417,13 @@ var _ = Describe("The chart", Ordered, Label("fast"), func() {
 		Expect(env.Client.Get(ctx, client.ObjectKey{Name: "default"}, &v1beta1.AKSNodeClass{})).To(Succeed())
 	})
 })
+
+func ignoreForbidden(err error) error {
+	if apierrors.IsForbidden(err) {
+		return nil
+	}
+	return err
+}
 
 func writeKubeconfig(cfg *rest.Config) string {
 	ca := cfg.CAData

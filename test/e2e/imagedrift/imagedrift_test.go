@@ -100,15 +100,16 @@ var _ = Describe("a newer node image in the gallery", func() {
 		Expect(newVersion).NotTo(Equal(oldVersion))
 		Expect(env.Sim.AddError(ctx, azuresim.ErrorRule{Operation: azuresim.OpListGalleryImageVersions, Code: "AuthorizationFailed", Status: 403})).To(Succeed())
 		Expect(env.Sim.PublishImageVersion(ctx, gallery, definition, newVersion, azuresim.ImageVersionSpec{})).To(Succeed())
-		outage := time.Now()
-		for time.Since(outage) < 4*imageRefresh {
+		Expect(env.Consistently(ctx, 4*imageRefresh, "no NodeClaim drifts or is disrupted while the gallery cannot be read", func(ctx context.Context) (bool, error) {
 			f, err := fleet(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(f.drifted).To(BeZero(), "NodeClaims drifted while the gallery could not be read")
-			Expect(f.disrupting).To(BeZero())
-			Expect(f.images).To(ConsistOf(oldImage))
-			time.Sleep(time.Second)
-		}
+			if err != nil {
+				return false, err
+			}
+			if f.drifted > 0 || f.disrupting > 0 || !slices.Equal(f.images, []string{oldImage}) {
+				return false, fmt.Errorf("%d drifted, %d disrupting, images %v", f.drifted, f.disrupting, f.images)
+			}
+			return true, nil
+		})).To(Succeed())
 		stats, err := env.Sim.Stats(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(stats.Operations[azuresim.OpListGalleryImageVersions].StatusCodes).To(HaveKey("403"), "the controller kept listing during the outage")

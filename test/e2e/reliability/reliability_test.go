@@ -17,7 +17,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
@@ -27,15 +26,6 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
-
-// antiAffine is a Deployment whose pods each need a node of their own.
-func antiAffine(ns, name, pool string, replicas int32, cpu, memory string) client.Object {
-	d := framework.Deployment(ns, name, pool, replicas, cpu, memory)
-	d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-	}}}}
-	return d
-}
 
 // vmWatch samples azuresim until stopped and remembers the most live VMs
 // it ever saw for one NodeClaim.
@@ -203,7 +193,7 @@ var _ = Describe("faults", func() {
 			Expect(env.Sim.ResetStats(ctx)).To(Succeed())
 			env.Fault(ctx, tc.edit)
 			ns := "faults-" + lo.Ternary(tc.name == "a 429 storm", "429", "5xx")
-			env.Run(ctx, ns, 12, framework.NodePool(ns, "default"), antiAffine(ns, "app", ns, 12, "500m", "512Mi"))
+			env.Run(ctx, ns, 12, framework.NodePool(ns, "default"), framework.AntiAffineDeployment(ns, "app", ns, 12, "500m", "512Mi"))
 			noLeaks(ctx, ns, 3*time.Minute)
 			st, err := env.Sim.Stats(ctx)
 			Expect(err).NotTo(HaveOccurred())
@@ -219,7 +209,7 @@ var _ = Describe("crash safety", func() {
 		np.Spec.Disruption.ConsolidationPolicy = karpv1.ConsolidationPolicyWhenEmpty
 		np.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("10m")
 		watch := watchVMs(ctx)
-		env.Run(ctx, ns, 0, np, antiAffine(ns, "app", pool, 50, "500m", "512Mi"))
+		env.Run(ctx, ns, 0, np, framework.AntiAffineDeployment(ns, "app", pool, 50, "500m", "512Mi"))
 		rng := rand.New(rand.NewPCG(uint64(GinkgoRandomSeed()), 12))
 		for i := range 5 {
 			wait := time.Duration(1000+rng.IntN(6000)) * time.Millisecond

@@ -90,10 +90,7 @@ var _ = Describe("scheduling", func() {
 			MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}},
 		}}
-		apart := framework.Deployment(ns, "apart", pool, 3, "250m", "256Mi")
-		apart.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "apart"}},
-		}}}}
+		apart := framework.AntiAffineDeployment(ns, "apart", pool, 3, "250m", "256Mi")
 		env.Run(ctx, ns, 9, framework.NodePool(pool, "default"), spread, apart)
 
 		zonesOf := func(app string) (zones, nodes, vmZones []string) {
@@ -148,17 +145,16 @@ var _ = Describe("scheduling", func() {
 		system := framework.NodePool("system", "default")
 		system.Spec.Template.Labels[v1beta1.AKSLabelMode] = "system"
 		system.Spec.Template.Spec.Taints = []corev1.Taint{framework.Taint("CriticalAddonsOnly", "true")}
+		// A user pool, as AKS makes one: its nodes are labelled mode=user, so
+		// a pod that selects mode=system never fits it, whichever NodePool
+		// core tries first and whatever node is in flight.
 		user := framework.NodePool("user", "default")
+		user.Spec.Template.Labels[v1beta1.AKSLabelMode] = "user"
 		critical := withSelector(framework.Pod(ns, "coredns", "", "500m", "512Mi"), map[string]string{v1beta1.AKSLabelMode: "system"})
 		critical.Spec.Tolerations = []corev1.Toleration{{Key: "CriticalAddonsOnly", Operator: corev1.TolerationOpExists}}
 		regular := framework.Deployment(ns, "app", "", 4, "500m", "512Mi")
 		regular.Spec.Template.Spec.NodeSelector = nil
-		// The critical pod alone first: core tries NodePools by weight, then
-		// name, so it gets a node of the system pool; pods created with it
-		// could share the in-flight user node, which the user pool allows.
-		env.Run(ctx, ns, 1, system, user, critical)
-		Expect(env.Client.Create(ctx, regular)).To(Succeed())
-		Expect(env.WaitPodsRunning(ctx, ns, 5, 4*time.Minute)).To(Succeed())
+		env.Run(ctx, ns, 5, system, user, critical, regular)
 
 		node, _ := env.NodeAndVM(ctx, ns, "coredns")
 		Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, "system"))
@@ -168,6 +164,7 @@ var _ = Describe("scheduling", func() {
 		for _, p := range pods {
 			n, vm := env.NodeAndVM(ctx, ns, p.Name)
 			Expect(n.Labels).NotTo(HaveKeyWithValue(karpv1.NodePoolLabelKey, "system"), "pod %s without the toleration landed on the system pool", p.Name)
+			Expect(n.Labels).To(HaveKeyWithValue(v1beta1.AKSLabelMode, "user"))
 			Expect(vm.Tags).To(HaveKeyWithValue(framework.TagNodePool, "user"))
 		}
 	})

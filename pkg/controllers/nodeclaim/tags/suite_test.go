@@ -11,49 +11,34 @@ import (
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
-	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclaim/tags"
-	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
-	ctx       context.Context
-	env       *coretest.Environment
-	providers *operator.Providers
+	ctx context.Context
+	env *environment.Environment
 )
 
 func TestTags(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "In-place tag updates")
+	environment.RunSuite(t, "In-place tag updates")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
-	_, cfg := testutil.StartAzureSim(GinkgoT(), nil)
-	Expect(testutil.CreateSubnet(ctx, cfg)).To(Succeed())
-	var err error
-	providers, err = operator.NewProviders(ctx, testutil.Options(cfg), env.Client, testutil.ClusterInputs(), clock.RealClock{})
-	Expect(err).NotTo(HaveOccurred())
+	env = environment.New(ctx)
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = BeforeEach(func() { env.Reset(ctx) })
+
+var _ = AfterSuite(func() { env.Stop() })
 
 var _ = Describe("in-place tag updates", func() {
 	It("applies changed AKSNodeClass tags to running VMs and NICs without replacing them", func() {
@@ -67,20 +52,20 @@ var _ = Describe("in-place tag updates", func() {
 			},
 		}
 		Expect(env.Client.Create(ctx, claim)).To(Succeed())
-		its, err := providers.InstanceTypes.List(ctx, nc)
+		its, err := env.Providers.InstanceTypes.List(ctx, nc)
 		Expect(err).NotTo(HaveOccurred())
-		inst, err := providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *cloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
+		inst, err := env.Providers.Instances.Create(ctx, nc, claim, lo.Filter(its, func(it *cloudprovider.InstanceType, _ int) bool { return it.Name == "Standard_D2s_v5" }))
 		Expect(err).NotTo(HaveOccurred())
 		claim.Status.ProviderID = inst.ProviderID
 		Expect(env.Client.Status().Update(ctx, claim)).To(Succeed())
 		claim.Annotations = map[string]string{v1beta1.AnnotationInPlaceUpdateHash: nc.InPlaceUpdateHash()}
 		Expect(env.Client.Update(ctx, claim)).To(Succeed())
 
-		controller := tags.NewController(env.Client, providers.Instances)
+		controller := tags.NewController(env.Client, env.Providers.Instances)
 		vmTags := func() (map[string]*string, map[string]*string) {
-			vm, err := providers.Clients.Compute.NewVirtualMachinesClient().Get(ctx, testutil.ResourceGroup, inst.Name, nil)
+			vm, err := env.Providers.Clients.Compute.NewVirtualMachinesClient().Get(ctx, testutil.ResourceGroup, inst.Name, nil)
 			Expect(err).NotTo(HaveOccurred())
-			nic, err := providers.Clients.Network.NewInterfacesClient().Get(ctx, testutil.ResourceGroup, instance.NICName(inst.Name), nil)
+			nic, err := env.Providers.Clients.Network.NewInterfacesClient().Get(ctx, testutil.ResourceGroup, instance.NICName(inst.Name), nil)
 			Expect(err).NotTo(HaveOccurred())
 			return vm.Tags, nic.Tags
 		}
@@ -105,7 +90,7 @@ var _ = Describe("in-place tag updates", func() {
 		}
 		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
 		Expect(claim.Annotations).To(HaveKeyWithValue(v1beta1.AnnotationInPlaceUpdateHash, nc.InPlaceUpdateHash()))
-		same, err := providers.Instances.Get(ctx, inst.Name)
+		same, err := env.Providers.Instances.Get(ctx, inst.Name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(same.CreationTime).To(BeTemporally("~", inst.CreationTime, time.Second), "the VM was updated, not replaced")
 	})

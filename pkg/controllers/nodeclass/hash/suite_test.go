@@ -12,36 +12,29 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
-	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass/hash"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass/termination"
-	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
+	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
 
 var (
 	ctx context.Context
-	env *coretest.Environment
+	env *environment.Environment
 )
 
 func TestNodeClassLifecycle(t *testing.T) {
-	if err := testutil.UseLocalControlPlane(); err != nil {
-		t.Fatal(err)
-	}
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "AKSNodeClass hash and termination")
+	environment.RunSuite(t, "AKSNodeClass hash and termination")
 }
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	env = coretest.NewEnvironment(coretest.WithCRDs(crds.All()...))
+	env = environment.New(ctx, environment.WithoutAzure())
 })
 
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
+var _ = BeforeEach(func() { env.Reset(ctx) })
+
+var _ = AfterSuite(func() { env.Stop() })
 
 func claimOf(nc *v1beta1.AKSNodeClass, name string, annotations map[string]string, drifted bool) *karpv1.NodeClaim {
 	c := &karpv1.NodeClaim{

@@ -93,3 +93,10 @@ func containerdConfig(cfg *aksnodeconfig.Configuration, m *Machine) (string, err
 	}
 	return b.String(), nil
 }
+
+// MachineContainerdConfig is containerd's configuration for a machine that
+// is not a node from custom data (the helmpod suite's system node): the
+// same rendering with only the sandbox image set.
+func MachineContainerdConfig(sandboxImage string, m *Machine) (string, error) {
+	return containerdConfig(&aksnodeconfig.Configuration{KubeBinaryConfig: &aksnodeconfig.KubeBinaryConfig{PodInfraContainerImageURL: sandboxImage}}, m)
+}
