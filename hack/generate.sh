@@ -2,7 +2,9 @@
 # Generates deepcopy functions and CRDs into OUT (default: the source tree),
 # the Helm charts' copies of the CRDs: charts/azkarpenter/crds (installed
 # once by Helm) and charts/azkarpenter-crd/templates (upgraded by Helm, kept
-# on uninstall), and docs/metrics.md from the controller's metric registry.
+# on uninstall), docs/metrics.md from the controller's metric registry, and
+# azuresim's request-body schema from the pinned Azure SDK's model types
+# (hack/sdkschema).
 #
 #   hack/generate.sh            regenerate in place
 #   hack/generate.sh --verify   generate into a scratch copy and fail if the
@@ -24,6 +26,8 @@ out_chart_crds=$chart_crds
 out_crd_chart=$crd_chart
 metrics_doc=docs/metrics.md
 out_metrics_doc=$metrics_doc
+sdkschema=pkg/azuresim/zz_generated.sdkschema.go
+out_sdkschema=$sdkschema
 if [ "$verify" = 1 ]; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
@@ -32,12 +36,15 @@ if [ "$verify" = 1 ]; then
   out_chart_crds=$scratch/chart-crds
   out_crd_chart=$scratch/crd-chart
   out_metrics_doc=$scratch/metrics.md
+  out_sdkschema=$scratch/zz_generated.sdkschema.go
   mkdir -p "$out_api" "$out_crds"
 fi
 
 bin/controller-gen object:headerFile=hack/boilerplate.go.txt paths="./$api/..." output:object:dir="$out_api"
 bin/controller-gen crd paths="./$api/..." output:crd:artifacts:config="$out_crds"
 go run ./hack/crds -dir "$out_crds"
+
+go run ./hack/sdkschema -out "$out_sdkschema"
 
 # The charts' copies. The CRD chart's are templates Helm upgrades; each
 # carries helm.sh/resource-policy: keep so that uninstalling the chart
@@ -74,6 +81,7 @@ if [ "$verify" = 1 ]; then
       [ -f "$gen/$(basename "$f")" ] || { echo "not generated any more: $f"; stale=1; }
     done
   done
+  cmp -s "$out_sdkschema" "$sdkschema" || { echo "stale: $sdkschema"; stale=1; }
   if [ "$stale" = 1 ]; then
     echo "generated files are stale: run 'make generate' and commit the result" >&2
     exit 1

@@ -1,20 +1,15 @@
 package azuresim
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/google/uuid"
@@ -207,9 +202,11 @@ func (s *Server) instanceView(v *vmRecord) *armcompute.VirtualMachineInstanceVie
 		}
 	case stateCreating:
 		prov.DisplayStatus = lo.ToPtr("Creating")
+	case stateUpdating:
+		prov.DisplayStatus = lo.ToPtr("Updating")
 	}
 	statuses := []*armcompute.InstanceViewStatus{prov}
-	if v.state == stateSucceeded || v.state == stateDeleting {
+	if !v.provisioned.IsZero() || v.state == stateDeleting {
 		ps := map[string]string{"running": "VM running", "deallocated": "VM deallocated", "stopped": "VM stopped"}[v.powerState]
 		statuses = append(statuses, &armcompute.InstanceViewStatus{Code: lo.ToPtr("PowerState/" + v.powerState), Level: lo.ToPtr(armcompute.StatusLevelTypesInfo), DisplayStatus: lo.ToPtr(ps)})
 	}
@@ -294,195 +291,6 @@ func (s *Server) listVMs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = w.Write(body)
-}
-
-// vmRequest is the validated content of a VM PUT.
-type vmRequest struct {
-	vm         armcompute.VirtualMachine
-	location   string
-	sku        *catalog.SKU
-	offering   catalog.Offering
-	zone       string
-	spot       bool
-	customData string
-	nicIDs     []string
-	// hyperVGeneration is the generation the VM boots (its image's).
-	hyperVGeneration armcompute.HyperVGeneration
-}
-
-// validateVM checks a VM PUT as Compute does before accepting it. It needs
-// s.mu held for the NIC checks.
-func (s *Server) validateVMLocked(sub, rg, name string, vm armcompute.VirtualMachine) (*vmRequest, *ARMError) {
-	req := &vmRequest{vm: vm}
-	if vm.Location == nil || *vm.Location == "" {
-		return nil, armErr(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition.")
-	}
-	req.location = lower(strings.ReplaceAll(*vm.Location, " ", ""))
-	region, ok := s.cat.Region(req.location)
-	if !ok {
-		names := lo.Map(s.cat.Regions, func(r catalog.Region, _ int) string { return r.DisplayName })
-		return nil, armErr(http.StatusBadRequest, "LocationNotAvailableForResourceType",
-			"The provided location '%s' is not available for resource type 'Microsoft.Compute/virtualMachines'. List of available regions for the resource type is '%s'.", *vm.Location, strings.ToLower(strings.Join(names, ",")))
-	}
-	p := vm.Properties
-	if p == nil || p.HardwareProfile == nil || p.HardwareProfile.VMSize == nil || *p.HardwareProfile.VMSize == "" {
-		return nil, errInvalidParameter("vmSize", "Required parameter 'hardwareProfile.vmSize' is missing (null).")
-	}
-	size := string(*p.HardwareProfile.VMSize)
-	sku, ok := s.cat.SKU(size)
-	if !ok {
-		return nil, errInvalidParameter("vmSize", "The value %s provided for the VM size is not valid. The valid sizes in the current region can be listed with the Resource SKUs API.", size)
-	}
-	req.sku = sku
-	offering, ok := s.cat.Offering(sku, req.location)
-	if !ok {
-		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, "")
-	}
-	req.offering = offering
-	switch len(vm.Zones) {
-	case 0:
-	case 1:
-		if vm.Zones[0] == nil {
-			return nil, errInvalidParameter("zones", "Zone value must not be null.")
-		}
-		req.zone = *vm.Zones[0]
-		if len(region.Zones) == 0 {
-			return nil, errInvalidParameter("zones", "The requested resource 'Microsoft.Compute/virtualMachines' does not support availability zones at location '%s'.", req.location)
-		}
-		if !slices.Contains(region.Zones, req.zone) {
-			return nil, errInvalidParameter("zones", "The zone(s) '%s' for resource 'virtualMachines/%s' is not supported. The supported zones for location '%s' are '%s'.", req.zone, name, req.location, strings.Join(region.Zones, ","))
-		}
-		if !slices.Contains(offering.Zones, req.zone) {
-			return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
-		}
-	default:
-		return nil, errInvalidParameter("zones", "A virtual machine can be deployed to only one zone; %d were given.", len(vm.Zones))
-	}
-	if offering.RestrictedIn(req.zone) {
-		return nil, errSkuNotAvailable(vmID(sub, rg, name), req.location, req.zone)
-	}
-	if p.Priority != nil {
-		switch *p.Priority {
-		case armcompute.VirtualMachinePriorityTypesSpot, armcompute.VirtualMachinePriorityTypesLow:
-			req.spot = true
-		case armcompute.VirtualMachinePriorityTypesRegular:
-		default:
-			return nil, errInvalidParameter("priority", "The value '%s' of parameter 'priority' is not allowed. Allowed values are Regular, Spot.", *p.Priority)
-		}
-	}
-	if req.spot {
-		if !sku.LowPriorityCapable {
-			return nil, armErr(http.StatusConflict, "OperationNotAllowed", "The VM size '%s' is not supported for Spot or Low Priority VMs.", sku.Name)
-		}
-		if p.EvictionPolicy != nil && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDelete && *p.EvictionPolicy != armcompute.VirtualMachineEvictionPolicyTypesDeallocate {
-			return nil, errInvalidParameter("evictionPolicy", "The value '%s' of parameter 'evictionPolicy' is not allowed.", *p.EvictionPolicy)
-		}
-		if p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil {
-			maxPrice := *p.BillingProfile.MaxPrice
-			spotPrice, _ := s.cat.Price(sku, req.location, false, true)
-			if maxPrice != -1 && maxPrice <= 0 {
-				return nil, errInvalidParameter("billingProfile.maxPrice", "The value %v of parameter 'billingProfile.maxPrice' is invalid: use -1 or a price in US dollars greater than 0.", maxPrice)
-			}
-			if maxPrice > 0 && maxPrice < spotPrice {
-				return nil, armErr(http.StatusConflict, "OperationNotAllowed", "Unable to perform operation 'Create VM' since the VM's max price %.5f USD is lower than the current Spot price %.5f USD for Azure Spot VM size '%s' in region '%s'.", maxPrice, spotPrice, sku.Name, req.location)
-			}
-		}
-	} else if p.EvictionPolicy != nil || (p.BillingProfile != nil && p.BillingProfile.MaxPrice != nil) {
-		return nil, errInvalidParameter("evictionPolicy", "Eviction policy and max price can be set only for Spot or Low Priority VMs.")
-	}
-	if p.OSProfile != nil && p.OSProfile.CustomData != nil {
-		cd := *p.OSProfile.CustomData
-		if _, err := base64.StdEncoding.DecodeString(cd); err != nil || len(cd) > 87380 {
-			return nil, errInvalidParameter("customData", "Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.")
-		}
-		req.customData = cd
-	}
-	if p.SecurityProfile != nil && p.SecurityProfile.EncryptionAtHost != nil && *p.SecurityProfile.EncryptionAtHost && !sku.EncryptionAtHost {
-		return nil, errInvalidParameter("securityProfile.encryptionAtHost", "The VM size '%s' does not support encryption at host.", sku.Name)
-	}
-	if aerr := validateVMIdentity(vm.Identity); aerr != nil {
-		return nil, aerr
-	}
-	gen, aerr := s.validateImageLocked(sku, req.location, p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	req.hyperVGeneration = gen
-	if aerr := validateOSDisk(sku, p.StorageProfile); aerr != nil {
-		return nil, aerr
-	}
-	if p.NetworkProfile == nil || len(p.NetworkProfile.NetworkInterfaces) == 0 {
-		return nil, errInvalidParameter("networkProfile", "Required parameter 'networkProfile' is missing (null).")
-	}
-	self := lower(vmID(sub, rg, name))
-	for _, ref := range p.NetworkProfile.NetworkInterfaces {
-		if ref == nil || ref.ID == nil {
-			return nil, errInvalidParameter("networkInterfaces", "Network interface reference must have an id.")
-		}
-		nic, ok := s.nics[lower(*ref.ID)]
-		if !ok {
-			return nil, armErr(http.StatusBadRequest, "InvalidResourceReference",
-				"Resource %s referenced by resource %s was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.", *ref.ID, vmID(sub, rg, name))
-		}
-		if !strings.EqualFold(*nic.nic.Location, req.location) {
-			return nil, armErr(http.StatusBadRequest, "InvalidResourceReference",
-				"Resource %s referenced by resource %s was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.", *ref.ID, vmID(sub, rg, name))
-		}
-		if nic.vmID != "" && lower(nic.vmID) != self {
-			return nil, armErr(http.StatusBadRequest, "NicInUse", "Network Interface %s is used by existing resource %s. In order to delete the network interface, it must be dissociated from the resource.", nic.id, nic.vmID)
-		}
-		if nic.nic.Properties != nil && lo.FromPtr(nic.nic.Properties.EnableAcceleratedNetworking) && !sku.AcceleratedNetworking {
-			return nil, armErr(http.StatusBadRequest, "VMSizeIsNotPermittedToEnableAcceleratedNetworking",
-				"VM size %s is not compatible with enabling Accelerated Networking on network interface(s) on the VM. Compatible VM sizes: see https://aka.ms/AcceleratedNetworking.", sku.Name)
-		}
-		req.nicIDs = append(req.nicIDs, nic.id)
-	}
-	return req, nil
-}
-
-// validateOSDisk enforces the ephemeral OS disk rules: the SKU must support
-// the placement and the disk must fit in it (AZURE-FACTS.md).
-func validateOSDisk(sku *catalog.SKU, sp *armcompute.StorageProfile) *ARMError {
-	if sp == nil || sp.OSDisk == nil {
-		return nil
-	}
-	d := sp.OSDisk
-	if d.DiskSizeGB != nil && (*d.DiskSizeGB < 1 || *d.DiskSizeGB > catalog.OSVhdSizeMB/1024) {
-		return errInvalidParameter("osDisk.diskSizeGB", "The specified disk size %d GB is not within the supported range of 1 to %d GB.", *d.DiskSizeGB, catalog.OSVhdSizeMB/1024)
-	}
-	if d.DiffDiskSettings == nil || d.DiffDiskSettings.Option == nil {
-		return nil
-	}
-	if *d.DiffDiskSettings.Option != armcompute.DiffDiskOptionsLocal {
-		return errInvalidParameter("diffDiskSettings.option", "The value '%s' of parameter 'diffDiskSettings.option' is not allowed.", *d.DiffDiskSettings.Option)
-	}
-	if len(sku.EphemeralOSDiskPlacements) == 0 {
-		return errInvalidParameter("diffDiskSettings", "Ephemeral OS disk is not supported for VM size %s.", sku.Name)
-	}
-	placement := string(armcompute.DiffDiskPlacementCacheDisk)
-	if d.DiffDiskSettings.Placement != nil {
-		placement = string(*d.DiffDiskSettings.Placement)
-	}
-	if !slices.Contains(sku.EphemeralOSDiskPlacements, placement) {
-		return errInvalidParameter("diffDiskSettings.placement", "The DiffDiskPlacement %s is not supported for VM size %s. Supported placements: %s.", placement, sku.Name, strings.Join(sku.EphemeralOSDiskPlacements, ", "))
-	}
-	var capGB int64
-	switch placement {
-	case "CacheDisk":
-		capGB = sku.CachedDiskBytes >> 30
-	case "ResourceDisk":
-		capGB = sku.MaxResourceVolumeMB / 1024
-	case "NvmeDisk":
-		capGB = sku.NvmeDiskSizeInMiB / 1024
-	}
-	size := int64(30) // marketplace Linux images default to 30 GB
-	if d.DiskSizeGB != nil {
-		size = int64(*d.DiskSizeGB)
-	}
-	if size > capGB {
-		return errInvalidParameter("osDisk.diskSizeGB", "OS disk of Ephemeral VM with size greater than %d GB is not allowed for VM size %s when the DiffDiskPlacement is %s.", capGB, sku.Name, placement)
-	}
-	return nil
 }
 
 // pickErrorLocked returns the first matching injected error rule that fires.
@@ -578,20 +386,35 @@ func (s *Server) putVM(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := vmID(sub, rg, name)
-	if existing, ok := s.vms[lower(id)]; ok && existing.state != stateFailed {
+	// A VM whose allocation failed is created afresh; one that was provisioned
+	// (even if an extension failed since) is updated.
+	if existing, ok := s.vms[lower(id)]; ok && (existing.state != stateFailed || !existing.provisioned.IsZero()) {
 		if existing.state == stateDeleting {
 			writeARMError(w, armErr(http.StatusConflict, "OperationNotAllowed", "Operation 'PUT' is not allowed on VM '%s' since the VM is marked for deletion. You can only retry the Delete operation (or wait for an ongoing one to complete).", name))
 			return
 		}
-		// Re-PUT of a live VM: ARM treats it as an update. The simulator
-		// applies tag changes, which is what an idempotent create retries.
-		if vm.Tags != nil {
-			existing.vm.Tags = vm.Tags
+		// Re-PUT of a live VM: an update (validate_update.go).
+		aerr := checkLocationUnchanged(existing, vm)
+		if aerr == nil {
+			aerr = checkFixedProperties(existing, vm)
 		}
+		var req *vmRequest
+		if aerr == nil {
+			req, aerr = s.validateVMLocked(sub, rg, name, vm, true)
+		}
+		if aerr == nil {
+			aerr = s.validateVMUpdateLocked(existing, req)
+		}
+		if aerr != nil {
+			s.log.Debug("azuresim VM update rejected", "vm", name, "code", aerr.Code)
+			writeARMError(w, aerr)
+			return
+		}
+		s.applyVMUpdateLocked(existing, req)
 		writeJSON(w, http.StatusOK, s.renderVM(existing, false))
 		return
 	}
-	req, aerr := s.validateVMLocked(sub, rg, name, vm)
+	req, aerr := s.validateVMLocked(sub, rg, name, vm, false)
 	capType := "on-demand"
 	if req != nil && req.spot {
 		capType = "spot"
@@ -772,42 +595,4 @@ func (s *Server) removeVMLocked(v *vmRecord) {
 	s.releaseVMResourcesLocked(v)
 	s.log.Info("azuresim VM deleted", "vm", v.id)
 	s.notifyLocked(v.id)
-}
-
-// userAssignedIdentityID matches a user-assigned managed identity's resource
-// ID, which is all a VM's identity map may hold.
-var userAssignedIdentityID = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
-
-// validateVMIdentity checks a VM's identity block as ARM does, and fills in
-// what ARM returns for each user-assigned identity (its principal and client
-// IDs; here derived from the resource ID, so they are stable).
-func validateVMIdentity(id *armcompute.VirtualMachineIdentity) *ARMError {
-	if id == nil {
-		return nil
-	}
-	t := lo.FromPtr(id.Type)
-	userAssigned := t == armcompute.ResourceIdentityTypeUserAssigned || t == armcompute.ResourceIdentityTypeSystemAssignedUserAssigned
-	switch {
-	case t != armcompute.ResourceIdentityTypeNone && t != armcompute.ResourceIdentityTypeSystemAssigned && !userAssigned:
-		return errInvalidParameter("identity.type", "The value '%s' of parameter 'identity.type' is not allowed. Allowed values are None, SystemAssigned, UserAssigned, 'SystemAssigned, UserAssigned'.", t)
-	case userAssigned && len(id.UserAssignedIdentities) == 0:
-		return errInvalidParameter("identity.userAssignedIdentities", "The identity type '%s' requires at least one user-assigned identity.", t)
-	case !userAssigned && len(id.UserAssignedIdentities) > 0:
-		return errInvalidParameter("identity.userAssignedIdentities", "User-assigned identities can be set only with identity type UserAssigned.")
-	}
-	for rid := range id.UserAssignedIdentities {
-		if !userAssignedIdentityID.MatchString(rid) {
-			return armErr(http.StatusBadRequest, "InvalidIdentityValues", "Invalid value for the identities '%s'. The 'userAssignedIdentities' property keys should only be empty json objects, null or the resource exisiting property.", rid)
-		}
-		sum := sha256.Sum256([]byte(strings.ToLower(rid)))
-		id.UserAssignedIdentities[rid] = &armcompute.UserAssignedIdentitiesValue{
-			PrincipalID: to.Ptr(uuidFrom(sum[:16])), ClientID: to.Ptr(uuidFrom(sum[16:])),
-		}
-	}
-	return nil
-}
-
-// uuidFrom formats 16 bytes as a UUID.
-func uuidFrom(b []byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

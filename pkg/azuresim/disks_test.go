@@ -94,7 +94,7 @@ func TestHostGroupPlacement(t *testing.T) {
 		t.Fatalf("VM on a host group that does not exist: %v, want 404", err)
 	}
 	put := func(auto bool) {
-		status, _, body := e.raw(http.MethodPut, hg+"?api-version=2024-07-01",
+		status, _, body := e.raw(http.MethodPut, hg+"?api-version=2025-04-01",
 			`{"location":"eastus","zones":["1"],"properties":{"platformFaultDomainCount":1,"supportAutomaticPlacement":`+lo.Ternary(auto, "true", "false")+`}}`,
 			map[string]string{"Authorization": "Bearer x", "Content-Type": "application/json"})
 		if status >= 300 {

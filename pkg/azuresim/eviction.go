@@ -36,7 +36,7 @@ func (s *Server) evictionLoop() {
 				// Probability per tick: rate/hour times the simulated time a tick spans.
 				p := rate * (float64(evictionTick) / s.cfg.TimeScale) / float64(time.Hour)
 				for _, v := range s.vms {
-					if v.spot && v.state == stateSucceeded && v.evictionNotBefore == nil && v.powerState == "running" && s.rng.Float64() < p {
+					if v.spot && v.running() && v.evictionNotBefore == nil && s.rng.Float64() < p {
 						s.evictLocked(v, s.cfg.Spot.NoticePeriod.Duration)
 					}
 				}
@@ -72,7 +72,7 @@ func (s *Server) Evict(id string, notice time.Duration) error {
 	if !v.spot {
 		return fmt.Errorf("VM %s is not a spot VM", id)
 	}
-	if v.state != stateSucceeded || v.powerState != "running" {
+	if !v.running() {
 		return fmt.Errorf("VM %s is %s/%s, not running", id, v.state, v.powerState)
 	}
 	if v.evictionNotBefore != nil {
@@ -175,7 +175,7 @@ func (s *Server) ListVMs() []nodeagent.VM {
 func (s *Server) nodeView(v *vmRecord) nodeagent.VM {
 	out := nodeagent.VM{ID: v.id, Subscription: v.sub, ResourceGroup: v.rg, Name: v.name, Location: *v.vm.Location, Zone: v.zone,
 		SKU: v.sku, Spot: v.spot, VMID: lo.FromPtr(v.vm.Properties.VMID), Created: v.created,
-		Running: v.state == stateSucceeded && v.powerState == "running", EvictionNotBefore: v.evictionNotBefore, Tags: map[string]string{}}
+		Running: v.running(), EvictionNotBefore: v.evictionNotBefore, Tags: map[string]string{}}
 	for k, t := range v.vm.Tags {
 		out.Tags[k] = lo.FromPtr(t)
 	}

@@ -44,7 +44,10 @@ func (s *Server) putExtension(w http.ResponseWriter, r *http.Request) {
 		writeARMError(w, errNotFound("Microsoft.Compute/virtualMachines", r.PathValue("name"), r.PathValue("rg")))
 		return
 	}
-	if v.state != stateSucceeded {
+	// An extension runs on a provisioned VM: one that succeeded, or whose
+	// last extension failed (a PUT retries it). While one runs, the VM is
+	// Updating and takes no other.
+	if v.state != stateSucceeded && (v.state != stateFailed || v.provisioned.IsZero()) {
 		writeARMError(w, armErr(http.StatusConflict, "OperationNotAllowed",
 			"Operation 'PUT extension' is not allowed on VM '%s' since the VM is in provisioning state %s.", v.name, v.state))
 		return
@@ -75,6 +78,13 @@ func (s *Server) putExtension(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	op := s.newOpLocked(id, time.Now())
+	// The extension's outcome is the VM's: Updating while it runs, then
+	// Succeeded, or Failed with VMExtensionProvisioningError in the instance
+	// view (learn.microsoft.com, "States and billing status of Azure virtual
+	// machines": Updating while an update such as an extension applies, Failed
+	// when one fails; the error code is Compute's, see the message above).
+	v.state, v.failure = stateUpdating, nil
+	s.notifyLocked(v.id)
 	// The extension reports once the node has provisioned: about the time
 	// the image takes to join a node.
 	s.afterLocked(s.cfg.scale(20*time.Second), func() {
@@ -82,6 +92,11 @@ func (s *Server) putExtension(w http.ResponseWriter, r *http.Request) {
 		defer s.mu.Unlock()
 		op.done, op.end, op.failure = true, time.Now(), failure
 		rec.state, rec.failure = lo.Ternary(failure == nil, stateSucceeded, stateFailed), failure
+		if s.vms[lower(v.id)] != v || v.state != stateUpdating || v.extensions[lower(extName)] != rec {
+			return // deleted, or another operation since
+		}
+		v.state, v.failure = lo.Ternary(failure == nil, stateSucceeded, stateFailed), failure
+		s.notifyLocked(v.id)
 	})
 	setAsyncHeaders(w, r, "Microsoft.Compute", *v.vm.Location, op.id)
 	writeJSON(w, http.StatusCreated, renderExtension(rec))
@@ -136,6 +151,10 @@ func (s *Server) deleteExtension(w http.ResponseWriter, r *http.Request) {
 	if _, ok := v.extensions[lower(r.PathValue("ext"))]; !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	if rec := v.extensions[lower(r.PathValue("ext"))]; rec.state == stateCreating && v.state == stateUpdating {
+		v.state = stateSucceeded // the extension that was running is gone
+		s.notifyLocked(v.id)
 	}
 	delete(v.extensions, lower(r.PathValue("ext")))
 	op := s.newOpLocked(v.id+"/extensions/"+r.PathValue("ext"), time.Now())

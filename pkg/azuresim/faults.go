@@ -184,6 +184,10 @@ type Config struct {
 	// ListDelay is how long a new VM stays out of LIST results (ARM is
 	// eventually consistent; GET sees it at once).
 	ListDelay Duration `json:"listDelay,omitzero"`
+	// UserAssignedIdentities are the resource IDs of the user-assigned
+	// managed identities that exist; a VM can only be given these
+	// (validateIdentityLocked).
+	UserAssignedIdentities []string `json:"userAssignedIdentities,omitempty"`
 }
 
 // DefaultConfig is a healthy, generous subscription with Azure-like latencies.
@@ -223,6 +227,11 @@ func (c Config) Validate() error {
 	for name, l := range map[string]Latency{"vmCreate": c.Latency.VMCreate, "vmDelete": c.Latency.VMDelete, "nicCreate": c.Latency.NICCreate, "nicDelete": c.Latency.NICDelete} {
 		if err := l.validate(name); err != nil {
 			return err
+		}
+	}
+	for i, id := range c.UserAssignedIdentities {
+		if !userAssignedIdentityID.MatchString(id) {
+			return fmt.Errorf("userAssignedIdentities[%d]: %q is not a user-assigned identity resource ID", i, id)
 		}
 	}
 	if c.Quota.RegionalLimit < 0 || c.Quota.DefaultFamilyLimit < 0 || c.Quota.LowPriorityLimit < 0 {

@@ -179,7 +179,10 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 		Tags:     map[string]*string{"karpenter.sh/nodepool": lo.ToPtr("default")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: lo.ToPtr(armcompute.VirtualMachineSizeTypes(s.size))},
-			OSProfile:       &armcompute.OSProfile{ComputerName: lo.ToPtr(s.name), AdminUsername: lo.ToPtr("azureuser")},
+			OSProfile: &armcompute.OSProfile{ComputerName: lo.ToPtr(s.name), AdminUsername: lo.ToPtr("azureuser"),
+				LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: lo.ToPtr(true), SSH: &armcompute.SSHConfiguration{
+					PublicKeys: []*armcompute.SSHPublicKey{{Path: lo.ToPtr("/home/azureuser/.ssh/authorized_keys"), KeyData: lo.ToPtr(testSSHKey)}},
+				}}},
 			StorageProfile: &armcompute.StorageProfile{
 				ImageReference: &armcompute.ImageReference{Publisher: lo.ToPtr("Canonical"), Offer: lo.ToPtr("ubuntu-24_04-lts"), SKU: lo.ToPtr("server"), Version: lo.ToPtr("latest")},
 				OSDisk:         &armcompute.OSDisk{CreateOption: lo.ToPtr(armcompute.DiskCreateOptionTypesFromImage), DeleteOption: lo.ToPtr(armcompute.DiskDeleteOptionTypesDelete)},
@@ -214,6 +217,9 @@ func (e *env) vmBody(s vmSpec, nicID string) armcompute.VirtualMachine {
 	}
 	return vm
 }
+
+// testSSHKey is an ED25519 public key (its private half was never kept).
+const testSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 azuresim-test"
 
 // createVM creates a NIC and a VM; it returns the poller result error and
 // the error of the initial PUT separately (sync vs async failures).

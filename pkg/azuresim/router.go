@@ -20,21 +20,29 @@ const (
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	// s.reads serves the GETs without the middleware, for the body checker
+	// to read a resource as the server has it.
+	s.reads = http.NewServeMux()
 	arm := func(pattern, op string, class armClass, buckets []string, h http.HandlerFunc) {
 		mux.Handle(pattern, s.armMiddleware(op, class, buckets, h))
+		if strings.HasPrefix(pattern, http.MethodGet+" ") {
+			s.reads.Handle(pattern, h)
+		}
 	}
+	// Every write's body is checked against the SDK's model of it.
+	body := s.checkedBody
 	// Compute.
 	arm("GET "+subPath+computeRP+"/skus", OpListSKUs, armRead, nil, s.listSKUs)
 	arm("GET "+subPath+computeRP+"/locations/{loc}/usages", OpListUsages, armRead, nil, s.listUsages)
 	arm("GET "+subPath+computeRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, []string{BucketGetOperation}, s.getOperation)
 	arm("GET "+subPath+computeRP+"/virtualMachines", OpListVMAll, armRead, []string{BucketListVM}, s.listVMs)
 	arm("GET "+rgPath+computeRP+"/virtualMachines", OpListVM, armRead, []string{BucketListVM}, s.listVMs)
-	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}", OpPutVM, armWrite, []string{BucketPutVM, BucketPutVMResource}, s.putVM)
+	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}", OpPutVM, armWrite, []string{BucketPutVM, BucketPutVMResource}, body("armcompute.VirtualMachine", s.putVM))
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}", OpGetVM, armRead, []string{BucketGetVM}, s.getVM)
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/instanceView", OpInstanceView, armRead, []string{BucketGetVM}, s.getInstanceView)
 	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}", OpDeleteVM, armDelete, []string{BucketDeleteVM, BucketDeleteVMResource}, s.deleteVM)
-	arm("PATCH "+rgPath+computeRP+"/virtualMachines/{name}", OpPatchVM, armWrite, []string{BucketPutVM, BucketPutVMResource}, s.patchVM)
-	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpPutVMExtension, armWrite, []string{BucketPutVMResource}, s.putExtension)
+	arm("PATCH "+rgPath+computeRP+"/virtualMachines/{name}", OpPatchVM, armWrite, []string{BucketPutVM, BucketPutVMResource}, body("armcompute.VirtualMachineUpdate", s.patchVM))
+	arm("PUT "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpPutVMExtension, armWrite, []string{BucketPutVMResource}, body("armcompute.VirtualMachineExtension", s.putExtension))
 	arm("GET "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpGetVMExtension, armRead, []string{BucketGetVM}, s.getExtension)
 	arm("DELETE "+rgPath+computeRP+"/virtualMachines/{name}/extensions/{ext}", OpDeleteVMExtension, armDelete, []string{BucketDeleteVMResource}, s.deleteExtension)
 	// Community galleries: public, readable from any subscription; reads
@@ -43,7 +51,7 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+galleryImage, OpGetGalleryImage, armRead, nil, s.getGalleryImage)
 	arm("GET "+galleryImage+"/versions", OpListGalleryImageVersions, armRead, nil, s.listGalleryImageVersions)
 	arm("GET "+galleryImage+"/versions/{version}", OpGetGalleryImageVersion, armRead, nil, s.getGalleryImageVersion)
-	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, s.putHostGroup)
+	arm("PUT "+rgPath+computeRP+"/hostGroups/{name}", OpPutHostGroup, armWrite, nil, body("armcompute.DedicatedHostGroup", s.putHostGroup))
 	arm("GET "+rgPath+computeRP+"/hostGroups/{name}", OpGetHostGroup, armRead, nil, s.getHostGroup)
 	arm("PUT "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpPutDiskEncryptionSet, armWrite, nil, s.putDiskEncryptionSet)
 	arm("GET "+rgPath+computeRP+"/diskEncryptionSets/{name}", OpGetDiskEncryptionSet, armRead, nil, s.getDiskEncryptionSet)
@@ -55,14 +63,14 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+subPath+networkRP+"/locations/{loc}/operations/{op}", OpGetOperation, armRead, nr, s.getOperation)
 	arm("GET "+subPath+networkRP+"/networkInterfaces", OpListNICAll, armRead, nr, s.listNICs)
 	arm("GET "+rgPath+networkRP+"/networkInterfaces", OpListNIC, armRead, nr, s.listNICs)
-	arm("PUT "+rgPath+networkRP+"/networkInterfaces/{name}", OpPutNIC, armWrite, nw, s.putNIC)
+	arm("PUT "+rgPath+networkRP+"/networkInterfaces/{name}", OpPutNIC, armWrite, nw, body("armnetwork.Interface", s.putNIC))
 	arm("GET "+rgPath+networkRP+"/networkInterfaces/{name}", OpGetNIC, armRead, nr, s.getNIC)
 	arm("DELETE "+rgPath+networkRP+"/networkInterfaces/{name}", OpDeleteNIC, armDelete, nw, s.deleteNIC)
-	arm("PATCH "+rgPath+networkRP+"/networkInterfaces/{name}", OpPatchNIC, armWrite, nw, s.patchNICTags)
-	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}", OpPutVNet, armWrite, nw, s.putVNet)
+	arm("PATCH "+rgPath+networkRP+"/networkInterfaces/{name}", OpPatchNIC, armWrite, nw, body("armnetwork.TagsObject", s.patchNICTags))
+	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}", OpPutVNet, armWrite, nw, body("armnetwork.VirtualNetwork", s.putVNet))
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}", OpGetVNet, armRead, nr, s.getVNet)
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/usages", OpVNetUsages, armRead, nr, s.listVNetUsages)
-	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpPutSubnet, armWrite, nw, s.putSubnet)
+	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpPutSubnet, armWrite, nw, body("armnetwork.Subnet", s.putSubnet))
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpGetSubnet, armRead, nr, s.getSubnet)
 	// Retail Prices: public, unauthenticated, unthrottled.
 	mux.Handle("GET /api/retail/prices", s.plainMiddleware(OpRetailPrices, http.HandlerFunc(s.retailPrices)))
@@ -143,8 +151,8 @@ func (s *Server) armMiddleware(op string, class armClass, buckets []string, h ht
 			writeARMError(rec, armErr(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."))
 			return
 		}
-		if !apiVersionRE.MatchString(v) {
-			writeARMError(rec, armErr(http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions are dated 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.", v))
+		if aerr := s.checkAPIVersion(r, v); aerr != nil {
+			writeARMError(rec, aerr)
 			return
 		}
 		resourceID := ""

@@ -59,6 +59,7 @@ type Server struct {
 	log      *slog.Logger
 	certs    *certBundle
 	handler  http.Handler
+	reads    *http.ServeMux // the GET handlers without middleware (see routes)
 	throttle *throttler
 	stats    *stats
 	requests *requestLog

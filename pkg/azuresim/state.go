@@ -51,6 +51,13 @@ type vmRecord struct {
 	osDiskID string
 }
 
+// running reports whether the VM is allocated and running: provisioned once
+// (its provisioning state may since be Updating, or Failed by an extension)
+// and neither stopped nor being deleted.
+func (v *vmRecord) running() bool {
+	return !v.provisioned.IsZero() && v.powerState == "running" && v.state != stateDeleting && v.state != stateCreating
+}
+
 // windows reports whether the VM runs Windows.
 func (v *vmRecord) windows() bool {
 	p := v.vm.Properties

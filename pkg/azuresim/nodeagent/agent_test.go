@@ -178,6 +178,17 @@ func TestAgentWithFakeClient(t *testing.T) {
 	var logs syncBuffer
 	agent := New(Options{Client: client, Source: src, Logger: slog.New(slog.NewTextHandler(&logs, nil)), ResyncPeriod: 50 * time.Millisecond})
 	agent.kubeletNodes = client.CoreV1().Nodes()
+	// The fake's reactor chain is not safe to change while the agent reads
+	// it, so the refusal used at the end is in place before the agent runs;
+	// it matches only the node named "refused".
+	var attempts atomic.Int32
+	client.PrependReactor("create", "nodes", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.(k8stesting.CreateAction).GetObject().(*corev1.Node).Name != "refused" {
+			return false, nil, nil
+		}
+		attempts.Add(1)
+		return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), "refused", errors.New(`node "refused" is not allowed to set the following labels: node-restriction.kubernetes.io/x`))
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = agent.Run(ctx) }()
@@ -282,14 +293,6 @@ func TestAgentWithFakeClient(t *testing.T) {
 	// reported, logged once however often the kubelet retries, and retried.
 	refused := testVM(t, "Standard_D2s_v5")
 	refused.ID, refused.ComputerName = refused.ID+"-refused", "refused"
-	var attempts atomic.Int32
-	client.PrependReactor("create", "nodes", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		if action.(k8stesting.CreateAction).GetObject().(*corev1.Node).Name != "refused" {
-			return false, nil, nil
-		}
-		attempts.Add(1)
-		return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), "refused", errors.New(`node "refused" is not allowed to set the following labels: node-restriction.kubernetes.io/x`))
-	})
 	src.set(refused, true)
 	poll.Until(t, 10*time.Second, "the refusal retried", func() bool { return attempts.Load() >= 3 })
 	if r := src.report(refused.ID); !strings.Contains(r.JoinError, "is not allowed to set the following labels") {

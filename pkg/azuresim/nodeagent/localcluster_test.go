@@ -155,6 +155,12 @@ func (e *simEnv) createVM(t *testing.T, name string, boot *bootstrap.Config, ima
 		osType = armcompute.OperatingSystemTypesWindows
 		osProfile.AdminPassword = lo.ToPtr("Unused-" + name + "-1!")
 		osProfile.WindowsConfiguration = &armcompute.WindowsConfiguration{}
+	} else {
+		// Compute requires a password or an SSH key on Linux.
+		osProfile.LinuxConfiguration = &armcompute.LinuxConfiguration{DisablePasswordAuthentication: lo.ToPtr(true), SSH: &armcompute.SSHConfiguration{
+			PublicKeys: []*armcompute.SSHPublicKey{{Path: lo.ToPtr("/home/azureuser/.ssh/authorized_keys"),
+				KeyData: lo.ToPtr("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 test")}},
+		}}
 	}
 	vmp, err := e.compute.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, name, armcompute.VirtualMachine{
 		Location: lo.ToPtr("eastus"), Zones: []*string{lo.ToPtr("3")},

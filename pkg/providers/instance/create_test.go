@@ -14,6 +14,7 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -223,6 +224,31 @@ func TestCreateSpotManagedSecure(t *testing.T) {
 	}
 }
 
+// A confidential VM is launched as Azure requires one: a confidential size,
+// a CVM image definition, the OS disk's security encryption type and a
+// vTPM with secure boot; azuresim refuses each of them missing
+// (TestVMSecurityRules).
+func TestCreateConfidentialVM(t *testing.T) {
+	e := newEnv(t, nil)
+	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) {
+		nc.Spec.Security = &v1beta1.Security{ConfidentialVM: to.Ptr(true)}
+		nc.Spec.OSDiskType = to.Ptr(v1beta1.OSDiskTypeManaged)
+	})
+	inst, err := e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_DC2as_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := e.clients.Compute.NewVirtualMachinesClient().Get(e.ctx, rg, inst.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := vm.Properties
+	if *p.SecurityProfile.SecurityType != armcompute.SecurityTypesConfidentialVM || !*p.SecurityProfile.UefiSettings.VTpmEnabled ||
+		p.StorageProfile.OSDisk.ManagedDisk.SecurityProfile == nil || !strings.Contains(*p.StorageProfile.ImageReference.CommunityGalleryImageID, "CVM") {
+		t.Errorf("confidential VM %+v, image %s", p.SecurityProfile, *p.StorageProfile.ImageReference.CommunityGalleryImageID)
+	}
+}
+
 func TestCreateWindowsComputerName(t *testing.T) {
 	e := newEnv(t, nil)
 	nc := nodeClass(func(nc *v1beta1.AKSNodeClass) { nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyWindows2022) })
@@ -285,8 +311,8 @@ func firstAttempt(t *testing.T, err error) (size, zone, capacityType string) {
 // node add-ons get its tokens from IMDS; an identity ARM would refuse fails
 // the launch with ARM's error.
 func TestCreateAttachesNodeIdentities(t *testing.T) {
-	e := newEnv(t, nil)
 	kubelet := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cluster-agentpool"
+	e := newEnv(t, func(c *azuresim.Config) { c.UserAssignedIdentities = []string{kubelet} })
 	e.opts.NodeIdentities = []string{kubelet}
 	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
 	nc := nodeClass(nil)
@@ -310,6 +336,20 @@ func TestCreateAttachesNodeIdentities(t *testing.T) {
 	_, err = e.provider.Create(e.ctx, nc, nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand}), e.instanceTypes(nc))
 	if err == nil || !strings.Contains(err.Error(), "InvalidIdentityValues") {
 		t.Errorf("a VM with an identity ARM refuses: %v", err)
+	}
+
+	// An identity that does not exist (deleted, or a typo in
+	// NODE_IDENTITIES) fails the launch with ARM's error and leaves no NIC.
+	missing := "/subscriptions/" + sub + "/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deleted"
+	e.opts.NodeIdentities = []string{missing}
+	e.provider = instance.NewDefaultProviderFromClients(e.opts, e.clients, e.skus, e.launch, e.cache, e.quota)
+	claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+	_, err = e.provider.Create(e.ctx, nc, claim, e.instanceTypes(nc))
+	if err == nil || !strings.Contains(err.Error(), "FailedIdentityOperation") || !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("a VM with an identity that does not exist: %v", err)
+	}
+	if _, gerr := e.clients.Network.NewInterfacesClient().Get(e.ctx, rg, instance.NICName(instance.VMName(claim.Name)), nil); !instance.IsARMNotFound(gerr) {
+		t.Errorf("the NIC of the refused VM was left behind: %v", gerr)
 	}
 }
 

@@ -50,6 +50,8 @@ var prices = map[string][2]float64{
 	"Standard_D4s_v5":  {0.192, 0.040},
 	"Standard_D2ds_v5": {0.113, 0.025},
 	"Standard_D4ds_v5": {0.226, 0.050},
+	// A confidential size (AMD SEV-SNP), for confidential NodeClasses.
+	"Standard_DC2as_v5": {0.115, 0.030},
 }
 
 type fakePrices struct{}
@@ -272,6 +274,12 @@ func (e *env) sku(name string) *sku.SKU {
 // tags, returning the creation's outcome.
 func (e *env) foreignVM(name string, tags map[string]*string) error {
 	e.t.Helper()
+	return e.foreignVMWith(name, tags, nil)
+}
+
+// foreignVMWith is foreignVM with the VM body edited by edit.
+func (e *env) foreignVMWith(name string, tags map[string]*string, edit func(*armcompute.VirtualMachine)) error {
+	e.t.Helper()
 	np, err := e.clients.Network.NewInterfacesClient().BeginCreateOrUpdate(e.ctx, rg, name, armnetwork.Interface{
 		Location: to.Ptr(region), Tags: tags,
 		Properties: &armnetwork.InterfacePropertiesFormat{IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
@@ -285,15 +293,23 @@ func (e *env) foreignVM(name string, tags map[string]*string) error {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	vp, err := e.clients.Compute.NewVirtualMachinesClient().BeginCreateOrUpdate(e.ctx, rg, name, armcompute.VirtualMachine{
+	body := armcompute.VirtualMachine{
 		Location: to.Ptr(region), Tags: tags, Zones: []*string{to.Ptr("1")},
 		Properties: &armcompute.VirtualMachineProperties{
 			HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
 			StorageProfile:  &armcompute.StorageProfile{ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr(imagefamily.ImageID(imagefamily.GalleryUbuntu, "2404gen2containerd", "202611.10.0"))}},
-			OSProfile:       &armcompute.OSProfile{ComputerName: to.Ptr(name), AdminUsername: to.Ptr("azureuser")},
-			NetworkProfile:  &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
+			OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr(name), AdminUsername: to.Ptr("azureuser"),
+				LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: to.Ptr(true), SSH: &armcompute.SSHConfiguration{
+					PublicKeys: []*armcompute.SSHPublicKey{{Path: to.Ptr("/home/azureuser/.ssh/authorized_keys"),
+						KeyData: to.Ptr("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 test")}},
+				}}},
+			NetworkProfile: &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: nic.ID}}},
 		},
-	}, nil)
+	}
+	if edit != nil {
+		edit(&body)
+	}
+	vp, err := e.clients.Compute.NewVirtualMachinesClient().BeginCreateOrUpdate(e.ctx, rg, name, body, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

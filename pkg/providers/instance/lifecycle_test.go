@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
+	"github.com/samber/lo"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
@@ -80,7 +81,8 @@ func TestLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := e.state()
-		if len(st.VMs) != 1 || st.VMs[0].ProvisioningState != "Succeeded" || st.VMs[0].Name != inst.Name || len(st.NICs) != 1 || inst.InstanceType != "Standard_D2s_v3" {
+		// Updating: the provisioning extension Create started still runs.
+		if len(st.VMs) != 1 || !lo.Contains([]string{"Succeeded", "Updating"}, st.VMs[0].ProvisioningState) || st.VMs[0].Name != inst.Name || len(st.NICs) != 1 || inst.InstanceType != "Standard_D2s_v3" {
 			t.Fatalf("after replacing the failed VM: %+v, instance %s", st, inst.InstanceType)
 		}
 		// The failure was remembered: the size is avoided everywhere for an hour.
@@ -209,5 +211,69 @@ func TestProviderID(t *testing.T) {
 	long := instance.VMName("a-very-long-nodeclaim-name-that-goes-on-and-on-and-on-beyond-the-limit-of-azure")
 	if len(long) > 64 || long != instance.VMName("a-very-long-nodeclaim-name-that-goes-on-and-on-and-on-beyond-the-limit-of-azure") {
 		t.Errorf("VMName of a long NodeClaim: %q", long)
+	}
+}
+
+// The provisioning extension's outcome is the VM's provisioning state
+// (Updating while it runs, Failed with VMExtensionProvisioningError when it
+// fails). A launch finds such a VM when an earlier attempt created it: one
+// still Updating is followed to its end, and one that failed is replaced;
+// neither marks the offering unavailable, as the size and zone were not
+// the problem.
+func TestExtensionOutcomeOfAnEarlierAttempt(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		name      string
+		timeScale float64
+		// failedFirst waits for the extension to fail before the launch.
+		failedFirst bool
+	}{
+		{"failed", 0.001, true},
+		{"still running", 0.02, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := w.env(t, func(c *azuresim.Config) { c.TimeScale = tc.timeScale })
+			nc := nodeClass(nil)
+			claim := nodeClaim([]string{"Standard_D2s_v5"}, []string{karpv1.CapacityTypeOnDemand})
+			name := instance.VMName(claim.Name)
+			// An earlier attempt created the VM with custom data no node
+			// image provisions from, started its extension and crashed.
+			if err := e.foreignVMWith(name, map[string]*string{instance.TagCluster: to.Ptr(clusterName), instance.TagNodeClaim: to.Ptr(claim.Name)},
+				func(vm *armcompute.VirtualMachine) {
+					vm.Properties.OSProfile.CustomData = to.Ptr("bm90IGEgYm9vdHN0cmFwIGFydGlmYWN0")
+				}); err != nil {
+				t.Fatal(err)
+			}
+			exts := e.clients.Compute.NewVirtualMachineExtensionsClient()
+			if _, err := exts.BeginCreateOrUpdate(e.ctx, rg, name, "cse", armcompute.VirtualMachineExtension{Location: to.Ptr(region),
+				Properties: &armcompute.VirtualMachineExtensionProperties{Publisher: to.Ptr("Microsoft.Azure.Extensions"), Type: to.Ptr("CustomScript"),
+					TypeHandlerVersion: to.Ptr("2.1"), ProtectedSettings: map[string]any{"commandToExecute": "true"}}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if tc.failedFirst {
+				poll.Until(e.t, 5*time.Second, "the extension to fail the VM", func() bool { st := e.state(); return len(st.VMs) == 1 && st.VMs[0].ProvisioningState == "Failed" })
+			} else if st := e.state(); len(st.VMs) != 1 || st.VMs[0].ProvisioningState != "Updating" {
+				t.Fatalf("the VM is not Updating while its extension runs: %+v", st.VMs)
+			}
+			inst, err := e.provider.Create(e.ctx, nc, claim, e.instanceTypes(nc))
+			if !tc.failedFirst {
+				// Followed to its failure: removed, and the launch fails
+				// with the extension's code for core to retry.
+				if err == nil || instance.ErrorReason(err) != "VMExtensionProvisioningError" {
+					t.Fatalf("launch over a VM whose extension fails: %v (reason %s)", err, instance.ErrorReason(err))
+				}
+				poll.Until(e.t, 5*time.Second, "the failed VM and its NIC to be removed", func() bool { st := e.state(); return len(st.VMs) == 0 && len(st.NICs) == 0 })
+				inst, err = e.provider.Create(e.ctx, nc, claim, e.instanceTypes(nc))
+			}
+			if err != nil {
+				t.Fatalf("the launch after the failed extension: %v", err)
+			}
+			if st := e.state(); len(st.VMs) != 1 || st.VMs[0].Name != inst.Name || len(st.NICs) != 1 {
+				t.Fatalf("after the launch: %+v", st)
+			}
+			if reason := e.cache.Unavailable(e.offering(e.sku("Standard_D2s_v5"), inst.Zone, karpv1.CapacityTypeOnDemand)); reason != "" {
+				t.Errorf("the extension's failure marked the offering unavailable: %s", reason)
+			}
+		})
 	}
 }

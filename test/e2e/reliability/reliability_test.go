@@ -130,8 +130,17 @@ var _ = Describe("garbage collection", func() {
 			Location: to.Ptr(localcluster.Location), Tags: vmTags, Zones: []*string{to.Ptr("1")},
 			Properties: &armcompute.VirtualMachineProperties{
 				HardwareProfile: &armcompute.HardwareProfile{VMSize: to.Ptr(armcompute.VirtualMachineSizeTypes("Standard_D2s_v5"))},
-				StorageProfile: &armcompute.StorageProfile{OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage),
-					DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDelete)}},
+				StorageProfile: &armcompute.StorageProfile{
+					ImageReference: &armcompute.ImageReference{CommunityGalleryImageID: to.Ptr("/CommunityGalleries/" + azuresim.GalleryAKSUbuntu + "/Images/2404gen2containerd/Versions/latest")},
+					OSDisk: &armcompute.OSDisk{CreateOption: to.Ptr(armcompute.DiskCreateOptionTypesFromImage),
+						DeleteOption: to.Ptr(armcompute.DiskDeleteOptionTypesDelete)}},
+				// As Azure requires of a VM from an image: an OS profile with
+				// an SSH key (one nobody holds the private half of).
+				OSProfile: &armcompute.OSProfile{ComputerName: to.Ptr("aks-gc-gone"), AdminUsername: to.Ptr("azureuser"),
+					LinuxConfiguration: &armcompute.LinuxConfiguration{DisablePasswordAuthentication: to.Ptr(true), SSH: &armcompute.SSHConfiguration{
+						PublicKeys: []*armcompute.SSHPublicKey{{Path: to.Ptr("/home/azureuser/.ssh/authorized_keys"),
+							KeyData: to.Ptr("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhWm8l1mzq0dMsWcY8b1tU2WQz2rj0y1sJX2dV3rKj1 e2e")}},
+					}}},
 				NetworkProfile: &armcompute.NetworkProfile{NetworkInterfaces: []*armcompute.NetworkInterfaceReference{{ID: to.Ptr(nicID),
 					Properties: &armcompute.NetworkInterfaceReferenceProperties{DeleteOption: to.Ptr(armcompute.DeleteOptionsDelete)}}}},
 			},
