@@ -41,6 +41,10 @@ const (
 // write https://<api server name>:443 into the kubelet's kubeconfigs.
 const APIServerPort = 443
 
+// DefaultAdminUsername is AKS's Linux administrator, which
+// linux_admin_username defaults to in AgentBaker's config.proto.
+const DefaultAdminUsername = "azureuser"
+
 // Config is everything a node needs to join: what the cluster shares and
 // what this node is. It is the same for both operating systems; Render
 // encodes it the way each node image reads it.
@@ -65,6 +69,9 @@ type Config struct {
 	ArtifactStreaming bool
 	// LinuxOS tunes the kernel (Linux nodes only).
 	LinuxOS *LinuxOS
+	// AdminUsername is the VM's Linux administrator (osProfile.adminUsername),
+	// whose home the image's provisioning sets up; "" is AKS's azureuser.
+	AdminUsername string
 	// LocalDNS runs a DNS cache on the node (Linux nodes only); nil when off.
 	LocalDNS *LocalDNS
 	// PauseImage is the pod sandbox image: one the node image caches

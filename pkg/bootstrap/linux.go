@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/samber/lo"
+
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
 )
 
@@ -157,7 +159,7 @@ func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 		KubernetesCACert:        base64.StdEncoding.EncodeToString(c.Cluster.CACertificate),
 		KubernetesVersion:       c.KubernetesVersion,
 		VMSize:                  c.VMSize,
-		LinuxAdminUsername:      "azureuser",
+		LinuxAdminUsername:      lo.Ternary(c.AdminUsername != "", c.AdminUsername, DefaultAdminUsername),
 		IsVHD:                   &yes,
 		NeedsCgroupV2:           &yes,
 		WorkloadRuntime:         "WORKLOAD_RUNTIME_OCI_CONTAINER",
@@ -316,6 +318,9 @@ func fromNodeConfig(n *aksnodeconfig.Configuration) (*Config, error) {
 	}
 	if n.IsKata {
 		c.WorkloadRuntime = "KataVmIsolation"
+	}
+	if n.LinuxAdminUsername != DefaultAdminUsername {
+		c.AdminUsername = n.LinuxAdminUsername
 	}
 	if a := n.AuthConfig; a != nil {
 		c.Cluster.TenantID, c.Cluster.SubscriptionID, c.Cluster.KubeletIdentityClientID = a.TenantID, a.SubscriptionID, a.AssignedIdentityID

@@ -44,6 +44,9 @@ type Options struct {
 	SubnetID string
 	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
 	DefaultMaxPods int32
+	// AdminUsername is Linux VMs' administrator, which the node's
+	// configuration names too (linux_admin_username).
+	AdminUsername string
 }
 
 // Input is what one launch is for.
@@ -162,7 +165,8 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	}
 	dns := localDNS(nc)
 	spec.Bootstrap = &bootstrap.Config{
-		OS: osType,
+		OS:            osType,
+		AdminUsername: p.opts.AdminUsername,
 		Cluster: bootstrap.Cluster{
 			APIServerName:           inputs.APIServerName,
 			CACertificate:           inputs.CACertificate,

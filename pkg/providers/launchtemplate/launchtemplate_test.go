@@ -457,6 +457,27 @@ func TestKata(t *testing.T) {
 	}
 }
 
+// The VM's administrator (--linux-admin-username) is the one the node's
+// configuration names, whose home the image's provisioning sets up; AKS's
+// azureuser when unset.
+func TestAdminUsername(t *testing.T) {
+	none := func(*v1beta1.AKSNodeClass, *karpv1.NodeClaim) {}
+	if cfg := nodeConfig(t, provider(), none); cfg["linux_admin_username"] != bootstrap.DefaultAdminUsername {
+		t.Errorf("linux_admin_username %v, want %q", cfg["linux_admin_username"], bootstrap.DefaultAdminUsername)
+	}
+	ops := launchtemplate.NewDefaultProvider(launchtemplate.Options{
+		ClusterName: "dev", SubscriptionID: "00000000-0000-0000-0000-000000000001", ResourceGroup: "mc_dev_eastus", Location: "eastus",
+		SubnetID:       "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/dev-net/providers/Microsoft.Network/virtualNetworks/dev-vnet/subnets/nodes",
+		DefaultMaxPods: 30, AdminUsername: "ops",
+	}, images, clusterInputs())
+	if got := changedFields(nodeConfig(t, provider(), none), nodeConfig(t, ops, none)); strings.Join(got, " ") != "linux_admin_username" {
+		t.Errorf("changed %v, want only linux_admin_username", got)
+	}
+	if cfg := nodeConfig(t, ops, none); cfg["linux_admin_username"] != "ops" {
+		t.Errorf("linux_admin_username %v, want ops", cfg["linux_admin_username"])
+	}
+}
+
 // localDNSFields are the AKSNodeConfig fields of a LocalDNS profile with
 // the zones '.' and 'cluster.local' in both lists.
 func localDNSFields() []string {
