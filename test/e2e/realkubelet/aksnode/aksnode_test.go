@@ -153,7 +153,7 @@ func TestMissingValuesFail(t *testing.T) {
 // place: the contract's flags keep their values otherwise.
 func TestMachineAdaptations(t *testing.T) {
 	dir := t.TempDir()
-	m := &aksnode.Machine{ContainerdSocket: filepath.Join(dir, "containerd.sock"), ContainerdRoot: filepath.Join(dir, "root"), ContainerdState: filepath.Join(dir, "state"),
+	m := &aksnode.Machine{ContainerdSocket: filepath.Join(dir, "containerd.sock"), ContainerdRoot: filepath.Join(dir, "root"), ContainerdState: filepath.Join(dir, "state"), ContainerdOpt: filepath.Join(dir, "opt"),
 		CNIBinDir: "/usr/lib/cni", CNIConfDir: filepath.Join(dir, "net.d"), Address: "127.0.0.1", Port: 31250, HealthzPort: 31248,
 		RootDir: filepath.Join(dir, "kubelet"), CertDir: filepath.Join(dir, "kubelet", "pki"), ResolvConf: "/etc/resolv.conf"}
 	asImage, err := aksnode.Render(nodeConfig(t, nil), node, aksnode.Options{Root: filepath.Join(dir, "node")})
@@ -190,6 +190,13 @@ func TestMachineAdaptations(t *testing.T) {
 	for _, w := range []string{"restrict_oom_score_adj = true", "SystemdCgroup = false", `sandbox_image = "mcr.microsoft.com/oss/v2/kubernetes/pause:3.10.2"`, m.ContainerdSocket} {
 		if !strings.Contains(config, w) {
 			t.Errorf("the machine's containerd configuration lacks %s", w)
+		}
+	}
+	// Every line is one TOML table header or one key: a literal "\n" in a
+	// line is a key containing a backslash, which containerd refuses.
+	for i, l := range strings.Split(config, "\n") {
+		if strings.Contains(l, `\n`) {
+			t.Errorf("containerd configuration line %d holds a literal \\n: %s", i+1, l)
 		}
 	}
 	if len(aksnode.Differences) < 5 {

@@ -33,7 +33,8 @@ func containerdConfig(cfg *aksnodeconfig.Configuration, m *Machine) (string, err
 		line("[grpc]\n  address = %q", m.ContainerdSocket)
 		line("[ttrpc]\n  address = %q", m.ContainerdSocket+".ttrpc")
 		if m.ContainerdOpt != "" {
-			line(`[plugins."io.containerd.internal.v1.opt"]\n  path = %q`, m.ContainerdOpt)
+			line(`[plugins."io.containerd.internal.v1.opt"]`)
+			line("  path = %q", m.ContainerdOpt)
 		}
 		systemdCgroup = false
 	} else {
