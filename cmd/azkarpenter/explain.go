@@ -227,7 +227,7 @@ func (r *regionFlags) catalog(ctx context.Context) (*plan.Catalog, error) {
 		Region:         r.o.Location,
 		PricesEndpoint: r.o.PricesEndpoint,
 		ClusterName:    r.o.ClusterName,
-		MaxPods:        instancetype.DefaultMaxPods(r.o.NetworkPlugin, r.o.NetworkPluginMode),
+		MaxPods:        r.o.DefaultMaxPods(),
 		Warn:           func(format string, args ...any) { fmt.Fprintf(os.Stderr, "warning: "+format+"\n", args...) },
 	})
 }

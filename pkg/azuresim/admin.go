@@ -257,6 +257,15 @@ type NICState struct {
 	PrivateIP string `json:"privateIP"`
 	Subnet    string `json:"subnet"`
 	VM        string `json:"vm,omitempty"`
+	// IPConfigurations counts the NIC's IP configurations, one subnet
+	// address each.
+	IPConfigurations int `json:"ipConfigurations"`
+	// BackendPools are the load balancer backend pools (lower-cased IDs)
+	// its IP configurations are in; NetworkSecurityGroup its NSG's
+	// lower-cased ID.
+	BackendPools         []string `json:"backendPools,omitempty"`
+	NetworkSecurityGroup string   `json:"networkSecurityGroup,omitempty"`
+	IPForwarding         bool     `json:"ipForwarding,omitempty"`
 	// Tags are the NIC's ARM tags.
 	Tags map[string]string `json:"tags,omitempty"`
 }
@@ -315,7 +324,10 @@ func (s *Server) Snapshot() State {
 		seen[key{lower(v.sub), lower(*v.vm.Location)}] = true
 	}
 	for _, n := range s.nics {
+		pools := lo.Keys(n.pools)
+		sort.Strings(pools)
 		st.NICs = append(st.NICs, NICState{ID: n.id, PrivateIP: n.ip.String(), Subnet: n.subnetKey, VM: n.vmID,
+			IPConfigurations: len(n.ips), BackendPools: pools, NetworkSecurityGroup: n.nsgKey, IPForwarding: lo.FromPtr(n.nic.Properties.EnableIPForwarding),
 			Tags: lo.MapValues(n.nic.Tags, func(t *string, _ string) string { return lo.FromPtr(t) })})
 	}
 	for _, d := range s.disks {

@@ -99,11 +99,12 @@ func errOverconstrained(zonal bool, constraints string) *ARMError {
 		"Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive. Please remove some constraints and try again. Constraints applied are: %s. Read more about improving likelihood of allocation success at http://aka.ms/allocation-guidance", constraints)
 }
 
-// errSubnetIsFull is Network's refusal of a NIC in a subnet without a free
-// address (400, synchronous).
-func errSubnetIsFull(subnetID, prefix string) *ARMError {
+// errSubnetIsFull is Network's refusal of a NIC in a subnet without free
+// addresses for each of its IP configurations (400, synchronous), naming
+// how many it asked for (network.go putNIC cites the sources).
+func errSubnetIsFull(subnetID, prefix string, want int) *ARMError {
 	return armErr(http.StatusBadRequest, "SubnetIsFull",
-		"Subnet %s with address prefix %s does not have enough capacity for 1 IP addresses.", subnetID, prefix)
+		"Subnet %s with address prefix %s does not have enough capacity for %d IP addresses.", subnetID, prefix, want)
 }
 
 // defaultMessage words an injected error whose rule gave only a code.

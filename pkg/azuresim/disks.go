@@ -93,13 +93,16 @@ func (s *Server) releaseVMResourcesLocked(v *vmRecord) {
 	}
 }
 
-// removeNICLocked drops a NIC and frees its address.
+// removeNICLocked drops a NIC and frees its addresses; its load balancer
+// pool and NSG memberships go with it (network.go derives them from NICs).
 func (s *Server) removeNICLocked(n *nicRecord) {
 	delete(s.nics, lower(n.id))
 	for _, v := range s.vnets {
 		for _, sr := range v.subnets {
 			if lower(sr.id) == n.subnetKey {
-				delete(sr.allocated, n.ip)
+				for _, ip := range n.ips {
+					delete(sr.allocated, ip)
+				}
 			}
 		}
 	}

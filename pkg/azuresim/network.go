@@ -54,7 +54,7 @@ func (s *Server) putVNet(w http.ResponseWriter, r *http.Request) {
 				writeARMError(w, errInvalidParameter("subnets", "Every subnet needs a name."))
 				return
 			}
-			sr, err := s.subnetFrom(id, *sn.Name, *sn, rec.subnets[lower(*sn.Name)])
+			sr, err := s.subnetFrom(id, *vnet.Location, *sn.Name, *sn, rec.subnets[lower(*sn.Name)])
 			if err != nil {
 				writeARMError(w, err)
 				return
@@ -74,8 +74,10 @@ func (s *Server) putVNet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, lo.Ternary(exists, http.StatusOK, http.StatusCreated), s.renderVNet(rec))
 }
 
-// subnetFrom validates a subnet body, keeping allocations of a previous version.
-func (s *Server) subnetFrom(vnetID, name string, sn armnetwork.Subnet, prev *subnetRecord) (*subnetRecord, *ARMError) {
+// subnetFrom validates a subnet body, keeping allocations of a previous
+// version. s.mu is held: the NSG and route table it names must exist in the
+// VNet's location.
+func (s *Server) subnetFrom(vnetID, location, name string, sn armnetwork.Subnet, prev *subnetRecord) (*subnetRecord, *ARMError) {
 	if !validName(name) {
 		return nil, errInvalidName("subnets", name)
 	}
@@ -94,6 +96,24 @@ func (s *Server) subnetFrom(vnetID, name string, sn armnetwork.Subnet, prev *sub
 	prefix = prefix.Masked()
 	id := vnetID + "/subnets/" + name
 	rec := &subnetRecord{id: id, name: name, prefix: prefix, allocated: map[netip.Addr]string{}}
+	if sn.Properties != nil {
+		nsg, err := s.nsgLocked(sn.Properties.NetworkSecurityGroup, location, id, "properties.networkSecurityGroup.id")
+		if err != nil {
+			return nil, err
+		}
+		rt, err := s.routeTableLocked(sn.Properties.RouteTable, location, id, "properties.routeTable.id")
+		if err != nil {
+			return nil, err
+		}
+		if nsg != nil {
+			rec.nsgKey = lower(nsg.id)
+			sn.Properties.NetworkSecurityGroup = &armnetwork.SecurityGroup{ID: lo.ToPtr(nsg.id)}
+		}
+		if rt != nil {
+			rec.routeTableKey = lower(rt.id)
+			sn.Properties.RouteTable = &armnetwork.RouteTable{ID: lo.ToPtr(rt.id)}
+		}
+	}
 	if prev != nil {
 		if prev.prefix != prefix && len(prev.allocated) > 0 {
 			return nil, armErr(http.StatusBadRequest, "InUseSubnetCannotBeUpdated", "Subnet %s is in use and cannot be updated.", id)
@@ -159,7 +179,7 @@ func (s *Server) putSubnet(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("subnet")
 	prev, exists := v.subnets[lower(name)]
-	rec, err := s.subnetFrom(v.id, name, sn, prev)
+	rec, err := s.subnetFrom(v.id, lo.FromPtr(v.vnet.Location), name, sn, prev)
 	if err != nil {
 		writeARMError(w, err)
 		return
@@ -244,17 +264,12 @@ func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 		writeARMError(w, armErr(http.StatusBadRequest, "LocationNotAvailableForResourceType", "The provided location '%s' is not available for resource type 'Microsoft.Network/networkInterfaces'.", *nic.Location))
 		return
 	}
-	if nic.Properties == nil || len(nic.Properties.IPConfigurations) == 0 || nic.Properties.IPConfigurations[0] == nil {
-		writeARMError(w, errInvalidParameter("ipConfigurations", "Network interface %s must have one or more IP configurations.", name))
-		return
-	}
-	ipc := nic.Properties.IPConfigurations[0]
-	if ipc.Properties == nil || ipc.Properties.Subnet == nil || ipc.Properties.Subnet.ID == nil {
-		writeARMError(w, errInvalidParameter("ipConfigurations.subnet", "IP configuration of network interface %s must reference a subnet.", name))
-		return
-	}
-	subnetRef := *ipc.Properties.Subnet.ID
 	id := nicID(sub, rg, name)
+	ipcs, subnetRef, aerr := nicIPConfigurations(id, name, nic.Properties)
+	if aerr != nil {
+		writeARMError(w, aerr)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if existing, ok := s.nics[lower(id)]; ok {
@@ -270,46 +285,75 @@ func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 	}
 	ssub, srg, svnet, ssubnet, ok := parseSubnetID(subnetRef)
 	if !ok {
-		writeARMError(w, armErr(http.StatusBadRequest, "LinkedInvalidPropertyId", "Property id '%s' at path 'properties.ipConfigurations[0].properties.subnet.id' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' or '/providers/{resourceProviderNamespace}/'.", subnetRef))
+		writeARMError(w, errLinkedInvalidPropertyID(subnetRef, "properties.ipConfigurations[0].properties.subnet.id"))
 		return
 	}
 	sr, aerr := s.findSubnetLocked(ssub, srg, svnet, ssubnet)
 	if aerr != nil {
-		writeARMError(w, armErr(http.StatusBadRequest, "InvalidResourceReference", "Resource %s referenced by resource %s was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.", subnetRef, id))
+		writeARMError(w, errInvalidReference(subnetRef, id))
 		return
+	}
+	rec := &nicRecord{id: id, sub: sub, rg: rg, name: name, subnetKey: lower(sr.id), pools: map[string][]string{}, state: stateSucceeded}
+	nsg, aerr := s.nsgLocked(nic.Properties.NetworkSecurityGroup, loc, id, "properties.networkSecurityGroup.id")
+	if aerr != nil {
+		writeARMError(w, aerr)
+		return
+	}
+	if nsg != nil {
+		rec.nsgKey = lower(nsg.id)
+		nic.Properties.NetworkSecurityGroup = &armnetwork.SecurityGroup{ID: lo.ToPtr(nsg.id)}
+	}
+	for i, ipc := range ipcs {
+		for j, ref := range ipc.Properties.LoadBalancerBackendAddressPools {
+			poolID, aerr := s.backendPoolLocked(ref, loc, id, fmt.Sprintf("properties.ipConfigurations[%d].properties.loadBalancerBackendAddressPools[%d].id", i, j))
+			if aerr != nil {
+				writeARMError(w, aerr)
+				return
+			}
+			ref.ID = lo.ToPtr(poolID)
+			rec.pools[lower(poolID)] = append(rec.pools[lower(poolID)], *ipc.ID)
+		}
 	}
 	if err := s.pickErrorLocked(OpPutNIC, sr.id, "", loc, "", "", false); err != nil {
 		writeARMError(w, err)
 		return
 	}
-	if len(sr.allocated) >= s.subnetCapacityLocked(svnet, sr) {
-		writeARMError(w, errSubnetIsFull(sr.id, sr.prefix.String()))
+	// Every IP configuration takes an address of the subnet; a NIC that
+	// does not fit is refused whole, naming how many it asked for: "Subnet
+	// … with address prefix … does not have enough capacity for 31 IP
+	// addresses." (400 SubnetIsFull for a NIC: Azure/karpenter-provider-azure#734;
+	// the count is the addresses asked for: Azure/AKS#2531 for 30 nodes,
+	// Azure/AKS#2119 for a max-pods-100 Azure CNI node's 101.)
+	want := len(ipcs)
+	if len(sr.allocated)+want > s.subnetCapacityLocked(svnet, sr) {
+		writeARMError(w, errSubnetIsFull(sr.id, sr.prefix.String(), want))
 		return
 	}
-	ip, ok := s.allocateIPLocked(sr)
+	ips, ok := s.allocateIPsLocked(sr, want)
 	if !ok {
-		writeARMError(w, errSubnetIsFull(sr.id, sr.prefix.String()))
+		writeARMError(w, errSubnetIsFull(sr.id, sr.prefix.String(), want))
 		return
 	}
-	ipcName := lo.FromPtr(ipc.Name)
-	if ipcName == "" {
-		ipcName = "ipconfig1"
+	for i, ipc := range ipcs {
+		sr.allocated[ips[i]] = *ipc.ID
+		ipc.Properties.PrivateIPAddress = lo.ToPtr(ips[i].String())
+		ipc.Properties.PrivateIPAllocationMethod = lo.ToPtr(armnetwork.IPAllocationMethodDynamic)
+		ipc.Properties.PrivateIPAddressVersion = lo.ToPtr(armnetwork.IPVersionIPv4)
+		ipc.Properties.ProvisioningState = provisioned()
+		ipc.Properties.Subnet = &armnetwork.Subnet{ID: lo.ToPtr(sr.id)}
+		if lo.FromPtr(ipc.Properties.Primary) {
+			rec.ip = ips[i]
+		}
 	}
-	ipcID := id + "/ipConfigurations/" + ipcName
-	sr.allocated[ip] = ipcID
-	ipc.ID, ipc.Name = lo.ToPtr(ipcID), lo.ToPtr(ipcName)
-	ipc.Properties.PrivateIPAddress = lo.ToPtr(ip.String())
-	ipc.Properties.PrivateIPAllocationMethod = lo.ToPtr(armnetwork.IPAllocationMethodDynamic)
-	ipc.Properties.PrivateIPAddressVersion = lo.ToPtr(armnetwork.IPVersionIPv4)
-	ipc.Properties.Primary = lo.ToPtr(true)
-	ipc.Properties.ProvisioningState = lo.ToPtr(armnetwork.ProvisioningStateSucceeded)
-	ipc.Properties.Subnet = &armnetwork.Subnet{ID: lo.ToPtr(sr.id)}
-	nic.Properties.IPConfigurations = []*armnetwork.InterfaceIPConfiguration{ipc}
+	rec.ips = ips
+	nic.Properties.IPConfigurations = ipcs
+	// Azure reports enableIPForwarding false unless it was asked for.
+	nic.Properties.EnableIPForwarding = lo.ToPtr(lo.FromPtr(nic.Properties.EnableIPForwarding))
 	nic.ID, nic.Name, nic.Type, nic.Location = lo.ToPtr(id), lo.ToPtr(name), lo.ToPtr("Microsoft.Network/networkInterfaces"), lo.ToPtr(loc)
-	nic.Properties.MacAddress = lo.ToPtr(macFor(ip))
+	nic.Properties.MacAddress = lo.ToPtr(macFor(rec.ip))
 	nic.Properties.VirtualMachine = nil
+	rec.nic = nic
 	now := time.Now()
-	rec := &nicRecord{id: id, sub: sub, rg: rg, name: name, nic: nic, subnetKey: lower(sr.id), ip: ip, state: stateSucceeded}
 	op := s.newOpLocked(id, now)
 	if d := s.cfg.scale(s.cfg.Latency.NICCreate.sample(s.rng)); d > 0 {
 		rec.state = stateUpdating
@@ -329,21 +373,97 @@ func (s *Server) putNIC(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.renderNIC(rec))
 }
 
-func (s *Server) allocateIPLocked(sr *subnetRecord) (netip.Addr, bool) {
-	// Azure hands out addresses from .4 upward; the last is broadcast.
+// maxIPConfigurationsPerNIC is Azure's limit of private IP addresses per
+// network interface ("Networking limits",
+// https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits#azure-networking-limits).
+const maxIPConfigurationsPerNIC = 256
+
+// nicIPConfigurations checks a NIC body's IP configurations as Network
+// does, names and identifies them, and returns them with the subnet they
+// share. The rules and their sources:
+//   - at least one IP configuration (properties.ipConfigurations);
+//   - every one names a subnet: "Subnet reference is required for
+//     ipconfiguration <id>." (Azure/azure-cli#1238);
+//   - all in the same subnet: "IPConfigurations on a Nic cannot belong to
+//     different subnets." (Azure/azure-sdk-for-java#1865, and the Azure SDK
+//     for .NET's NetworkInterfaceTests; the code is not published: the one
+//     here is a stand-in);
+//   - exactly one primary when there are several ("Each network interface
+//     is assigned one primary IP configuration", "Configure IP addresses for
+//     an Azure network interface", learn.microsoft.com; the code and wording
+//     are not published: these are stand-ins); a lone one is the primary;
+//   - at most 256 (maxIPConfigurationsPerNIC; code and wording stand-ins);
+//   - IPv4 and dynamic allocation only: azuresim models no other, and says
+//     so rather than pretend.
+func nicIPConfigurations(nicID, name string, props *armnetwork.InterfacePropertiesFormat) ([]*armnetwork.InterfaceIPConfiguration, string, *ARMError) {
+	if props == nil || len(props.IPConfigurations) == 0 {
+		return nil, "", errInvalidParameter("ipConfigurations", "Network interface %s must have one or more IP configurations.", name)
+	}
+	ipcs := props.IPConfigurations
+	if len(ipcs) > maxIPConfigurationsPerNIC {
+		return nil, "", armErr(http.StatusBadRequest, "PrivateIPAddressesPerNicLimitExceeded", "Network interface %s has %d IP configurations; a network interface can have at most %d private IP addresses.", nicID, len(ipcs), maxIPConfigurationsPerNIC)
+	}
+	subnet, primaries := "", 0
+	for i, ipc := range ipcs {
+		if ipc == nil {
+			return nil, "", errInvalidParameter("ipConfigurations", "IP configuration %d of network interface %s is empty.", i, name)
+		}
+		if ipc.Name == nil || *ipc.Name == "" {
+			ipc.Name = lo.ToPtr(fmt.Sprintf("ipconfig%d", i+1))
+		}
+		if !validName(*ipc.Name) {
+			return nil, "", errInvalidName("networkInterfaces/ipConfigurations", *ipc.Name)
+		}
+		ipc.ID = lo.ToPtr(nicID + "/ipConfigurations/" + *ipc.Name)
+		ipc.Type = lo.ToPtr("Microsoft.Network/networkInterfaces/ipConfigurations")
+		if ipc.Properties == nil || ipc.Properties.Subnet == nil || lo.FromPtr(ipc.Properties.Subnet.ID) == "" {
+			return nil, "", errInvalidParameter("ipConfigurations.subnet", "Subnet reference is required for ipconfiguration %s.", *ipc.ID)
+		}
+		if v := ipc.Properties.PrivateIPAddressVersion; v != nil && *v != armnetwork.IPVersionIPv4 {
+			return nil, "", armErr(http.StatusBadRequest, "NotModelledByAzuresim", "azuresim models IPv4 IP configurations only (%s asks for %s).", *ipc.ID, *v)
+		}
+		if m := ipc.Properties.PrivateIPAllocationMethod; m != nil && *m != armnetwork.IPAllocationMethodDynamic {
+			return nil, "", armErr(http.StatusBadRequest, "NotModelledByAzuresim", "azuresim models dynamic private IP allocation only (%s asks for %s).", *ipc.ID, *m)
+		}
+		ref := *ipc.Properties.Subnet.ID
+		if i == 0 {
+			subnet = ref
+		} else if !strings.EqualFold(ref, subnet) {
+			return nil, "", armErr(http.StatusBadRequest, "IpConfigurationsOnSameNicCannotBelongToDifferentSubnets", "IPConfigurations on a Nic cannot belong to different subnets.")
+		}
+		if lo.FromPtr(ipc.Properties.Primary) {
+			primaries++
+		}
+	}
+	switch {
+	case len(ipcs) == 1:
+		ipcs[0].Properties.Primary = lo.ToPtr(true)
+	case primaries != 1:
+		return nil, "", armErr(http.StatusBadRequest, "NetworkInterfaceMustHaveOnePrimaryIpConfiguration", "Network interface %s has %d primary IP configurations; exactly one of its %d IP configurations must be primary.", nicID, primaries, len(ipcs))
+	default:
+		for _, ipc := range ipcs {
+			ipc.Properties.Primary = lo.ToPtr(lo.FromPtr(ipc.Properties.Primary))
+		}
+	}
+	return ipcs, subnet, nil
+}
+
+// allocateIPsLocked takes n free addresses of the subnet, lowest first:
+// Azure hands out dynamic addresses from .4 upward (the first four and the
+// last are reserved: "Are there any restrictions on using IP addresses
+// within these subnets?", Azure Virtual Network FAQ).
+func (s *Server) allocateIPsLocked(sr *subnetRecord, n int) ([]netip.Addr, bool) {
+	out := make([]netip.Addr, 0, n)
 	addr := sr.prefix.Addr()
 	for range 4 {
 		addr = addr.Next()
 	}
-	for ; sr.prefix.Contains(addr); addr = addr.Next() {
-		if !sr.prefix.Contains(addr.Next()) {
-			break
-		}
+	for ; len(out) < n && sr.prefix.Contains(addr) && sr.prefix.Contains(addr.Next()); addr = addr.Next() {
 		if _, used := sr.allocated[addr]; !used {
-			return addr, true
+			out = append(out, addr)
 		}
 	}
-	return netip.Addr{}, false
+	return out, len(out) == n
 }
 
 // macFor derives a stable MAC in Azure's 00-0D-3A prefix from the IP.

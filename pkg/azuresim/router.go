@@ -72,6 +72,16 @@ func (s *Server) routes() http.Handler {
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/usages", OpVNetUsages, armRead, nr, s.listVNetUsages)
 	arm("PUT "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpPutSubnet, armWrite, nw, body("armnetwork.Subnet", s.putSubnet))
 	arm("GET "+rgPath+networkRP+"/virtualNetworks/{vnet}/subnets/{subnet}", OpGetSubnet, armRead, nr, s.getSubnet)
+	arm("PUT "+rgPath+networkRP+"/loadBalancers/{name}", OpPutLoadBalancer, armWrite, nw, body("armnetwork.LoadBalancer", s.putLoadBalancer))
+	arm("GET "+rgPath+networkRP+"/loadBalancers/{name}", OpGetLoadBalancer, armRead, nr, s.getLoadBalancer)
+	arm("GET "+rgPath+networkRP+"/loadBalancers", OpListLoadBalancers, armRead, nr, s.listLoadBalancers)
+	arm("GET "+rgPath+networkRP+"/loadBalancers/{name}/backendAddressPools/{pool}", OpGetBackendPool, armRead, nr, s.getBackendPool)
+	arm("PUT "+rgPath+networkRP+"/networkSecurityGroups/{name}", OpPutNSG, armWrite, nw, body("armnetwork.SecurityGroup", s.putNetworkSecurityGroup))
+	arm("GET "+rgPath+networkRP+"/networkSecurityGroups/{name}", OpGetNSG, armRead, nr, s.getNetworkSecurityGroup)
+	arm("GET "+rgPath+networkRP+"/networkSecurityGroups", OpListNSGs, armRead, nr, s.listNetworkSecurityGroups)
+	arm("PUT "+rgPath+networkRP+"/routeTables/{name}", OpPutRouteTable, armWrite, nw, body("armnetwork.RouteTable", s.putRouteTable))
+	arm("GET "+rgPath+networkRP+"/routeTables/{name}", OpGetRouteTable, armRead, nr, s.getRouteTable)
+	arm("GET "+rgPath+networkRP+"/routeTables", OpListRouteTables, armRead, nr, s.listRouteTables)
 	// Retail Prices: public, unauthenticated, unthrottled.
 	mux.Handle("GET /api/retail/prices", s.plainMiddleware(OpRetailPrices, http.HandlerFunc(s.retailPrices)))
 	// Admin.

@@ -84,6 +84,8 @@ type Server struct {
 	diskEncryptionSets map[string]*armcompute.DiskEncryptionSet
 	// galleries are AKS's community galleries, by lower(public name).
 	galleries map[string]*communityGallery
+	// netres are the load balancers, NSGs and route tables (netresources.go).
+	netres    *netResources
 	ops       map[string]*asyncOp
 	timers    map[*time.Timer]struct{}
 	watchers  []func(vmID string)
@@ -163,6 +165,7 @@ func (s *Server) resetStateLocked() {
 	s.vms = map[string]*vmRecord{}
 	s.nics = map[string]*nicRecord{}
 	s.vnets = map[string]*vnetRecord{}
+	s.netres = newNetResources()
 	s.galleries = seedGalleries()
 	s.disks = map[string]*diskRecord{}
 	s.hostGroups = map[string]*armcompute.DedicatedHostGroup{}

@@ -82,9 +82,17 @@ type nicRecord struct {
 	id, sub, rg, name string
 	nic               armnetwork.Interface
 	subnetKey         string
-	ip                netip.Addr
-	vmID              string
-	state             string
+	// ip is the primary IP configuration's address; ips every address the
+	// NIC holds in its subnet, one per IP configuration.
+	ip   netip.Addr
+	ips  []netip.Addr
+	vmID string
+	// pools maps the lower-cased ID of each load balancer backend pool the
+	// NIC's IP configurations join to those IP configurations' IDs; nsgKey
+	// is the lower-cased ID of the NIC's network security group.
+	pools  map[string][]string
+	nsgKey string
+	state  string
 }
 
 type vnetRecord struct {
@@ -98,6 +106,9 @@ type subnetRecord struct {
 	subnet    armnetwork.Subnet
 	prefix    netip.Prefix
 	allocated map[netip.Addr]string // ip -> ip configuration ID
+	// nsgKey and routeTableKey are the lower-cased IDs of the NSG and the
+	// route table associated with the subnet ("" when none).
+	nsgKey, routeTableKey string
 }
 
 // usable counts the addresses Azure lets NICs use: the prefix minus the five

@@ -10,11 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
-
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 
 // The simulated Azure environment of the local cluster.
@@ -25,8 +23,11 @@ const (
 	ResourceGroup = "mc_azkarpenter_local_eastus"
 	Location      = "eastus"
 	ClusterName   = "azkarpenter-local"
-	VNet          = "aks-vnet"
-	Subnet        = "aks-subnet"
+	// AKSNumber is the number in the names of the network resources AKS
+	// creates for a cluster (aks-vnet-<n>, aks-agentpool-<n>-nsg).
+	AKSNumber = "31415926"
+	VNet      = "aks-vnet-" + AKSNumber
+	Subnet    = "aks-subnet"
 	// SubnetPrefix leaves room for about 4,000 nodes.
 	SubnetPrefix = "10.224.0.0/20"
 	staticToken  = "azkarpenter-local"
@@ -103,25 +104,19 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 	if err != nil {
 		return azure.Config{}, err
 	}
-	// The node subnet exists before the cluster does, as in AKS.
+	// The node network exists before the cluster's nodes do, as AKS's
+	// default cluster has it: the kubernetes load balancer with its
+	// outbound and inbound pools (outbound type loadBalancer), the agent
+	// pool NSG, and the VNet AKS creates, its subnet behind that NSG.
 	if err := waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
-		poller, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, ResourceGroup, VNet, armnetwork.VirtualNetwork{
-			Location: to.Ptr(Location),
-			Properties: &armnetwork.VirtualNetworkPropertiesFormat{
-				AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.224.0.0/12")}},
-				Subnets: []*armnetwork.Subnet{{
-					Name:       to.Ptr(Subnet),
-					Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr(SubnetPrefix)},
-				}},
-			},
-		}, nil)
+		ids, err := testutil.CreateAKSNetwork(ctx, clients, testutil.AKSNetwork{Location: Location, ResourceGroup: ResourceGroup, Number: AKSNumber, LoadBalancer: true})
 		if err != nil {
 			return err
 		}
-		_, err = poller.PollUntilDone(ctx, nil)
+		_, err = testutil.CreateVNet(ctx, clients, Location, ResourceGroup, VNet, "10.224.0.0/12", Subnet, SubnetPrefix, ids.SecurityGroup, "")
 		return err
 	}); err != nil {
-		return azure.Config{}, fmt.Errorf("creating the node subnet in azuresim: %w", err)
+		return azure.Config{}, fmt.Errorf("creating the node network in azuresim: %w", err)
 	}
 	if c.azureSim, err = azuresim.NewAdminClient(cfg.ARMEndpoint, certDir); err != nil {
 		return azure.Config{}, err
@@ -157,12 +152,15 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"AZURE_NODE_RESOURCE_GROUP=" + ResourceGroup,
 		"AZURE_LOCATION=" + Location,
 		"AZURE_VNET_SUBNET_ID=" + SubnetID(),
+		// A local cluster has no AKS node or CNI DaemonSet the controller
+		// could read its network setup from: declare AKS's default.
+		"NETWORK_PLUGIN=azure",
+		"NETWORK_PLUGIN_MODE=overlay",
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
 		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,
 		// Nodes' cloud configuration names the cluster's security group
 		// (the route table follows from its AKS name).
-		"AZURE_NETWORK_SECURITY_GROUP_NAME=" + NetworkSecurityGroupName,
 		"AZURE_TENANT_ID=" + TenantID,
 		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,

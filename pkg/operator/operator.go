@@ -34,6 +34,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -54,7 +55,10 @@ type Providers struct {
 	Subnets       *subnet.DefaultProvider
 	// SubnetMarks carry NIC refusals for lack of addresses from the
 	// instance provider to the NodeClass status controller.
-	SubnetMarks   *subnet.FullMarks
+	SubnetMarks *subnet.FullMarks
+	// Network decides nodes' NICs from the cluster's network setup and
+	// the node resource group's load balancers, NSG and route table.
+	Network       *network.DefaultProvider
 	Cluster       cluster.Provider
 	CloudProvider *cloudprovider.CloudProvider
 }
@@ -79,7 +83,10 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		return nil, fmt.Errorf("building the pricing provider: %w", err)
 	}
 	q := quota.NewDefaultProvider(clients.Compute.NewUsageClient(), opts.Location, clk)
-	maxPods := instancetype.DefaultMaxPods(opts.NetworkPlugin, opts.NetworkPluginMode)
+	maxPods := opts.DefaultMaxPods()
+	netOpts := opts.NetworkOptions()
+	netOpts.Clock = clk
+	net := network.NewDefaultProviderFromClients(netOpts, clients.Network)
 	imageOpts := opts.ImageOptions()
 	imageOpts.KubernetesVersion = clusterInputs.KubernetesVersion
 	imageOpts.Clock = clk
@@ -102,6 +109,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		DefaultMaxPods: maxPods,
 		PollFrequency:  opts.ARMPollInterval,
 		NodeIdentities: opts.NodeIdentities,
+		Network:        net,
 		// The cluster-wide node settings (NAP's options of the same names).
 		AdditionalTags:      opts.AdditionalTags,
 		AdminUsername:       opts.LinuxAdminUsername,
@@ -117,6 +125,7 @@ func NewProviders(ctx context.Context, opts *options.Options, kubeClient client.
 		InstanceTypes: instanceTypes, Instances: instances,
 		Subnets:       subnet.NewDefaultProvider(opts.SubscriptionID, clients.Network.NewSubnetsClient(), clients.Network.NewVirtualNetworksClient()),
 		SubnetMarks:   subnetMarks,
+		Network:       net,
 		Cluster:       clusterInputs,
 		CloudProvider: cloudprovider.New(kubeClient, instanceTypes, instances, images, clusterInputs, cloudprovider.Options{VMCreateWait: opts.VMCreateWait, RepairPolicies: opts.RepairPolicies}),
 	}, nil
@@ -135,16 +144,32 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 	if err := stripManagedFields(ctx, op.GetCache()); err != nil {
 		return nil, err
 	}
+	// The network setup decides every NIC and the pods a node holds: a
+	// setup azkarpenter cannot build, or options the cluster contradicts,
+	// stop the controller here, before any VM is created.
+	resolved, err := network.Resolve(ctx, op.GetAPIReader(), network.Declared{Plugin: opts.NetworkPlugin, PluginMode: opts.NetworkPluginMode, Dataplane: opts.NetworkDataplane})
+	if err != nil {
+		return nil, fmt.Errorf("the cluster's network setup: %w", err)
+	}
+	opts.NetworkPlugin, opts.NetworkPluginMode, opts.NetworkDataplane = resolved.Plugin, resolved.PluginMode, resolved.Dataplane
+	log.FromContext(ctx).Info("network setup", "setup", resolved.Setup, "discovered", resolved.Discovered, "evidence", resolved.Evidence)
 	// The controller reads Secrets (the bootstrap token) straight from the
 	// API server: caching every Secret of the cluster would cost memory and
 	// cluster-wide read access.
 	clusterOpts := opts.ClusterInputs()
 	clusterOpts.RESTConfig = op.GetConfig()
+	// Nodes are told the route table and NSG the network provider finds;
+	// it is built with the other providers, below, before any read.
+	var net network.Provider
+	clusterOpts.NetworkResources = func(ctx context.Context) (cluster.NetworkResources, error) {
+		return net.NodeResources(ctx, opts.VNETSubnetID)
+	}
 	clusterInputs := cluster.NewDefaultProvider(clusterOpts, op.GetAPIReader(), op.KubernetesInterface.Discovery().ServerVersion, op.Clock)
 	providers, err := NewProviders(ctx, opts, op.GetClient(), clusterInputs, op.Clock)
 	if err != nil {
 		return nil, err
 	}
+	net = providers.Network
 	providers.CloudProvider.UseRecorder(op.EventRecorder)
 	if in, err := clusterInputs.Inputs(ctx); err != nil {
 		// Not fatal: the AKSNodeClasses say what is missing until it is fixed.
@@ -163,7 +188,8 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 // Controllers are azkarpenter's own controllers.
 func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	recorder := events.NewRecorder(o.GetEventRecorderFor("karpenter")) //nolint:staticcheck // core's recorder takes the legacy interface
-	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks)
+	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).
+		WithNetwork(o.Network, o.Options.NetworkSetup(), o.Options.DefaultMaxPods())
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
 	return []controller.Controller{
 		nodeClassStatus,

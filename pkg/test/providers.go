@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
-
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
@@ -21,23 +18,20 @@ const (
 // SubnetID is the node subnet CreateSubnet makes.
 var SubnetID = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/virtualNetworks/vnet/subnets/nodes", SubscriptionID, ResourceGroup)
 
-// CreateSubnet creates the node subnet (a /20) in the simulator through ARM.
+// CreateSubnet creates, through ARM, the node network of AKS's default
+// cluster: the `kubernetes` load balancer with its outbound and inbound
+// pools, the agent pool NSG, and the node subnet (a /20) associated with
+// that NSG, as in the VNet AKS creates.
 func CreateSubnet(ctx context.Context, cfg azure.Config) error {
 	clients, err := azure.NewClients(cfg, SubscriptionID)
 	if err != nil {
 		return err
 	}
-	poller, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, ResourceGroup, "vnet", armnetwork.VirtualNetwork{
-		Location: to.Ptr(Region),
-		Properties: &armnetwork.VirtualNetworkPropertiesFormat{
-			AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("10.0.0.0/16")}},
-			Subnets:      []*armnetwork.Subnet{{Name: to.Ptr("nodes"), Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr("10.0.0.0/20")}}},
-		},
-	}, nil)
+	ids, err := CreateAKSNetwork(ctx, clients, AKSNetwork{Location: Region, ResourceGroup: ResourceGroup, Number: "12345678", LoadBalancer: true})
 	if err != nil {
 		return err
 	}
-	_, err = poller.PollUntilDone(ctx, nil)
+	_, err = CreateVNet(ctx, clients, Region, ResourceGroup, "vnet", "10.0.0.0/16", "nodes", "10.0.0.0/20", ids.SecurityGroup, "")
 	return err
 }
 

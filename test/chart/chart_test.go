@@ -149,7 +149,6 @@ func TestSchemaRejects(t *testing.T) {
 		{"network plugin mode", []string{"--set", "networking.pluginMode=bridge"}, []string{"/networking/pluginMode", "value must be one of"}},
 		{"network policy", []string{"--set", "networking.policy=weave"}, []string{"/networking/policy", "value must be one of"}},
 		{"dataplane", []string{"--set", "networking.dataplane=ebpf"}, []string{"/networking/dataplane", "value must be one of"}},
-		{"security group name with a slash", []string{"--set", "networking.securityGroupName=rg/nsg"}, []string{"/networking/securityGroupName", "does not match pattern"}},
 		{"node proxy not a URL", []string{"--set", "nodeProxy.httpProxy=proxy.example.com:3128"}, []string{"/nodeProxy/httpProxy", "does not match pattern"}},
 		{"node proxy CA not PEM", []string{"--set", "nodeProxy.trustedCA=abc"}, []string{"/nodeProxy/trustedCA", "does not match pattern"}},
 		{"node custom CA not PEM", []string{"--set", "nodeCustomCACerts=abc"}, []string{"/nodeCustomCACerts", "does not match pattern"}},

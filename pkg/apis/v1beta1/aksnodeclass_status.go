@@ -28,6 +28,10 @@ const (
 	// ConditionTypeLocalDNSReady: spec.localDNS.mode was resolved into
 	// status.localDNSState.
 	ConditionTypeLocalDNSReady = "LocalDNSReady"
+	// ConditionTypeNetworkReady: a node's NIC can be built in the cluster's
+	// network (its load balancer pools, NSG and, for kubenet, the subnet's
+	// route table are found and agree); the reason names what is not.
+	ConditionTypeNetworkReady = "NetworkReady"
 )
 
 // NodeImage is a resolved node image and the instance types it fits.
@@ -70,6 +74,7 @@ func (in *AKSNodeClass) StatusConditions(opts ...status.ForOption) status.Condit
 		ConditionTypeSubnetsReady,
 		ConditionTypeBootstrapReady,
 		ConditionTypeLocalDNSReady,
+		ConditionTypeNetworkReady,
 	).For(in, opts...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/awslabs/operatorpkg/status"
 	"github.com/samber/lo"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -31,6 +32,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
 )
 
@@ -51,6 +53,20 @@ type StatusController struct {
 	cluster         cluster.Provider
 	defaultSubnetID string
 	subnetMarks     *subnet.FullMarks
+	// network decides nodes' NICs (nil: no network checks); setup and
+	// defaultMaxPods say how many subnet addresses a node takes.
+	network        network.Provider
+	setup          cluster.NetworkSetup
+	defaultMaxPods int32
+}
+
+// WithNetwork makes the controller check the cluster's network for each
+// NodeClass's subnet (condition NetworkReady) and count a subnet full when
+// it has fewer free addresses than a node of the setup takes (max pods + 1
+// for Azure CNI node subnet setups).
+func (c *StatusController) WithNetwork(p network.Provider, setup cluster.NetworkSetup, defaultMaxPods int32) *StatusController {
+	c.network, c.setup, c.defaultMaxPods = p, setup, defaultMaxPods
+	return c
 }
 
 // WithSubnetMarks makes the controller treat a subnet that just refused a
@@ -142,6 +158,7 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	}
 
 	subnetID := lo.FromPtrOr(nc.Spec.VNETSubnetID, c.defaultSubnetID)
+	perNode := network.AddressesPerNode(c.setup, lo.FromPtrOr(nc.Spec.MaxPods, c.defaultMaxPods))
 	switch sn, err := c.subnets.Get(ctx, subnetID); {
 	case errors.Is(err, subnet.ErrNotFound):
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetNotFound", fmt.Sprintf("subnet %s does not exist", subnetID))
@@ -154,9 +171,18 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	case sn.AvailableIPs <= 0:
 		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
 		requeue = time.Minute
+	case sn.AvailableIPs < perNode:
+		// A node subnet NIC takes an address per pod: one that does not fit
+		// is refused whole, so a subnet with fewer free addresses than a
+		// node takes is as full as one with none.
+		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("subnet %s has %d free IP addresses and a node takes %d (its own and one per pod for %s at max pods %d); nodes wait until addresses are freed or the subnet grows",
+			subnetID, sn.AvailableIPs, perNode, c.setup, perNode-1))
+		requeue = time.Minute
 	default:
 		conditions.SetTrue(v1beta1.ConditionTypeSubnetsReady)
 	}
+
+	c.networkCondition(ctx, conditions, subnetID, &requeue)
 
 	if state, err := c.localDNSState(ctx, nc); err != nil {
 		conditions.SetFalse(v1beta1.ConditionTypeLocalDNSReady, "CheckingClusterRequirementsFailed", fmt.Sprintf("resolving localDNS.mode %s: %v", nc.Spec.LocalDNS.Mode, err))
@@ -211,6 +237,28 @@ func windowsInputs(nc *v1beta1.AKSNodeClass, in *cluster.Inputs) (reason, messag
 		return "WindowsNetworkRangesUnknown", fmt.Sprintf("Windows nodes' Azure CNI and kube-proxy need the cluster's address ranges; set %s", strings.Join(missing, ", "))
 	}
 	return "", ""
+}
+
+// networkCondition sets NetworkReady: whether a NIC can be decided for a
+// node in subnetID (load balancer pools, NSG, route table), or what is
+// missing or contradictory.
+func (c *StatusController) networkCondition(ctx context.Context, conditions status.ConditionSet, subnetID string, requeue *time.Duration) {
+	if c.network == nil {
+		conditions.SetTrue(v1beta1.ConditionTypeNetworkReady)
+		return
+	}
+	_, err := c.network.Interface(ctx, subnetID)
+	var ce *network.ConfigError
+	switch {
+	case err == nil:
+		conditions.SetTrue(v1beta1.ConditionTypeNetworkReady)
+		return
+	case errors.As(err, &ce):
+		conditions.SetFalse(v1beta1.ConditionTypeNetworkReady, ce.Reason, ce.Message)
+	default:
+		conditions.SetFalse(v1beta1.ConditionTypeNetworkReady, "NetworkCheckFailed", err.Error())
+	}
+	*requeue = time.Minute
 }
 
 // LocalDNSMinKubernetesMinor is the first Kubernetes 1.x minor on which

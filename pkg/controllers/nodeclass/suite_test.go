@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/awslabs/operatorpkg/status"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -21,8 +22,10 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclass"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 	"github.com/azkarpenter/azkarpenter/pkg/test/environment"
 )
@@ -46,7 +49,7 @@ var _ = BeforeSuite(func() {
 	env = environment.New(ctx, environment.WithClusterInputs(func(kube *coretest.Environment) cluster.Provider {
 		discovery := kubernetes.NewForConfigOrDie(kube.Config).Discovery()
 		return cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: kube.Config,
-			SecurityGroupName: "aks-agentpool-12345678-nsg", NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
+			NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
 			TenantID: "00000000-0000-0000-0000-0000000000aa"},
 			kube.Client, discovery.ServerVersion, clock.RealClock{})
 	}))
@@ -61,8 +64,9 @@ var _ = BeforeEach(func() {
 		Eventually(func() error { return env.Client.Create(ctx, o) }).Should(Succeed())
 	}
 	inputs = env.Cluster.(*cluster.DefaultProvider)
+	opts := env.ControllerOptions()
 	controller = nodeclass.NewStatusController(env.Client, env.Providers.Images, env.Providers.InstanceTypes, env.Providers.Subnets, inputs, testutil.SubnetID).
-		WithSubnetMarks(env.Providers.SubnetMarks)
+		WithSubnetMarks(env.Providers.SubnetMarks).WithNetwork(env.Providers.Network, opts.NetworkSetup(), opts.DefaultMaxPods())
 })
 
 var _ = AfterSuite(func() { env.Stop() })
@@ -81,6 +85,26 @@ func bootstrapObjects() []client.Object {
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 53}}},
 		},
 	}
+}
+
+// controllerFor is the status controller of a cluster of another network
+// setup, on the same simulated Azure.
+func controllerFor(setup cluster.NetworkSetup) *nodeclass.StatusController {
+	clients, err := azure.NewClients(env.Azure, testutil.SubscriptionID)
+	Expect(err).NotTo(HaveOccurred())
+	net := network.NewDefaultProviderFromClients(network.Options{SubscriptionID: testutil.SubscriptionID, NodeResourceGroup: testutil.ResourceGroup, Setup: setup}, clients.Network)
+	return nodeclass.NewStatusController(env.Client, env.Providers.Images, env.Providers.InstanceTypes, env.Providers.Subnets, inputs, testutil.SubnetID).
+		WithNetwork(net, setup, network.DefaultMaxPods(setup))
+}
+
+func reconciledBy(c *nodeclass.StatusController, spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
+	nc := &v1beta1.AKSNodeClass{Spec: spec}
+	nc.GenerateName = "nc-"
+	Expect(env.Client.Create(ctx, nc)).To(Succeed())
+	_, err := c.Reconcile(ctx, nc)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+	return nc
 }
 
 func reconciled(spec v1beta1.AKSNodeClassSpec) *v1beta1.AKSNodeClass {
@@ -259,6 +283,38 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue())
 		Expect(cond.Reason).To(Equal("NoInstanceTypes"))
 		Expect(cond.Message).To(ContainSubstring("azkarpenter explain"))
+	})
+
+	It("is NetworkReady on the default cluster, and not while a kubenet subnet has no route table, naming it", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(nc.StatusConditions().Get(v1beta1.ConditionTypeNetworkReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+
+		nc = reconciledBy(controllerFor(cluster.NetworkSetupKubenet), v1beta1.AKSNodeClassSpec{})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeNetworkReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("RouteTableNotAssociated"))
+		Expect(cond.Message).To(ContainSubstring("subnet " + testutil.SubnetID + " is associated with none"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	It("counts a subnet full when it cannot hold a node subnet node's max pods + 1 addresses", func() {
+		clients, err := azure.NewClients(env.Azure, testutil.SubscriptionID)
+		Expect(err).NotTo(HaveOccurred())
+		// A /27: 27 usable addresses.
+		poller, err := clients.Network.NewSubnetsClient().BeginCreateOrUpdate(ctx, testutil.ResourceGroup, "vnet", "small", armnetwork.Subnet{Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: lo.ToPtr("10.0.128.0/27")}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		small, err := poller.PollUntilDone(ctx, nil)
+		Expect(err).NotTo(HaveOccurred())
+		nodeSubnet := controllerFor(cluster.NetworkSetupAzureCNINodeSubnet)
+		nc := reconciledBy(nodeSubnet, v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SubnetFull"))
+		Expect(cond.Message).To(ContainSubstring("has 27 free IP addresses and a node takes 31"))
+		// At 10 pods a node takes 11: it fits. Overlay nodes take one.
+		Expect(reconciledBy(nodeSubnet, v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID, MaxPods: lo.ToPtr[int32](10)}).
+			StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady).IsTrue()).To(BeTrue())
+		Expect(reconciled(v1beta1.AKSNodeClassSpec{VNETSubnetID: small.ID}).StatusConditions().Get(v1beta1.ConditionTypeSubnetsReady).IsTrue()).To(BeTrue())
 	})
 
 	// Issue 12: a NIC refused with SubnetIsFull left the NodeClass Ready

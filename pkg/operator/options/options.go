@@ -23,6 +23,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 )
 
 func init() {
@@ -43,6 +44,12 @@ type Options struct {
 	NetworkPolicy     string
 	NetworkDataplane  string
 	VNetGUID          string
+	// BackendPoolIDs, NetworkSecurityGroupID and RouteTableID override
+	// what is read of the cluster's network (package network); empty reads
+	// it, "none" turns pools or the NSG off.
+	BackendPoolIDs         []string
+	NetworkSecurityGroupID string
+	RouteTableID           string
 
 	// What nodes are told about the cluster (docs/bootstrap.md).
 	ClusterEndpoint         string
@@ -55,10 +62,6 @@ type Options struct {
 	// from ACR and node add-ons reach Azure through IMDS as on AKS.
 	NodeIdentities []string
 	TenantID       string
-	// The cluster's network security group and route table in the node
-	// resource group, which nodes' cloud configuration names.
-	NetworkSecurityGroupName string
-	RouteTableName           string
 	// The cluster's address ranges, which Windows nodes need.
 	ServiceCIDR string
 	PodCIDR     string
@@ -115,10 +118,17 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.StringVar(&o.ResourceGroup, "resource-group", env.WithDefaultString("AZURE_NODE_RESOURCE_GROUP", ""), "[REQUIRED] Resource group nodes are created in (the cluster's node resource group). (AZURE_NODE_RESOURCE_GROUP)")
 	fs.StringVar(&o.Location, "location", env.WithDefaultString("AZURE_LOCATION", ""), "[REQUIRED] Azure region of the cluster, e.g. eastus. (AZURE_LOCATION)")
 	fs.StringVar(&o.VNETSubnetID, "vnet-subnet-id", env.WithDefaultString("AZURE_VNET_SUBNET_ID", ""), "[REQUIRED] Default subnet for node network interfaces; an AKSNodeClass may override it. (AZURE_VNET_SUBNET_ID)")
-	fs.StringVar(&o.NetworkPlugin, "network-plugin", env.WithDefaultString("NETWORK_PLUGIN", "azure"), "Cluster network plugin: azure, kubenet or none; sets the default max pods. (NETWORK_PLUGIN)")
-	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", env.WithDefaultString("NETWORK_PLUGIN_MODE", "overlay"), "Network plugin mode: overlay, or empty for node subnet. (NETWORK_PLUGIN_MODE)")
+	fs.StringVar(&o.NetworkPlugin, "network-plugin", env.WithDefaultString("NETWORK_PLUGIN", ""), "Cluster network plugin (networkProfile.networkPlugin): azure, kubenet or none; empty reads the network setup from the cluster's AKS nodes and CNI DaemonSets. Decides the NICs and the default max pods. (NETWORK_PLUGIN)")
+	fs.StringVar(&o.NetworkPluginMode, "network-plugin-mode", env.WithDefaultString("NETWORK_PLUGIN_MODE", ""), "Network plugin mode, with --network-plugin=azure: overlay, or empty for node subnet. (NETWORK_PLUGIN_MODE)")
 	fs.StringVar(&o.NetworkPolicy, "network-policy", env.WithDefaultString("NETWORK_POLICY", ""), "Cluster network policy: empty, none, azure, calico or cilium. (NETWORK_POLICY)")
-	fs.StringVar(&o.NetworkDataplane, "network-dataplane", env.WithDefaultString("NETWORK_DATAPLANE", "azure"), "Cluster network dataplane: azure or cilium (Azure CNI powered by Cilium). (NETWORK_DATAPLANE)")
+	fs.StringVar(&o.NetworkDataplane, "network-dataplane", env.WithDefaultString("NETWORK_DATAPLANE", ""), "Cluster network dataplane, with --network-plugin: azure (the default) or cilium (Azure CNI Powered by Cilium). (NETWORK_DATAPLANE)")
+	fs.Func("backend-pool-ids", "Comma-separated resource IDs of the load balancer backend pools every node's NIC joins, or none; empty joins the NIC-based pools of the node resource group's kubernetes and kubernetes-internal load balancers, as AKS does. (BACKEND_POOL_IDS)", func(v string) error {
+		o.BackendPoolIDs = splitListOrNil(v)
+		return nil
+	})
+	o.BackendPoolIDs = splitListOrNil(env.WithDefaultString("BACKEND_POOL_IDS", ""))
+	fs.StringVar(&o.NetworkSecurityGroupID, "network-security-group-id", env.WithDefaultString("NETWORK_SECURITY_GROUP_ID", ""), "Resource ID of the NSG on the NIC of nodes in a subnet not associated with it, or none; empty takes the node resource group's aks-agentpool-<number>-nsg, as AKS does for a VNet of yours. (NETWORK_SECURITY_GROUP_ID)")
+	fs.StringVar(&o.RouteTableID, "route-table-id", env.WithDefaultString("ROUTE_TABLE_ID", ""), "Resource ID of the route table kubenet node subnets must be associated with; empty accepts the subnet's. (ROUTE_TABLE_ID)")
 	fs.StringVar(&o.VNetGUID, "vnet-guid", env.WithDefaultString("VNET_GUID", ""), "Resource GUID of the nodes' virtual network, for the Azure CNI overlay node labels. (VNET_GUID)")
 	fs.StringVar(&o.ClusterEndpoint, "cluster-endpoint", env.WithDefaultString("CLUSTER_ENDPOINT", ""), "API server URL nodes join, https://<FQDN>[:443]; empty takes the controller's own when nodes can reach it. (CLUSTER_ENDPOINT)")
 	fs.StringVar(&o.ClusterCAFile, "cluster-ca-file", env.WithDefaultString("CLUSTER_CA_FILE", ""), "PEM file of the cluster CA nodes trust; empty takes the controller's own. (CLUSTER_CA_FILE)")
@@ -130,8 +140,6 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	})
 	o.NodeIdentities = splitList(env.WithDefaultString("NODE_IDENTITIES", ""))
 	fs.StringVar(&o.KubeletIdentityClientID, "kubelet-identity-client-id", env.WithDefaultString("KUBELET_IDENTITY_CLIENT_ID", ""), "Client ID of the managed identity kubelets use (AKS's kubelet identity). (KUBELET_IDENTITY_CLIENT_ID)")
-	fs.StringVar(&o.NetworkSecurityGroupName, "network-security-group-name", env.WithDefaultString("AZURE_NETWORK_SECURITY_GROUP_NAME", ""), "The cluster's network security group in the node resource group (aks-agentpool-<id>-nsg), which nodes' cloud configuration names; AKSNodeClasses are not Ready without it. (AZURE_NETWORK_SECURITY_GROUP_NAME)")
-	fs.StringVar(&o.RouteTableName, "route-table-name", env.WithDefaultString("AZURE_ROUTE_TABLE_NAME", ""), "The cluster's route table in the node resource group; empty derives aks-agentpool-<id>-routetable from an AKS-named security group. (AZURE_ROUTE_TABLE_NAME)")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", env.WithDefaultString("SERVICE_CIDR", ""), "The cluster's service CIDR (networkProfile.serviceCidr); Windows nodes need it. (SERVICE_CIDR)")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", env.WithDefaultString("POD_CIDR", ""), "The cluster's pod CIDR (networkProfile.podCidr; for Azure CNI node subnet, the node subnet); Windows nodes need it. (POD_CIDR)")
 	fs.StringVar(&o.VNetCIDR, "vnet-cidr", env.WithDefaultString("VNET_CIDR", ""), "Address space of the nodes' virtual network; Windows nodes' Azure CNI needs it. (VNET_CIDR)")
@@ -194,15 +202,7 @@ func (o *Options) Validate() error {
 	if o.Location != "" && (strings.ToLower(o.Location) != o.Location || strings.ContainsAny(o.Location, " ")) {
 		errs = append(errs, fmt.Errorf("--location %q must be a region name such as eastus (lower case, no spaces)", o.Location))
 	}
-	if !slices.Contains([]string{"azure", "kubenet", "none"}, o.NetworkPlugin) {
-		errs = append(errs, fmt.Errorf("--network-plugin %q must be azure, kubenet or none", o.NetworkPlugin))
-	}
-	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
-		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty", o.NetworkPluginMode))
-	}
-	if !slices.Contains([]string{"azure", "cilium"}, o.NetworkDataplane) {
-		errs = append(errs, fmt.Errorf("--network-dataplane %q must be azure or cilium", o.NetworkDataplane))
-	}
+	errs = append(errs, o.validateNetwork()...)
 	if !slices.Contains([]string{"", "none", "azure", "calico", "cilium"}, o.NetworkPolicy) {
 		errs = append(errs, fmt.Errorf("--network-policy %q must be empty, none, azure, calico or cilium", o.NetworkPolicy))
 	}
@@ -249,6 +249,75 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validateNetwork checks the network options: a declared setup must be one
+// azkarpenter builds (the message names those), and overrides must be
+// resource IDs of their kind or "none".
+func (o *Options) validateNetwork() []error {
+	var errs []error
+	if !slices.Contains([]string{"", "azure", "kubenet", "none"}, o.NetworkPlugin) {
+		errs = append(errs, fmt.Errorf("--network-plugin %q must be azure, kubenet, none, or empty to read it from the cluster", o.NetworkPlugin))
+	}
+	if !slices.Contains([]string{"", "overlay"}, o.NetworkPluginMode) {
+		errs = append(errs, fmt.Errorf("--network-plugin-mode %q must be overlay or empty (node subnet)", o.NetworkPluginMode))
+	}
+	if !slices.Contains([]string{"", "azure", "cilium"}, o.NetworkDataplane) {
+		errs = append(errs, fmt.Errorf("--network-dataplane %q must be azure or cilium", o.NetworkDataplane))
+	}
+	if len(errs) == 0 && o.NetworkPlugin != "" {
+		setup, ok := cluster.NetworkSetupOf(o.NetworkPlugin, o.NetworkPluginMode, lo.CoalesceOrEmpty(o.NetworkDataplane, "azure"))
+		if _, built := network.SetupOf(setup); !ok || !built {
+			errs = append(errs, fmt.Errorf("--network-plugin=%s --network-plugin-mode=%q --network-dataplane=%s is not a network setup azkarpenter builds; supported: %s",
+				o.NetworkPlugin, o.NetworkPluginMode, lo.CoalesceOrEmpty(o.NetworkDataplane, "azure"), network.SupportedSetups()))
+		}
+	}
+	for _, id := range o.BackendPoolIDs {
+		if id != network.None && !backendPoolPattern.MatchString(id) {
+			errs = append(errs, fmt.Errorf("--backend-pool-ids (BACKEND_POOL_IDS) %q is not a load balancer backend pool resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/loadBalancers/…/backendAddressPools/…) or none", id))
+		}
+	}
+	if len(o.BackendPoolIDs) > 1 && slices.Contains(o.BackendPoolIDs, network.None) {
+		errs = append(errs, fmt.Errorf("--backend-pool-ids (BACKEND_POOL_IDS) lists pools and none"))
+	}
+	if id := o.NetworkSecurityGroupID; id != "" && id != network.None && !nsgPattern.MatchString(id) {
+		errs = append(errs, fmt.Errorf("--network-security-group-id (NETWORK_SECURITY_GROUP_ID) %q is not a network security group resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/networkSecurityGroups/…) or none", id))
+	}
+	if id := o.RouteTableID; id != "" && !routeTablePattern.MatchString(id) {
+		errs = append(errs, fmt.Errorf("--route-table-id (ROUTE_TABLE_ID) %q is not a route table resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/routeTables/…)", id))
+	}
+	return errs
+}
+
+var (
+	backendPoolPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/loadBalancers/[^/]+/backendAddressPools/[^/]+$`)
+	nsgPattern         = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/networkSecurityGroups/[^/]+$`)
+	routeTablePattern  = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/routeTables/[^/]+$`)
+)
+
+// NetworkSetup is the declared network setup ("" when the cluster is to be
+// read, or the declaration is not one azkarpenter builds).
+func (o *Options) NetworkSetup() cluster.NetworkSetup {
+	if o.NetworkPlugin == "" {
+		return ""
+	}
+	s, _ := cluster.NetworkSetupOf(o.NetworkPlugin, o.NetworkPluginMode, lo.CoalesceOrEmpty(o.NetworkDataplane, "azure"))
+	return s
+}
+
+// DefaultMaxPods is AKS's default max pods of the declared setup, or of
+// AKS's default setup (Azure CNI Overlay) when none is declared.
+func (o *Options) DefaultMaxPods() int32 {
+	return network.DefaultMaxPods(lo.CoalesceOrEmpty(o.NetworkSetup(), cluster.NetworkSetupAzureCNIOverlay))
+}
+
+// NetworkOptions are the network provider's options the options describe;
+// the setup is the declared one (set the resolved one before use).
+func (o *Options) NetworkOptions() network.Options {
+	return network.Options{
+		SubscriptionID: o.SubscriptionID, NodeResourceGroup: o.ResourceGroup, Setup: o.NetworkSetup(),
+		BackendPoolIDs: o.BackendPoolIDs, SecurityGroupID: o.NetworkSecurityGroupID, RouteTableID: o.RouteTableID,
+	}
+}
+
 // ClusterInputs are the cluster-input options the options describe.
 func (o *Options) ClusterInputs() cluster.Options {
 	return cluster.Options{
@@ -256,7 +325,6 @@ func (o *Options) ClusterInputs() cluster.Options {
 		ClusterDNS: o.ClusterDNS, KubeletIdentityClientID: o.KubeletIdentityClientID, TenantID: o.TenantID,
 		NetworkPlugin: o.NetworkPlugin, NetworkPluginMode: o.NetworkPluginMode, NetworkPolicy: o.NetworkPolicy,
 		NetworkDataplane: o.NetworkDataplane, VNetGUID: o.VNetGUID,
-		SecurityGroupName: o.NetworkSecurityGroupName, RouteTableName: o.RouteTableName,
 		ServiceCIDR: o.ServiceCIDR, PodCIDR: o.PodCIDR, VNetCIDR: o.VNetCIDR,
 		HTTPProxy: o.NodeHTTPProxy, HTTPSProxy: o.NodeHTTPSProxy, NoProxy: o.NodeNoProxy,
 		HTTPProxyTrustedCAFile: o.NodeHTTPProxyTrustedCAFile, CustomCACertsFile: o.NodeCustomCACertsFile,
@@ -358,6 +426,14 @@ func FromContext(ctx context.Context) *Options {
 // userAssignedIdentityPattern matches a user-assigned managed identity's
 // resource ID (ARM names are case-insensitive).
 var userAssignedIdentityPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
+
+// splitListOrNil is splitList, nil (not set) for an empty value.
+func splitListOrNil(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return splitList(v)
+}
 
 // splitList splits a comma-separated list, dropping blanks.
 func splitList(v string) []string {

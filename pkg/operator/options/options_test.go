@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 )
 
 func parse(t *testing.T, args ...string) (*options.Options, error) {
@@ -33,8 +34,47 @@ func TestValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.CredentialMode != "workload-identity" || o.NetworkPlugin != "azure" || o.NetworkPluginMode != "overlay" {
+	// The network setup is read from the cluster unless declared.
+	if o.CredentialMode != "workload-identity" || o.NetworkPlugin != "" || o.NetworkPluginMode != "" || o.NetworkSetup() != "" || o.DefaultMaxPods() != 250 {
 		t.Errorf("defaults: %+v", o)
+	}
+}
+
+// A declared network setup must be one azkarpenter builds, and network
+// overrides must be resource IDs of their kind, or none.
+func TestNetworkOptions(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		setup cluster.NetworkSetup
+		pods  int32
+		err   string
+	}{
+		{args: []string{"--network-plugin=azure"}, setup: cluster.NetworkSetupAzureCNINodeSubnet, pods: 30},
+		{args: []string{"--network-plugin=azure", "--network-plugin-mode=overlay", "--network-dataplane=cilium"}, setup: cluster.NetworkSetupAzureCNICilium, pods: 250},
+		{args: []string{"--network-plugin=kubenet"}, setup: cluster.NetworkSetupKubenet, pods: 110},
+		{args: []string{"--network-plugin=none"}, setup: cluster.NetworkSetupBYOCNI, pods: 250},
+		{args: []string{"--network-plugin=kubenet", "--network-plugin-mode=overlay"}, err: "is not a network setup azkarpenter builds; supported: Azure CNI Overlay (--network-plugin=azure --network-plugin-mode=\"overlay\""},
+		{args: []string{"--network-plugin=kubenet", "--network-dataplane=cilium"}, err: "kubenet (--network-plugin=kubenet"},
+		{args: []string{"--backend-pool-ids=kubernetes"}, err: `--backend-pool-ids (BACKEND_POOL_IDS) "kubernetes" is not a load balancer backend pool resource ID`},
+		{args: []string{"--backend-pool-ids=none,/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/kubernetes/backendAddressPools/kubernetes"}, err: "lists pools and none"},
+		{args: []string{"--network-security-group-id=aks-agentpool-1-nsg"}, err: "is not a network security group resource ID"},
+		{args: []string{"--route-table-id=rt"}, err: "is not a route table resource ID"},
+		{args: []string{"--backend-pool-ids=none", "--network-security-group-id=none", "--route-table-id=/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"}, pods: 250},
+	} {
+		o, err := parse(t, append(append([]string{}, valid...), c.args...)...)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%v: %v, want %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v", c.args, err)
+			continue
+		}
+		if o.NetworkSetup() != c.setup || o.DefaultMaxPods() != c.pods {
+			t.Errorf("%v: setup %q max pods %d, want %q %d", c.args, o.NetworkSetup(), o.DefaultMaxPods(), c.setup, c.pods)
+		}
 	}
 }
 
@@ -262,13 +302,12 @@ func TestNodeProxyAndCAs(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	o, err := parse(t, append(valid, "--node-http-proxy=http://proxy.example.com:3128", "--node-no-proxy=10.0.0.0/8, .corp.example.com",
-		"--network-security-group-name=aks-agentpool-12345678-nsg")...)
+	o, err := parse(t, append(valid, "--node-http-proxy=http://proxy.example.com:3128", "--node-no-proxy=10.0.0.0/8, .corp.example.com")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := o.ClusterInputs()
-	if in.HTTPProxy != "http://proxy.example.com:3128" || strings.Join(in.NoProxy, " ") != "10.0.0.0/8 .corp.example.com" || in.SecurityGroupName != "aks-agentpool-12345678-nsg" {
+	if in.HTTPProxy != "http://proxy.example.com:3128" || strings.Join(in.NoProxy, " ") != "10.0.0.0/8 .corp.example.com" {
 		t.Errorf("cluster inputs %+v", in)
 	}
 }

@@ -56,12 +56,6 @@ type Inputs struct {
 	// VNetGUID is the resource GUID of the nodes' virtual network (for the
 	// Azure CNI overlay labels).
 	VNetGUID string
-	// SecurityGroupName and RouteTableName are the cluster's network
-	// security group and route table in the node resource group, which
-	// nodes' cloud configuration names (azure.json securityGroupName,
-	// routeTableName).
-	SecurityGroupName string
-	RouteTableName    string
 	// ServiceCIDR, PodCIDR and VNetCIDR are the cluster's address ranges;
 	// Windows nodes need them ("" when not set).
 	ServiceCIDR string
@@ -71,6 +65,19 @@ type Inputs struct {
 	HTTPProxy *HTTPProxy
 	// CustomCACerts are PEM certificates nodes add to their trust store.
 	CustomCACerts [][]byte
+	// NetworkResources are the cluster's route table and NSG, as nodes'
+	// cloud configuration names them (empty when none was found; the
+	// AKSNodeClass's NetworkReady condition says why).
+	NetworkResources
+}
+
+// NetworkResources are the Azure network resources of the cluster a node's
+// cloud configuration names (AKS's azure.json routeTableName,
+// routeTableResourceGroup, securityGroupName, securityGroupResourceGroup),
+// read from the node subnet and the node resource group (package network).
+type NetworkResources struct {
+	RouteTableName, RouteTableResourceGroup       string
+	SecurityGroupName, SecurityGroupResourceGroup string
 }
 
 // HTTPProxy is the cluster's egress proxy for nodes, as AKS's
@@ -149,14 +156,9 @@ type Options struct {
 	NetworkPolicy           string
 	NetworkDataplane        string
 	VNetGUID                string
-	// SecurityGroupName is the cluster's network security group in the node
-	// resource group (AKS names it aks-agentpool-<id>-nsg); RouteTableName
-	// its route table, "" to derive it from the security group's name.
-	SecurityGroupName string
-	RouteTableName    string
-	ServiceCIDR       string
-	PodCIDR           string
-	VNetCIDR          string
+	ServiceCIDR             string
+	PodCIDR                 string
+	VNetCIDR                string
 	// HTTPProxy, HTTPSProxy and NoProxy are the nodes' egress proxy;
 	// HTTPProxyTrustedCAFile a PEM bundle nodes trust for it.
 	HTTPProxy              string
@@ -166,6 +168,10 @@ type Options struct {
 	// CustomCACertsFile is a PEM file of certificates nodes add to their
 	// trust store (AKS's custom CA trust).
 	CustomCACertsFile string
+	// NetworkResources, when set, reads the cluster's route table and NSG
+	// (network.Provider.NodeResources of the default subnet). Its failure
+	// leaves them empty: it is not an input nodes cannot join without.
+	NetworkResources func(context.Context) (NetworkResources, error)
 }
 
 // ServerVersion reads the API server's version (discovery).
@@ -254,14 +260,15 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 		errs = append(errs, &InputError{Input: "tenant", Reason: "TenantIDUnknown",
 			Message: "nodes' cloud configuration names the Entra tenant (the ACR credential provider authenticates in it); set --tenant-id (AZURE_TENANT_ID)"})
 	}
-	if in.SecurityGroupName, in.RouteTableName, err = networkResources(p.opts.SecurityGroupName, p.opts.RouteTableName); err != nil {
-		errs = append(errs, err)
-	}
 	if in.HTTPProxy, err = httpProxy(p.opts); err != nil {
 		errs = append(errs, err)
 	}
 	if in.CustomCACerts, err = customCACerts(p.opts.CustomCACertsFile); err != nil {
 		errs = append(errs, err)
+	}
+	if p.opts.NetworkResources != nil {
+		// Best effort: a failure here is the NetworkReady condition's.
+		in.NetworkResources, _ = p.opts.NetworkResources(ctx)
 	}
 	if len(errs) > 0 {
 		// The first problem is the condition's reason; all are in the message.

@@ -45,17 +45,8 @@ func provider(t *testing.T, opts cluster.Options, clk *clocktesting.FakeClock, o
 	if opts.TenantID == "" {
 		opts.TenantID = "00000000-0000-0000-0000-0000000000aa"
 	}
-	switch opts.SecurityGroupName {
-	case "":
-		opts.SecurityGroupName = "aks-agentpool-12345678-nsg"
-	case noNSG:
-		opts.SecurityGroupName = ""
-	}
 	return cluster.NewDefaultProvider(opts, c, serverVersion, clk)
 }
-
-// noNSG asks provider for options without a network security group.
-const noNSG = "<none>"
 
 func TestInputs(t *testing.T) {
 	ctx := context.Background()
@@ -67,8 +58,7 @@ func TestInputs(t *testing.T) {
 	}
 	if in.APIServerName != "dev-dns-1a2b.hcp.eastus.azmk8s.io" || in.BootstrapToken != "abcdef.0123456789abcdef" || in.ClusterDNS != "10.0.0.10" ||
 		in.KubernetesVersion != "v1.35.4" || in.ImageNetworkPlugin() != "none" || string(in.CACertificate) != string(testutil.TestCA()) ||
-		// The route table follows from an AKS-named security group.
-		in.SecurityGroupName != "aks-agentpool-12345678-nsg" || in.RouteTableName != "aks-agentpool-12345678-routetable" || in.HTTPProxy != nil {
+		in.HTTPProxy != nil {
 		t.Errorf("inputs %s", in)
 	}
 	if strings.Contains(in.String(), "0123456789abcdef") {
@@ -109,8 +99,6 @@ func TestInputErrorsNameTheInput(t *testing.T) {
 			[]client.Object{token("abcdef", "short", nil), kubeDNS}, "BootstrapTokenInvalid"},
 		{"no kube-dns", cluster.Options{}, []client.Object{good}, "ClusterDNSNotFound"},
 		{"bad DNS override", cluster.Options{ClusterDNS: "dns.example.com"}, []client.Object{good}, "ClusterDNSInvalid"},
-		{"no network security group", cluster.Options{SecurityGroupName: noNSG}, []client.Object{good, kubeDNS}, "NetworkSecurityGroupUnknown"},
-		{"security group not named by AKS, no route table", cluster.Options{SecurityGroupName: "my-nsg"}, []client.Object{good, kubeDNS}, "RouteTableUnknown"},
 		{"proxy URL that does not parse", cluster.Options{HTTPProxy: "http://proxy example.com:3128"}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
 		{"proxy URL without scheme", cluster.Options{HTTPSProxy: "proxy.example.com:3128"}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
 		{"no-proxy wildcard", cluster.Options{HTTPProxy: "http://proxy.example.com:3128", NoProxy: []string{"*.example.com"}}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
@@ -164,7 +152,7 @@ func TestTokenRotation(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	c := fake.NewClientBuilder().WithObjects(token("abcdef", "0123456789abcdef", nil), kubeDNS).WithIndex(&corev1.Secret{}, "type", secretsByField).Build()
 	p := cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://api.example.com", ClusterCAFile: "", RESTConfig: &rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}},
-		SecurityGroupName: "aks-agentpool-12345678-nsg", TenantID: "t"},
+		TenantID: "t"},
 		c, serverVersion, clk)
 	if in, err := p.Inputs(ctx); err != nil || in.BootstrapToken != "abcdef.0123456789abcdef" {
 		t.Fatalf("%v %v", in, err)

@@ -7,40 +7,8 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 )
-
-// managedNSG is the name AKS gives a cluster's network security group in
-// the node resource group; its route table has the same cluster ID
-// (karpenter-provider-azure pkg/providers/networksecuritygroup and
-// launchtemplate.go derive aks-agentpool-<id>-routetable from it the same way).
-var managedNSG = regexp.MustCompile(`(?i)^aks-agentpool-(\d{8})-nsg$`)
-
-// networkResources are the network security group and route table names
-// nodes' cloud configuration carries. AKS sets both for every node pool
-// (Azure/AgentBaker aks-node-controller/pkg/nodeconfigutils/utils.go
-// Validate requires route_table), so both are required; the route table
-// follows from an AKS-named security group when not given.
-//
-// TODO(issue-20): discovery of both from the node resource group replaces
-// the options as the source (issue 20); until then they come from
-// --network-security-group-name and --route-table-name.
-func networkResources(nsg, routeTable string) (string, string, error) {
-	if nsg == "" {
-		return "", "", &InputError{Input: "network security group", Reason: "NetworkSecurityGroupUnknown",
-			Message: "nodes' cloud configuration names the cluster's network security group; set --network-security-group-name (AZURE_NETWORK_SECURITY_GROUP_NAME) to it (az network nsg list -g <node resource group>: aks-agentpool-<id>-nsg)"}
-	}
-	if routeTable == "" {
-		m := managedNSG.FindStringSubmatch(nsg)
-		if m == nil {
-			return nsg, "", &InputError{Input: "route table", Reason: "RouteTableUnknown",
-				Message: fmt.Sprintf("network security group %q is not named as AKS names it (aks-agentpool-<id>-nsg), so the route table name cannot follow from it; set --route-table-name (AZURE_ROUTE_TABLE_NAME)", nsg)}
-		}
-		routeTable = "aks-agentpool-" + m[1] + "-routetable"
-	}
-	return nsg, routeTable, nil
-}
 
 // MaxCustomCACerts is how many certificates AKS's custom CA trust takes
 // (securityProfile.customCATrustCertificates: "maximum of 10").

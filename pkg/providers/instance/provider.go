@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/go-logr/logr"
 	"github.com/samber/lo"
 	"golang.org/x/crypto/ssh"
@@ -29,6 +28,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -92,6 +92,10 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DeleteWait == 0 {
 		o.DeleteWait = DefaultDeleteWait
+	}
+	if o.Network == nil {
+		overlay, _ := network.SetupOf(cluster.NetworkSetupAzureCNIOverlay)
+		o.Network = network.StaticFor(overlay)
 	}
 	if o.AdminUsername == "" {
 		o.AdminUsername = AdminUsername
@@ -222,7 +226,11 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 	tags := p.tags(nc, claim)
 	a.subnetID = spec.SubnetID
 
-	nicID, err := p.createNIC(ctx, name, spec, tags)
+	nic, err := p.interfaceBody(ctx, spec, tags)
+	if err != nil {
+		return nil, nil, capacityType, p.interfaceError(err)
+	}
+	nicID, err := p.createNIC(ctx, name, nic)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.deleteNICQuietly(ctx, NICName(name))
@@ -568,39 +576,6 @@ func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim
 	tags[TagNodeClass] = to.Ptr(nc.Name)
 	tags[TagCreationTimestamp] = to.Ptr(time.Now().UTC().Format(time.RFC3339))
 	return tags
-}
-
-// createNIC creates (or finds, as PUT is idempotent) the VM's NIC and
-// returns its ID.
-func (p *DefaultProvider) createNIC(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (string, error) {
-	subnet := spec.SubnetID
-	nic := armnetwork.Interface{
-		Location: to.Ptr(p.opts.Location),
-		Tags:     tags,
-		Properties: &armnetwork.InterfacePropertiesFormat{
-			EnableAcceleratedNetworking: to.Ptr(spec.AcceleratedNetworking),
-			IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
-				Name: to.Ptr("ipconfig1"),
-				Properties: &armnetwork.InterfaceIPConfigurationPropertiesFormat{
-					Primary:                   to.Ptr(true),
-					PrivateIPAllocationMethod: to.Ptr(armnetwork.IPAllocationMethodDynamic),
-					Subnet:                    &armnetwork.Subnet{ID: to.Ptr(subnet)},
-				},
-			}},
-		},
-	}
-	poller, err := p.nics.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, NICName(vmName), nic, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := poller.PollUntilDone(ctx, p.pollOptions())
-	if err != nil {
-		return "", err
-	}
-	if resp.ID == nil {
-		return "", fmt.Errorf("NIC %s created without an ID", NICName(vmName))
-	}
-	return *resp.ID, nil
 }
 
 // createExtension starts creating the VM's Custom Script Extension: on Linux

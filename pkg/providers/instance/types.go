@@ -21,6 +21,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 )
 
 // Ownership tags on every VM, NIC and OS disk the provider creates. Azure tag
@@ -200,6 +201,11 @@ type Options struct {
 	// NodeIdentities are the resource IDs of user-assigned managed
 	// identities attached to every VM (AKS's kubelet identity).
 	NodeIdentities []string
+	// Network decides each node's NIC (load balancer pools, NSG, IP
+	// forwarding, pod IP configurations); nil builds Azure CNI Overlay
+	// NICs that join nothing (network.StaticFor), for callers that manage
+	// no cluster network.
+	Network network.Provider
 	// AdditionalTags go on every VM and NIC, under the AKSNodeClass's tags
 	// (--additional-tags).
 	AdditionalTags map[string]string

@@ -229,7 +229,6 @@ func values(env *framework.Environment, ports []int, digest string) string {
 		},
 		"cluster":     map[string]any{"name": localcluster.ClusterName, "endpoint": "https://" + localcluster.APIServerFQDN},
 		"bootstrap":   map[string]any{"tokenSecretName": bootstraputil.BootstrapTokenSecretName(id)},
-		"networking":  map[string]any{"securityGroupName": localcluster.NetworkSecurityGroupName},
 		"image":       map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
 		"replicas":    1,
 		"hostNetwork": true,
