@@ -458,10 +458,10 @@ func nonEmpty(v string) string {
 }
 
 func want(got, expected string) string {
-	switch {
-	case got == expected:
+	switch got {
+	case expected:
 		return ""
-	case got == "":
+	case "":
 		return fmt.Sprintf("is missing (want %q)", expected)
 	default:
 		return fmt.Sprintf("is %q, want %q", got, expected)

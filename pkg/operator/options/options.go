@@ -350,12 +350,12 @@ func (o *Options) validateNodeNetworkSettings() []error {
 		{o.NodeHTTPProxy, "--node-http-proxy", "NODE_HTTP_PROXY"}, {o.NodeHTTPSProxy, "--node-https-proxy", "NODE_HTTPS_PROXY"},
 	} {
 		if err := cluster.ValidateProxyURL(p.value); err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s) %q %v", p.flag, p.env, p.value, err))
+			errs = append(errs, fmt.Errorf("%s (%s) %q %w", p.flag, p.env, p.value, err))
 		}
 	}
 	for _, e := range o.NodeNoProxy {
 		if err := cluster.ValidateNoProxyEntry(e); err != nil {
-			errs = append(errs, fmt.Errorf("--node-no-proxy (NODE_NO_PROXY) entry %q %v", e, err))
+			errs = append(errs, fmt.Errorf("--node-no-proxy (NODE_NO_PROXY) entry %q %w", e, err))
 		}
 	}
 	if o.NodeHTTPProxy == "" && o.NodeHTTPSProxy == "" && (len(o.NodeNoProxy) > 0 || o.NodeHTTPProxyTrustedCAFile != "") {

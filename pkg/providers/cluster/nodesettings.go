@@ -135,7 +135,7 @@ func ValidatePEMCertificates(data []byte, limit int) error {
 			return fmt.Errorf("holds a PEM %s block; only certificates may be given", block.Type)
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("holds a certificate that does not parse: %v", err)
+			return fmt.Errorf("holds a certificate that does not parse: %w", err)
 		}
 		n++
 	}
