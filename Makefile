@@ -145,7 +145,7 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 
 .PHONY: e2e-kubelet
 e2e-kubelet: test-tools build kubelet-deps ## Run the real-kubelet e2e specs: a kubelet v1.35 joins from a rendered artifact (realkubelet); the chart's pod runs from the built image on a real node (realnode)
-	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 # make test runs the real-kubelet spec wherever it can: it installs the
 # packages when root with apt-get, and otherwise the spec skips, naming what
@@ -153,7 +153,7 @@ e2e-kubelet: test-tools build kubelet-deps ## Run the real-kubelet e2e specs: a 
 .PHONY: e2e-kubelet-if-possible
 e2e-kubelet-if-possible: test-tools build
 	-@$(MAKE) --no-print-directory kubelet-deps
-	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet/... ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
+	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
 .PHONY: demo
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates

@@ -422,6 +422,8 @@ type VMBootstrap struct {
 	PrivateIP    string            `json:"privateIP,omitempty"`
 	Running      bool              `json:"running"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	// ImageID is the image reference the VM was created from.
+	ImageID string `json:"imageID,omitempty"`
 	// CustomData is osProfile.customData (base64).
 	CustomData string `json:"customData"`
 }
@@ -434,7 +436,7 @@ func (s *Server) handleVMBootstrap(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		found = append(found, VMBootstrap{ID: vm.ID, Name: vm.Name, ComputerName: vm.ComputerName, OSType: lo.Ternary(vm.Windows, "Windows", "Linux"),
-			PrivateIP: vm.PrivateIP, Running: vm.Running, Tags: vm.Tags, CustomData: vm.CustomData})
+			PrivateIP: vm.PrivateIP, Running: vm.Running, Tags: vm.Tags, ImageID: vm.ImageID, CustomData: vm.CustomData})
 	}
 	switch len(found) {
 	case 0:

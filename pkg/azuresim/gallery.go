@@ -126,6 +126,8 @@ func seedImages() []seedImage {
 	linux(GalleryAKSAzureLinux, "V3gen2", v2, x64, "")
 	linux(GalleryAKSAzureLinux, "V3gen2arm64", v2, arm, "")
 	linux(GalleryAKSAzureLinux, "V3gen2TL", v2, x64, SecurityTypeTrustedLaunch)
+	// AKS's pod sandboxing image (Azure/AgentBaker sig_config.go V3katagen2).
+	linux(GalleryAKSAzureLinux, "V3katagen2", v2, x64, "")
 	out = append(out,
 		seedImage{gallery: GalleryAKSWindows, name: "windows-2022-containerd", windows: true, gen: v1, arch: x64, releases: windows2022Releases},
 		seedImage{gallery: GalleryAKSWindows, name: "windows-2022-containerd-gen2", windows: true, gen: v2, arch: x64, releases: windows2022Releases},

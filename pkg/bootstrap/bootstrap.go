@@ -41,6 +41,10 @@ const (
 // write https://<api server name>:443 into the kubelet's kubeconfigs.
 const APIServerPort = 443
 
+// DefaultAdminUsername is AKS's Linux administrator, which
+// linux_admin_username defaults to in AgentBaker's config.proto.
+const DefaultAdminUsername = "azureuser"
+
 // Config is everything a node needs to join: what the cluster shares and
 // what this node is. It is the same for both operating systems; Render
 // encodes it the way each node image reads it.
@@ -65,9 +69,47 @@ type Config struct {
 	ArtifactStreaming bool
 	// LinuxOS tunes the kernel (Linux nodes only).
 	LinuxOS *LinuxOS
+	// AdminUsername is the VM's Linux administrator (osProfile.adminUsername),
+	// whose home the image's provisioning sets up; "" is AKS's azureuser.
+	AdminUsername string
 	// LocalDNS runs a DNS cache on the node (Linux nodes only); nil when off.
 	LocalDNS *LocalDNS
+	// PauseImage is the pod sandbox image: one the node image caches
+	// (nodeimage.PauseImage), which the image writes into containerd's
+	// configuration without a default of its own.
+	PauseImage string
+	// VNetCNIPluginsURL is the Azure CNI tarball nodes with pod addresses
+	// from the node subnet install; CNIPluginsURL the reference plugins
+	// kubenet nodes run. "" where the network setup installs none.
+	VNetCNIPluginsURL string
+	CNIPluginsURL     string
 }
+
+// LocalDNSClusterListenerIP is where LocalDNS answers pods' cluster DNS
+// queries (the "cluster listener" the image's localdns.sh binds,
+// LOCALDNS_CLUSTER_LISTENER_IP, and aks-node-controller's
+// localDnsClusterListenerIp in parser/consts.go): the kubelet's
+// --cluster-dns on nodes with LocalDNS, so pods' resolv.conf points there.
+const LocalDNSClusterListenerIP = "169.254.10.11"
+
+// KubeletClusterDNS is the kubelet's --cluster-dns: LocalDNS's cluster
+// listener on nodes with LocalDNS, else the kube-dns Service IP.
+func KubeletClusterDNS(kubeDNS string, localDNS *LocalDNS) string {
+	if localDNS != nil {
+		return LocalDNSClusterListenerIP
+	}
+	return kubeDNS
+}
+
+// The label of nodes whose kubelet requests its serving certificate from the
+// cluster (--rotate-server-certificates): the image adds it itself when
+// rotation is on (parts/linux/cloud-init/artifacts/cse_config.sh
+// configureKubeletServing, KUBELET_SERVING_CERTIFICATE_ROTATION_LABEL), and
+// AKS's control plane approves the serving CSRs of nodes that carry it.
+const (
+	LabelKubeletServingCA = "kubernetes.azure.com/kubelet-serving-ca"
+	KubeletServingCA      = "cluster"
+)
 
 // Cluster is what every node of the cluster is told.
 type Cluster struct {
@@ -93,8 +135,37 @@ type Cluster struct {
 	// NetworkPlugin is the node's CNI as AKS images name it: azure, kubenet
 	// or none (Azure CNI overlay and bring-your-own CNI are "none").
 	NetworkPlugin string
+	// NetworkPluginMode is "overlay" for Azure CNI overlay ("" otherwise):
+	// Windows nodes install Azure CNI in overlay mode themselves.
+	NetworkPluginMode string
 	// NetworkPolicy is "", azure or calico.
 	NetworkPolicy string
+	// DNSServiceIP is the kube-dns Service IP: LocalDNS forwards cluster
+	// names to it (cluster_config.cluster_network_config.core_dns_service_ip).
+	DNSServiceIP string
+	// SecurityGroupName and RouteTableName are the cluster's network
+	// security group and route table in the node resource group, which the
+	// node's cloud configuration (azure.json) names.
+	SecurityGroupName string
+	RouteTableName    string
+	// ServiceCIDR, PodCIDR and VNetCIDR are the cluster's address ranges:
+	// Windows nodes' Azure CNI configuration and kube-proxy need them.
+	ServiceCIDR string
+	PodCIDR     string
+	VNetCIDR    string
+	// HTTPProxy is the egress proxy nodes use; nil for none.
+	HTTPProxy *HTTPProxy
+	// CustomCACerts are PEM certificates nodes add to their trust store.
+	CustomCACerts [][]byte
+}
+
+// HTTPProxy is a cluster's egress proxy, as AKS's httpProxyConfig has it.
+type HTTPProxy struct {
+	HTTPProxy  string
+	HTTPSProxy string
+	NoProxy    []string
+	// TrustedCA is a PEM bundle nodes trust for the proxy.
+	TrustedCA []byte
 }
 
 // Kubelet holds the kubelet settings that shape the node: the reservations

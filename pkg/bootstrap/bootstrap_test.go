@@ -16,13 +16,16 @@ import (
 )
 
 func config(os bootstrap.OS) *bootstrap.Config {
-	return &bootstrap.Config{
+	c := &bootstrap.Config{
 		OS: os,
 		Cluster: bootstrap.Cluster{
 			APIServerName: "dev-dns-1a2b3c4d.hcp.eastus.azmk8s.io", CACertificate: testutil.TestCA(), BootstrapToken: "abcdef.0123456789abcdef",
 			KubeletIdentityClientID: "11111111-2222-3333-4444-555555555555", TenantID: "t", SubscriptionID: "s", Location: "eastus",
 			ResourceGroup: "mc_dev", VNetName: "vnet", VNetResourceGroup: "net", SubnetName: "nodes", NetworkPlugin: "azure", NetworkPolicy: "calico",
+			DNSServiceIP: "10.0.0.10", SecurityGroupName: "aks-agentpool-12345678-nsg", RouteTableName: "aks-agentpool-12345678-routetable",
 		},
+		PauseImage:        "mcr.microsoft.com/oss/v2/kubernetes/pause:3.10.2",
+		VNetCNIPluginsURL: "https://packages.aks.azure.com/azure-cni/v1.6.21/binaries/azure-vnet-cni-linux-amd64-v1.6.21.tgz",
 		KubernetesVersion: "1.35.4",
 		VMSize:            "Standard_D8s_v5",
 		Labels:            map[string]string{"karpenter.sh/nodepool": "default", "kubernetes.azure.com/mode": "user", "team": "o'brien"},
@@ -39,6 +42,12 @@ func config(os bootstrap.OS) *bootstrap.Config {
 		},
 		GPUDriver: true,
 	}
+	if os == bootstrap.Windows {
+		// Windows nodes' Azure CNI and kube-proxy take the cluster's ranges.
+		c.Cluster.ServiceCIDR, c.Cluster.PodCIDR, c.Cluster.VNetCIDR = "10.0.0.0/16", "10.244.0.0/16", "10.224.0.0/12"
+		c.VNetCNIPluginsURL = "https://packages.aks.azure.com/azure-cni/v1.6.21/binaries/azure-vnet-cni-windows-amd64-v1.6.21.zip"
+	}
+	return c
 }
 
 // What the provider renders, the node reads back unchanged, on both OSes.
@@ -48,6 +57,9 @@ func TestRoundTrip(t *testing.T) {
 			in := config(os)
 			in.Kubelet.FailSwapOn = lo.ToPtr(false)
 			if os == bootstrap.Linux {
+				in.CNIPluginsURL = "https://packages.aks.azure.com/cni-plugins/v1.6.2/binaries/cni-plugins-linux-amd64-v1.6.2.tgz"
+				in.Cluster.HTTPProxy = &bootstrap.HTTPProxy{HTTPProxy: "http://proxy:3128", HTTPSProxy: "http://proxy:3129", NoProxy: []string{"10.0.0.0/8"}, TrustedCA: testutil.TestCA()}
+				in.Cluster.CustomCACerts = [][]byte{testutil.TestCA()}
 				in.ArtifactStreaming, in.WorkloadRuntime = true, "KataVmIsolation"
 				in.LinuxOS = &bootstrap.LinuxOS{
 					Sysctls:        map[string]string{"net.core.somaxconn": "8192", "net.ipv4.tcp_tw_reuse": "true", "net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_keepalive_intvl": "30"},

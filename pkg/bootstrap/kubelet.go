@@ -30,33 +30,75 @@ const (
 	flagContainerLogMaxFiles = "--container-log-max-files"
 	flagPodMaxPIDs           = "--pod-max-pids"
 	flagFailSwapOn           = "--fail-swap-on"
+	flagFeatureGates         = "--feature-gates"
+	// flagRotateServerCertificates requests the kubelet's serving
+	// certificate from the cluster.
+	flagRotateServerCertificates = "--rotate-server-certificates"
 )
 
-// linuxBaseKubeletFlags are the kubelet flags every AKS Linux node runs with
-// (the node images' defaults for a cluster with an external cloud provider,
-// webhook authentication and rotated client certificates).
+// linuxBaseKubeletFlags are the kubelet flags every AKS Linux node runs
+// with, as AKS sets them for its own node pools (Azure/AgentBaker
+// e2e/node_config.go baseTemplateLinux's KubeletConfig, the flags AKS's
+// resource provider sends; the same set NAP's bootstrap writes,
+// karpenter-provider-azure pkg/providers/imagefamily/bootstrap/staticvalues.go
+// getBaseKubeletFlags), less what a 1.35 kubelet no longer has:
+//
+//   - --cloud-config and --pod-infra-container-image are gone from the
+//     kubelet (the sandbox image is containerd's, kube_binary_config);
+//   - --streaming-connection-idle-timeout, which aks-node-controller drops
+//     from Kubernetes 1.34 on (parser/parser.go getCSEEnv);
+//   - --tls-cert-file and --tls-private-key-file, which the image removes
+//     when serving certificate rotation is on (cse_config.sh
+//     configureKubeletServing), as it is here.
+//
+// --eviction-hard, --image-gc-* and the reservations are per node
+// (Kubelet); --rotate-server-certificates goes with the node's
+// kubelet_config_file_config.server_tls_bootstrap and its label.
 var linuxBaseKubeletFlags = map[string]string{
+	"--address":                           "0.0.0.0",
 	"--anonymous-auth":                    "false",
 	"--authentication-token-webhook":      "true",
 	"--authorization-mode":                "Webhook",
+	"--cgroups-per-qos":                   "true",
 	"--client-ca-file":                    "/etc/kubernetes/certs/ca.crt",
 	"--cloud-provider":                    "external",
 	"--cluster-domain":                    "cluster.local",
 	"--enforce-node-allocatable":          "pods",
+	"--event-qps":                         "0",
 	"--image-credential-provider-bin-dir": "/var/lib/kubelet/credential-provider",
 	"--image-credential-provider-config":  "/var/lib/kubelet/credential-provider-config.yaml",
+	"--node-status-update-frequency":      "10s",
 	"--pod-manifest-path":                 "/etc/kubernetes/manifests",
+	"--pod-max-pids":                      "-1",
 	"--protect-kernel-defaults":           "true",
 	"--read-only-port":                    "0",
 	"--resolv-conf":                       "/run/systemd/resolve/resolv.conf",
 	"--rotate-certificates":               "true",
-	"--tls-cert-file":                     "/etc/kubernetes/certs/kubeletserver.crt",
-	"--tls-private-key-file":              "/etc/kubernetes/certs/kubeletserver.key",
+	"--rotate-server-certificates":        "true",
+	"--tls-cipher-suites":                 TLSCipherSuites,
 }
+
+// TLSCipherSuites are the cipher suites AKS's kubelets serve with (the
+// --tls-cipher-suites of AgentBaker's e2e/node_config.go base templates,
+// Linux and Windows alike).
+const TLSCipherSuites = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_RSA_WITH_AES_256_GCM_SHA384,TLS_RSA_WITH_AES_128_GCM_SHA256"
+
+// FeatureGateCPUCFSQuotaPeriod is the kubelet feature gate without which a
+// kubelet refuses --cpu-cfs-quota-period ("cpuCFSQuotaPeriod ... requires
+// feature gate CustomCPUCFSQuotaPeriod", k8s.io/kubernetes
+// pkg/kubelet/apis/config/validation/validation.go).
+const FeatureGateCPUCFSQuotaPeriod = "CustomCPUCFSQuotaPeriod"
 
 // windowsBaseKubeletFlags are the Windows nodes' equivalent: Windows has no
 // QoS cgroups and enforces no node allocatable.
 var windowsBaseKubeletFlags = map[string]string{
+	// The kubeconfigs the setup writes (Write-BootstrapKubeConfig) and the
+	// kubelet writes once its certificate is issued (kube-proxy runs with
+	// it); AKS passes them as flags (kubeletstart.ps1 adds none of them).
+	"--bootstrap-kubeconfig":         "c:\\k\\bootstrap-config",
+	"--kubeconfig":                   "c:\\k\\config",
+	"--cert-dir":                     "c:\\k\\pki",
+	"--resolv-conf":                  "",
 	"--anonymous-auth":               "false",
 	"--authentication-token-webhook": "true",
 	"--authorization-mode":           "Webhook",
@@ -68,6 +110,8 @@ var windowsBaseKubeletFlags = map[string]string{
 	"--hairpin-mode":                 "promiscuous-bridge",
 	"--read-only-port":               "0",
 	"--rotate-certificates":          "true",
+	"--rotate-server-certificates":   "true",
+	"--tls-cipher-suites":            TLSCipherSuites,
 }
 
 // kubeletFlags are the node's kubelet flags: the image's base set and the
@@ -104,7 +148,10 @@ func kubeletFlags(c *Config) map[string]string {
 	if k.CPUCFSQuota != nil {
 		flags[flagCPUCFSQuota] = strconv.FormatBool(*k.CPUCFSQuota)
 	}
-	set(flagCPUCFSQuotaPeriod, k.CPUCFSQuotaPeriod)
+	if k.CPUCFSQuotaPeriod != "" {
+		flags[flagCPUCFSQuotaPeriod] = k.CPUCFSQuotaPeriod
+		flags[flagFeatureGates] = FeatureGateCPUCFSQuotaPeriod + "=true"
+	}
 	if k.ImageGCHighThresholdPercent != nil {
 		flags[flagImageGCHigh] = strconv.Itoa(int(*k.ImageGCHighThresholdPercent))
 	}

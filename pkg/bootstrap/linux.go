@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/samber/lo"
+
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/aksnodeconfig"
 )
 
@@ -51,25 +53,38 @@ var configLine = regexp.MustCompile(`(?m)^echo '([A-Za-z0-9+/=]+)' \| base64 -d 
 const managedIdentity = "msi"
 
 func renderLinux(c *Config) (*Artifact, error) {
+	cfg, err := linuxNodeConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	customData, err := LinuxCustomData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ext := LinuxExtension
+	ext.CommandToExecute = aksnodeconfig.ProvisionWaitCommand
+	return &Artifact{CustomData: customData, Extension: ext}, nil
+}
+
+// LinuxCustomData is the custom data (base64) that gives a Linux node the
+// AKSNodeConfig cfg: the MIME document whose boothook writes it for
+// aks-node-controller.
+func LinuxCustomData(cfg *aksnodeconfig.Configuration) (string, error) {
 	// Indented, and without Go's HTML escaping ("<" in --eviction-hard), as
 	// protojson writes it.
 	var docBuf bytes.Buffer
 	enc := json.NewEncoder(&docBuf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	cfg, err := linuxNodeConfig(c)
-	if err != nil {
-		return nil, err
-	}
 	if err := enc.Encode(cfg); err != nil {
-		return nil, err
+		return "", err
 	}
 	doc := bytes.TrimSuffix(docBuf.Bytes(), []byte("\n"))
 	var buf bytes.Buffer
 	buf.WriteString("Content-Type: multipart/mixed; boundary=\"" + mimeBoundary + "\"\r\nMIME-Version: 1.0\r\n\r\n")
 	w := multipart.NewWriter(&buf)
 	if err := w.SetBoundary(mimeBoundary); err != nil {
-		return nil, err
+		return "", err
 	}
 	for _, part := range []struct{ contentType, body string }{
 		{"text/cloud-boothook", fmt.Sprintf(boothook, base64.StdEncoding.EncodeToString(doc))},
@@ -81,24 +96,23 @@ func renderLinux(c *Config) (*Artifact, error) {
 		h.Set("Content-Transfer-Encoding", "7bit")
 		pw, err := w.CreatePart(h)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if _, err := io.WriteString(pw, part.body); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 	if err := w.Close(); err != nil {
-		return nil, err
+		return "", err
 	}
-	ext := LinuxExtension
-	ext.CommandToExecute = aksnodeconfig.ProvisionWaitCommand
-	return &Artifact{CustomData: base64.StdEncoding.EncodeToString(buf.Bytes()), Extension: ext}, nil
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
 // linuxNodeConfig is the AKSNodeConfig of a node.
 func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 	yes := true
 	token := c.Cluster.BootstrapToken
+	flags := kubeletFlags(c)
 	cfg := &aksnodeconfig.Configuration{
 		Version:         aksnodeconfig.Version,
 		APIServerConfig: &aksnodeconfig.APIServerConfig{APIServerName: c.Cluster.APIServerName},
@@ -110,7 +124,8 @@ func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 			LoadBalancerConfig:  &aksnodeconfig.LoadBalancerConfig{LoadBalancerSKU: aksnodeconfig.LoadBalancerSKUStandard, ExcludeMasterFromStandardLoadBalancer: &yes},
 			ClusterNetworkConfig: &aksnodeconfig.ClusterNetworkConfig{
 				VNetName: c.Cluster.VNetName, VNetResourceGroup: c.Cluster.VNetResourceGroup, Subnet: c.Cluster.SubnetName,
-				CoreDNSServiceIP: c.Kubelet.ClusterDNS,
+				SecurityGroupName: c.Cluster.SecurityGroupName, RouteTable: c.Cluster.RouteTableName,
+				CoreDNSServiceIP: c.Cluster.DNSServiceIP,
 			},
 		},
 		AuthConfig: &aksnodeconfig.AuthConfig{
@@ -126,17 +141,25 @@ func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 			TLSBootstrappingToken:   &token,
 		},
 		NetworkConfig: &aksnodeconfig.NetworkConfig{
-			NetworkPlugin: enumOf(networkPlugins, c.Cluster.NetworkPlugin),
-			NetworkPolicy: enumOf(networkPolicies, c.Cluster.NetworkPolicy),
+			NetworkPlugin:     enumOf(networkPlugins, c.Cluster.NetworkPlugin),
+			NetworkPolicy:     enumOf(networkPolicies, c.Cluster.NetworkPolicy),
+			VnetCNIPluginsURL: c.VNetCNIPluginsURL,
+			CNIPluginsURL:     c.CNIPluginsURL,
 		},
+		KubeBinaryConfig: &aksnodeconfig.KubeBinaryConfig{PodInfraContainerImageURL: c.PauseImage},
 		KubeletConfig: &aksnodeconfig.KubeletConfig{
-			KubeletFlags:      kubeletFlags(c),
+			KubeletFlags:      flags,
 			KubeletNodeLabels: c.Labels,
+			// In flag mode the image reads this one field of the file
+			// configuration: it turns serving certificate rotation on
+			// (removing --tls-cert-file and adding the label) to match
+			// --rotate-server-certificates.
+			KubeletConfigFileConfig: &aksnodeconfig.KubeletConfigFileConfig{ServerTLSBootstrap: flags[flagRotateServerCertificates] == "true"},
 		},
 		KubernetesCACert:        base64.StdEncoding.EncodeToString(c.Cluster.CACertificate),
 		KubernetesVersion:       c.KubernetesVersion,
 		VMSize:                  c.VMSize,
-		LinuxAdminUsername:      "azureuser",
+		LinuxAdminUsername:      lo.Ternary(c.AdminUsername != "", c.AdminUsername, DefaultAdminUsername),
 		IsVHD:                   &yes,
 		NeedsCgroupV2:           &yes,
 		WorkloadRuntime:         "WORKLOAD_RUNTIME_OCI_CONTAINER",
@@ -160,7 +183,58 @@ func linuxNodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
 		}
 	}
 	cfg.LocalDNSProfile = localDNSProfile(c.LocalDNS)
+	if p := c.Cluster.HTTPProxy; p != nil {
+		cfg.HTTPProxyConfig = &aksnodeconfig.HTTPProxyConfig{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxyEntries: p.NoProxy}
+		if len(p.TrustedCA) > 0 {
+			cfg.HTTPProxyConfig.ProxyTrustedCA = base64.StdEncoding.EncodeToString(p.TrustedCA)
+		}
+	}
+	for _, ca := range c.Cluster.CustomCACerts {
+		cfg.CustomCACerts = append(cfg.CustomCACerts, base64.StdEncoding.EncodeToString(ca))
+	}
 	return cfg, nil
+}
+
+// NodeConfig is the AKSNodeConfig a Linux node of this configuration is
+// given.
+func NodeConfig(c *Config) (*aksnodeconfig.Configuration, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap configuration: %w", err)
+	}
+	return linuxNodeConfig(c)
+}
+
+// DecodeNodeConfig reads the AKSNodeConfig from a Linux VM's custom data, as
+// the node image's boothook writes it for aks-node-controller: the
+// contract's own document, for checks that read its fields as the image
+// does.
+func DecodeNodeConfig(customData string) (*aksnodeconfig.Configuration, error) {
+	raw, err := base64.StdEncoding.DecodeString(customData)
+	if err != nil {
+		return nil, fmt.Errorf("custom data is not base64: %w", err)
+	}
+	return nodeConfigOf(raw)
+}
+
+// nodeConfigOf reads the AKSNodeConfig out of the decoded custom data.
+func nodeConfigOf(raw []byte) (*aksnodeconfig.Configuration, error) {
+	script, err := boothookPart(raw)
+	if err != nil {
+		return nil, err
+	}
+	m := configLine.FindSubmatch(script)
+	if m == nil {
+		return nil, fmt.Errorf("custom data: the boothook writes no %s", aksnodeconfig.ConfigPath)
+	}
+	doc, err := base64.StdEncoding.DecodeString(string(m[1]))
+	if err != nil {
+		return nil, fmt.Errorf("custom data: %s is not base64: %w", aksnodeconfig.ConfigPath, err)
+	}
+	var cfg aksnodeconfig.Configuration
+	if err := json.Unmarshal(doc, &cfg); err != nil {
+		return nil, fmt.Errorf("AKSNodeConfig: %w", err)
+	}
+	return &cfg, nil
 }
 
 // The AKSNodeConfig enum names of the network settings.
@@ -183,23 +257,11 @@ func nameOf(values map[string]string, enum string) (string, bool) {
 // decodeLinux reads custom data as an AKS Linux image does: the boothook of
 // the MIME document writes the AKSNodeConfig that aks-node-controller reads.
 func decodeLinux(raw []byte) (*Config, error) {
-	script, err := boothookPart(raw)
+	cfg, err := nodeConfigOf(raw)
 	if err != nil {
 		return nil, err
 	}
-	m := configLine.FindSubmatch(script)
-	if m == nil {
-		return nil, fmt.Errorf("custom data: the boothook writes no %s", aksnodeconfig.ConfigPath)
-	}
-	doc, err := base64.StdEncoding.DecodeString(string(m[1]))
-	if err != nil {
-		return nil, fmt.Errorf("custom data: %s is not base64: %w", aksnodeconfig.ConfigPath, err)
-	}
-	var cfg aksnodeconfig.Configuration
-	if err := json.Unmarshal(doc, &cfg); err != nil {
-		return nil, fmt.Errorf("AKSNodeConfig: %w", err)
-	}
-	return fromNodeConfig(&cfg)
+	return fromNodeConfig(cfg)
 }
 
 // boothookPart returns the cloud-boothook part of a MIME multipart document.
@@ -257,6 +319,9 @@ func fromNodeConfig(n *aksnodeconfig.Configuration) (*Config, error) {
 	if n.IsKata {
 		c.WorkloadRuntime = "KataVmIsolation"
 	}
+	if n.LinuxAdminUsername != DefaultAdminUsername {
+		c.AdminUsername = n.LinuxAdminUsername
+	}
 	if a := n.AuthConfig; a != nil {
 		c.Cluster.TenantID, c.Cluster.SubscriptionID, c.Cluster.KubeletIdentityClientID = a.TenantID, a.SubscriptionID, a.AssignedIdentityID
 	}
@@ -264,9 +329,29 @@ func fromNodeConfig(n *aksnodeconfig.Configuration) (*Config, error) {
 		c.Cluster.ResourceGroup, c.Cluster.Location = cc.ResourceGroup, cc.Location
 		if nw := cc.ClusterNetworkConfig; nw != nil {
 			c.Cluster.VNetName, c.Cluster.VNetResourceGroup, c.Cluster.SubnetName = nw.VNetName, nw.VNetResourceGroup, nw.Subnet
+			c.Cluster.SecurityGroupName, c.Cluster.RouteTableName, c.Cluster.DNSServiceIP = nw.SecurityGroupName, nw.RouteTable, nw.CoreDNSServiceIP
 		}
 	}
+	if kb := n.KubeBinaryConfig; kb != nil {
+		c.PauseImage = kb.PodInfraContainerImageURL
+	}
+	if p := n.HTTPProxyConfig; p != nil {
+		c.Cluster.HTTPProxy = &HTTPProxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: p.NoProxyEntries}
+		if p.ProxyTrustedCA != "" {
+			if c.Cluster.HTTPProxy.TrustedCA, err = base64.StdEncoding.DecodeString(p.ProxyTrustedCA); err != nil {
+				return nil, fmt.Errorf("AKSNodeConfig http_proxy_config.proxy_trusted_ca is not base64: %w", err)
+			}
+		}
+	}
+	for i, ca := range n.CustomCACerts {
+		pem, err := base64.StdEncoding.DecodeString(ca)
+		if err != nil {
+			return nil, fmt.Errorf("AKSNodeConfig custom_ca_certs[%d] is not base64: %w", i, err)
+		}
+		c.Cluster.CustomCACerts = append(c.Cluster.CustomCACerts, pem)
+	}
 	if nc := n.NetworkConfig; nc != nil {
+		c.VNetCNIPluginsURL, c.CNIPluginsURL = nc.VnetCNIPluginsURL, nc.CNIPluginsURL
 		var ok bool
 		if c.Cluster.NetworkPlugin, ok = nameOf(networkPlugins, nc.NetworkPlugin); !ok {
 			return nil, fmt.Errorf("AKSNodeConfig network_plugin %q is unknown", nc.NetworkPlugin)

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"math"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -26,6 +28,16 @@ type Reserved struct {
 
 // EvictionHardMemoryAvailable is AKS's eviction-hard memory.available threshold.
 var EvictionHardMemoryAvailable = resource.MustParse("750Mi")
+
+// AKS's other hard eviction thresholds: a kubelet given --eviction-hard
+// keeps only the signals named there, so AKS names disk and inodes too
+// (--eviction-hard=memory.available<750Mi,nodefs.available<10%,nodefs.inodesFree<5%
+// in AgentBaker's e2e/node_config.go base template and NAP's
+// staticvalues.go).
+const (
+	EvictionHardNodefsAvailable  = "10%"
+	EvictionHardNodefsInodesFree = "5%"
+)
 
 // DefaultVMMemoryOverheadPercent is the share of a VM size's memory that the
 // hypervisor and firmware keep, as a fraction: a node reports less than the
@@ -82,9 +94,42 @@ func (r Reserved) KubeReservedList() corev1.ResourceList {
 	}
 }
 
-// EvictionThresholdList is the eviction-hard resource list.
-func (r Reserved) EvictionThresholdList() corev1.ResourceList {
-	return corev1.ResourceList{corev1.ResourceMemory: r.EvictionHardMemory}
+// EvictionHard is the node's --eviction-hard, by signal.
+func (r Reserved) EvictionHard() map[string]string {
+	return map[string]string{
+		"memory.available":  r.EvictionHardMemory.String(),
+		"nodefs.available":  EvictionHardNodefsAvailable,
+		"nodefs.inodesFree": EvictionHardNodefsInodesFree,
+	}
+}
+
+// EvictionThresholdList is what the hard eviction thresholds hold back from
+// pods on a node with an OS disk of osDiskGiB: memory, and the node
+// filesystem's share of ephemeral storage.
+func (r Reserved) EvictionThresholdList(osDiskGiB int64) corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceMemory:           r.EvictionHardMemory,
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(ThresholdBytes(osDiskGiB<<30, EvictionHardNodefsAvailable), resource.BinarySI),
+	}
+}
+
+// ThresholdBytes is an eviction threshold (a quantity or a percentage of
+// capacity) in bytes, as the kubelet computes it: a percentage is of the
+// capacity, truncated. Both sides of the contract (instance types' overhead
+// and a node's allocatable) use it, so they cannot round differently.
+func ThresholdBytes(capacity int64, threshold string) int64 {
+	if pct, ok := strings.CutSuffix(threshold, "%"); ok {
+		f, err := strconv.ParseFloat(pct, 64)
+		if err != nil {
+			return 0
+		}
+		return int64(float64(capacity) * f / 100)
+	}
+	q, err := resource.ParseQuantity(threshold)
+	if err != nil {
+		return 0
+	}
+	return q.Value()
 }
 
 // NodeMemoryMiB is the memory a node of a size with memoryGiB reports as

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,104 +24,25 @@ import (
 // "ExitCode: |n|, …" line) and what the extension checks.
 const windowsResultFile = `%SYSTEMDRIVE%\AzureData\provision.complete`
 
-var windowsScript = template.Must(template.New("windows").Funcs(template.FuncMap{"q": psQuote}).Parse(`<#
-    AKS Windows node setup (the AgentBaker kuberneteswindowssetup contract),
-    rendered by azkarpenter. The Custom Script Extension runs it with the
-    secrets that are not in custom data.
-#>
-[CmdletBinding(DefaultParameterSetName="Standard")]
-param(
-    # The kubelet client key; empty when the node TLS-bootstraps.
-    [string]$AgentKey = "",
-    [parameter(Mandatory=$true)]
-    [ValidateNotNullOrEmpty()]
-    $AADClientSecret, # base64
-    [parameter(Mandatory=$true)]
-    [ValidateNotNullOrEmpty()]
-    $CSEResultFilePath
+// windowsScript is the setup script's template (windows_setup.ps1.tmpl):
+// the configuration block, then AKS's provisioning steps with the helper
+// functions the package expects beside it (windows_helpers.ps1).
+var windowsScript = template.Must(template.New("windows").Funcs(template.FuncMap{"q": psQuote}).Parse(windowsSetupTemplate))
+
+var (
+	//go:embed windows_setup.ps1.tmpl
+	windowsSetupTemplate string
+	//go:embed windows_helpers.ps1
+	windowsHelpers string
 )
 
-# --- node configuration ---
-$MasterIP={{q .APIServerName}}
-$KubeDnsServiceIp={{q .ClusterDNS}}
-$MasterFQDNPrefix={{q .FQDNPrefix}}
-$Location={{q .Location}}
-$UserAssignedClientID={{q .KubeletIdentityClientID}}
-$TargetEnvironment='AzurePublicCloud'
-$AADClientId='msi'
-$NetworkAPIVersion='2018-08-01'
-$global:CACertificate={{q .CACertificate}}
-$global:AgentCertificate=''
-$global:TLSBootstrapToken={{q .BootstrapToken}}
-$global:KubeBinariesVersion={{q .KubernetesVersion}}
-$global:VMSize={{q .VMSize}}
-$global:TenantId={{q .TenantID}}
-$global:SubscriptionId={{q .SubscriptionID}}
-$global:ResourceGroup={{q .ResourceGroup}}
-$global:VmType='standard'
-$global:SubnetName={{q .SubnetName}}
-$global:VNetName={{q .VNetName}}
-$global:VNetResourceGroup={{q .VNetResourceGroup}}
-$global:NetworkPlugin={{q .NetworkPlugin}}
-$global:NetworkPolicy={{q .NetworkPolicy}}
-$global:UseManagedIdentityExtension='true'
-$global:UseInstanceMetadata='true'
-$global:LoadBalancerSku='Standard'
-$global:ExcludeMasterFromStandardLB='true'
-$global:ConfigGPUDriverIfNeeded={{q .GPUDriver}}
-$global:KubeletNodeLabels={{q .NodeLabels}}
-$global:KubeletConfigArgs=@( {{range $i, $a := .KubeletArgs}}{{if $i}}, {{end}}{{q $a}}{{end}} )
-# --- end of node configuration ---
-
-$global:ExitCode=0
-$global:ErrorMessage=""
-$global:KubeDir="c:\k"
-$global:CacheDir="c:\akse-cache"
-$global:CSEScriptsPackageUrl=""
-$StartTime=Get-Date
-
-try {
-    if (Test-Path -Path $CSEResultFilePath -PathType Leaf) {
-        return
-    }
-    # The provisioning functions come from the CSE scripts package that AKS
-    # Windows images cache.
-    $package=Get-ChildItem -Path $global:CacheDir -Filter "aks-windows-cse-scripts-*.zip" -Recurse | Sort-Object Name | Select-Object -Last 1
-    if (-not $package) { throw "the AKS Windows CSE scripts package is not cached in $global:CacheDir" }
-    Expand-Archive -Path $package.FullName -DestinationPath "C:\AzureData\" -Force
-    foreach ($script in @("windowscsehelper", "azurecnifunc", "calicofunc", "configfunc", "containerdfunc", "kubeletfunc", "kubernetesfunc", "nvidiagpudriverfunc")) {
-        . "C:\AzureData\windows\$script.ps1"
-    }
-
-    Initialize-DataDirectories
-    Create-Directory -FullPath $global:KubeDir
-    Write-KubeClusterConfig -MasterIP $MasterIP -KubeDnsServiceIp $KubeDnsServiceIp
-    Install-CredentialProvider -KubeDir $global:KubeDir -CustomCloudContainerRegistryDNSSuffix ""
-    Get-KubePackage -KubeBinariesSASURL ""
-    Install-Containerd-Based-On-Kubernetes-Version -ContainerdUrl "" -CNIBinDir "c:\k\azurecni\bin" -CNIConfDir "c:\k\azurecni\netconf" -KubeDir $global:KubeDir -KubernetesVersion $global:KubeBinariesVersion
-
-    Write-BootstrapKubeConfig -CACertificate $global:CACertificate -KubeDir $global:KubeDir -MasterFQDNPrefix $MasterFQDNPrefix -MasterIP $MasterIP -TLSBootstrapToken $global:TLSBootstrapToken
-    # Parameters splatted from a table (Write-AzureConfig takes many).
-    $azureConfig=@{ KubeDir=$global:KubeDir; AADClientId=$AADClientId; AADClientSecret=[System.Text.Encoding]::ASCII.GetString([System.Convert]::FromBase64String($AADClientSecret)); TenantId=$global:TenantId; SubscriptionId=$global:SubscriptionId; ResourceGroup=$global:ResourceGroup; Location=$Location; VmType=$global:VmType; SubnetName=$global:SubnetName; SecurityGroupName=""; VNetName=$global:VNetName; RouteTableName=""; PrimaryAvailabilitySetName=""; PrimaryScaleSetName=""; UseManagedIdentityExtension=$global:UseManagedIdentityExtension; UserAssignedClientID=$UserAssignedClientID; UseInstanceMetadata=$global:UseInstanceMetadata; LoadBalancerSku=$global:LoadBalancerSku; ExcludeMasterFromStandardLB=$global:ExcludeMasterFromStandardLB; TargetEnvironment=$TargetEnvironment }
-    Write-AzureConfig @azureConfig
-    Install-VnetPlugins -AzureCNIConfDir "c:\k\azurecni\netconf" -AzureCNIBinDir "c:\k\azurecni\bin" -VNetCNIPluginsURL ""
-    Set-AzureCNIConfig -AzureCNIConfDir "c:\k\azurecni\netconf" -KubeDnsSearchPath "svc.cluster.local" -KubeClusterCIDR "" -KubeServiceCIDR "" -VNetCIDR "" -IsDualStackEnabled $false -IsAzureCNIOverlayEnabled ($global:NetworkPlugin -eq "none")
-    New-ExternalHnsNetwork -IsDualStackEnabled $false
-    Start-InstallGPUDriver -EnableInstall ([System.Convert]::ToBoolean($global:ConfigGPUDriverIfNeeded)) -GpuDriverURL ""
-    Install-KubernetesServices -KubeDir $global:KubeDir
+// WindowsKubeBinariesURL is the Kubernetes node package a Windows node
+// installs (Get-KubePackage), as AKS names it (Azure/AgentBaker
+// parts/common/components.json "windowsDownloadURL"); the image takes it
+// from c:\akse-cache when it caches that file.
+func WindowsKubeBinariesURL(version string) string {
+	return fmt.Sprintf("https://packages.aks.azure.com/kubernetes/v%s/windowszip/v%s-1int.zip", version, version)
 }
-catch {
-    $global:ExitCode=1
-    $global:ErrorMessage="$_"
-}
-finally {
-    if ($global:ExitCode -eq 0) {
-        Set-Content -Path $CSEResultFilePath -Value $global:ExitCode -Force
-    } else {
-        Set-Content -Path $CSEResultFilePath -Value "ExitCode: |$global:ExitCode|, Output: |WINDOWS_CSE_ERROR_UNKNOWN|, Error: |$global:ErrorMessage|" -Force
-    }
-}
-`))
 
 // aadClientSecretPlaceholder marks where the extension's command line takes
 // the (base64) service principal secret.
@@ -142,14 +64,28 @@ func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 
 func renderWindows(c *Config) (*Artifact, error) {
 	fqdnPrefix, _, _ := strings.Cut(c.Cluster.APIServerName, ".")
+	// AKS's Windows nodes install Azure CNI themselves, overlay or not.
+	plugin := c.Cluster.NetworkPlugin
+	if c.Cluster.NetworkPluginMode == "overlay" {
+		plugin = "azure"
+	}
+	var kubeProxyArgs []string
+	if c.Cluster.PodCIDR != "" {
+		kubeProxyArgs = append(kubeProxyArgs, "--cluster-cidr="+c.Cluster.PodCIDR)
+	}
 	data := map[string]any{
-		"APIServerName": c.Cluster.APIServerName, "ClusterDNS": c.Kubelet.ClusterDNS, "FQDNPrefix": fqdnPrefix,
+		"APIServerName": c.Cluster.APIServerName, "DNSServiceIP": c.Cluster.DNSServiceIP, "FQDNPrefix": fqdnPrefix,
 		"Location": c.Cluster.Location, "KubeletIdentityClientID": c.Cluster.KubeletIdentityClientID,
 		"CACertificate": base64.StdEncoding.EncodeToString(c.Cluster.CACertificate), "BootstrapToken": c.Cluster.BootstrapToken,
-		"KubernetesVersion": c.KubernetesVersion, "VMSize": c.VMSize, "TenantID": c.Cluster.TenantID, "SubscriptionID": c.Cluster.SubscriptionID,
-		"ResourceGroup": c.Cluster.ResourceGroup, "SubnetName": c.Cluster.SubnetName, "VNetName": c.Cluster.VNetName,
-		"VNetResourceGroup": c.Cluster.VNetResourceGroup, "NetworkPlugin": c.Cluster.NetworkPlugin, "NetworkPolicy": c.Cluster.NetworkPolicy,
+		"KubernetesVersion": c.KubernetesVersion, "KubeBinariesURL": WindowsKubeBinariesURL(c.KubernetesVersion), "VMSize": c.VMSize,
+		"TenantID": c.Cluster.TenantID, "SubscriptionID": c.Cluster.SubscriptionID, "ResourceGroup": c.Cluster.ResourceGroup,
+		"SubnetName": c.Cluster.SubnetName, "SecurityGroupName": c.Cluster.SecurityGroupName, "VNetName": c.Cluster.VNetName,
+		"VNetResourceGroup": c.Cluster.VNetResourceGroup, "RouteTableName": c.Cluster.RouteTableName,
+		"PodCIDR": c.Cluster.PodCIDR, "ServiceCIDR": c.Cluster.ServiceCIDR, "VNetCIDR": c.Cluster.VNetCIDR,
+		"NetworkPlugin": plugin, "NetworkPluginMode": c.Cluster.NetworkPluginMode, "NetworkPolicy": c.Cluster.NetworkPolicy,
+		"VNetCNIPluginsURL": c.VNetCNIPluginsURL, "PauseImage": c.PauseImage,
 		"GPUDriver": fmt.Sprint(c.GPUDriver), "NodeLabels": nodeLabels(c.Labels), "KubeletArgs": KubeletCommandLine(&Config{OS: Windows, Taints: c.Taints, Kubelet: c.Kubelet}),
+		"KubeProxyArgs": kubeProxyArgs, "Helpers": windowsHelpers,
 	}
 	var buf bytes.Buffer
 	if err := windowsScript.Execute(&buf, data); err != nil {
@@ -161,9 +97,9 @@ func renderWindows(c *Config) (*Artifact, error) {
 }
 
 var (
-	psAssignment = regexp.MustCompile(`(?m)^\$(global:)?([A-Za-z]+)=('(?:[^']|'')*')\r?$`)
-	psArray      = regexp.MustCompile(`(?m)^\$global:KubeletConfigArgs=@\((.*)\)\r?$`)
-	psString     = regexp.MustCompile(`'((?:[^']|'')*)'`)
+	psAssignment  = regexp.MustCompile(`(?m)^\$(global:)?([A-Za-z]+)=('(?:[^']|'')*')\r?$`)
+	psKubeletArgs = regexp.MustCompile(`(?m)^\$global:KubeletConfigArgs=@\((.*)\)\r?$`)
+	psString      = regexp.MustCompile(`'((?:[^']|'')*)'`)
 )
 
 // decodeWindows reads the node configuration block of the setup script.
@@ -183,17 +119,26 @@ func decodeWindows(raw []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("windows setup script: $global:CACertificate is not base64: %w", err)
 	}
+	plugin := vars["NetworkPlugin"]
+	if vars["NetworkPluginMode"] == "overlay" {
+		// Azure CNI overlay: the image-side plugin is "none" on Linux.
+		plugin = "none"
+	}
 	c := &Config{
 		OS:                Windows,
 		KubernetesVersion: vars["KubeBinariesVersion"],
 		VMSize:            vars["VMSize"],
 		GPUDriver:         vars["ConfigGPUDriverIfNeeded"] == "true",
+		PauseImage:        vars["WindowsPauseImageURL"],
+		VNetCNIPluginsURL: vars["VNetCNIPluginsURL"],
 		Cluster: Cluster{
 			APIServerName: vars["MasterIP"], CACertificate: ca, BootstrapToken: vars["TLSBootstrapToken"],
 			KubeletIdentityClientID: vars["UserAssignedClientID"], TenantID: vars["TenantId"], SubscriptionID: vars["SubscriptionId"],
 			Location: vars["Location"], ResourceGroup: vars["ResourceGroup"], VNetName: vars["VNetName"],
-			VNetResourceGroup: vars["VNetResourceGroup"], SubnetName: vars["SubnetName"], NetworkPlugin: vars["NetworkPlugin"],
-			NetworkPolicy: vars["NetworkPolicy"],
+			VNetResourceGroup: vars["VNetResourceGroup"], SubnetName: vars["SubnetName"], NetworkPlugin: plugin,
+			NetworkPluginMode: vars["NetworkPluginMode"], NetworkPolicy: vars["NetworkPolicy"], DNSServiceIP: vars["KubeDnsServiceIp"],
+			SecurityGroupName: vars["SecurityGroupName"], RouteTableName: vars["RouteTableName"],
+			ServiceCIDR: vars["KubeServiceCIDR"], PodCIDR: vars["KubeClusterCIDR"], VNetCIDR: vars["VNetCIDR"],
 		},
 	}
 	if labels := vars["KubeletNodeLabels"]; labels != "" {
@@ -201,7 +146,7 @@ func decodeWindows(raw []byte) (*Config, error) {
 			return nil, err
 		}
 	}
-	m := psArray.FindStringSubmatch(block)
+	m := psKubeletArgs.FindStringSubmatch(block)
 	if m == nil {
 		return nil, errors.New("windows setup script: no $global:KubeletConfigArgs")
 	}
@@ -217,10 +162,41 @@ func decodeWindows(raw []byte) (*Config, error) {
 	if err := parseKubeletFlags(flags, c); err != nil {
 		return nil, err
 	}
-	c.Kubelet.ClusterDNS = vars["KubeDnsServiceIp"]
 	return c, nil
 }
 
 func psUnquote(s string) string {
 	return strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'"), "''", "'")
+}
+
+// WindowsRequired reports what AKS's Windows setup needs that a
+// configuration lacks: the values its package functions take as mandatory
+// parameters or read as globals (docs/bootstrap.md, "Windows").
+func WindowsRequired(c *Config) error {
+	var missing []string
+	for _, v := range []struct{ value, name string }{
+		{c.PauseImage, "the pause image ($global:WindowsPauseImageURL)"},
+		{c.Cluster.DNSServiceIP, "the kube-dns IP ($KubeDnsServiceIp)"},
+		{c.Cluster.SecurityGroupName, "the security group ($global:SecurityGroupName)"},
+		{c.Cluster.RouteTableName, "the route table ($global:RouteTableName)"},
+		{c.Cluster.ServiceCIDR, "the service CIDR ($global:KubeServiceCIDR)"},
+		{c.Cluster.PodCIDR, "the pod CIDR ($global:KubeClusterCIDR)"},
+		{c.Cluster.VNetCIDR, "the VNet CIDR ($global:VNetCIDR)"},
+		{c.Cluster.TenantID, "the tenant ($global:TenantId)"},
+		{c.Cluster.SubscriptionID, "the subscription ($global:SubscriptionId)"},
+		{c.Cluster.ResourceGroup, "the node resource group ($global:ResourceGroup)"},
+		{c.Cluster.VNetName, "the virtual network ($global:VNetName)"},
+		{c.Cluster.SubnetName, "the subnet ($global:SubnetName)"},
+	} {
+		if v.value == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if c.Cluster.NetworkPlugin == "azure" && c.VNetCNIPluginsURL == "" {
+		missing = append(missing, "the Azure CNI package ($global:VNetCNIPluginsURL)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("windows setup lacks %s", strings.Join(missing, ", "))
+	}
+	return nil
 }

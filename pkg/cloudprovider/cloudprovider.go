@@ -142,6 +142,9 @@ func (c *CloudProvider) Create(ctx context.Context, nodeClaim *karpv1.NodeClaim)
 	if err != nil {
 		return nil, err
 	}
+	if nodeClass.IsWindows() && launch != nil {
+		c.windowsPreview(nodeClaim, nodeClass)
+	}
 	if launch != nil {
 		if inst, err = c.awaitLaunch(ctx, nodeClaim, inst, launch); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package cloudprovider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	opmetrics "github.com/awslabs/operatorpkg/metrics"
@@ -14,12 +15,33 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/events"
 
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 )
 
 // ReasonLaunchFailed is the event reason on a NodeClaim deleted because its
 // VM failed to provision after Create returned.
 const ReasonLaunchFailed = "LaunchFailed"
+
+// ReasonWindowsBootstrapPreview is the event reason on the NodeClaim of
+// every Windows node launched: the Windows setup follows AKS's Windows
+// contract but has not been seen joining a real cluster (docs/bootstrap.md).
+const ReasonWindowsBootstrapPreview = "WindowsBootstrapPreview"
+
+// windowsPreview says, on the NodeClaim, that Windows bootstrap is a preview.
+func (c *CloudProvider) windowsPreview(claim *karpv1.NodeClaim, nc *v1beta1.AKSNodeClass) {
+	if c.recorder == nil {
+		return
+	}
+	c.recorder.Publish(events.Event{
+		InvolvedObject: claim,
+		Type:           corev1.EventTypeWarning,
+		Reason:         ReasonWindowsBootstrapPreview,
+		Message: fmt.Sprintf("Windows node bootstrap (imageFamily %s) is a preview: the setup follows AKS's Windows contract, but no Windows node has been seen joining a real cluster from it yet; watch the NodeClaim's registration (docs/bootstrap.md)",
+			nc.GetImageFamily()),
+		DedupeValues: []string{string(claim.UID)},
+	})
+}
 
 // launchedWait bounds the wait for core to record a launch before a failed
 // one's NodeClaim is deleted.

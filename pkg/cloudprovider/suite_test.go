@@ -278,6 +278,24 @@ var _ = Describe("CloudProvider", func() {
 		Expect(lo.CountBy(env.Sim.Snapshot().VMs, func(v azuresim.VMState) bool { return v.Tags["karpenter.sh_nodeclaim"] == claim.Name })).To(Equal(1))
 	})
 
+	// Issue 21: Windows bootstrap follows AKS's contract but has not been
+	// seen joining a real cluster; every Windows launch says so.
+	It("says on a Windows NodeClaim that Windows bootstrap is a preview", func() {
+		recorder := coretest.NewEventRecorder()
+		cp.UseRecorder(recorder)
+		DeferCleanup(func() { cp.UseRecorder(nil) })
+		windows := readyNodeClass(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2022)})
+		_, err := cp.Create(ctx, nodeClaimFor(windows,
+			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D4s_v5"}}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(recorder.Calls(cloudprovider.ReasonWindowsBootstrapPreview)).To(Equal(1))
+		linux := readyNodeClass(v1beta1.AKSNodeClassSpec{})
+		_, err = cp.Create(ctx, nodeClaimFor(linux,
+			karpv1.NodeSelectorRequirementWithMinValues{Key: corev1.LabelInstanceTypeStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"Standard_D4s_v5"}}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(recorder.Calls(cloudprovider.ReasonWindowsBootstrapPreview)).To(Equal(1), "only Windows launches")
+	})
+
 	// Issue 15: Create waited for the VM to provision, and while any
 	// NodeClaim lacked a providerID core counted its state unsynced and
 	// provisioned nothing else.

@@ -36,6 +36,7 @@ func newSKU(name, family string, vcpus int64, memoryGiB float64, caps ...string)
 //	                      next 8, 6% of the next 112, 2% above 128, in MiB rounded
 //	node memory:          floor(GiB × 1024 × 0.925) MiB
 //	allocatable memory:   node memory − kube-reserved − 750Mi eviction threshold
+//	allocatable ephemeral-storage: OS disk − 10% (nodefs.available eviction threshold)
 func TestCapacityAndOverhead(t *testing.T) {
 	for _, tc := range []struct {
 		name, family  string
@@ -97,13 +98,17 @@ func TestCapacityAndOverhead(t *testing.T) {
 			if gpu.Value() != tc.gpus {
 				t.Errorf("nvidia.com/gpu = %d, want %d", gpu.Value(), tc.gpus)
 			}
-			it := &cloudprovider.InstanceType{Name: tc.name, Capacity: capacity, Overhead: instancetype.Overhead(s)}
+			it := &cloudprovider.InstanceType{Name: tc.name, Capacity: capacity, Overhead: instancetype.Overhead(s, 128)}
 			alloc := it.Allocatable()
 			if got := alloc.Cpu().MilliValue(); got != tc.allocCPUm {
 				t.Errorf("allocatable cpu = %dm, want %dm", got, tc.allocCPUm)
 			}
 			if want := resource.NewQuantity(tc.allocMemMi<<20, resource.BinarySI); alloc.Memory().Cmp(*want) != 0 {
 				t.Errorf("allocatable memory = %s, want %dMi", alloc.Memory(), tc.allocMemMi)
+			}
+			// 128GiB less 10%: 137438953472 − 13743895347 (truncated).
+			if got := alloc.StorageEphemeral().Value(); got != 137438953472-13743895347 {
+				t.Errorf("allocatable ephemeral-storage = %d, want %d", got, int64(137438953472-13743895347))
 			}
 		})
 	}

@@ -64,13 +64,14 @@ func gpuResource(g GPU) corev1.ResourceName {
 	return "nvidia.com/gpu"
 }
 
-// Overhead is the AKS overhead of a size.
-func Overhead(s *sku.SKU) *cloudprovider.InstanceTypeOverhead {
+// Overhead is the AKS overhead of a size with an OS disk of osDiskGiB: the
+// hard eviction thresholds hold back a share of the node filesystem too.
+func Overhead(s *sku.SKU, osDiskGiB int32) *cloudprovider.InstanceTypeOverhead {
 	r := bootstrap.KubeReserved(s.VCPUs(), s.MemoryGiB())
 	return &cloudprovider.InstanceTypeOverhead{
 		KubeReserved:      r.KubeReservedList(),
 		SystemReserved:    corev1.ResourceList{},
-		EvictionThreshold: r.EvictionThresholdList(),
+		EvictionThreshold: r.EvictionThresholdList(int64(osDiskGiB)),
 	}
 }
 

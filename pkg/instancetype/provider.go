@@ -360,7 +360,7 @@ func (p *DefaultProvider) buildStatic(s *sku.SKU, nc *v1beta1.AKSNodeClass, now 
 		sku:          s,
 		requirements: requirements(s, size, nc, p.opts, reqs),
 		capacity:     Capacity(s, size, maxPods, osDisk.SizeGiB, p.opts.memoryOverhead()),
-		overhead:     Overhead(s),
+		overhead:     Overhead(s, osDisk.SizeGiB),
 		offers:       offers,
 		// The group's hosts report their room per size; a size they run but
 		// have no room for stays, unavailable, so core prices it.

@@ -18,6 +18,8 @@ import (
 // The simulated Azure environment of the local cluster.
 const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
+	// TenantID is the Entra tenant nodes' cloud configuration names.
+	TenantID = "00000000-0000-0000-0000-0000000000aa"
 	// ResourceGroup is named as AKS names a cluster's node resource group
 	// (MC_<resource group>_<cluster>_<region>), upper-case prefix included:
 	// every run then meets the lower-cased group cloud-provider-azure writes
@@ -161,6 +163,9 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
 		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,
+		// Nodes' cloud configuration names the cluster's security group
+		// (the route table follows from its AKS name).
+		"AZURE_TENANT_ID=" + TenantID,
 		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,

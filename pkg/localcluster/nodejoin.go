@@ -23,6 +23,10 @@ import (
 // through the simulated network (azuresim routes it to the real address).
 const APIServerFQDN = "azkarpenter-local-dns-00000000.hcp.eastus.azmk8s.io"
 
+// NetworkSecurityGroupName is the local cluster's network security group,
+// named as AKS names one (aks-agentpool-<cluster id>-nsg).
+const NetworkSecurityGroupName = "aks-agentpool-31415926-nsg"
+
 // ClusterDNSIP is the kube-dns Service address nodes are told.
 const ClusterDNSIP = "10.96.0.10"
 

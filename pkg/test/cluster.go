@@ -51,6 +51,8 @@ func ClusterInputs() *StaticClusterInputs {
 		APIServerName: "test-cluster-dns-12345678.hcp.eastus.azmk8s.io", CACertificate: TestCA(), BootstrapToken: BootstrapToken,
 		KubernetesVersion: "v1.35.4", ClusterDNS: "10.0.0.10", TenantID: "00000000-0000-0000-0000-0000000000aa",
 		KubeletIdentityClientID: "00000000-0000-0000-0000-0000000000bb", NetworkPlugin: "azure", NetworkPluginMode: "overlay",
+		NetworkResources: cluster.NetworkResources{SecurityGroupName: "aks-agentpool-12345678-nsg", RouteTableName: "aks-agentpool-12345678-routetable"},
+		ServiceCIDR:      "10.0.0.0/16", PodCIDR: "10.244.0.0/16", VNetCIDR: "10.224.0.0/12",
 	}}
 }
 

@@ -81,3 +81,10 @@ NodeRepair={{ $g.nodeRepair }},ReservedCapacity={{ $g.reservedCapacity }},SpotTo
 {{- define "azkarpenter.leaseName" -}}
 {{ include "azkarpenter.fullname" . }}-leader-election
 {{- end -}}
+
+{{/*
+Non-empty when nodes are given CAs to trust (the node-ca ConfigMap exists).
+*/}}
+{{- define "azkarpenter.nodeCA" -}}
+{{- if or .Values.nodeProxy.trustedCA .Values.nodeCustomCACerts }}true{{ end }}
+{{- end }}

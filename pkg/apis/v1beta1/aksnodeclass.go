@@ -52,7 +52,9 @@ type AKSNodeClassSpec struct {
 	OSDiskType *OSDiskType `json:"osDiskType,omitempty"`
 	// imageFamily is the node image: Ubuntu (the default Ubuntu release for the
 	// cluster's Kubernetes version), Ubuntu2204, Ubuntu2404, AzureLinux,
-	// Windows2022 or Windows2025.
+	// Windows2022 or Windows2025. Windows bootstrap is a preview: it follows
+	// AKS's Windows setup contract but has not been seen joining a real
+	// cluster yet.
 	// +kubebuilder:validation:Enum:={Ubuntu,Ubuntu2204,Ubuntu2404,AzureLinux,Windows2022,Windows2025}
 	// +default="Ubuntu"
 	// +optional

@@ -33,6 +33,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/contract"
 )
 
 // Annotations and condition names.
@@ -298,6 +299,20 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 		a.report(vm, NodeReport{JoinError: "the custom data is not an AKS node bootstrap artifact: " + err.Error()})
 		return nil
 	}
+	external := ExternalKubelet(vm)
+	// What the image makes of the custom data (a real kubelet, outside,
+	// shows that for itself).
+	var effect contract.Effect
+	var why string
+	if !external {
+		effect, why = imageContract(vm)
+	}
+	if effect == contract.NoNode {
+		// Provisioning fails or the kubelet refuses to start: no Node, and
+		// retrying changes nothing (custom data is immutable).
+		a.report(vm, NodeReport{JoinError: "the node image cannot provision the node from its custom data: " + why})
+		return nil
+	}
 	name := NodeName(vm)
 	kubelet := a.kubeletFor(id, boot, name)
 	defer kubelet.Close()
@@ -308,7 +323,6 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	if known {
 		node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	}
-	external := ExternalKubelet(vm)
 	if external && (!known || apierrors.IsNotFound(err)) {
 		// The VM's own kubelet registers the Node; look for it until then.
 		node, err = a.opts.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -343,6 +357,15 @@ func (a *Agent) reconcile(ctx context.Context, id string) error {
 	a.mu.Lock()
 	a.nodeNames[id] = name
 	a.mu.Unlock()
+	if effect == contract.NotReady {
+		// The kubelet registered; the node never becomes Ready, and its
+		// cloud-node-manager (a pod) never initializes it.
+		if err := a.ensureNotReady(ctx, kubelet, node, vm, boot, why); err != nil {
+			return err
+		}
+		a.report(vm, NodeReport{Node: name, JoinError: "the node stays NotReady: " + why})
+		return nil
+	}
 	if node, err = a.initializeNode(ctx, node, vm); err != nil {
 		return err
 	}
@@ -553,13 +576,11 @@ func (a *Agent) resources(vm VM, boot *bootstrap.Config) (corev1.ResourceList, c
 			return
 		}
 		var amount resource.Quantity
-		if pct, isPct := strings.CutSuffix(v, "%"); isPct {
-			var f float64
-			if _, err := fmt.Sscanf(pct, "%g", &f); err != nil {
-				return
-			}
+		if strings.HasSuffix(v, "%") {
+			// A percentage of capacity, as the kubelet (and the scheduler's
+			// overhead, instancetype.Overhead) computes it.
 			c := capacity[name]
-			amount = *resource.NewQuantity(int64(float64(c.Value())*f/100), c.Format)
+			amount = *resource.NewQuantity(bootstrap.ThresholdBytes(c.Value(), v), c.Format)
 		} else {
 			amount = resource.MustParse(v)
 		}

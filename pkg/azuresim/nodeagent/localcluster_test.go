@@ -114,7 +114,11 @@ var lroPoll = &runtime.PollUntilDoneOptions{Frequency: 5 * time.Millisecond}
 // boot is a node's bootstrap configuration as the provider renders it for
 // the local cluster: its API server name, CA and bootstrap token.
 func (e *simEnv) boot(os bootstrap.OS) *bootstrap.Config {
-	return &bootstrap.Config{
+	image := ubuntuImage
+	if os == bootstrap.Windows {
+		image = windowsImage
+	}
+	return nodeagent.AKSComplete(&bootstrap.Config{
 		OS: os,
 		Cluster: bootstrap.Cluster{APIServerName: localcluster.APIServerFQDN, CACertificate: e.caPEM, BootstrapToken: e.cluster.BootstrapToken,
 			NetworkPlugin: "azure"},
@@ -123,7 +127,7 @@ func (e *simEnv) boot(os bootstrap.OS) *bootstrap.Config {
 		Labels:            map[string]string{"karpenter.sh/capacity-type": "spot", "kubernetes.azure.com/scalesetpriority": "spot", "karpenter.sh/nodepool": "default"},
 		Taints:            []corev1.Taint{{Key: "karpenter.sh/unregistered", Effect: corev1.TaintEffectNoExecute}},
 		Kubelet:           bootstrap.Kubelet{MaxPods: 30, KubeReserved: map[string]string{"cpu": "100m", "memory": "1843Mi"}, EvictionHard: map[string]string{"memory.available": "750Mi"}},
-	}
+	}, image)
 }
 
 // createVM creates a spot VM (and its NIC) through the SDK with the

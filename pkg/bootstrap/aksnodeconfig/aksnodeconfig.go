@@ -35,22 +35,25 @@ const (
 
 // Configuration is aksnodeconfig.v1.Configuration.
 type Configuration struct {
-	Version                 string                 `json:"version"`
-	APIServerConfig         *APIServerConfig       `json:"api_server_config,omitempty"`
-	ClusterConfig           *ClusterConfig         `json:"cluster_config,omitempty"`
-	BootstrappingConfig     *BootstrappingConfig   `json:"bootstrapping_config,omitempty"`
-	AuthConfig              *AuthConfig            `json:"auth_config,omitempty"`
-	KubeletConfig           *KubeletConfig         `json:"kubelet_config,omitempty"`
-	CustomLinuxOSConfig     *CustomLinuxOSConfig   `json:"custom_linux_os_config,omitempty"`
-	GPUConfig               *GPUConfig             `json:"gpu_config,omitempty"`
-	NetworkConfig           *NetworkConfig         `json:"network_config,omitempty"`
-	KubernetesCACert        string                 `json:"kubernetes_ca_cert,omitempty"`
-	KubernetesVersion       string                 `json:"kubernetes_version,omitempty"`
-	VMSize                  string                 `json:"vm_size,omitempty"`
-	LinuxAdminUsername      string                 `json:"linux_admin_username,omitempty"`
-	IsVHD                   *bool                  `json:"is_vhd,omitempty"`
-	EnableSSH               *bool                  `json:"enable_ssh,omitempty"`
-	EnableUnattendedUpgrade bool                   `json:"enable_unattended_upgrade,omitempty"`
+	Version                 string               `json:"version"`
+	KubeBinaryConfig        *KubeBinaryConfig    `json:"kube_binary_config,omitempty"`
+	APIServerConfig         *APIServerConfig     `json:"api_server_config,omitempty"`
+	ClusterConfig           *ClusterConfig       `json:"cluster_config,omitempty"`
+	BootstrappingConfig     *BootstrappingConfig `json:"bootstrapping_config,omitempty"`
+	AuthConfig              *AuthConfig          `json:"auth_config,omitempty"`
+	KubeletConfig           *KubeletConfig       `json:"kubelet_config,omitempty"`
+	CustomLinuxOSConfig     *CustomLinuxOSConfig `json:"custom_linux_os_config,omitempty"`
+	GPUConfig               *GPUConfig           `json:"gpu_config,omitempty"`
+	NetworkConfig           *NetworkConfig       `json:"network_config,omitempty"`
+	KubernetesCACert        string               `json:"kubernetes_ca_cert,omitempty"`
+	KubernetesVersion       string               `json:"kubernetes_version,omitempty"`
+	VMSize                  string               `json:"vm_size,omitempty"`
+	LinuxAdminUsername      string               `json:"linux_admin_username,omitempty"`
+	IsVHD                   *bool                `json:"is_vhd,omitempty"`
+	EnableSSH               *bool                `json:"enable_ssh,omitempty"`
+	EnableUnattendedUpgrade bool                 `json:"enable_unattended_upgrade,omitempty"`
+	// CustomCACerts are base64 of PEM certificates added to the node's
+	// trust store (cse_config.sh configureCustomCaCertificate decodes each).
 	CustomCACerts           []string               `json:"custom_ca_certs,omitempty"`
 	WorkloadRuntime         string                 `json:"workload_runtime,omitempty"`
 	EnableArtifactStreaming bool                   `json:"enable_artifact_streaming,omitempty"`
@@ -60,6 +63,14 @@ type Configuration struct {
 	CSETimeout              *int32                 `json:"cse_timeout,omitempty"`
 	HTTPProxyConfig         *HTTPProxyConfig       `json:"http_proxy_config,omitempty"`
 	ImdsRestrictionConfig   *ImdsRestrictionConfig `json:"imds_restriction_config,omitempty"`
+}
+
+// KubeBinaryConfig names the node's Kubernetes artifacts.
+type KubeBinaryConfig struct {
+	// PodInfraContainerImageURL is the pod sandbox (pause) image. The image
+	// writes it into containerd's configuration (sandbox_image, or
+	// pinned_images.sandbox on containerd 2) with no default of its own.
+	PodInfraContainerImageURL string `json:"pod_infra_container_image_url,omitempty"`
 }
 
 // APIServerConfig says where the API server is. Nodes reach it at
@@ -140,6 +151,18 @@ type KubeletConfig struct {
 	KubeletFlags            map[string]string `json:"kubelet_flags,omitempty"`
 	KubeletNodeLabels       map[string]string `json:"kubelet_node_labels,omitempty"`
 	EnableKubeletConfigFile bool              `json:"enable_kubelet_config_file,omitempty"`
+	// KubeletConfigFileConfig is the kubelet configuration file's content
+	// in file mode. In flag mode the image still reads one field of it:
+	// server_tls_bootstrap turns on kubelet serving certificate rotation
+	// (aks-node-controller/parser/parser.go
+	// ENABLE_KUBELET_SERVING_CERTIFICATE_ROTATION).
+	KubeletConfigFileConfig *KubeletConfigFileConfig `json:"kubelet_config_file_config,omitempty"`
+}
+
+// KubeletConfigFileConfig is the part of aksnodeconfig.v1.KubeletConfigFileConfig
+// the provider sets.
+type KubeletConfigFileConfig struct {
+	ServerTLSBootstrap bool `json:"server_tls_bootstrap,omitempty"`
 }
 
 // CustomLinuxOSConfig tunes the node's kernel and swap.
@@ -208,6 +231,12 @@ const (
 type NetworkConfig struct {
 	NetworkPlugin string `json:"network_plugin,omitempty"`
 	NetworkPolicy string `json:"network_policy,omitempty"`
+	// VnetCNIPluginsURL is the Azure CNI tarball (Azure CNI with pod
+	// addresses from the node subnet); the image installs the cached file
+	// of that name.
+	VnetCNIPluginsURL string `json:"vnet_cni_plugins_url,omitempty"`
+	// CNIPluginsURL is the reference CNI plugins tarball (kubenet).
+	CNIPluginsURL string `json:"cni_plugins_url,omitempty"`
 }
 
 // LocalDNSProfile configures LocalDNS, a DNS cache on the node.
@@ -236,7 +265,9 @@ type HTTPProxyConfig struct {
 	HTTPProxy      string   `json:"http_proxy,omitempty"`
 	HTTPSProxy     string   `json:"https_proxy,omitempty"`
 	NoProxyEntries []string `json:"no_proxy_entries,omitempty"`
-	ProxyTrustedCA string   `json:"proxy_trusted_ca,omitempty"`
+	// ProxyTrustedCA is base64 of a PEM bundle the node trusts for the
+	// proxy (cse_config.sh configureHTTPProxyCA decodes it).
+	ProxyTrustedCA string `json:"proxy_trusted_ca,omitempty"`
 }
 
 // ImdsRestrictionConfig limits pods' access to the instance metadata service.

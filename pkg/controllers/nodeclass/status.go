@@ -151,13 +151,15 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 
 	// What a node is told about the cluster: without it no node can join, so
 	// the NodeClass is not Ready and no VM is created.
-	if _, err := c.cluster.Inputs(ctx); err != nil {
+	if in, err := c.cluster.Inputs(ctx); err != nil {
 		reason := "BootstrapInputsUnavailable"
 		if ie := (*cluster.InputError)(nil); errors.As(err, &ie) {
 			reason = ie.Reason
 		}
 		conditions.SetFalse(v1beta1.ConditionTypeBootstrapReady, reason, err.Error())
 		requeue = time.Minute
+	} else if reason, msg := windowsInputs(nc, in); reason != "" {
+		conditions.SetFalse(v1beta1.ConditionTypeBootstrapReady, reason, msg)
 	} else {
 		conditions.SetTrue(v1beta1.ConditionTypeBootstrapReady)
 	}
@@ -331,6 +333,36 @@ func (c *StatusController) noSizeOnHostGroup(ctx context.Context, nc *v1beta1.AK
 		}
 	}
 	return "NoInstanceTypesOnDedicatedHostGroup", fmt.Sprintf("no VM size satisfies this AKSNodeClass on the hosts of dedicated host group %s (their series, with the rest of the NodeClass); `azkarpenter explain -f <this file>` lists each size with the reason it was left out", id)
+}
+
+// windowsInputs are what Windows nodes need beyond Linux ones: the
+// cluster's address ranges (their Azure CNI configuration and kube-proxy
+// take them, Set-AzureCNIConfig in AKS's Windows CSE package), and no HTTP
+// proxy, which AKS does not support on Windows node pools.
+func windowsInputs(nc *v1beta1.AKSNodeClass, in *cluster.Inputs) (reason, message string) {
+	if !nc.IsWindows() {
+		return "", ""
+	}
+	if in.HTTPProxy != nil {
+		return "HTTPProxyUnsupportedOnWindows", "the cluster's nodes use an HTTP proxy (--node-http-proxy), which AKS supports on Linux nodes only; use a Linux image family"
+	}
+	switch in.NetworkSetup() {
+	case cluster.NetworkSetupAzureCNIOverlay, cluster.NetworkSetupAzureCNINodeSubnet:
+	default:
+		// AKS's Windows node pools run Azure CNI (overlay or node subnet);
+		// the Windows setup installs and configures nothing else.
+		return "WindowsNetworkSetupUnsupported", fmt.Sprintf("Windows nodes run Azure CNI, overlay or node subnet; the cluster's network setup is %s", in.NetworkSetup())
+	}
+	var missing []string
+	for _, r := range []struct{ value, flag string }{{in.ServiceCIDR, "--service-cidr"}, {in.PodCIDR, "--pod-cidr"}, {in.VNetCIDR, "--vnet-cidr"}} {
+		if r.value == "" {
+			missing = append(missing, r.flag)
+		}
+	}
+	if len(missing) > 0 {
+		return "WindowsNetworkRangesUnknown", fmt.Sprintf("Windows nodes' Azure CNI and kube-proxy need the cluster's address ranges; set %s", strings.Join(missing, ", "))
+	}
+	return "", ""
 }
 
 // networkCondition sets NetworkReady: whether a NIC can be decided for a

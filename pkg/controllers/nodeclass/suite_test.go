@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
@@ -51,7 +52,14 @@ var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	env = environment.New(ctx, environment.WithClusterInputs(func(kube *coretest.Environment) cluster.Provider {
 		discovery := kubernetes.NewForConfigOrDie(kube.Config).Discovery()
-		return cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: kube.Config},
+		return cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://test-cluster.hcp.eastus.azmk8s.io", RESTConfig: kube.Config,
+			NetworkPlugin: "azure", NetworkPluginMode: "overlay", NetworkDataplane: "azure",
+			TenantID: "00000000-0000-0000-0000-0000000000aa",
+			// What the network provider finds in an AKS node resource group.
+			NetworkResources: func(ctx context.Context) (cluster.NetworkResources, error) {
+				in, err := testutil.ClusterInputs().Inputs(ctx)
+				return in.NetworkResources, err
+			}},
 			kube.Client, discovery.ServerVersion, clock.RealClock{})
 	}))
 	Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}})).To(Or(Succeed(), MatchError(ContainSubstring("already exists"))))
@@ -175,6 +183,41 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(inputs.Refresh(ctx)).To(Succeed())
 		nc = reconciled(v1beta1.AKSNodeClassSpec{})
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsTrue()).To(BeTrue(), "%v", nc.Status.Conditions)
+	})
+
+	// Issue 21: what Windows nodes need beyond Linux ones, and a pinned node
+	// image below the floor, keep the NodeClass not Ready with a reason
+	// that names it.
+	It("is not Ready for Windows without the cluster's address ranges, naming the flags", func() {
+		nc := reconciled(v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyWindows2022)})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("WindowsNetworkRangesUnknown"))
+		Expect(cond.Message).To(ContainSubstring("--service-cidr, --pod-cidr, --vnet-cidr"))
+		linux := reconciled(v1beta1.AKSNodeClassSpec{})
+		Expect(linux.StatusConditions().Get(v1beta1.ConditionTypeBootstrapReady).IsTrue()).To(BeTrue(), "Linux nodes do not need them")
+	})
+
+	It("is not Ready with a pinned node image below the floor, naming the floor", func() {
+		opts := env.ControllerOptions()
+		opts.NodeImageVersion = "202511.07.0"
+		pinned := env.NewProviders(ctx, opts)
+		for _, def := range []string{"2404gen2containerd", "2404containerd", "2404gen2arm64containerd"} {
+			// Published when AKS published it: older than every seeded version.
+			Expect(env.Sim.PublishImageVersion(imagefamily.GalleryUbuntu, def, "202511.07.0", azuresim.ImageVersionSpec{PublishedDate: lo.ToPtr(time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC))})).To(Succeed())
+		}
+		c := nodeclass.NewStatusController(env.Client, pinned.Images, pinned.InstanceTypes, pinned.Subnets, inputs, testutil.SubnetID)
+		nc := &v1beta1.AKSNodeClass{Spec: v1beta1.AKSNodeClassSpec{ImageFamily: lo.ToPtr(v1beta1.ImageFamilyUbuntu2404)}}
+		nc.GenerateName = "nc-"
+		Expect(env.Client.Create(ctx, nc)).To(Succeed())
+		_, err := c.Reconcile(ctx, nc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(nc), nc)).To(Succeed())
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeImagesReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal(imagefamily.ReasonImageBelowFloor))
+		Expect(cond.Message).To(ContainSubstring("older than the node-image floor 202511.12.0"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
 	})
 
 	It("reports the subnet as SubnetsReady, as NAP names it, and drops the SubnetReady of earlier versions", func() {

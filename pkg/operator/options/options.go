@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -61,6 +62,17 @@ type Options struct {
 	// from ACR and node add-ons reach Azure through IMDS as on AKS.
 	NodeIdentities []string
 	TenantID       string
+	// The cluster's address ranges, which Windows nodes need.
+	ServiceCIDR string
+	PodCIDR     string
+	VNetCIDR    string
+	// Nodes' egress proxy and the CAs they trust (AKS's httpProxyConfig and
+	// custom CA trust), cluster-wide as on AKS.
+	NodeHTTPProxy              string
+	NodeHTTPSProxy             string
+	NodeNoProxy                []string
+	NodeHTTPProxyTrustedCAFile string
+	NodeCustomCACertsFile      string
 
 	Cloud                   string
 	ARMEndpoint             string
@@ -128,6 +140,18 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	})
 	o.NodeIdentities = splitList(env.WithDefaultString("NODE_IDENTITIES", ""))
 	fs.StringVar(&o.KubeletIdentityClientID, "kubelet-identity-client-id", env.WithDefaultString("KUBELET_IDENTITY_CLIENT_ID", ""), "Client ID of the managed identity kubelets use (AKS's kubelet identity). (KUBELET_IDENTITY_CLIENT_ID)")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", env.WithDefaultString("SERVICE_CIDR", ""), "The cluster's service CIDR (networkProfile.serviceCidr); Windows nodes need it. (SERVICE_CIDR)")
+	fs.StringVar(&o.PodCIDR, "pod-cidr", env.WithDefaultString("POD_CIDR", ""), "The cluster's pod CIDR (networkProfile.podCidr; for Azure CNI node subnet, the node subnet); Windows nodes need it. (POD_CIDR)")
+	fs.StringVar(&o.VNetCIDR, "vnet-cidr", env.WithDefaultString("VNET_CIDR", ""), "Address space of the nodes' virtual network; Windows nodes' Azure CNI needs it. (VNET_CIDR)")
+	fs.StringVar(&o.NodeHTTPProxy, "node-http-proxy", env.WithDefaultString("NODE_HTTP_PROXY", ""), "HTTP proxy nodes send outbound HTTP through (AKS httpProxyConfig.httpProxy), http(s)://host:port. (NODE_HTTP_PROXY)")
+	fs.StringVar(&o.NodeHTTPSProxy, "node-https-proxy", env.WithDefaultString("NODE_HTTPS_PROXY", ""), "HTTPS proxy nodes send outbound HTTPS through (AKS httpProxyConfig.httpsProxy). (NODE_HTTPS_PROXY)")
+	fs.Func("node-no-proxy", "Comma-separated hosts, domain suffixes (.example.com), IPs and CIDRs nodes reach without the proxy (AKS httpProxyConfig.noProxy); AKS's own (localhost, 127.0.0.1, 168.63.129.16, 169.254.169.254, .svc, .cluster.local) are added. (NODE_NO_PROXY)", func(v string) error {
+		o.NodeNoProxy = splitList(v)
+		return nil
+	})
+	o.NodeNoProxy = splitList(env.WithDefaultString("NODE_NO_PROXY", ""))
+	fs.StringVar(&o.NodeHTTPProxyTrustedCAFile, "node-http-proxy-trusted-ca-file", env.WithDefaultString("NODE_HTTP_PROXY_TRUSTED_CA_FILE", ""), "PEM file of the CA nodes trust for the proxy (AKS httpProxyConfig.trustedCa). (NODE_HTTP_PROXY_TRUSTED_CA_FILE)")
+	fs.StringVar(&o.NodeCustomCACertsFile, "node-custom-ca-certs-file", env.WithDefaultString("NODE_CUSTOM_CA_CERTS_FILE", ""), "PEM file of up to 10 certificates nodes add to their trust store (AKS custom CA trust). (NODE_CUSTOM_CA_CERTS_FILE)")
 	fs.StringVar(&o.TenantID, "tenant-id", env.WithDefaultString("AZURE_TENANT_ID", ""), "Microsoft Entra tenant of the subscription, written into the nodes' cloud configuration. (AZURE_TENANT_ID)")
 	fs.StringVar(&o.Cloud, "azure-cloud", env.WithDefaultString("AZURE_CLOUD", "AzurePublicCloud"), "Azure cloud: AzurePublicCloud, AzureChinaCloud or AzureUSGovernmentCloud. (AZURE_CLOUD)")
 	fs.StringVar(&o.ARMEndpoint, "arm-endpoint", env.WithDefaultString("AZURE_ARM_ENDPOINT", ""), "Override of the Azure Resource Manager endpoint (https://), e.g. a simulator. (AZURE_ARM_ENDPOINT)")
@@ -193,6 +217,7 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("--node-identities (NODE_IDENTITIES) %q is not a user-assigned identity resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…)", id))
 		}
 	}
+	errs = append(errs, o.validateNodeSettings()...)
 	if o.ARMRateLimitScale <= 0 {
 		errs = append(errs, fmt.Errorf("--arm-rate-limit-scale %g must be positive", o.ARMRateLimitScale))
 	}
@@ -220,7 +245,7 @@ func (o *Options) Validate() error {
 	if err := o.AzureConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, o.validateNodeSettings()...)
+	errs = append(errs, o.validateNodeNetworkSettings()...)
 	return errors.Join(errs...)
 }
 
@@ -300,7 +325,57 @@ func (o *Options) ClusterInputs() cluster.Options {
 		ClusterDNS: o.ClusterDNS, KubeletIdentityClientID: o.KubeletIdentityClientID, TenantID: o.TenantID,
 		NetworkPlugin: o.NetworkPlugin, NetworkPluginMode: o.NetworkPluginMode, NetworkPolicy: o.NetworkPolicy,
 		NetworkDataplane: o.NetworkDataplane, VNetGUID: o.VNetGUID,
+		ServiceCIDR: o.ServiceCIDR, PodCIDR: o.PodCIDR, VNetCIDR: o.VNetCIDR,
+		HTTPProxy: o.NodeHTTPProxy, HTTPSProxy: o.NodeHTTPSProxy, NoProxy: o.NodeNoProxy,
+		HTTPProxyTrustedCAFile: o.NodeHTTPProxyTrustedCAFile, CustomCACertsFile: o.NodeCustomCACertsFile,
 	}
+}
+
+// validateNodeNetworkSettings checks what nodes are told beyond the Azure
+// side (address ranges, proxy, trusted CAs) at start-up, naming the flag: a
+// bad proxy URL or CA bundle would otherwise surface only as AKSNodeClasses
+// that are not Ready.
+func (o *Options) validateNodeNetworkSettings() []error {
+	var errs []error
+	for _, c := range []struct{ value, flag, env string }{
+		{o.ServiceCIDR, "--service-cidr", "SERVICE_CIDR"}, {o.PodCIDR, "--pod-cidr", "POD_CIDR"}, {o.VNetCIDR, "--vnet-cidr", "VNET_CIDR"},
+	} {
+		for _, cidr := range splitList(c.value) {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				errs = append(errs, fmt.Errorf("%s (%s) %q is not a CIDR such as 10.0.0.0/16", c.flag, c.env, cidr))
+			}
+		}
+	}
+	for _, p := range []struct{ value, flag, env string }{
+		{o.NodeHTTPProxy, "--node-http-proxy", "NODE_HTTP_PROXY"}, {o.NodeHTTPSProxy, "--node-https-proxy", "NODE_HTTPS_PROXY"},
+	} {
+		if err := cluster.ValidateProxyURL(p.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s) %q %w", p.flag, p.env, p.value, err))
+		}
+	}
+	for _, e := range o.NodeNoProxy {
+		if err := cluster.ValidateNoProxyEntry(e); err != nil {
+			errs = append(errs, fmt.Errorf("--node-no-proxy (NODE_NO_PROXY) entry %q %w", e, err))
+		}
+	}
+	if o.NodeHTTPProxy == "" && o.NodeHTTPSProxy == "" && (len(o.NodeNoProxy) > 0 || o.NodeHTTPProxyTrustedCAFile != "") {
+		errs = append(errs, fmt.Errorf("--node-no-proxy and --node-http-proxy-trusted-ca-file need --node-http-proxy or --node-https-proxy"))
+	}
+	for _, f := range []struct {
+		file, flag, env string
+		limit           int
+	}{
+		{o.NodeHTTPProxyTrustedCAFile, "--node-http-proxy-trusted-ca-file", "NODE_HTTP_PROXY_TRUSTED_CA_FILE", 0},
+		{o.NodeCustomCACertsFile, "--node-custom-ca-certs-file", "NODE_CUSTOM_CA_CERTS_FILE", cluster.MaxCustomCACerts},
+	} {
+		if f.file == "" {
+			continue
+		}
+		if _, err := cluster.ReadPEMCertificates(f.file, f.limit); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %v", f.flag, f.env, err))
+		}
+	}
+	return errs
 }
 
 // ImageOptions are the image provider's options the options describe; the

@@ -274,3 +274,40 @@ func TestNodeSettings(t *testing.T) {
 		}
 	}
 }
+
+// Nodes' proxy and trusted CAs: a proxy URL that does not parse, a CA
+// bundle that is not PEM, a CIDR that is not one are start-up errors that
+// name the flag and the value.
+func TestNodeProxyAndCAs(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(notPEM, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parse(t, append(valid, "--node-http-proxy=http://proxy example.com:3128", "--node-https-proxy=proxy.example.com:3129",
+		"--node-no-proxy=10.0.0.0/8,*.corp.example.com", "--node-http-proxy-trusted-ca-file="+notPEM, "--node-custom-ca-certs-file="+filepath.Join(dir, "missing.crt"),
+		"--service-cidr=10.0.0.0")...)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`--node-http-proxy (NODE_HTTP_PROXY) "http://proxy example.com:3128" is not a URL`,
+		`--node-https-proxy (NODE_HTTPS_PROXY) "proxy.example.com:3129" must be an http:// or https:// URL`,
+		`--node-no-proxy (NODE_NO_PROXY) entry "*.corp.example.com" wildcards are not supported`,
+		`--node-http-proxy-trusted-ca-file (NODE_HTTP_PROXY_TRUSTED_CA_FILE): ` + notPEM + ` holds no PEM certificate`,
+		`--node-custom-ca-certs-file (NODE_CUSTOM_CA_CERTS_FILE): open ` + filepath.Join(dir, "missing.crt"),
+		`--service-cidr (SERVICE_CIDR) "10.0.0.0" is not a CIDR`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	o, err := parse(t, append(valid, "--node-http-proxy=http://proxy.example.com:3128", "--node-no-proxy=10.0.0.0/8, .corp.example.com")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := o.ClusterInputs()
+	if in.HTTPProxy != "http://proxy.example.com:3128" || strings.Join(in.NoProxy, " ") != "10.0.0.0/8 .corp.example.com" {
+		t.Errorf("cluster inputs %+v", in)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,6 +56,15 @@ type Inputs struct {
 	// VNetGUID is the resource GUID of the nodes' virtual network (for the
 	// Azure CNI overlay labels).
 	VNetGUID string
+	// ServiceCIDR, PodCIDR and VNetCIDR are the cluster's address ranges;
+	// Windows nodes need them ("" when not set).
+	ServiceCIDR string
+	PodCIDR     string
+	VNetCIDR    string
+	// HTTPProxy is the egress proxy nodes use; nil for none.
+	HTTPProxy *HTTPProxy
+	// CustomCACerts are PEM certificates nodes add to their trust store.
+	CustomCACerts [][]byte
 	// NetworkResources are the cluster's route table and NSG, as nodes'
 	// cloud configuration names them (empty when none was found; the
 	// AKSNodeClass's NetworkReady condition says why).
@@ -70,11 +80,25 @@ type NetworkResources struct {
 	SecurityGroupName, SecurityGroupResourceGroup string
 }
 
+// HTTPProxy is the cluster's egress proxy for nodes, as AKS's
+// httpProxyConfig has it.
+type HTTPProxy struct {
+	HTTPProxy  string
+	HTTPSProxy string
+	NoProxy    []string
+	// TrustedCA is a PEM bundle nodes trust for the proxy.
+	TrustedCA []byte
+}
+
 // String describes the inputs without the token's secret.
 func (i *Inputs) String() string {
 	id, _, _ := strings.Cut(i.BootstrapToken, ".")
-	return fmt.Sprintf("apiServer=%s kubernetes=%s clusterDNS=%s bootstrapToken=%s.<redacted> network=%s/%s/%s", i.APIServerName,
-		i.KubernetesVersion, i.ClusterDNS, id, i.NetworkPlugin, i.NetworkPluginMode, i.NetworkPolicy)
+	proxy := "none"
+	if i.HTTPProxy != nil {
+		proxy = strings.Join(lo.Compact([]string{i.HTTPProxy.HTTPProxy, i.HTTPProxy.HTTPSProxy}), ",")
+	}
+	return fmt.Sprintf("apiServer=%s kubernetes=%s clusterDNS=%s bootstrapToken=%s.<redacted> network=%s/%s/%s nsg=%s routeTable=%s httpProxy=%s customCACerts=%d", i.APIServerName,
+		i.KubernetesVersion, i.ClusterDNS, id, i.NetworkPlugin, i.NetworkPluginMode, i.NetworkPolicy, i.SecurityGroupName, i.RouteTableName, proxy, len(i.CustomCACerts))
 }
 
 // ImageNetworkPlugin is the network plugin as AKS node images name it: Azure
@@ -132,6 +156,18 @@ type Options struct {
 	NetworkPolicy           string
 	NetworkDataplane        string
 	VNetGUID                string
+	ServiceCIDR             string
+	PodCIDR                 string
+	VNetCIDR                string
+	// HTTPProxy, HTTPSProxy and NoProxy are the nodes' egress proxy;
+	// HTTPProxyTrustedCAFile a PEM bundle nodes trust for it.
+	HTTPProxy              string
+	HTTPSProxy             string
+	NoProxy                []string
+	HTTPProxyTrustedCAFile string
+	// CustomCACertsFile is a PEM file of certificates nodes add to their
+	// trust store (AKS's custom CA trust).
+	CustomCACertsFile string
 	// NetworkResources, when set, reads the cluster's route table and NSG
 	// (network.Provider.NodeResources of the default subnet). Its failure
 	// leaves them empty: it is not an input nodes cannot join without.
@@ -200,6 +236,7 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 		KubeletIdentityClientID: p.opts.KubeletIdentityClientID, TenantID: p.opts.TenantID,
 		NetworkPlugin: p.opts.NetworkPlugin, NetworkPluginMode: p.opts.NetworkPluginMode, NetworkPolicy: p.opts.NetworkPolicy,
 		NetworkDataplane: p.opts.NetworkDataplane, VNetGUID: p.opts.VNetGUID,
+		ServiceCIDR: p.opts.ServiceCIDR, PodCIDR: p.opts.PodCIDR, VNetCIDR: p.opts.VNetCIDR,
 	}
 	v, err := p.version()
 	if err != nil {
@@ -217,6 +254,16 @@ func (p *DefaultProvider) read(ctx context.Context) (*Inputs, error) {
 		errs = append(errs, err)
 	}
 	if in.ClusterDNS, err = p.clusterDNS(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if in.TenantID == "" {
+		errs = append(errs, &InputError{Input: "tenant", Reason: "TenantIDUnknown",
+			Message: "nodes' cloud configuration names the Entra tenant (the ACR credential provider authenticates in it); set --tenant-id (AZURE_TENANT_ID)"})
+	}
+	if in.HTTPProxy, err = httpProxy(p.opts); err != nil {
+		errs = append(errs, err)
+	}
+	if in.CustomCACerts, err = customCACerts(p.opts.CustomCACertsFile); err != nil {
 		errs = append(errs, err)
 	}
 	if p.opts.NetworkResources != nil {

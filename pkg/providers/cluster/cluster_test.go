@@ -42,6 +42,9 @@ func provider(t *testing.T, opts cluster.Options, clk *clocktesting.FakeClock, o
 	if opts.RESTConfig == nil {
 		opts.RESTConfig = &rest.Config{Host: "https://dev-dns-1a2b.hcp.eastus.azmk8s.io:443", TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}
 	}
+	if opts.TenantID == "" {
+		opts.TenantID = "00000000-0000-0000-0000-0000000000aa"
+	}
 	return cluster.NewDefaultProvider(opts, c, serverVersion, clk)
 }
 
@@ -54,7 +57,8 @@ func TestInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if in.APIServerName != "dev-dns-1a2b.hcp.eastus.azmk8s.io" || in.BootstrapToken != "abcdef.0123456789abcdef" || in.ClusterDNS != "10.0.0.10" ||
-		in.KubernetesVersion != "v1.35.4" || in.ImageNetworkPlugin() != "none" || string(in.CACertificate) != string(testutil.TestCA()) {
+		in.KubernetesVersion != "v1.35.4" || in.ImageNetworkPlugin() != "none" || string(in.CACertificate) != string(testutil.TestCA()) ||
+		in.HTTPProxy != nil {
 		t.Errorf("inputs %s", in)
 	}
 	if strings.Contains(in.String(), "0123456789abcdef") {
@@ -71,6 +75,10 @@ func TestInputErrorsNameTheInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := token("abcdef", "0123456789abcdef", nil)
+	elevenCAs := filepath.Join(dir, "eleven.crt")
+	if err := os.WriteFile(elevenCAs, []byte(strings.Repeat(string(testutil.TestCA()), 11)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		opts   cluster.Options
@@ -91,6 +99,12 @@ func TestInputErrorsNameTheInput(t *testing.T) {
 			[]client.Object{token("abcdef", "short", nil), kubeDNS}, "BootstrapTokenInvalid"},
 		{"no kube-dns", cluster.Options{}, []client.Object{good}, "ClusterDNSNotFound"},
 		{"bad DNS override", cluster.Options{ClusterDNS: "dns.example.com"}, []client.Object{good}, "ClusterDNSInvalid"},
+		{"proxy URL that does not parse", cluster.Options{HTTPProxy: "http://proxy example.com:3128"}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
+		{"proxy URL without scheme", cluster.Options{HTTPSProxy: "proxy.example.com:3128"}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
+		{"no-proxy wildcard", cluster.Options{HTTPProxy: "http://proxy.example.com:3128", NoProxy: []string{"*.example.com"}}, []client.Object{good, kubeDNS}, "HTTPProxyInvalid"},
+		{"proxy CA not PEM", cluster.Options{HTTPProxy: "http://proxy.example.com:3128", HTTPProxyTrustedCAFile: notPEM}, []client.Object{good, kubeDNS}, "HTTPProxyTrustedCAInvalid"},
+		{"custom CA not PEM", cluster.Options{CustomCACertsFile: notPEM}, []client.Object{good, kubeDNS}, "CustomCACertsInvalid"},
+		{"more custom CAs than AKS takes", cluster.Options{CustomCACertsFile: elevenCAs}, []client.Object{good, kubeDNS}, "CustomCACertsInvalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in, err := provider(t, tc.opts, clk, tc.objs...).Inputs(ctx)
@@ -108,12 +122,37 @@ func TestInputErrorsNameTheInput(t *testing.T) {
 	}
 }
 
+// The proxy and the CAs nodes trust reach the inputs, each certificate a
+// PEM block of its own.
+func TestProxyAndCustomCAs(t *testing.T) {
+	dir := t.TempDir()
+	cas := filepath.Join(dir, "cas.crt")
+	if err := os.WriteFile(cas, append(append([]byte{}, testutil.TestCA()...), testutil.TestCA()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := provider(t, cluster.Options{HTTPProxy: "http://proxy.example.com:3128", HTTPSProxy: "https://proxy.example.com:3129",
+		NoProxy: []string{"10.0.0.0/8", ".corp.example.com"}, HTTPProxyTrustedCAFile: cas, CustomCACertsFile: cas},
+		clocktesting.NewFakeClock(time.Now()), token("abcdef", "0123456789abcdef", nil), kubeDNS)
+	in, err := p.Inputs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.HTTPProxy == nil || in.HTTPProxy.HTTPProxy != "http://proxy.example.com:3128" || in.HTTPProxy.HTTPSProxy != "https://proxy.example.com:3129" ||
+		len(in.HTTPProxy.NoProxy) != 2 || len(in.HTTPProxy.TrustedCA) == 0 {
+		t.Errorf("proxy %+v", in.HTTPProxy)
+	}
+	if len(in.CustomCACerts) != 2 || string(in.CustomCACerts[0]) != string(testutil.TestCA()) {
+		t.Errorf("custom CAs %d", len(in.CustomCACerts))
+	}
+}
+
 // A rotated token is picked up at the next refresh, without a restart.
 func TestTokenRotation(t *testing.T) {
 	ctx := context.Background()
 	clk := clocktesting.NewFakeClock(time.Now())
 	c := fake.NewClientBuilder().WithObjects(token("abcdef", "0123456789abcdef", nil), kubeDNS).WithIndex(&corev1.Secret{}, "type", secretsByField).Build()
-	p := cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://api.example.com", ClusterCAFile: "", RESTConfig: &rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}}},
+	p := cluster.NewDefaultProvider(cluster.Options{ClusterEndpoint: "https://api.example.com", ClusterCAFile: "", RESTConfig: &rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: testutil.TestCA()}},
+		TenantID: "t"},
 		c, serverVersion, clk)
 	if in, err := p.Inputs(ctx); err != nil || in.BootstrapToken != "abcdef.0123456789abcdef" {
 		t.Fatalf("%v %v", in, err)

@@ -145,6 +145,9 @@ func variantSuffix(nc *v1beta1.AKSNodeClass) string {
 	if fips(nc) {
 		v = append(v, "FIPS")
 	}
+	if kata(nc) {
+		v = append(v, "Kata pod sandboxing")
+	}
 	if confidential(nc) {
 		v = append(v, "confidential VM")
 	}
@@ -159,6 +162,12 @@ func variantSuffix(nc *v1beta1.AKSNodeClass) string {
 
 func fips(nc *v1beta1.AKSNodeClass) bool {
 	return nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS
+}
+
+// kata is pod sandboxing (workloadRuntime KataVmIsolation), which AKS runs
+// on its Kata image definitions only.
+func kata(nc *v1beta1.AKSNodeClass) bool {
+	return nc.Spec.WorkloadRuntime != nil && *nc.Spec.WorkloadRuntime == v1beta1.WorkloadRuntimeKataVMIsolation
 }
 
 func confidential(nc *v1beta1.AKSNodeClass) bool {
@@ -238,6 +247,16 @@ func definition(nc *v1beta1.AKSNodeClass, arch, gen, kubernetesVersion string) (
 		if isCVM {
 			return "", "", false
 		}
+		if kata(nc) {
+			// Pod sandboxing boots AKS's Kata image, V3katagen2 (Azure/AgentBaker
+			// pkg/agent/datamodel/sig_config.go SIGAzureLinuxV3KataImageConfigTemplate;
+			// release notes AKSAzureLinuxV3/gen2kata): Gen2, x64, no FIPS or
+			// Trusted Launch variant.
+			if gen != "2" || arch != "amd64" || isTL {
+				return "", "", false
+			}
+			return GalleryAzureLinux, "V3katagen2", true
+		}
 		if isTL {
 			return GalleryAzureLinux, "V3gen2TL", true
 		}
@@ -300,10 +319,10 @@ func kubernetesMinor(v string) int {
 }
 
 // Generations are the HyperV generations the NodeClass's images exist for on
-// an architecture ("V1", "V2"): Arm64, confidential, Trusted Launch and
+// an architecture ("V1", "V2"): Arm64, confidential, Trusted Launch, Kata and
 // Windows Server 2025 images are Gen2 only.
 func Generations(nc *v1beta1.AKSNodeClass, arch string) []string {
-	if arch == "arm64" || confidential(nc) || nc.TrustedLaunch() || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
+	if arch == "arm64" || confidential(nc) || nc.TrustedLaunch() || kata(nc) || nc.GetImageFamily() == v1beta1.ImageFamilyWindows2025 {
 		return []string{"V2"}
 	}
 	return []string{"V1", "V2"}

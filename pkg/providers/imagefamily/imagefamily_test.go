@@ -307,6 +307,61 @@ func TestPinnedVersions(t *testing.T) {
 	}
 }
 
+// A pinned version older than the node-image floor leaves the NodeClass's
+// images unresolved with a reason that names the floor: its provisioning
+// would not read what the provider writes.
+func TestPinnedVersionBelowTheFloor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, azuresim.Options{})
+	for _, def := range []string{"2404gen2containerd", "2404containerd", "2404gen2arm64containerd"} {
+		w.publish(imagefamily.GalleryUbuntu, def, "202511.07.0", azuresim.ImageVersionSpec{})
+	}
+	_, err := w.provider(imagefamily.Options{LinuxVersion: "202511.07.0"}).List(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil))
+	var ie *imagefamily.ImageError
+	if !errors.As(err, &ie) || ie.Reason != imagefamily.ReasonImageBelowFloor ||
+		!strings.Contains(err.Error(), "pinned version 202511.07.0 of image definition 2404gen2containerd is older than the node-image floor 202511.12.0") {
+		t.Errorf("pinned below the floor: %v", err)
+	}
+	// The floor itself is fine.
+	for _, def := range []string{"2404gen2containerd", "2404containerd", "2404gen2arm64containerd"} {
+		w.publish(imagefamily.GalleryUbuntu, def, "202511.12.0", azuresim.ImageVersionSpec{})
+	}
+	if _, err := w.provider(imagefamily.Options{LinuxVersion: "202511.12.0"}).List(ctx, nc(v1beta1.ImageFamilyUbuntu2404, nil)); err != nil {
+		t.Errorf("pinned at the floor: %v", err)
+	}
+	// Windows: the first images that cache the CSE scripts package.
+	w.publish(imagefamily.GalleryWindows, "windows-2022-containerd-gen2", "20348.3692.250510", azuresim.ImageVersionSpec{})
+	_, err = w.provider(imagefamily.Options{WindowsVersion: "20348.3692.250510"}).Resolve(ctx, nc(v1beta1.ImageFamilyWindows2022, nil), "amd64", "2")
+	if imagefamily.Reason(err) != imagefamily.ReasonImageBelowFloor || !strings.Contains(err.Error(), "build date 250615") {
+		t.Errorf("Windows pinned below the floor: %v", err)
+	}
+}
+
+// Pod sandboxing boots AKS's Kata image, which exists for Gen2 x64 only.
+func TestKataImage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, azuresim.Options{})
+	p := w.provider(imagefamily.Options{})
+	kata := func(n *v1beta1.AKSNodeClass) {
+		n.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
+	}
+	if got := resolve(t, p, nc(v1beta1.ImageFamilyAzureLinux, kata)); got != imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3katagen2", linuxNewest) {
+		t.Errorf("Kata resolved %s", got)
+	}
+	if gens := imagefamily.Generations(nc(v1beta1.ImageFamilyAzureLinux, kata), "amd64"); strings.Join(gens, ",") != "V2" {
+		t.Errorf("Kata generations %v", gens)
+	}
+	for _, arch := range []string{"arm64"} {
+		if _, err := p.Resolve(context.Background(), nc(v1beta1.ImageFamilyAzureLinux, kata), arch, "2"); imagefamily.Reason(err) != imagefamily.ReasonNoImage {
+			t.Errorf("Kata on %s: %v", arch, err)
+		}
+	}
+	if _, err := p.Resolve(context.Background(), nc(v1beta1.ImageFamilyAzureLinux, func(n *v1beta1.AKSNodeClass) { kata(n); fips(n) }), "amd64", "2"); imagefamily.Reason(err) != imagefamily.ReasonNoImage {
+		t.Errorf("Kata with FIPS: %v", err)
+	}
+}
+
 func TestMissingDefinitionOrVersionIsAnErrorNamingIt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

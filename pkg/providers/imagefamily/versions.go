@@ -21,6 +21,8 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/nodeimage"
 )
 
 // DefaultRefreshPeriod is how often every definition in use is listed
@@ -59,6 +61,10 @@ const (
 	// example Trusted Launch on a definition without the Trusted Launch
 	// feature); the condition carries Azure's message.
 	ReasonImageRefused = "ImageRefusedByAzure"
+	// ReasonImageBelowFloor: the version (pinned, or the newest published)
+	// is older than the oldest one the bootstrap contract works with
+	// (nodeimage.LinuxFloor, nodeimage.WindowsFloorDate).
+	ReasonImageBelowFloor = "NodeImageBelowFloor"
 )
 
 // ImageError says why a node image does not resolve.
@@ -212,6 +218,9 @@ func (p *DefaultProvider) withVersion(ctx context.Context, img Image) (Image, er
 	key := versionKey{gallery: img.Gallery, definition: img.Definition, pinned: p.pin(img)}
 	e, err := p.entry(ctx, key)
 	if err != nil {
+		return Image{}, err
+	}
+	if err := belowFloor(img, key.pinned, e.version); err != nil {
 		return Image{}, err
 	}
 	img.Version = e.version
@@ -431,6 +440,27 @@ func compareVersions(a, b string) int {
 		}
 	}
 	return cmp.Compare(len(pa), len(pb))
+}
+
+// belowFloor refuses an image version older than the floor: its
+// provisioning would not read what the provider writes (on Linux,
+// aks-node-controller stops at the first AKSNodeConfig field it does not
+// know and provisions from the fields before it).
+func belowFloor(img Image, pinned, version string) error {
+	classified, ok := nodeimage.Classify(img.Definition)
+	if !ok {
+		return nil
+	}
+	below, floor := nodeimage.BelowFloor(classified, version)
+	if !below {
+		return nil
+	}
+	how := "the newest published version"
+	if pinned != "" {
+		how = "pinned version"
+	}
+	return &ImageError{Reason: ReasonImageBelowFloor, Gallery: img.Gallery, Definition: img.Definition, Version: pinned,
+		msg: fmt.Sprintf("%s %s of image definition %s is older than the node-image floor %s, the oldest image whose provisioning reads this provider's bootstrap data; pin %s or newer, or unpin it", how, version, img.Definition, floor, floor)}
 }
 
 func (p *DefaultProvider) definitionNotFound(key versionKey, err error) error {

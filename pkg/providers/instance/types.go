@@ -343,6 +343,7 @@ func (o Options) LaunchTemplateOptions() launchtemplate.Options {
 		Location:       o.Location,
 		SubnetID:       o.SubnetID,
 		DefaultMaxPods: o.DefaultMaxPods,
+		AdminUsername:  o.AdminUsername,
 	}
 }
 

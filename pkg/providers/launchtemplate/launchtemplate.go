@@ -25,6 +25,8 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/contract"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/nodeimage"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -42,6 +44,9 @@ type Options struct {
 	SubnetID string
 	// DefaultMaxPods applies when the AKSNodeClass does not set maxPods.
 	DefaultMaxPods int32
+	// AdminUsername is Linux VMs' administrator, which the node's
+	// configuration names too (linux_admin_username).
+	AdminUsername string
 }
 
 // Input is what one launch is for.
@@ -158,8 +163,14 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	if nc.IsWindows() {
 		osType = bootstrap.Windows
 	}
+	nodeImage, ok := nodeimage.Classify(img.Definition)
+	if !ok {
+		return nil, fmt.Errorf("launch spec: node image definition %s is not one of AKS's", img.Definition)
+	}
+	dns := localDNS(nc)
 	spec.Bootstrap = &bootstrap.Config{
-		OS: osType,
+		OS:            osType,
+		AdminUsername: p.opts.AdminUsername,
 		Cluster: bootstrap.Cluster{
 			APIServerName:           inputs.APIServerName,
 			CACertificate:           inputs.CACertificate,
@@ -173,7 +184,16 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 			VNetResourceGroup:       subnet.ResourceGroup,
 			SubnetName:              subnet.Subnet,
 			NetworkPlugin:           inputs.ImageNetworkPlugin(),
+			NetworkPluginMode:       inputs.NetworkPluginMode,
 			NetworkPolicy:           inputs.NetworkPolicy,
+			DNSServiceIP:            inputs.ClusterDNS,
+			SecurityGroupName:       inputs.SecurityGroupName,
+			RouteTableName:          inputs.RouteTableName,
+			ServiceCIDR:             inputs.ServiceCIDR,
+			PodCIDR:                 inputs.PodCIDR,
+			VNetCIDR:                inputs.VNetCIDR,
+			HTTPProxy:               nodeHTTPProxy(inputs.HTTPProxy),
+			CustomCACerts:           inputs.CustomCACerts,
 		},
 		KubernetesVersion: strings.TrimPrefix(inputs.KubernetesVersion, "v"),
 		VMSize:            s.Name,
@@ -183,14 +203,27 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 		GPUDriver: !nc.IsWindows() && nc.GPUDriverInstallation() && s.Int(sku.CapGPUs) > 0 &&
 			in.InstanceType.Requirements.Get(v1beta1.LabelSKUGPUManufacturer).Any() == v1beta1.ManufacturerNvidia,
 		ArtifactStreaming: nc.ArtifactStreamingEnabled(s.Architecture()),
-		LocalDNS:          localDNS(nc),
+		LocalDNS:          dns,
+		PauseImage:        nodeimage.PauseImage(nodeImage, img.Version),
 		Kubelet: bootstrap.Kubelet{
 			MaxPods:        maxPods,
 			KubeReserved:   quantities(reserved.KubeReservedList()),
 			SystemReserved: map[string]string{},
-			EvictionHard:   map[string]string{"memory.available": reserved.EvictionHardMemory.String()},
-			ClusterDNS:     inputs.ClusterDNS,
+			EvictionHard:   reserved.EvictionHard(),
+			ClusterDNS:     bootstrap.KubeletClusterDNS(inputs.ClusterDNS, dns),
 		},
+	}
+	switch {
+	case nc.IsWindows():
+		// Windows nodes install Azure CNI themselves, overlay or not
+		// (Install-VnetPlugins in AKS's Windows CSE package). The kubelet
+		// has no inode eviction signal there.
+		spec.Bootstrap.VNetCNIPluginsURL = nodeimage.VNetCNIPluginsURL(nodeImage)
+		delete(spec.Bootstrap.Kubelet.EvictionHard, "nodefs.inodesFree")
+	case spec.Bootstrap.Cluster.NetworkPlugin == "azure":
+		spec.Bootstrap.VNetCNIPluginsURL = nodeimage.VNetCNIPluginsURL(nodeImage)
+	case spec.Bootstrap.Cluster.NetworkPlugin == "kubenet":
+		spec.Bootstrap.CNIPluginsURL = nodeimage.CNIPluginsURL(nodeImage)
 	}
 	if k := nc.Spec.Kubelet; k != nil {
 		// The AKSNodeClass kubelet block, with upstream's names and meanings.
@@ -212,10 +245,72 @@ func (p *DefaultProvider) Build(ctx context.Context, in Input) (*LaunchSpec, err
 	if spec.Bootstrap.LinuxOS, err = linuxOS(nc.Spec.LinuxOSConfig); err != nil {
 		return nil, fmt.Errorf("linuxOSConfig: %w", err)
 	}
+	if nc.IsWindows() {
+		if err := bootstrap.WindowsRequired(spec.Bootstrap); err != nil {
+			return nil, fmt.Errorf("launch spec: %w", err)
+		}
+	}
+	if nc.IsWindows() && spec.Bootstrap.Cluster.HTTPProxy != nil {
+		// AKS's HTTP proxy support excludes Windows node pools (AKS docs,
+		// "HTTP proxy support in AKS", limitations).
+		return nil, errors.New("launch spec: Windows nodes cannot use the cluster's HTTP proxy (AKS supports HTTP proxies on Linux nodes only); unset --node-http-proxy or use a Linux image family")
+	}
 	if spec.Artifact, err = bootstrap.Render(spec.Bootstrap); err != nil {
 		return nil, err
 	}
+	if !nc.IsWindows() {
+		if err := checkContract(spec, nodeImage, inputs, nc); err != nil {
+			return nil, err
+		}
+	}
 	return spec, nil
+}
+
+// checkContract checks the rendered AKSNodeConfig against the node image's
+// contract (package contract), so no VM is created with custom data its
+// image could not provision from.
+func checkContract(spec *LaunchSpec, img nodeimage.Image, inputs *cluster.Inputs, nc *v1beta1.AKSNodeClass) error {
+	cfg, err := bootstrap.NodeConfig(spec.Bootstrap)
+	if err != nil {
+		return err
+	}
+	node := ContractNode(spec.Bootstrap, img, spec.Image.Version, inputs.NetworkSetup(), nc.TrustedLaunch())
+	if vs := contract.Check(cfg, node); len(vs) > 0 {
+		return fmt.Errorf("launch spec for %s breaks the node image's bootstrap contract: %s", node, contract.Errors(vs))
+	}
+	return nil
+}
+
+// ContractNode is the contract combination of a node: its image, the
+// cluster's network setup and the features its bootstrap configuration
+// turns on.
+func ContractNode(b *bootstrap.Config, img nodeimage.Image, version string, setup cluster.NetworkSetup, trustedLaunch bool) contract.Node {
+	return contract.Node{Image: img, ImageVersion: version, Setup: setup, KubeDNS: b.Cluster.DNSServiceIP, Features: map[contract.Feature]bool{
+		contract.FeatureGPU:               b.GPUDriver,
+		contract.FeatureKata:              b.WorkloadRuntime == string(v1beta1.WorkloadRuntimeKataVMIsolation),
+		contract.FeatureLocalDNS:          b.LocalDNS != nil,
+		contract.FeatureArtifactStreaming: b.ArtifactStreaming,
+		contract.FeatureCFSQuotaPeriod:    b.Kubelet.CPUCFSQuotaPeriod != "",
+		contract.FeatureHTTPProxy:         b.Cluster.HTTPProxy != nil,
+		contract.FeatureCustomCA:          len(b.Cluster.CustomCACerts) > 0,
+		contract.FeatureTrustedLaunch:     trustedLaunch,
+	}}
+}
+
+// aksNoProxy are the destinations every node reaches without the proxy,
+// added to the cluster's own no-proxy list: the instance metadata service
+// and the wire server, which are link-local to the VM (the image fetches
+// instance metadata with the proxy variables set, cse_main.sh), loopback,
+// and in-cluster names.
+var aksNoProxy = []string{"localhost", "127.0.0.1", "169.254.169.254", "168.63.129.16", ".svc", ".cluster.local"}
+
+// nodeHTTPProxy is the proxy nodes are given: the cluster's, with AKS's own
+// no-proxy destinations added.
+func nodeHTTPProxy(p *cluster.HTTPProxy) *bootstrap.HTTPProxy {
+	if p == nil {
+		return nil
+	}
+	return &bootstrap.HTTPProxy{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: lo.Uniq(append(append([]string{}, p.NoProxy...), aksNoProxy...)), TrustedCA: p.TrustedCA}
 }
 
 // linuxOS is the node's kernel tuning from the AKSNodeClass.
@@ -332,7 +427,18 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 	if spec.OSDisk.Ephemeral() {
 		storage = "ephemeral"
 	}
-	labels[v1beta1.AKSLabelAgentPool] = claim.Labels[karpv1.NodePoolLabelKey]
+	// No kubernetes.azure.com/agentpool: AKS's own agent pools carry it, and
+	// a NodePool named like one of them would have AKS operations (and
+	// tools that select by it) touch these nodes. NAP leaves it unset too.
+	delete(labels, v1beta1.AKSLabelAgentPool)
+	// Core must not copy the NodeClaim's taints onto the Node: the node
+	// registers them itself (--register-with-taints), and a copy made after a
+	// daemon removed a startup taint would put it back (kubernetes-sigs/karpenter#1772).
+	labels[karpv1.NodeDoNotSyncTaintsLabelKey] = "true"
+	// The kubelet requests its serving certificate from the cluster
+	// (--rotate-server-certificates); AKS approves those of nodes with this
+	// label, and the image adds it itself when rotation is on.
+	labels[bootstrap.LabelKubeletServingCA] = bootstrap.KubeletServingCA
 	labels[v1beta1.AKSLabelMode] = mode
 	labels[v1beta1.AKSLabelScaleSetPriority] = priority
 	labels[v1beta1.AKSLabelPriority] = priority
@@ -373,9 +479,6 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 		labels[v1beta1.AKSLabelFIPSEnabled] = "true"
 	} else {
 		delete(labels, v1beta1.AKSLabelFIPSEnabled)
-	}
-	if labels[v1beta1.AKSLabelAgentPool] == "" {
-		delete(labels, v1beta1.AKSLabelAgentPool)
 	}
 	return labels
 }

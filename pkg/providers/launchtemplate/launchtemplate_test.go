@@ -157,8 +157,16 @@ func TestBuild(t *testing.T) {
 	if cpu.MilliValue() != r.CPUMillis || mem.Value() != r.MemoryMiB<<20 || len(b.Kubelet.KubeReserved) != 2 {
 		t.Errorf("kubeReserved %v, want %dm and %dMi", b.Kubelet.KubeReserved, r.CPUMillis, r.MemoryMiB)
 	}
-	if len(b.Kubelet.EvictionHard) != 1 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" {
+	// AKS's whole hard eviction set: a kubelet keeps only the signals named.
+	if len(b.Kubelet.EvictionHard) != 3 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" ||
+		b.Kubelet.EvictionHard["nodefs.available"] != "10%" || b.Kubelet.EvictionHard["nodefs.inodesFree"] != "5%" {
 		t.Errorf("evictionHard %v", b.Kubelet.EvictionHard)
+	}
+	// The pause image the node image (2404gen2containerd 202611.10.0) caches,
+	// the security group and route table, the kube-dns IP LocalDNS would use.
+	if c0 := b.Cluster; b.PauseImage != "mcr.microsoft.com/oss/v2/kubernetes/pause:3.10.2" || c0.SecurityGroupName != "aks-agentpool-12345678-nsg" ||
+		c0.RouteTableName != "aks-agentpool-12345678-routetable" || c0.DNSServiceIP != "10.0.0.10" {
+		t.Errorf("pause image %q, cluster %+v", b.PauseImage, b.Cluster)
 	}
 	c := b.Cluster
 	if b.Kubelet.MaxPods != 30 || c.APIServerName != "test-cluster-dns-12345678.hcp.eastus.azmk8s.io" || c.BootstrapToken != testutil.BootstrapToken ||
@@ -172,7 +180,7 @@ func TestBuild(t *testing.T) {
 	for k, v := range map[string]string{
 		karpv1.NodePoolLabelKey: "general", "team": "a", "example.com/tier": "gold",
 		corev1.LabelInstanceTypeStable: d4ds.Name, corev1.LabelTopologyZone: "eastus-2", karpv1.CapacityTypeLabelKey: "on-demand",
-		v1beta1.LabelSKUFamily: "D", v1beta1.AKSLabelAgentPool: "general", v1beta1.AKSLabelMode: "user",
+		v1beta1.LabelSKUFamily: "D", v1beta1.AKSLabelMode: "user", karpv1.NodeDoNotSyncTaintsLabelKey: "true", bootstrap.LabelKubeletServingCA: "cluster",
 		v1beta1.AKSLabelScaleSetPriority: "regular", v1beta1.AKSLabelStorageProfile: "ephemeral", v1beta1.AKSLabelOSSKU: "Ubuntu",
 		v1beta1.AKSLabelInstanceSKU: d4ds.Name, v1beta1.AKSLabelCluster: "mc_dev_eastus", v1beta1.AKSLabelNodeImageVersion: spec.Image.NodeImageVersion,
 	} {
@@ -180,7 +188,8 @@ func TestBuild(t *testing.T) {
 			t.Errorf("label %s = %q, want %q", k, b.Labels[k], v)
 		}
 	}
-	for _, k := range []string{v1beta1.LabelSKUHyperVGeneration, v1beta1.AKSLabelFIPSEnabled, corev1.LabelHostname, v1beta1.LabelSKUGPUName} {
+	// No kubernetes.azure.com/agentpool: a NodePool may share a real agent pool's name.
+	for _, k := range []string{v1beta1.LabelSKUHyperVGeneration, v1beta1.AKSLabelFIPSEnabled, corev1.LabelHostname, v1beta1.LabelSKUGPUName, v1beta1.AKSLabelAgentPool} {
 		if _, ok := b.Labels[k]; ok {
 			t.Errorf("unexpected label %s", k)
 		}
@@ -218,13 +227,30 @@ func TestKubeletLabels(t *testing.T) {
 	}
 }
 
-// One golden file per image family: the custom data a node receives, decoded
-// so that a diff shows what changed, and the extension that runs with it.
+// One golden file per image family, and one per network setup (on
+// Ubuntu 24.04): the custom data a node receives, decoded so that a diff
+// shows what changed, and the extension that runs with it.
 func TestGoldenCustomData(t *testing.T) {
-	for _, family := range []string{v1beta1.ImageFamilyUbuntu2204, v1beta1.ImageFamilyUbuntu2404, v1beta1.ImageFamilyAzureLinux, v1beta1.ImageFamilyWindows2022} {
-		t.Run(family, func(t *testing.T) {
-			spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeSpot, "eastus-3", func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
-				nc.Spec.ImageFamily = to.Ptr(family)
+	type golden struct {
+		name   string
+		family string
+		setup  cluster.NetworkSetup
+	}
+	var cases []golden
+	for _, family := range []string{v1beta1.ImageFamilyUbuntu2204, v1beta1.ImageFamilyUbuntu2404, v1beta1.ImageFamilyAzureLinux, v1beta1.ImageFamilyWindows2022, v1beta1.ImageFamilyWindows2025} {
+		cases = append(cases, golden{name: strings.ToLower(family), family: family, setup: cluster.NetworkSetupAzureCNIOverlay})
+	}
+	for _, setup := range cluster.NetworkSetups {
+		if setup != cluster.NetworkSetupAzureCNIOverlay {
+			cases = append(cases, golden{name: "ubuntu2404-" + strings.ToLower(string(setup)), family: v1beta1.ImageFamilyUbuntu2404, setup: setup})
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inputs := clusterInputs()
+			inputs.Set(func(i *cluster.Inputs) { setNetworkSetup(i, tc.setup) }, nil)
+			spec, err := providerWith(inputs).Build(context.Background(), input(karpv1.CapacityTypeSpot, "eastus-3", func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+				nc.Spec.ImageFamily = to.Ptr(tc.family)
 			}))
 			if err != nil {
 				t.Fatal(err)
@@ -234,8 +260,8 @@ func TestGoldenCustomData(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := spec.Artifact.Extension
-			got := fmt.Sprintf("# image %s\n# extension %s (%s/%s %s)\n# commandToExecute: %s\n\n%s", spec.Image.ID, e.Name, e.Publisher, e.Type, e.TypeHandlerVersion, e.CommandToExecute, text)
-			golden := filepath.Join("testdata", "customdata-"+strings.ToLower(family)+".golden")
+			got := fmt.Sprintf("# image %s\n# network setup %s\n# extension %s (%s/%s %s)\n# commandToExecute: %s\n\n%s", spec.Image.ID, tc.setup, e.Name, e.Publisher, e.Type, e.TypeHandlerVersion, e.CommandToExecute, text)
+			golden := filepath.Join("testdata", "customdata-"+tc.name+".golden")
 			if os.Getenv("UPDATE_GOLDEN") != "" {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -246,13 +272,29 @@ func TestGoldenCustomData(t *testing.T) {
 				t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./pkg/providers/launchtemplate writes it)", err)
 			}
 			if got != string(want) {
-				t.Errorf("custom data for %s differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", family, golden, lineDiff(string(want), got))
+				t.Errorf("custom data for %s differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", tc.name, golden, lineDiff(string(want), got))
 			}
 		})
 	}
 }
 
-// lineDiff lists the lines that differ, a few at most.
+// setNetworkSetup gives the inputs the plugin, mode and dataplane AKS
+// builds a network setup with (cluster.NetworkSetupOf in reverse).
+func setNetworkSetup(i *cluster.Inputs, s cluster.NetworkSetup) {
+	v := map[cluster.NetworkSetup][3]string{
+		cluster.NetworkSetupAzureCNIOverlay:          {"azure", "overlay", "azure"},
+		cluster.NetworkSetupAzureCNINodeSubnet:       {"azure", "", "azure"},
+		cluster.NetworkSetupAzureCNICilium:           {"azure", "overlay", "cilium"},
+		cluster.NetworkSetupAzureCNICiliumNodeSubnet: {"azure", "", "cilium"},
+		cluster.NetworkSetupKubenet:                  {"kubenet", "", "azure"},
+		cluster.NetworkSetupBYOCNI:                   {"none", "", "azure"},
+	}[s]
+	i.NetworkPlugin, i.NetworkPluginMode, i.NetworkDataplane = v[0], v[1], v[2]
+	if got, _ := cluster.NetworkSetupOf(v[0], v[1], v[2]); got != s {
+		panic(fmt.Sprintf("setNetworkSetup(%s) gives %s", s, got))
+	}
+}
+
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	var out []string
@@ -305,7 +347,7 @@ func TestEachInputChangesItsField(t *testing.T) {
 			in := clusterInputs()
 			in.Set(func(i *cluster.Inputs) { i.NetworkPluginMode = "" }, nil)
 			return in
-		}(), want: []string{"network_config.network_plugin", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/azure-cni-overlay",
+		}(), want: []string{"network_config.network_plugin", "network_config.vnet_cni_plugins_url", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/azure-cni-overlay",
 			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/network-stateless-cni", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/network-subnet",
 			"kubelet_config.kubelet_node_labels.kubernetes.azure.com/podnetwork-type"}},
 		{name: "Cilium dataplane", using: func() *testutil.StaticClusterInputs {
@@ -356,10 +398,28 @@ func TestEachInputChangesItsField(t *testing.T) {
 				VNetDNSOverrides: []v1beta1.LocalDNSZoneOverride{z(".", "VnetDNS"), z("cluster.local", "ClusterCoreDNS")},
 				KubeDNSOverrides: []v1beta1.LocalDNSZoneOverride{z(".", "ClusterCoreDNS"), z("cluster.local", "ClusterCoreDNS")}}
 			nc.Status.LocalDNSState = to.Ptr(v1beta1.LocalDNSStateEnabled)
-		}, want: append(localDNSFields(), "kubelet_config.kubelet_node_labels.kubernetes.azure.com/localdns-state")},
-		{name: "kata", edit: func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
-			nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
-		}, want: []string{"is_kata"}},
+		}, want: append(localDNSFields(), "kubelet_config.kubelet_node_labels.kubernetes.azure.com/localdns-state",
+			// Pods resolve through LocalDNS's cluster listener.
+			"kubelet_config.kubelet_flags.--cluster-dns")},
+		{name: "network security group and route table", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) {
+				i.SecurityGroupName, i.RouteTableName = "aks-agentpool-87654321-nsg", "aks-agentpool-87654321-routetable"
+			}, nil)
+			return in
+		}(), want: []string{"cluster_config.cluster_network_config.security_group_name", "cluster_config.cluster_network_config.route_table"}},
+		{name: "HTTP proxy", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) {
+				i.HTTPProxy = &cluster.HTTPProxy{HTTPProxy: "http://proxy.example.com:3128", HTTPSProxy: "http://proxy.example.com:3129", NoProxy: []string{"10.0.0.0/8"}, TrustedCA: testutil.TestCA()}
+			}, nil)
+			return in
+		}(), want: []string{"http_proxy_config.http_proxy", "http_proxy_config.https_proxy", "http_proxy_config.no_proxy_entries", "http_proxy_config.proxy_trusted_ca"}},
+		{name: "custom CA", using: func() *testutil.StaticClusterInputs {
+			in := clusterInputs()
+			in.Set(func(i *cluster.Inputs) { i.CustomCACerts = [][]byte{testutil.TestCA()} }, nil)
+			return in
+		}(), want: []string{"custom_ca_certs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := provider()
@@ -372,6 +432,51 @@ func TestEachInputChangesItsField(t *testing.T) {
 				t.Errorf("changed %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Pod sandboxing boots AKS's Kata image and tells its containerd so, and
+// changes nothing else of an Azure Linux node.
+func TestKata(t *testing.T) {
+	azureLinux := func(nc *v1beta1.AKSNodeClass, _ *karpv1.NodeClaim) {
+		nc.Spec.ImageFamily = to.Ptr(v1beta1.ImageFamilyAzureLinux)
+	}
+	kata := func(nc *v1beta1.AKSNodeClass, c *karpv1.NodeClaim) {
+		azureLinux(nc, c)
+		nc.Spec.WorkloadRuntime = to.Ptr(v1beta1.WorkloadRuntimeKataVMIsolation)
+	}
+	got := changedFields(nodeConfig(t, provider(), azureLinux), nodeConfig(t, provider(), kata))
+	want := []string{"is_kata", "kubelet_config.kubelet_node_labels.kubernetes.azure.com/node-image-version"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("changed %v, want %v", got, want)
+	}
+	spec, err := provider().Build(context.Background(), input(karpv1.CapacityTypeOnDemand, "eastus-1", kata))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Image.Definition != "V3katagen2" || spec.Image.Gallery != imagefamily.GalleryAzureLinux {
+		t.Errorf("a Kata node boots %s/%s, want AKS's V3katagen2", spec.Image.Gallery, spec.Image.Definition)
+	}
+}
+
+// The VM's administrator (--linux-admin-username) is the one the node's
+// configuration names, whose home the image's provisioning sets up; AKS's
+// azureuser when unset.
+func TestAdminUsername(t *testing.T) {
+	none := func(*v1beta1.AKSNodeClass, *karpv1.NodeClaim) {}
+	if cfg := nodeConfig(t, provider(), none); cfg["linux_admin_username"] != bootstrap.DefaultAdminUsername {
+		t.Errorf("linux_admin_username %v, want %q", cfg["linux_admin_username"], bootstrap.DefaultAdminUsername)
+	}
+	ops := launchtemplate.NewDefaultProvider(launchtemplate.Options{
+		ClusterName: "dev", SubscriptionID: "00000000-0000-0000-0000-000000000001", ResourceGroup: "mc_dev_eastus", Location: "eastus",
+		SubnetID:       "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/dev-net/providers/Microsoft.Network/virtualNetworks/dev-vnet/subnets/nodes",
+		DefaultMaxPods: 30, AdminUsername: "ops",
+	}, images, clusterInputs())
+	if got := changedFields(nodeConfig(t, provider(), none), nodeConfig(t, ops, none)); strings.Join(got, " ") != "linux_admin_username" {
+		t.Errorf("changed %v, want only linux_admin_username", got)
+	}
+	if cfg := nodeConfig(t, ops, none); cfg["linux_admin_username"] != "ops" {
+		t.Errorf("linux_admin_username %v, want ops", cfg["linux_admin_username"])
 	}
 }
 

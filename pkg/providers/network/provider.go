@@ -202,6 +202,16 @@ func (p *DefaultProvider) NodeResources(ctx context.Context, subnetID string) (R
 	}
 	if rt := p.subnetRouteTable(ctx, sn); rt != "" {
 		out.RouteTableName, out.RouteTableResourceGroup = resourceName(rt)
+	} else if aksSecurityGroupName.MatchString(out.SecurityGroupName) {
+		// Outside kubenet AKS creates no route table, yet every node's
+		// configuration names one: aks-node-controller's Validate requires
+		// cluster_network_config.route_table (Azure/AgentBaker
+		// aks-node-controller/pkg/nodeconfigutils/utils.go), and AKS node
+		// auto-provisioning writes aks-agentpool-<cluster ID>-routetable
+		// whatever the plugin. cloud-provider-azure programs routes into it
+		// only for kubenet, so naming the absent table is harmless.
+		out.RouteTableName = strings.TrimSuffix(strings.ToLower(out.SecurityGroupName), "-nsg") + "-routetable"
+		out.RouteTableResourceGroup = out.SecurityGroupResourceGroup
 	}
 	return out, errors.Join(errs...)
 }

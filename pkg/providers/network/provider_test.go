@@ -154,7 +154,10 @@ func TestInterfaceSecurityGroup(t *testing.T) {
 		t.Fatalf("user VNet: %+v %v, want NSG %s and no pools (no load balancer: outbound type not loadBalancer)", got, err, ids.SecurityGroup)
 	}
 	res, err := noNSG.NodeResources(w.ctx, users)
-	if err != nil || res.SecurityGroupName != "aks-agentpool-12345678-nsg" || res.SecurityGroupResourceGroup != rg || res.RouteTableName != "" {
+	// No route table outside kubenet: the nodes' configuration still names
+	// AKS's, as aks-node-controller requires one.
+	if err != nil || res.SecurityGroupName != "aks-agentpool-12345678-nsg" || res.SecurityGroupResourceGroup != rg ||
+		res.RouteTableName != "aks-agentpool-12345678-routetable" || res.RouteTableResourceGroup != rg {
 		t.Fatalf("node resources %+v %v", res, err)
 	}
 	// A second NSG named like AKS's is a contradiction the user settles.

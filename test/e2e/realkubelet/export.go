@@ -2,7 +2,13 @@
 
 package realkubelet
 
-import "context"
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/azkarpenter/azkarpenter/test/e2e/realkubelet/aksnode"
+)
 
 // The host machinery, for other suites that run a real kubelet (the chart's
 // pod on a real node, test/e2e/helmpod): a thin exported face over this
@@ -27,12 +33,28 @@ func NewHost(dir, logDir string, logf func(string, ...any)) (*Host, error) {
 	return &Host{h: h}, nil
 }
 
-// Start starts containerd and imports the pause image it runs sandboxes with.
+// SystemPauseImage is the sandbox image of a host that is not a node from
+// custom data (Start): a name of the suite's own, as no node image names it.
+const SystemPauseImage = "registry.k8s.io/pause:3.10"
+
+// Start starts containerd, configured as aksnode renders it with
+// SystemPauseImage as its sandbox image, and imports that image.
 func (h *Host) Start(ctx context.Context) error {
-	if err := h.h.startContainerd(ctx); err != nil {
+	cfg, err := aksnode.MachineContainerdConfig(SystemPauseImage, h.h.machine(0, 0))
+	if err != nil {
 		return err
 	}
-	return h.h.buildPauseImage(ctx)
+	cfgPath := filepath.Join(h.h.dir, "containerd.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	if err := h.h.startContainerd(ctx, cfgPath); err != nil {
+		return err
+	}
+	if err := h.h.buildProgram(ctx); err != nil {
+		return err
+	}
+	return h.h.importImage(ctx, SystemPauseImage)
 }
 
 // Socket is containerd's CRI socket.

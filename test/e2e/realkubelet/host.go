@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/azkarpenter/azkarpenter/test/e2e/realkubelet/aksnode"
 )
 
 // What the real kubelet needs on the machine, and where Debian puts it.
@@ -33,9 +35,9 @@ const (
 	bridgeName = "azkcni0"
 	cniNetwork = "azkarpenter-realkubelet"
 	podSubnet  = "10.244.0.0/24"
-	// pauseImage is the sandbox image containerd is configured with and the
-	// image of the test's pod: both are the static program built here.
-	pauseImage = "registry.k8s.io/pause:3.10"
+	// appImage is the image of the test's pod: the same static program as
+	// the pause image, under a name of the test's own.
+	appImage = "azkarpenter.test/sleep:1"
 )
 
 // missingDeps names what the machine lacks to run a real kubelet.
@@ -104,31 +106,6 @@ func newHost(dir, logDir string, logf func(string, ...any)) (*host, error) {
 	return h, nil
 }
 
-// containerdConfig is containerd 1.6's configuration: its own root, state
-// and socket, the CRI plugin with the local pause image, the bridge network
-// and restrict_oom_score_adj (root without CAP_SYS_RESOURCE cannot give a
-// container a negative oom_score_adj, and runc then fails to start it).
-const containerdConfig = `version = 2
-root = %[1]q
-state = %[2]q
-[grpc]
-  address = %[3]q
-[ttrpc]
-  address = %[4]q
-[plugins."io.containerd.internal.v1.opt"]
-  path = %[5]q
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %[6]q
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %[7]q
-    conf_dir = %[8]q
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = false
-`
-
 // cniConfig is a bridge network with host-local addresses: enough for the
 // runtime to report its network ready and give a pod an address. No gateway
 // and no masquerading: the pod needs no way out, and the machine keeps its
@@ -146,14 +123,21 @@ const cniConfig = `{
 }
 `
 
-// startContainerd starts containerd and waits for its socket.
-func (h *host) startContainerd(ctx context.Context) error {
-	cfg := fmt.Sprintf(containerdConfig, filepath.Join(h.dir, "containerd/root"), filepath.Join(h.dir, "containerd/state"), h.socket,
-		filepath.Join(h.dir, "containerd-ttrpc.sock"), filepath.Join(h.dir, "containerd/opt"), pauseImage, cniBinDir, filepath.Join(h.dir, "cni/net.d"))
-	cfgPath := filepath.Join(h.dir, "containerd.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return err
+// machine is what this host changes for a node (aksnode.Machine): its own
+// containerd and CNI directories, loopback serving on ports of the test's.
+func (h *host) machine(kubeletPort, healthzPort int32) *aksnode.Machine {
+	return &aksnode.Machine{
+		ContainerdSocket: h.socket, ContainerdRoot: filepath.Join(h.dir, "containerd/root"), ContainerdState: filepath.Join(h.dir, "containerd/state"),
+		ContainerdOpt: filepath.Join(h.dir, "containerd/opt"), CNIBinDir: cniBinDir, CNIConfDir: filepath.Join(h.dir, "cni/net.d"),
+		Address: "127.0.0.1", Port: kubeletPort, HealthzPort: healthzPort,
+		RootDir: filepath.Join(h.dir, "kubelet"), CertDir: filepath.Join(h.dir, "kubelet", "pki"), ResolvConf: "/etc/resolv.conf",
 	}
+}
+
+// startContainerd starts containerd with the configuration the node's
+// custom data rendered (aksnode.Render), on the machine's bridge network,
+// and waits for its socket.
+func (h *host) startContainerd(ctx context.Context, cfgPath string) error {
 	cni := fmt.Sprintf(cniConfig, cniNetwork, bridgeName, podSubnet, filepath.Join(h.dir, "cni/ipam"))
 	if err := os.WriteFile(filepath.Join(h.dir, "cni/net.d/10-bridge.conflist"), []byte(cni), 0o644); err != nil {
 		return err
@@ -207,10 +191,9 @@ func main() {
 }
 `
 
-// buildPauseImage compiles the pause program statically, packs it as an
-// OCI image archive and imports it into containerd's CRI namespace under
-// pauseImage.
-func (h *host) buildPauseImage(ctx context.Context) error {
+// buildProgram compiles the pause program statically, once: the pause
+// image and the pod's image are both it.
+func (h *host) buildProgram(ctx context.Context) error {
 	src := filepath.Join(h.dir, "images/pause-src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
@@ -221,36 +204,47 @@ func (h *host) buildPauseImage(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module pause\n\ngo 1.22\n"), 0o644); err != nil {
 		return err
 	}
-	bin := filepath.Join(h.dir, "images/pause")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(h.dir, "images/pause"), ".")
 	build.Dir = src
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the pause program: %w: %s", err, out)
 	}
-	program, err := os.ReadFile(bin)
+	return nil
+}
+
+// importImage packs the program as an OCI image named ref and imports it
+// into containerd's CRI namespace, as the node image caches its images.
+func (h *host) importImage(ctx context.Context, ref string) error {
+	program, err := os.ReadFile(filepath.Join(h.dir, "images/pause"))
 	if err != nil {
 		return err
 	}
-	archive, err := ociArchive(pauseImage, "/pause", program)
+	archive, err := ociArchive(ref, "/pause", program)
 	if err != nil {
 		return err
 	}
-	tarPath := filepath.Join(h.dir, "images/pause.tar")
+	tarPath := filepath.Join(h.dir, "images", digest([]byte(ref))[7:19]+".tar")
 	if err := os.WriteFile(tarPath, archive, 0o644); err != nil {
 		return err
 	}
-	if _, err := h.ctr(ctx, "images", "import", "--all-platforms", tarPath); err != nil {
-		return err
-	}
+	_, err = h.ctr(ctx, "images", "import", "--all-platforms", tarPath)
+	return err
+}
+
+// images are the image references containerd holds.
+func (h *host) images(ctx context.Context) ([]string, error) {
 	out, err := h.ctr(ctx, "images", "ls", "-q")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !strings.Contains(out, pauseImage) {
-		return fmt.Errorf("containerd has no %s after the import; it has: %s", pauseImage, out)
+	var refs []string
+	for _, ref := range strings.Fields(out) {
+		if !strings.HasPrefix(ref, "sha256:") {
+			refs = append(refs, ref)
+		}
 	}
-	return nil
+	return refs, nil
 }
 
 // ociArchive is an OCI image layout, as a tar, of one uncompressed layer

@@ -2,13 +2,18 @@
 
 // Package realkubelet runs a real kubelet (v1.35, built from the pinned
 // k8s.io/kubernetes into bin/) from the custom data the provider wrote into
-// a VM: the controller provisions a NodeClaim, azuresim creates the VM and
-// leaves its kubelet to this test (the VM's AKSNodeClass tags it
-// azuresim_kubelet=external), and the test does what the AKS node image
-// does with the custom data (pkg/bootstrap.Decode, then
-// pkg/bootstrap/kubeletfiles) and starts the kubelet against Debian's
-// containerd. The kubelet TLS-bootstraps with the custom data's token,
-// registers with its labels and taints, goes Ready, and runs a pod.
+// a VM, as an AKS node image runs it: the controller provisions a
+// NodeClaim, azuresim creates the VM and leaves its kubelet to this test
+// (the VM's AKSNodeClass tags it azuresim_kubelet=external), and the test
+// reads the VM's AKSNodeConfig, checks it against the image's contract
+// (package contract: a value the image needs that is missing fails the
+// spec), renders containerd's configuration and the kubelet's command line
+// from it as the image does (package aksnode), imports the only pause
+// image under the exact name the custom data gives, and starts containerd
+// and the kubelet. The kubelet TLS-bootstraps with the custom data's token,
+// registers with its labels and taints, requests its serving certificate,
+// goes Ready, and runs a pod. What this machine runs differently from an
+// AKS node is aksnode.Differences, in one place.
 //
 // It needs root and Debian's containerd, runc and containernetworking-plugins
 // (make kubelet-deps); without them it skips, naming what is missing. It
@@ -36,16 +41,19 @@ import (
 	"github.com/samber/lo"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/nodeagent"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
-	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/kubeletfiles"
+	"github.com/azkarpenter/azkarpenter/pkg/bootstrap/contract"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
+	"github.com/azkarpenter/azkarpenter/test/e2e/realkubelet/aksnode"
 )
 
 func TestRealKubelet(t *testing.T) {
@@ -75,16 +83,15 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 		Expect(os.RemoveAll(logDir)).To(Succeed())
 		Expect(os.MkdirAll(logDir, 0o755)).To(Succeed())
 
-		// The machine: containerd and the pause image. Its cleanup runs
-		// last (DeferCleanup is last in, first out).
+		// The machine: the program the pause and pod images are built from.
+		// Its cleanup runs last (DeferCleanup is last in, first out).
 		dir, err := os.MkdirTemp("", "azk-rk-")
 		Expect(err).NotTo(HaveOccurred())
 		h, err := newHost(dir, logDir, func(f string, a ...any) { fmt.Fprintf(GinkgoWriter, f+"\n", a...) })
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(h.cleanup()).To(Succeed(), "putting the machine back") })
-		Expect(h.startContainerd(ctx)).To(Succeed())
-		Expect(h.buildPauseImage(ctx)).To(Succeed())
-		By(fmt.Sprintf("containerd and the pause image ready after %s", time.Since(specStart).Round(time.Second)))
+		Expect(h.buildProgram(ctx)).To(Succeed())
+		By(fmt.Sprintf("the image program built after %s", time.Since(specStart).Round(time.Second)))
 
 		env, err := framework.Start(ctx, framework.Options{Name: "realkubelet", TimeScale: 0, Log: GinkgoWriter,
 			// The real kubelet reports this machine's capacity, not a D2s_v5's.
@@ -110,6 +117,7 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 		nodePool.Spec.Template.Spec.Taints = []corev1.Taint{framework.Taint(taintKey, "true")}
 		nodePool.Spec.Disruption.ConsolidateAfter = karpv1.MustParseNillableDuration("Never")
 		pod := framework.Pod(ns, "app", pool, "10m", "16Mi")
+		pod.Spec.Containers[0].Image = appImage
 		pod.Spec.Tolerations = []corev1.Toleration{{Key: taintKey, Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
 		pod.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
 		pod.Spec.AutomountServiceAccountToken = lo.ToPtr(false)
@@ -126,34 +134,44 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 			return err == nil && vm.Running, err
 		})).To(Succeed())
 
-		By("reading the VM's custom data as the node image does")
+		By("reading the VM's AKSNodeConfig as the node image does, and checking it against the image's contract")
+		cfg, err := bootstrap.DecodeNodeConfig(vm.CustomData)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.APIServerConfig.APIServerName).To(Equal(localcluster.APIServerFQDN))
+		combination, ok := contract.NodeOf(vm.ImageID, cfg)
+		Expect(ok).To(BeTrue(), "the VM boots an AKS node image (%s)", vm.ImageID)
+		Expect(contract.Check(cfg, combination)).To(BeEmpty(), "every value the %s image needs is in the custom data", combination)
 		boot, err := bootstrap.Decode(bootstrap.Linux, vm.CustomData)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(boot.Cluster.APIServerName).To(Equal(localcluster.APIServerFQDN))
 		nodeName := nodeagent.NodeName(nodeagent.VM{Name: vm.Name, ComputerName: vm.ComputerName})
 		providerID := nodeagent.ProviderID(vm.ID)
 		ports := freePorts(2)
-		files, err := kubeletfiles.Render(boot, kubeletfiles.Node{Name: nodeName, ProviderID: providerID}, kubeletfiles.Options{
+		files, err := aksnode.Render(cfg, aksnode.Node{Name: nodeName}, aksnode.Options{
 			Root: filepath.Join(dir, "node"),
 			// The simulated network's route for <api server name>:443.
 			APIServerAddress: env.Cluster.APIServerAddress(),
-			Machine: &kubeletfiles.Machine{
-				ContainerRuntimeEndpoint: "unix://" + h.socket,
-				Address:                  "127.0.0.1", Port: ports[0], HealthzPort: ports[1],
-				RootDir: filepath.Join(dir, "kubelet"), CertDir: filepath.Join(dir, "kubelet", "pki"),
-				ResolvConf: "/etc/resolv.conf",
-			},
+			Machine:          h.machine(ports[0], ports[1]),
 		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files.Write()).To(Succeed())
-		Expect(os.WriteFile(filepath.Join(logDir, "kubeletconfig.yaml"), files.Contents[filepath.Join(dir, "node", kubeletfiles.ConfigPath)], 0o644)).To(Succeed())
-		fmt.Fprintf(GinkgoWriter, "kubelet %s\n", strings.Join(files.Args, " "))
+		Expect(os.WriteFile(filepath.Join(logDir, "containerd.toml"), files.Contents[files.ContainerdConfig], 0o644)).To(Succeed())
+		fmt.Fprintf(GinkgoWriter, "kubelet %s\n", strings.Join(files.KubeletArgs, " "))
+		fmt.Fprintf(GinkgoWriter, "this machine differs from an AKS node in:\n  - %s\n", strings.Join(aksnode.Differences, "\n  - "))
+
+		By("starting containerd with the configuration the custom data renders; the pause image under the exact name it gives")
+		Expect(h.startContainerd(ctx, files.ContainerdConfig)).To(Succeed())
+		Expect(files.SandboxImage).To(Equal(boot.PauseImage))
+		Expect(h.importImage(ctx, files.SandboxImage)).To(Succeed())
+		Expect(h.importImage(ctx, appImage)).To(Succeed())
+		refs, err := h.images(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(refs).To(ConsistOf(files.SandboxImage, appImage), "the only pause image is the one the custom data names, as the node image caches it")
 
 		By("starting the kubelet")
 		kubeletLog, err := os.Create(filepath.Join(logDir, "kubelet.log"))
 		Expect(err).NotTo(HaveOccurred())
 		defer func() { _ = kubeletLog.Close() }()
-		kubelet = exec.Command(kubeletBin, append(files.Args, "--v=2")...)
+		kubelet = exec.Command(kubeletBin, files.KubeletArgs...)
 		kubelet.Stdout, kubelet.Stderr = kubeletLog, kubeletLog
 		kubelet.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		kubeletStart := time.Now()
@@ -207,6 +225,8 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 		}
 		Expect(node.Labels).To(HaveKeyWithValue(labelKey, "real"))
 		Expect(node.Labels).To(HaveKeyWithValue(corev1.LabelHostname, nodeName))
+		// The cloud's part (azuresim's cloud-node-manager) sets it, as on
+		// AKS: the image passes no --provider-id.
 		Expect(node.Spec.ProviderID).To(Equal(providerID))
 		Expect(node.Annotations).NotTo(HaveKey(localcluster.KwokNodeAnnotation), "kwok must not manage a real kubelet's node")
 		Expect(node.Status.NodeInfo.KubeletVersion).To(Equal(kubeletVer))
@@ -240,6 +260,33 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 		Expect(cert.Subject.CommonName).To(Equal("system:node:" + nodeName))
 		Expect(cert.Subject.Organization).To(Equal([]string{"system:nodes"}))
 
+		By("checking the kubelet requests its serving certificate, as --rotate-server-certificates has it, and gets it once approved")
+		var serving certificatesv1.CertificateSigningRequest
+		Expect(env.Eventually(ctx, time.Minute, "a kubelet-serving CSR from "+nodeName, func(ctx context.Context) (bool, error) {
+			Expect(kubeletAlive()).To(Succeed())
+			var csrs certificatesv1.CertificateSigningRequestList
+			if err := env.Client.List(ctx, &csrs); err != nil {
+				return false, err
+			}
+			found, ok := lo.Find(csrs.Items, func(c certificatesv1.CertificateSigningRequest) bool {
+				return c.Spec.SignerName == certificatesv1.KubeletServingSignerName && c.Spec.Username == "system:node:"+nodeName
+			})
+			serving = found
+			return ok, nil
+		})).To(Succeed())
+		// AKS's control plane approves the serving CSRs of nodes labelled
+		// kubernetes.azure.com/kubelet-serving-ca=cluster; here the test does.
+		Expect(node.Labels).To(HaveKeyWithValue(bootstrap.LabelKubeletServingCA, bootstrap.KubeletServingCA))
+		serving.Status.Conditions = append(serving.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AKSKubeletServingCA", Message: "approved as AKS approves kubelet-serving-ca=cluster nodes"})
+		clientset, err := kubernetes.NewForConfig(env.Cluster.Config)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(clientset.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, serving.Name, &serving, metav1.UpdateOptions{})).Error().NotTo(HaveOccurred())
+		Expect(env.Eventually(ctx, time.Minute, "the kubelet's serving certificate", func(context.Context) (bool, error) {
+			_, err := os.Stat(filepath.Join(dir, "kubelet", "pki", "kubelet-server-current.pem"))
+			return err == nil, nil
+		})).To(Succeed())
+
 		By("waiting for the pod to run on the node")
 		var running corev1.Pod
 		Expect(env.Eventually(ctx, 3*time.Minute, "pod app Running on "+nodeName, func(ctx context.Context) (bool, error) {
@@ -261,6 +308,7 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 		Expect(claims.Items[0].StatusConditions().Get(karpv1.ConditionTypeInitialized).IsTrue()).To(BeTrue(), "NodeClaim initialized")
 		Expect(kubeletAlive()).To(Succeed())
 
+		AddReportEntry("differences from an AKS node", strings.Join(aksnode.Differences, "; "))
 		AddReportEntry("real kubelet", fmt.Sprintf("node registered %s and Ready %s after the kubelet started; pod Running after %s; kubelet RSS up to %d MiB; %s into the spec",
 			registered.Round(100*time.Millisecond), ready.Round(100*time.Millisecond), podRunning.Round(100*time.Millisecond), maxRSS.Load()>>20, time.Since(specStart).Round(time.Second)))
 	})

@@ -1,0 +1,4 @@
+package nodeagent
+
+// AKSComplete is aksComplete, for the external tests.
+var AKSComplete = aksComplete
