@@ -372,7 +372,7 @@ func (o *Options) validateNodeNetworkSettings() []error {
 			continue
 		}
 		if _, err := cluster.ReadPEMCertificates(f.file, f.limit); err != nil {
-			errs = append(errs, fmt.Errorf("%s (%s): %v", f.flag, f.env, err))
+			errs = append(errs, fmt.Errorf("%s (%s): %w", f.flag, f.env, err))
 		}
 	}
 	return errs
