@@ -349,6 +349,10 @@ func TestKataImage(t *testing.T) {
 	if got := resolve(t, p, nc(v1beta1.ImageFamilyAzureLinux, kata)); got != imagefamily.ImageID(imagefamily.GalleryAzureLinux, "V3katagen2", linuxNewest) {
 		t.Errorf("Kata resolved %s", got)
 	}
+	// AKS publishes no Trusted Launch variant of the Kata image.
+	if _, err := p.Resolve(context.Background(), nc(v1beta1.ImageFamilyAzureLinux, func(n *v1beta1.AKSNodeClass) { kata(n); trustedLaunch(n) }), "amd64", "2"); err == nil {
+		t.Error("Kata with Trusted Launch resolved an image")
+	}
 	if gens := imagefamily.Generations(nc(v1beta1.ImageFamilyAzureLinux, kata), "amd64"); strings.Join(gens, ",") != "V2" {
 		t.Errorf("Kata generations %v", gens)
 	}
@@ -357,7 +361,8 @@ func TestKataImage(t *testing.T) {
 			t.Errorf("Kata on %s: %v", arch, err)
 		}
 	}
-	if _, err := p.Resolve(context.Background(), nc(v1beta1.ImageFamilyAzureLinux, func(n *v1beta1.AKSNodeClass) { kata(n); fips(n) }), "amd64", "2"); imagefamily.Reason(err) != imagefamily.ReasonNoImage {
+	// No FIPS image is in the community galleries at all.
+	if _, err := p.Resolve(context.Background(), nc(v1beta1.ImageFamilyAzureLinux, func(n *v1beta1.AKSNodeClass) { kata(n); fips(n) }), "amd64", "2"); imagefamily.Reason(err) != imagefamily.ReasonFIPSNotPublished {
 		t.Errorf("Kata with FIPS: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package instance_test
 
 import (
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,7 +117,8 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	if q := resource.MustParse(b.Kubelet.KubeReserved["memory"]); q.Value() != r.MemoryMiB<<20 {
 		t.Errorf("kubeReserved memory %s, want %dMi", b.Kubelet.KubeReserved["memory"], r.MemoryMiB)
 	}
-	if len(b.Kubelet.EvictionHard) != 1 || b.Kubelet.EvictionHard["memory.available"] != "750Mi" {
+	// AKS's hard eviction set: memory, and disk and inodes of the node's filesystem.
+	if want := map[string]string{"memory.available": "750Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%"}; !maps.Equal(b.Kubelet.EvictionHard, want) {
 		t.Errorf("evictionHard %v", b.Kubelet.EvictionHard)
 	}
 	if b.Kubelet.MaxPods != 110 || b.KubernetesVersion != "1.35.1" || b.Kubelet.ClusterDNS != "10.0.0.10" || b.Cluster.BootstrapToken != testutil.BootstrapToken {
@@ -125,7 +127,7 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 	wantLabels := map[string]string{
 		karpv1.NodePoolLabelKey: "general", "workload": "web", "example.com/tier": "gold", karpv1.CapacityTypeLabelKey: "on-demand", corev1.LabelTopologyZone: "eastus-2",
 		corev1.LabelInstanceTypeStable: "Standard_D2ds_v5", v1beta1.LabelSKUFamily: "D",
-		v1beta1.AKSLabelAgentPool: "general", v1beta1.AKSLabelMode: "user", v1beta1.AKSLabelScaleSetPriority: "regular",
+		v1beta1.AKSLabelMode: "user", v1beta1.AKSLabelScaleSetPriority: "regular",
 		v1beta1.AKSLabelStorageProfile: "ephemeral", v1beta1.AKSLabelOSSKU: "Ubuntu", v1beta1.AKSLabelInstanceSKU: "Standard_D2ds_v5",
 		v1beta1.AKSLabelCluster: rg, v1beta1.AKSLabelNodeImageVersion: img.NodeImageVersion,
 	}
@@ -133,6 +135,11 @@ func TestCreateOnDemandEphemeral(t *testing.T) {
 		if b.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, b.Labels[k], v)
 		}
+	}
+	// NAP leaves the agent pool label unset: a NodePool's name may be a real
+	// AKS agent pool's.
+	if v, ok := b.Labels[v1beta1.AKSLabelAgentPool]; ok {
+		t.Errorf("label %s=%q on a karpenter node", v1beta1.AKSLabelAgentPool, v)
 	}
 	if _, ok := b.Labels[v1beta1.AKSLabelFIPSEnabled]; ok {
 		t.Error("fips_enabled on a non-FIPS node")
