@@ -160,6 +160,12 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// could read its network setup from: declare AKS's default.
 		"NETWORK_PLUGIN=azure",
 		"NETWORK_PLUGIN_MODE=overlay",
+		// The cluster's address ranges, which Windows nodes' Azure CNI and
+		// kube-proxy need: the API server's service range, AKS's default
+		// overlay pod CIDR and the nodes' VNet.
+		"SERVICE_CIDR=10.96.0.0/16",
+		"POD_CIDR=10.244.0.0/16",
+		"VNET_CIDR=10.224.0.0/12",
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
 		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,

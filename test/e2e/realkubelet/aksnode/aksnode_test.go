@@ -1,3 +1,8 @@
+// The e2e run passes ginkgo flags to every package under test/e2e; these
+// plain tests run in the unit phase instead.
+
+//go:build !e2e
+
 package aksnode_test
 
 import (
