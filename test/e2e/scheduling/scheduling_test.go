@@ -132,7 +132,10 @@ var _ = Describe("scheduling", func() {
 		Expect(env.Client.List(ctx, &all)).To(Succeed())
 		Expect(all.Items).NotTo(BeEmpty())
 		for _, n := range all.Items {
-			for _, key := range []string{v1beta1.AKSLabelAgentPool, v1beta1.AKSLabelCluster, v1beta1.AKSLabelMode, v1beta1.AKSLabelRole, v1beta1.AKSLabelScaleSetPriority,
+			// NAP leaves kubernetes.azure.com/agentpool unset: a NodePool's
+			// name may be a real AKS agent pool's.
+			Expect(n.Labels).NotTo(HaveKey(v1beta1.AKSLabelAgentPool), "node %s", n.Name)
+			for _, key := range []string{v1beta1.AKSLabelCluster, v1beta1.AKSLabelMode, v1beta1.AKSLabelRole, v1beta1.AKSLabelScaleSetPriority,
 				v1beta1.AKSLabelStorageProfile, v1beta1.AKSLabelStorageTier, v1beta1.AKSLabelInstanceSKU, v1beta1.AKSLabelNodeImageVersion, v1beta1.AKSLabelOSSKU,
 				corev1.LabelArchStable, corev1.LabelOSStable, corev1.LabelInstanceTypeStable, corev1.LabelTopologyRegion, corev1.LabelTopologyZone, corev1.LabelHostname} {
 				Expect(n.Labels).To(HaveKey(key), "node %s lacks AKS label %s", n.Name, key)
