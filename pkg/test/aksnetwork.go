@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 
@@ -50,27 +51,15 @@ func (ids AKSNetworkIDs) Pools() []string {
 func CreateAKSNetwork(ctx context.Context, clients *azure.Clients, n AKSNetwork) (AKSNetworkIDs, error) {
 	var ids AKSNetworkIDs
 	f := clients.Network
-	nsg, err := func() (*armnetwork.SecurityGroupsClientCreateOrUpdateResponse, error) {
-		p, err := f.NewSecurityGroupsClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, "aks-agentpool-"+n.Number+"-nsg", armnetwork.SecurityGroup{Location: to.Ptr(n.Location)}, nil)
-		if err != nil {
-			return nil, err
-		}
-		r, err := p.PollUntilDone(ctx, nil)
-		return &r, err
-	}()
+	p, err := f.NewSecurityGroupsClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, "aks-agentpool-"+n.Number+"-nsg", armnetwork.SecurityGroup{Location: to.Ptr(n.Location)}, nil)
+	nsg, err := pollDone(ctx, p, err)
 	if err != nil {
 		return ids, fmt.Errorf("creating the AKS NSG: %w", err)
 	}
 	ids.SecurityGroup = *nsg.ID
 	if n.RouteTable {
-		rt, err := func() (*armnetwork.RouteTablesClientCreateOrUpdateResponse, error) {
-			p, err := f.NewRouteTablesClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, "aks-agentpool-"+n.Number+"-routetable", armnetwork.RouteTable{Location: to.Ptr(n.Location)}, nil)
-			if err != nil {
-				return nil, err
-			}
-			r, err := p.PollUntilDone(ctx, nil)
-			return &r, err
-		}()
+		p, err := f.NewRouteTablesClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, "aks-agentpool-"+n.Number+"-routetable", armnetwork.RouteTable{Location: to.Ptr(n.Location)}, nil)
+		rt, err := pollDone(ctx, p, err)
 		if err != nil {
 			return ids, fmt.Errorf("creating the AKS route table: %w", err)
 		}
@@ -81,18 +70,12 @@ func CreateAKSNetwork(ctx context.Context, clients *azure.Clients, n AKSNetwork)
 		for _, p := range pools {
 			bps = append(bps, &armnetwork.BackendAddressPool{Name: to.Ptr(p)})
 		}
-		got, err := func() (*armnetwork.LoadBalancersClientCreateOrUpdateResponse, error) {
-			p, err := f.NewLoadBalancersClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, name, armnetwork.LoadBalancer{
-				Location:   to.Ptr(n.Location),
-				SKU:        &armnetwork.LoadBalancerSKU{Name: to.Ptr(armnetwork.LoadBalancerSKUNameStandard), Tier: to.Ptr(armnetwork.LoadBalancerSKUTierRegional)},
-				Properties: &armnetwork.LoadBalancerPropertiesFormat{BackendAddressPools: bps},
-			}, nil)
-			if err != nil {
-				return nil, err
-			}
-			r, err := p.PollUntilDone(ctx, nil)
-			return &r, err
-		}()
+		p, err := f.NewLoadBalancersClient().BeginCreateOrUpdate(ctx, n.ResourceGroup, name, armnetwork.LoadBalancer{
+			Location:   to.Ptr(n.Location),
+			SKU:        &armnetwork.LoadBalancerSKU{Name: to.Ptr(armnetwork.LoadBalancerSKUNameStandard), Tier: to.Ptr(armnetwork.LoadBalancerSKUTierRegional)},
+			Properties: &armnetwork.LoadBalancerPropertiesFormat{BackendAddressPools: bps},
+		}, nil)
+		got, err := pollDone(ctx, p, err)
 		if err != nil {
 			return "", nil, fmt.Errorf("creating load balancer %s: %w", name, err)
 		}
@@ -129,22 +112,25 @@ func CreateVNet(ctx context.Context, clients *azure.Clients, location, resourceG
 	if routeTableID != "" {
 		props.RouteTable = &armnetwork.RouteTable{ID: to.Ptr(routeTableID)}
 	}
-	got, err := func() (*armnetwork.VirtualNetworksClientCreateOrUpdateResponse, error) {
-		p, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, resourceGroup, vnet, armnetwork.VirtualNetwork{
-			Location: to.Ptr(location),
-			Properties: &armnetwork.VirtualNetworkPropertiesFormat{
-				AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr(addressSpace)}},
-				Subnets:      []*armnetwork.Subnet{{Name: to.Ptr(subnet), Properties: props}},
-			},
-		}, nil)
-		if err != nil {
-			return nil, err
-		}
-		r, err := p.PollUntilDone(ctx, nil)
-		return &r, err
-	}()
+	p, err := clients.Network.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, resourceGroup, vnet, armnetwork.VirtualNetwork{
+		Location: to.Ptr(location),
+		Properties: &armnetwork.VirtualNetworkPropertiesFormat{
+			AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr(addressSpace)}},
+			Subnets:      []*armnetwork.Subnet{{Name: to.Ptr(subnet), Properties: props}},
+		},
+	}, nil)
+	got, err := pollDone(ctx, p, err)
 	if err != nil {
 		return "", fmt.Errorf("creating virtual network %s: %w", vnet, err)
 	}
 	return *got.ID + "/subnets/" + subnet, nil
+}
+
+// pollDone follows a Begin call's poller to its end.
+func pollDone[T any](ctx context.Context, p *runtime.Poller[T], err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.PollUntilDone(ctx, nil)
+	return &r, err
 }
