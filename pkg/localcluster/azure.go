@@ -20,6 +20,11 @@ const (
 	SubscriptionID = "00000000-0000-0000-0000-00000000beef"
 	// TenantID is the Entra tenant nodes' cloud configuration names.
 	TenantID = "00000000-0000-0000-0000-0000000000aa"
+	// ServiceCIDR is the API server's service range; PodCIDR is AKS's
+	// default overlay pod range; VNetCIDR is the nodes' VNet address space.
+	ServiceCIDR = "10.96.0.0/16"
+	PodCIDR     = "10.244.0.0/16"
+	VNetCIDR    = "10.224.0.0/12"
 	// ResourceGroup is named as AKS names a cluster's node resource group
 	// (MC_<resource group>_<cluster>_<region>), upper-case prefix included:
 	// every run then meets the lower-cased group cloud-provider-azure writes
@@ -117,7 +122,7 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		if err != nil {
 			return err
 		}
-		_, err = testutil.CreateVNet(ctx, clients, Location, ResourceGroup, VNet, "10.224.0.0/12", Subnet, SubnetPrefix, ids.SecurityGroup, "")
+		_, err = testutil.CreateVNet(ctx, clients, Location, ResourceGroup, VNet, VNetCIDR, Subnet, SubnetPrefix, ids.SecurityGroup, "")
 		return err
 	}); err != nil {
 		return azure.Config{}, fmt.Errorf("creating the node network in azuresim: %w", err)
@@ -163,9 +168,9 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// The cluster's address ranges, which Windows nodes' Azure CNI and
 		// kube-proxy need: the API server's service range, AKS's default
 		// overlay pod CIDR and the nodes' VNet.
-		"SERVICE_CIDR=10.96.0.0/16",
-		"POD_CIDR=10.244.0.0/16",
-		"VNET_CIDR=10.224.0.0/12",
+		"SERVICE_CIDR=" + ServiceCIDR,
+		"POD_CIDR=" + PodCIDR,
+		"VNET_CIDR=" + VNetCIDR,
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
 		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,

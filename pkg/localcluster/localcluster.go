@@ -158,7 +158,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--service-account-signing-key-file=" + c.pki.serviceAccountKey(),
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--api-audiences=https://kubernetes.default.svc.cluster.local",
-			"--service-cluster-ip-range=10.96.0.0/16",
+			"--service-cluster-ip-range=" + ServiceCIDR,
 			"--authorization-mode=Node,RBAC",
 			// Nodes join as kubelets do on AKS: TLS bootstrapping with a
 			// bootstrap token; then each node may change only its own Node,

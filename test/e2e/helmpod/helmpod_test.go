@@ -106,7 +106,9 @@ var _ = Describe("The chart's pod", Label("realnode"), func() {
 			if CurrentSpecReport().Failed() {
 				env.Dump(ctx, GinkgoWriter)
 				logf("---- kubelet log ----\n%s", tail(filepath.Join(logDir, "kubelet.log"), 80))
-				if logs, err := exec.Command("sh", "-c", "cat "+filepath.Join(dir, "kubelet", "pods", "*", "containers", "controller", "*")+" 2>/dev/null | tail -80").Output(); err == nil {
+				// The kubelet keeps container logs under its default
+				// podLogsDir, newest pod first.
+				if logs, err := exec.Command("sh", "-c", "tail -80 $(ls -td /var/log/pods/"+namespace+"_"+release+"-*/controller | head -1)/*.log 2>/dev/null").Output(); err == nil {
 					logf("---- controller container ----\n%s", logs)
 				}
 			}
@@ -221,13 +223,15 @@ func values(env *framework.Environment, ports []int, digest string) string {
 	repo, tag, _ := strings.Cut(imageRef, ":")
 	v := map[string]any{
 		"azure": map[string]any{
-			"subscriptionID": localcluster.SubscriptionID, "nodeResourceGroup": localcluster.ResourceGroup,
+			"subscriptionID": localcluster.SubscriptionID, "tenantID": localcluster.TenantID, "nodeResourceGroup": localcluster.ResourceGroup,
 			"location": localcluster.Location, "vnetSubnetID": localcluster.SubnetID(),
 			"identityClientID": "11111111-2222-3333-4444-555555555555",
 			"armEndpoint":      env.Azure.ARMEndpoint, "pricesEndpoint": env.Azure.ARMEndpoint, "armPollInterval": "1s",
 			"caBundle": map[string]any{"configMapName": "azuresim-ca", "key": "ca.crt"},
 		},
-		"cluster":     map[string]any{"name": localcluster.ClusterName, "endpoint": "https://" + localcluster.APIServerFQDN},
+		"cluster": map[string]any{"name": localcluster.ClusterName, "endpoint": "https://" + localcluster.APIServerFQDN},
+		// The local cluster's ranges, as its own controller is told them.
+		"networking":  map[string]any{"serviceCIDR": localcluster.ServiceCIDR, "podCIDR": localcluster.PodCIDR, "vnetCIDR": localcluster.VNetCIDR},
 		"bootstrap":   map[string]any{"tokenSecretName": bootstraputil.BootstrapTokenSecretName(id)},
 		"image":       map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
 		"replicas":    1,

@@ -215,7 +215,9 @@ var _ = Describe("A real kubelet", Label("realkubelet"), func() {
 			if registered == 0 {
 				registered = time.Since(kubeletStart)
 			}
-			return nodeReady(&node), nil
+			// The providerID comes from the cloud's node manager after
+			// registration (the image passes none), as on AKS.
+			return nodeReady(&node) && node.Spec.ProviderID != "", nil
 		})).To(Succeed())
 		ready := time.Since(kubeletStart)
 
