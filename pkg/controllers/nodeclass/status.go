@@ -366,7 +366,8 @@ func windowsInputs(nc *v1beta1.AKSNodeClass, in *cluster.Inputs) (reason, messag
 }
 
 // networkCondition sets NetworkReady: whether a NIC can be decided for a
-// node in subnetID (load balancer pools, NSG, route table), or what is
+// node in subnetID (load balancer pools, NSG, route table) and its cloud
+// configuration names the cluster's NSG and route table, or what is
 // missing or contradictory.
 func (c *StatusController) networkCondition(ctx context.Context, conditions status.ConditionSet, subnetID string, requeue *time.Duration) {
 	if c.network == nil {
@@ -374,6 +375,10 @@ func (c *StatusController) networkCondition(ctx context.Context, conditions stat
 		return
 	}
 	_, err := c.network.Interface(ctx, subnetID)
+	if err == nil {
+		// The NSG and route table every node's cloud configuration names.
+		_, err = c.network.NodeResources(ctx, subnetID)
+	}
 	var ce *network.ConfigError
 	switch {
 	case err == nil:
