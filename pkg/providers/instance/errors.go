@@ -336,3 +336,43 @@ func truncate(s string) string {
 	}
 	return s[:limit] + "…"
 }
+
+// ErrorReason is the condition reason of a creation error: the CreateError's,
+// InsufficientCapacity, or VMCreationFailed.
+func ErrorReason(err error) string {
+	var ce *cloudprovider.CreateError
+	switch {
+	case errors.As(err, &ce):
+		return ce.ConditionReason
+	case cloudprovider.IsInsufficientCapacityError(err):
+		return "InsufficientCapacity"
+	default:
+		return ReasonVMCreationFailed
+	}
+}
+
+func isARMError(err error) bool {
+	_, _, _, ok := azureError(err)
+	return ok
+}
+
+// failure classifies a creation failure (see classify) after logging it.
+func (p *DefaultProvider) failure(ctx context.Context, err error, a attempt, catalog *sku.Catalog, what string) error {
+	logFrom(ctx).V(1).Info("Azure refused "+what, "error", err.Error())
+	return p.classify(ctx, err, a, families(catalog))
+}
+
+func (p *DefaultProvider) transientError(ctx context.Context, err error, what string) error {
+	if t := throttled(err, what); t != nil {
+		return t
+	}
+	if code, msg, _, ok := azureError(err); ok && code != "" {
+		return cloudprovider.NewCreateError(&conciseError{msg: what + ": " + code + ": " + msg, err: err}, conditionReason(code), truncate(what+": "+msg))
+	}
+	return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(what+": "+err.Error()))
+}
+
+func (p *DefaultProvider) timeoutError(ctx context.Context, name string, err error) error {
+	return cloudprovider.NewCreateError(fmt.Errorf("VM %s: %w", name, err), ReasonTimeout,
+		fmt.Sprintf("VM %s did not finish provisioning in time (%v); a retry adopts it", name, context.Cause(ctx)))
+}
