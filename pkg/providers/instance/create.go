@@ -17,6 +17,15 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
+// A launch, top to bottom: BeginCreate sets one deadline for the whole
+// creation; create reads the catalog and GETs the VM first (adopt.go when
+// an earlier attempt left one); launchNew chooses the offering
+// (offering.go), renders the launch spec (package launchtemplate), creates
+// the NIC (nic.go) and sends the VM body (vmbody.go); followCreation waits
+// for the VM (await.go once the operation is lost), creates its extension
+// (extension.go), and removes what failed (cleanup.go) after classifying
+// the failure (errors.go, refusal.go, throttle.go).
+
 // Create implements Provider: BeginCreate, then the launch followed to its end.
 func (p *DefaultProvider) Create(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType) (*Instance, error) {
 	inst, launch, err := p.BeginCreate(ctx, nc, claim, instanceTypes)
