@@ -37,7 +37,7 @@ func kubeletLabels(labels map[string]string) map[string]string {
 // size's and offering's single-valued requirements, and the labels AKS puts
 // on its nodes.
 func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inputs, subnetName string) map[string]string {
-	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
+	claim, s := in.NodeClaim, in.SKU
 	labels := map[string]string{}
 	maps.Copy(labels, claim.Labels)
 	for _, r := range claim.Spec.Requirements {
@@ -55,7 +55,32 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 	delete(labels, v1beta1.LabelSKUHyperVGeneration)
 	// kubelet sets the hostname label itself, from the computer name.
 	delete(labels, corev1.LabelHostname)
+	// No kubernetes.azure.com/agentpool: AKS's own agent pools carry it, and
+	// a NodePool named like one of them would have AKS operations (and
+	// tools that select by it) touch these nodes. NAP leaves it unset too.
+	delete(labels, v1beta1.AKSLabelAgentPool)
+	// Core must not copy the NodeClaim's taints onto the Node: the node
+	// registers them itself (--register-with-taints), and a copy made after a
+	// daemon removed a startup taint would put it back (kubernetes-sigs/karpenter#1772).
+	labels[karpv1.NodeDoNotSyncTaintsLabelKey] = "true"
+	// The kubelet requests its serving certificate from the cluster
+	// (--rotate-server-certificates); AKS approves those of nodes with this
+	// label, and the image adds it itself when rotation is on.
+	labels[bootstrap.LabelKubeletServingCA] = bootstrap.KubeletServingCA
+	maps.Copy(labels, p.aksLabels(in, spec, inputs))
+	maps.Copy(labels, networkLabels(inputs, subnetName))
+	if fips := in.NodeClass.Spec.FIPSMode; fips != nil && *fips == v1beta1.FIPSModeFIPS {
+		labels[v1beta1.AKSLabelFIPSEnabled] = "true"
+	} else {
+		delete(labels, v1beta1.AKSLabelFIPSEnabled)
+	}
+	return labels
+}
 
+// aksLabels are the kubernetes.azure.com labels AKS puts on every node:
+// its mode, priority, storage, OS, size, cluster, image and identity.
+func (p *DefaultProvider) aksLabels(in Input, spec *LaunchSpec, inputs *cluster.Inputs) map[string]string {
+	nc, claim, s := in.NodeClass, in.NodeClaim, in.SKU
 	// The mode is a well-known label, so core keeps it out of the
 	// NodeClaim's labels when a pod, not the NodePool, asks for it: read
 	// the requirement too, or a pod selecting mode=system gets a node
@@ -74,42 +99,37 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 	if spec.OSDisk.Ephemeral() {
 		storage = "ephemeral"
 	}
-	// No kubernetes.azure.com/agentpool: AKS's own agent pools carry it, and
-	// a NodePool named like one of them would have AKS operations (and
-	// tools that select by it) touch these nodes. NAP leaves it unset too.
-	delete(labels, v1beta1.AKSLabelAgentPool)
-	// Core must not copy the NodeClaim's taints onto the Node: the node
-	// registers them itself (--register-with-taints), and a copy made after a
-	// daemon removed a startup taint would put it back (kubernetes-sigs/karpenter#1772).
-	labels[karpv1.NodeDoNotSyncTaintsLabelKey] = "true"
-	// The kubelet requests its serving certificate from the cluster
-	// (--rotate-server-certificates); AKS approves those of nodes with this
-	// label, and the image adds it itself when rotation is on.
-	labels[bootstrap.LabelKubeletServingCA] = bootstrap.KubeletServingCA
-	labels[v1beta1.AKSLabelMode] = mode
-	labels[v1beta1.AKSLabelScaleSetPriority] = priority
-	labels[v1beta1.AKSLabelPriority] = priority
-	labels[v1beta1.AKSLabelStorageProfile] = storage
-	// AKS names the storage tier the size's disks get: premium where the
-	// size supports premium storage.
-	labels[v1beta1.AKSLabelStorageTier] = lo.Ternary(s.Bool(sku.CapPremiumIO), "Premium_LRS", "Standard_LRS")
-	labels[v1beta1.AKSLabelOSSKU] = v1beta1.OSSKU(nc.GetImageFamily())
-	labels[v1beta1.AKSLabelInstanceSKU] = s.Name
-	labels[v1beta1.AKSLabelCluster] = v1beta1.ClusterLabelValue(p.opts.ResourceGroup)
-	labels[v1beta1.AKSLabelNodeImageVersion] = spec.Image.NodeImageVersion
-	labels[v1beta1.AKSLabelRole] = "agent"
-	labels[v1beta1.AKSLabelOSSKURequested] = nc.GetImageFamily()
-	labels[v1beta1.AKSLabelOSSKUEffective] = effectiveOSSKU(spec.Image.Definition, nc.GetImageFamily())
-	labels[v1beta1.AKSLabelLocalDNSState] = strings.ToLower(string(lo.Ternary(nc.IsLocalDNSEnabled(), v1beta1.LocalDNSStateEnabled, v1beta1.LocalDNSStateDisabled)))
+	labels := map[string]string{
+		v1beta1.AKSLabelMode:             mode,
+		v1beta1.AKSLabelScaleSetPriority: priority,
+		v1beta1.AKSLabelPriority:         priority,
+		v1beta1.AKSLabelStorageProfile:   storage,
+		// AKS names the storage tier the size's disks get: premium where the
+		// size supports premium storage.
+		v1beta1.AKSLabelStorageTier:      lo.Ternary(s.Bool(sku.CapPremiumIO), "Premium_LRS", "Standard_LRS"),
+		v1beta1.AKSLabelOSSKU:            v1beta1.OSSKU(nc.GetImageFamily()),
+		v1beta1.AKSLabelInstanceSKU:      s.Name,
+		v1beta1.AKSLabelCluster:          v1beta1.ClusterLabelValue(p.opts.ResourceGroup),
+		v1beta1.AKSLabelNodeImageVersion: spec.Image.NodeImageVersion,
+		v1beta1.AKSLabelRole:             "agent",
+		v1beta1.AKSLabelOSSKURequested:   nc.GetImageFamily(),
+		v1beta1.AKSLabelOSSKUEffective:   effectiveOSSKU(spec.Image.Definition, nc.GetImageFamily()),
+		v1beta1.AKSLabelLocalDNSState:    strings.ToLower(string(lo.Ternary(nc.IsLocalDNSEnabled(), v1beta1.LocalDNSStateEnabled, v1beta1.LocalDNSStateDisabled))),
+	}
 	if inputs.KubeletIdentityClientID != "" {
 		labels[v1beta1.AKSLabelKubeletIdentityClientID] = inputs.KubeletIdentityClientID
 	}
 	if nc.ArtifactStreamingEnabled(s.Architecture()) {
 		labels[v1beta1.AKSLabelArtifactStreaming] = "true"
 	}
-	// Networking labels AKS's network agents select nodes by: Cilium's agent
-	// DaemonSet runs on nodes labelled ebpf-dataplane=cilium, Azure CNI
-	// overlay's on the overlay labels.
+	return labels
+}
+
+// networkLabels are the labels AKS's network agents select nodes by:
+// Cilium's agent DaemonSet runs on nodes labelled ebpf-dataplane=cilium,
+// Azure CNI overlay's on the overlay labels.
+func networkLabels(inputs *cluster.Inputs, subnetName string) map[string]string {
+	labels := map[string]string{}
 	if inputs.NetworkDataplane == "cilium" {
 		labels[v1beta1.AKSLabelEBPFDataplane] = "cilium"
 	}
@@ -121,11 +141,6 @@ func (p *DefaultProvider) labels(in Input, spec *LaunchSpec, inputs *cluster.Inp
 		if inputs.VNetGUID != "" {
 			labels[v1beta1.AKSLabelNodeNetworkVNetGUID] = inputs.VNetGUID
 		}
-	}
-	if nc.Spec.FIPSMode != nil && *nc.Spec.FIPSMode == v1beta1.FIPSModeFIPS {
-		labels[v1beta1.AKSLabelFIPSEnabled] = "true"
-	} else {
-		delete(labels, v1beta1.AKSLabelFIPSEnabled)
 	}
 	return labels
 }
