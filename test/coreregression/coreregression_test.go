@@ -51,7 +51,20 @@ const featureGates = "FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotC
 
 // skipped are the specs that cannot run here, with the reason; they are
 // passed to ginkgo's skip and reported as skipped with the reason.
-var skipped = map[string]string{}
+var skipped = map[string]string{
+	// The spec writes a made-up providerID and Launched, Registered and
+	// Initialized into the NodeClaim's status right after creating it, which
+	// assumes the provider's Create has already returned (core's KWOK provider
+	// returns at once). Creating an Azure VM takes seconds (here about 2 s,
+	// on Azure tens of seconds), so core's lifecycle controller returns from
+	// Create after the spec's write and merge-patches the real providerID and
+	// conditions over it. The NodeClaim is then an ordinary one whose node
+	// never registers (the spec's admission policy blocks it): core deletes it
+	// at its 15-minute registration TTL, together with its VM, at the moment
+	// the spec's own 15-minute wait runs out (run on 7 December: deleted 2 s
+	// after the spec timed out). Nothing of ours can change the order.
+	"should succeed to garbage collect an Instance that was launched by a NodeClaim but has no Instance mapping": "races the provider's Create: the spec's status write lands before an Azure VM create returns, and core's lifecycle patch overwrites it; the NodeClaim then waits out core's 15-minute registration TTL, the spec's own timeout",
+}
 
 func TestCoreRegression(t *testing.T) {
 	root, err := testutil.RepoRoot()
