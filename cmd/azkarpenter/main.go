@@ -116,6 +116,7 @@ func up(args []string) error {
 		fmt.Println("azkarpenter: stopped; no component is left running")
 	}()
 	var simConfig azure.Config
+	failed := cluster.Failed
 	if !*controlPlaneOnly {
 		if simConfig, err = cluster.StartAzureSim(ctx, localcluster.AzureSimOptions{TimeScale: *timeScale}); err != nil {
 			return err
@@ -123,53 +124,19 @@ func up(args []string) error {
 		if err := cluster.StartController(ctx, localcluster.ControllerOptions{Azure: simConfig}); err != nil {
 			return err
 		}
+		if failed, err = startFleetMonitor(ctx, cluster); err != nil {
+			return err
+		}
 	}
 	c, err := cluster.Client()
 	if err != nil {
 		return err
 	}
-	// The fleet monitor runs for the whole session: a broken invariant (a
-	// node that is not its VM, an overcommitted node, a NodePool whose
-	// resources do not add up, two VMs for one NodeClaim) fails the run.
-	failed := cluster.Failed
-	if !*controlPlaneOnly {
-		monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
-			st, err := cluster.AzureSim().State(ctx)
-			return st.VMs, err
-		}})
-		if err != nil {
-			return err
-		}
-		if err := monitor.Start(ctx); err != nil {
-			return err
-		}
-		failed = func() error {
-			if err := cluster.Failed(); err != nil {
-				return err
-			}
-			return monitor.Err()
-		}
+	objs, err := applyExamples(ctx, c, *examples)
+	if err != nil {
+		return err
 	}
-	var objs []*unstructured.Unstructured
-	if *examples != "" {
-		if objs, err = localcluster.ReadObjects(*examples); err != nil {
-			return err
-		}
-		if err := localcluster.Apply(ctx, c, objs); err != nil {
-			return err
-		}
-		fmt.Printf("  applied %d objects from %s: %s\n", len(objs), *examples, strings.Join(lo.Map(objs, func(o *unstructured.Unstructured, _ int) string { return o.GetKind() + "/" + o.GetName() }), ", "))
-	}
-
-	kubeconfig, _ := filepath.Abs(cluster.Kubeconfig)
-	fmt.Printf("\nazkarpenter: the local cluster is up (%s)\n\n", time.Since(began).Round(100*time.Millisecond))
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "  COMPONENT\tPID\tADDRESS\tLOG")
-	for _, comp := range cluster.Components() {
-		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\n", comp.Name, comp.PID, comp.Address, comp.LogPath)
-	}
-	_ = w.Flush()
-	fmt.Printf("\nReach it with kubectl (built into bin/):\n\n  export KUBECONFIG=%s\n  bin/kubectl get nodepools,aksnodeclasses,nodeclaims,nodes\n\n", kubeconfig)
+	printClusterUp(cluster, began)
 
 	if *exitWhenReady {
 		return nil
@@ -190,6 +157,65 @@ func up(args []string) error {
 			return nil
 		}
 	}
+	return waitForInterrupt(ctx, failed)
+}
+
+// startFleetMonitor starts the fleet monitor for the whole session: a
+// broken invariant (a node that is not its VM, an overcommitted node, a
+// NodePool whose resources do not add up, two VMs for one NodeClaim) fails
+// the run. It returns what reports the cluster's or the monitor's failure.
+func startFleetMonitor(ctx context.Context, cluster *localcluster.Cluster) (func() error, error) {
+	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
+		st, err := cluster.AzureSim().State(ctx)
+		return st.VMs, err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := monitor.Start(ctx); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := cluster.Failed(); err != nil {
+			return err
+		}
+		return monitor.Err()
+	}, nil
+}
+
+// applyExamples applies the objects of the YAML files glob matches (none
+// when glob is empty) and returns them.
+func applyExamples(ctx context.Context, c client.Client, glob string) ([]*unstructured.Unstructured, error) {
+	if glob == "" {
+		return nil, nil
+	}
+	objs, err := localcluster.ReadObjects(glob)
+	if err != nil {
+		return nil, err
+	}
+	if err := localcluster.Apply(ctx, c, objs); err != nil {
+		return nil, err
+	}
+	fmt.Printf("  applied %d objects from %s: %s\n", len(objs), glob, strings.Join(lo.Map(objs, func(o *unstructured.Unstructured, _ int) string { return o.GetKind() + "/" + o.GetName() }), ", "))
+	return objs, nil
+}
+
+// printClusterUp shows the running components and how to reach the cluster.
+func printClusterUp(cluster *localcluster.Cluster, began time.Time) {
+	kubeconfig, _ := filepath.Abs(cluster.Kubeconfig)
+	fmt.Printf("\nazkarpenter: the local cluster is up (%s)\n\n", time.Since(began).Round(100*time.Millisecond))
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  COMPONENT\tPID\tADDRESS\tLOG")
+	for _, comp := range cluster.Components() {
+		fmt.Fprintf(w, "  %s\t%d\t%s\t%s\n", comp.Name, comp.PID, comp.Address, comp.LogPath)
+	}
+	_ = w.Flush()
+	fmt.Printf("\nReach it with kubectl (built into bin/):\n\n  export KUBECONFIG=%s\n  bin/kubectl get nodepools,aksnodeclasses,nodeclaims,nodes\n\n", kubeconfig)
+}
+
+// waitForInterrupt keeps the cluster up until Ctrl-C, or until a component
+// or the fleet monitor fails.
+func waitForInterrupt(ctx context.Context, failed func() error) error {
 	fmt.Println("Press Ctrl-C to stop everything.")
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()

@@ -135,16 +135,71 @@ func NewUpdateFlags() UpdateFlags { return UpdateFlags{MinCount: -1, MaxCount: -
 // Update applies `nodepool update` to the pool. currentNodes is the pool's
 // node count now: --disable-cluster-autoscaler freezes the pool at it.
 func (p *Pool) Update(u UpdateFlags, currentNodes int64) error {
+	taints, surge, err := p.checkUpdate(u)
+	if err != nil {
+		return err
+	}
+	// Template changes first, so a newly created autoscale NodePool copies them.
+	for _, np := range p.NodePools() {
+		updateTemplate(np, u, taints, surge)
+	}
+	if u.Tags != nil {
+		p.NodeClass.Spec.Tags = u.Tags
+	}
+	switch {
+	case u.EnableClusterAutoscaler:
+		p.Fixed.Spec.Replicas = lo.ToPtr(u.MinCount)
+		p.Autoscale = newAutoscale(p.Fixed, u.MaxCount-u.MinCount)
+	case u.UpdateClusterAutoscaler:
+		p.Fixed.Spec.Replicas = lo.ToPtr(u.MinCount)
+		setBurst(p.Autoscale, u.MaxCount-u.MinCount)
+	case u.DisableClusterAutoscaler:
+		p.Fixed.Spec.Replicas = lo.ToPtr(lo.Clamp(currentNodes, p.MinCount(), p.MaxCount()))
+		p.Autoscale = nil
+	}
+	return nil
+}
+
+// checkUpdate checks every flag of an update before anything changes, and
+// returns the parsed taints and max surge. Like az, it names every mistake
+// at once.
+func (p *Pool) checkUpdate(u UpdateFlags) ([]corev1.Taint, string, error) {
 	modes := lo.Filter([]bool{u.EnableClusterAutoscaler, u.UpdateClusterAutoscaler, u.DisableClusterAutoscaler}, func(b bool, _ int) bool { return b })
 	if len(modes) > 1 {
-		return errors.New("give one of --enable-cluster-autoscaler, --update-cluster-autoscaler and --disable-cluster-autoscaler")
+		return nil, "", errors.New("give one of --enable-cluster-autoscaler, --update-cluster-autoscaler and --disable-cluster-autoscaler")
 	}
 	if len(modes) == 0 && (u.MinCount >= 0 || u.MaxCount >= 0) {
-		return errors.New("--min-count and --max-count need --enable-cluster-autoscaler or --update-cluster-autoscaler")
+		return nil, "", errors.New("--min-count and --max-count need --enable-cluster-autoscaler or --update-cluster-autoscaler")
 	}
 	if len(modes) == 0 && u.Taints == nil && u.Labels == nil && u.Tags == nil && u.MaxSurge == "" {
-		return errors.New("nothing to update: give an autoscaler flag, --node-taints, --labels, --tags or --max-surge")
+		return nil, "", errors.New("nothing to update: give an autoscaler flag, --node-taints, --labels, --tags or --max-surge")
 	}
+	errs := p.checkAutoscalerUpdate(u)
+	var taints []corev1.Taint
+	if u.Taints != nil {
+		var terrs []error
+		taints, terrs = parseTaints(u.Taints)
+		errs = append(errs, terrs...)
+	}
+	if u.Labels != nil {
+		errs = append(errs, checkLabels(u.Labels)...)
+	}
+	if u.Tags != nil {
+		errs = append(errs, checkTags(u.Tags)...)
+	}
+	var surge string
+	if u.MaxSurge != "" {
+		var err error
+		if surge, err = ParseMaxSurge(u.MaxSurge); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return taints, surge, errors.Join(errs...)
+}
+
+// checkAutoscalerUpdate checks the autoscaler flags against the pool's
+// autoscaler now.
+func (p *Pool) checkAutoscalerUpdate(u UpdateFlags) []error {
 	var errs []error
 	switch {
 	case u.EnableClusterAutoscaler, u.UpdateClusterAutoscaler:
@@ -167,66 +222,32 @@ func (p *Pool) Update(u UpdateFlags, currentNodes int64) error {
 			errs = append(errs, errors.New("--disable-cluster-autoscaler takes no --min-count or --max-count"))
 		}
 	}
-	var taints []corev1.Taint
+	return errs
+}
+
+// updateTemplate applies the taints, labels and max surge of an update to
+// one of the pool's NodePools. The system taints and the labels the pool
+// is known by stay.
+func updateTemplate(np *karpv1.NodePool, u UpdateFlags, taints []corev1.Taint, surge string) {
+	tmpl := &np.Spec.Template
 	if u.Taints != nil {
-		var terrs []error
-		taints, terrs = parseTaints(u.Taints)
-		errs = append(errs, terrs...)
+		tmpl.Spec.Taints = append(systemTaints(tmpl.Spec.Taints), taints...)
 	}
 	if u.Labels != nil {
-		errs = append(errs, checkLabels(u.Labels)...)
-	}
-	if u.Tags != nil {
-		errs = append(errs, checkTags(u.Tags)...)
-	}
-	var surge string
-	if u.MaxSurge != "" {
-		var err error
-		if surge, err = ParseMaxSurge(u.MaxSurge); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-
-	// Template changes first, so a newly created autoscale NodePool copies them.
-	for _, np := range p.NodePools() {
-		tmpl := &np.Spec.Template
-		if u.Taints != nil {
-			tmpl.Spec.Taints = append(systemTaints(tmpl.Spec.Taints), taints...)
-		}
-		if u.Labels != nil {
-			labels := map[string]string{}
-			for _, k := range []string{LabelAgentPool, v1beta1.AKSLabelMode} {
-				if v, ok := tmpl.Labels[k]; ok {
-					labels[k] = v
-				}
-			}
-			for k, v := range u.Labels {
+		labels := map[string]string{}
+		for _, k := range []string{LabelAgentPool, v1beta1.AKSLabelMode} {
+			if v, ok := tmpl.Labels[k]; ok {
 				labels[k] = v
 			}
-			tmpl.Labels = labels
 		}
-		if surge != "" {
-			setMaxSurge(np, surge)
+		for k, v := range u.Labels {
+			labels[k] = v
 		}
+		tmpl.Labels = labels
 	}
-	if u.Tags != nil {
-		p.NodeClass.Spec.Tags = u.Tags
+	if surge != "" {
+		setMaxSurge(np, surge)
 	}
-	switch {
-	case u.EnableClusterAutoscaler:
-		p.Fixed.Spec.Replicas = lo.ToPtr(u.MinCount)
-		p.Autoscale = newAutoscale(p.Fixed, u.MaxCount-u.MinCount)
-	case u.UpdateClusterAutoscaler:
-		p.Fixed.Spec.Replicas = lo.ToPtr(u.MinCount)
-		setBurst(p.Autoscale, u.MaxCount-u.MinCount)
-	case u.DisableClusterAutoscaler:
-		p.Fixed.Spec.Replicas = lo.ToPtr(lo.Clamp(currentNodes, p.MinCount(), p.MaxCount()))
-		p.Autoscale = nil
-	}
-	return nil
 }
 
 // systemTaints are the taints the pool's mode and priority add, which

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -85,28 +84,7 @@ type Cluster struct {
 // kube-scheduler and kwok, waits for each to be healthy and installs the
 // project's CRDs. On error everything already started is stopped.
 func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	// Absolute paths: pid files record the binary to recognise leftovers, and
-	// components resolve relative paths against their own working directory.
-	if opts.BinDir, err = filepath.Abs(opts.BinDir); err != nil {
-		return nil, err
-	}
-	if opts.StateDir, err = filepath.Abs(opts.StateDir); err != nil {
-		return nil, err
-	}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-		if _, err := os.Stat(filepath.Join(opts.BinDir, name)); err != nil {
-			return nil, fmt.Errorf("%s is not in %s: run `make tools` first", name, opts.BinDir)
-		}
-	}
-	if stopped, err := KillLeftovers(opts.StateDir); err != nil {
-		return nil, err
-	} else if len(stopped) > 0 {
-		fmt.Fprintf(opts.Log, "stopped components left by an earlier run: %v\n", stopped)
-	}
-	if err := os.RemoveAll(opts.StateDir); err != nil {
+	if opts, err = prepareStateDir(opts); err != nil {
 		return nil, err
 	}
 	c := &Cluster{opts: opts, pki: pki{dir: filepath.Join(opts.StateDir, "pki")}, Kubeconfig: filepath.Join(opts.StateDir, "kubeconfig")}
@@ -118,125 +96,22 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.pki.generate(); err != nil {
 		return nil, fmt.Errorf("generating certificates: %w", err)
 	}
-	ports, err := freePorts(5)
+	ports, err := freeComponentPorts()
 	if err != nil {
 		return nil, err
 	}
-	etcdClient, etcdPeer, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
-	c.Server = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	c.Server = fmt.Sprintf("https://127.0.0.1:%d", ports.apiServer)
 	if err := c.writeKubeconfig(); err != nil {
 		return nil, err
 	}
-
-	steps := []struct {
-		name, address string
-		args          []string
-		ready         func(context.Context) error
-	}{
-		{"etcd", fmt.Sprintf("http://127.0.0.1:%d", etcdClient), []string{
-			"--name=local",
-			"--data-dir=" + filepath.Join(opts.StateDir, "etcd"),
-			fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", etcdClient),
-			fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", etcdClient),
-			fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", etcdPeer),
-			fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", etcdPeer),
-			fmt.Sprintf("--initial-cluster=local=http://127.0.0.1:%d", etcdPeer),
-			// The state is thrown away on every start, so durability buys nothing.
-			"--unsafe-no-fsync",
-			"--quota-backend-bytes=4294967296",
-			"--log-level=warn",
-		}, httpReady(fmt.Sprintf("http://127.0.0.1:%d/health", etcdClient), nil)},
-		{"kube-apiserver", c.Server, []string{
-			fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdClient),
-			"--bind-address=127.0.0.1",
-			"--advertise-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(apiPort),
-			"--tls-cert-file=" + c.pki.servingCert(),
-			"--tls-private-key-file=" + c.pki.servingKey(),
-			"--client-ca-file=" + c.pki.caCert(),
-			"--service-account-key-file=" + c.pki.serviceAccountPub(),
-			"--service-account-signing-key-file=" + c.pki.serviceAccountKey(),
-			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-			"--api-audiences=https://kubernetes.default.svc.cluster.local",
-			"--service-cluster-ip-range=" + ServiceCIDR,
-			"--authorization-mode=Node,RBAC",
-			// Nodes join as kubelets do on AKS: TLS bootstrapping with a
-			// bootstrap token; then each node may change only its own Node,
-			// and only labels a kubelet may set.
-			"--enable-bootstrap-token-auth=true",
-			"--enable-admission-plugins=NodeRestriction",
-			"--allow-privileged=true",
-			"--cert-dir=" + filepath.Join(opts.StateDir, "apiserver"),
-			"--v=1",
-		}, c.apiServerReady},
-		{"kube-controller-manager", fmt.Sprintf("https://127.0.0.1:%d", kcmPort), []string{
-			"--kubeconfig=" + c.Kubeconfig,
-			"--authentication-kubeconfig=" + c.Kubeconfig,
-			"--authorization-kubeconfig=" + c.Kubeconfig,
-			"--bind-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(kcmPort),
-			"--leader-elect=false",
-			"--cluster-name=azkarpenter-local",
-			"--root-ca-file=" + c.pki.caCert(),
-			"--service-account-private-key-file=" + c.pki.serviceAccountKey(),
-			"--cert-dir=" + filepath.Join(opts.StateDir, "kube-controller-manager"),
-			// The bootstrap signer and token cleaner are off by default; the
-			// CSR signer signs kubelet client certificates with the cluster CA.
-			"--controllers=*,bootstrapsigner,tokencleaner",
-			"--cluster-signing-cert-file=" + c.pki.caCert(),
-			"--cluster-signing-key-file=" + c.pki.caKey(),
-			"--kube-api-qps=200",
-			"--kube-api-burst=400",
-			"--v=1",
-		}, httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", kcmPort), insecureTLS())},
-		{"kube-scheduler", fmt.Sprintf("https://127.0.0.1:%d", schedPort), []string{
-			"--kubeconfig=" + c.Kubeconfig,
-			"--authentication-kubeconfig=" + c.Kubeconfig,
-			"--authorization-kubeconfig=" + c.Kubeconfig,
-			"--bind-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(schedPort),
-			"--leader-elect=false",
-			"--cert-dir=" + filepath.Join(opts.StateDir, "kube-scheduler"),
-			"--v=1",
-		}, httpReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", schedPort), insecureTLS())},
-		{"kwok", "manages nodes annotated " + KwokNodeAnnotation + "=fake", []string{
-			"--kubeconfig=" + c.Kubeconfig,
-			"--config=" + filepath.Join(opts.StateDir, "kwok.yaml"),
-			"--manage-all-nodes=false",
-			"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
-			"--node-lease-duration-seconds=40",
-			// Pod IPs are only labels here: a /16 leaves room for benchmark fleets.
-			"--cidr=10.0.0.1/16",
-		}, nil},
-	}
-	// kwok reads ~/.kwok/kwok.yaml unless told otherwise; a config of our own
-	// keeps a developer's personal config out of the cluster and replaces
-	// kwok's default node stages (see kwok.yaml).
-	config := kwokConfig
-	if len(opts.KwokStages) > 0 {
-		config = append(append(append([]byte{}, kwokConfig...), "\n---\n"...), opts.KwokStages...)
-	}
-	if err := os.WriteFile(filepath.Join(opts.StateDir, "kwok.yaml"), config, 0o644); err != nil {
+	if err := c.writeKwokConfig(); err != nil {
 		return nil, err
 	}
-	for _, s := range steps {
-		start := time.Now()
-		p, err := startProcess(s.name, filepath.Join(opts.BinDir, s.name), append(s.args, opts.ExtraArgs[s.name]...), opts.StateDir)
-		if err != nil {
+	for _, comp := range c.controlPlane(ports) {
+		if err := c.startComponent(ctx, comp); err != nil {
 			return nil, err
 		}
-		c.procs = append(c.procs, p)
-		if s.ready != nil {
-			if err := waitFor(ctx, p, 60*time.Second, s.ready); err != nil {
-				return nil, err
-			}
-		} else if err := c.settle(ctx, p); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(opts.Log, "  %-24s ready in %s\n", s.name, time.Since(start).Round(10*time.Millisecond))
-		c.components = append(c.components, Component{Name: s.name, PID: p.pid(), Address: s.address, LogPath: p.logPath})
 	}
-
 	if !opts.SkipCRDs {
 		start := time.Now()
 		if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: crds.All(), MaxTime: time.Minute}); err != nil {
@@ -248,6 +123,35 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("preparing the cluster for nodes to join: %w", err)
 	}
 	return c, nil
+}
+
+// prepareStateDir makes the options' paths absolute, checks that every
+// component binary is there, stops what an earlier run left running in the
+// state directory and empties it.
+func prepareStateDir(opts Options) (Options, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	// Absolute paths: pid files record the binary to recognise leftovers, and
+	// components resolve relative paths against their own working directory.
+	var err error
+	if opts.BinDir, err = filepath.Abs(opts.BinDir); err != nil {
+		return opts, err
+	}
+	if opts.StateDir, err = filepath.Abs(opts.StateDir); err != nil {
+		return opts, err
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, name)); err != nil {
+			return opts, fmt.Errorf("%s is not in %s: run `make tools` first", name, opts.BinDir)
+		}
+	}
+	if stopped, err := KillLeftovers(opts.StateDir); err != nil {
+		return opts, err
+	} else if len(stopped) > 0 {
+		fmt.Fprintf(opts.Log, "stopped components left by an earlier run: %v\n", stopped)
+	}
+	return opts, os.RemoveAll(opts.StateDir)
 }
 
 // settle gives a component without a health endpoint a moment to fail fast

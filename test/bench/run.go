@@ -14,9 +14,7 @@ import (
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
@@ -318,40 +316,18 @@ func settle() time.Duration { return monitorSettle + 5*time.Second }
 // to be Ready, applies the workload and samples every second until every pod
 // is bound, then holds the fleet for settle and reads the final figures.
 func measure(ctx context.Context, run *Run, o measureOptions) error {
-	var capacity, workload []*unstructured.Unstructured
-	namespaces := map[string]bool{}
-	for _, u := range o.objects {
-		u = u.DeepCopy()
-		if isCapacityObject(u) {
-			capacity = append(capacity, u)
-			continue
-		}
-		if u.GetNamespace() == "" {
-			u.SetNamespace("default")
-		}
-		namespaces[u.GetNamespace()] = true
-		workload = append(workload, u)
-	}
+	capacity, workload, namespaces := splitObjects(o.objects)
 	if err := localcluster.Apply(ctx, o.client, capacity); err != nil {
 		return err
 	}
 	if err := waitNodePoolsReady(ctx, o.client, o.failed); err != nil {
 		return err
 	}
-	c, err := cache.New(o.config, cache.Options{Scheme: clientgoscheme.Scheme})
-	if err != nil {
-		return err
-	}
 	cacheCtx, stopCache := context.WithCancel(ctx)
 	defer stopCache()
-	for _, obj := range []client.Object{&corev1.Pod{}, &corev1.Node{}, &karpv1.NodeClaim{}} {
-		if _, err := c.GetInformer(cacheCtx, obj); err != nil {
-			return err
-		}
-	}
-	go func() { _ = c.Start(cacheCtx) }()
-	if !c.WaitForCacheSync(cacheCtx) {
-		return fmt.Errorf("caches did not sync")
+	c, err := startFleetCache(cacheCtx, o.config)
+	if err != nil {
+		return err
 	}
 	var before *dto.Histogram
 	var waitBefore map[string]*dto.Histogram
@@ -364,97 +340,10 @@ func measure(ctx context.Context, run *Run, o measureOptions) error {
 			return err
 		}
 	}
-	// Waves: objects annotated with a delay wait for their time.
-	sort.SliceStable(workload, func(i, j int) bool {
-		a, _ := applyAfter(workload[i])
-		b, _ := applyAfter(workload[j])
-		return a < b
-	})
 	o.log("%s: applying %d pods (%d objects)", o.scenario.Name, run.Pods, len(workload))
-	start := time.Now()
-	applyDue := func() error {
-		n := 0
-		for n < len(workload) {
-			if after, _ := applyAfter(workload[n]); after > time.Since(start) {
-				break
-			}
-			n++
-		}
-		if n == 0 {
-			return nil
-		}
-		if after, _ := applyAfter(workload[0]); after > 0 {
-			o.log("%s: [%5.0fs] applying %d objects of a later wave", o.scenario.Name, time.Since(start).Seconds(), n)
-		}
-		due := workload[:n]
-		workload = workload[n:]
-		return localcluster.Apply(ctx, o.client, due)
-	}
-	if err := applyDue(); err != nil {
+	timedOut, err := sampleUntilBound(ctx, run, o, c, newWaves(workload), namespaces)
+	if err != nil {
 		return err
-	}
-	deadline := start.Add(o.scenario.Spec.Timeout.Duration)
-	lastLog := time.Time{}
-	var doneAt time.Time
-	var timedOut error
-	maxNodes := 0
-	for {
-		if err := applyDue(); err != nil {
-			return err
-		}
-		s := Sample{Seconds: time.Since(start).Seconds()}
-		var pods corev1.PodList
-		if err := c.List(ctx, &pods); err == nil {
-			for _, p := range pods.Items {
-				if namespaces[p.Namespace] && p.Spec.NodeName != "" && p.DeletionTimestamp.IsZero() {
-					s.Bound++
-				}
-			}
-		}
-		var nodes corev1.NodeList
-		if err := c.List(ctx, &nodes); err == nil {
-			s.Nodes = len(nodes.Items)
-		}
-		var claims karpv1.NodeClaimList
-		if err := c.List(ctx, &claims); err == nil {
-			s.NodeClaims = len(claims.Items)
-		}
-		if ps, err := readProc(o.pid); err == nil {
-			s.RSSMiB, s.CPUSeconds = ps.RSSMiB, ps.CPUSeconds
-			if s.Nodes >= maxNodes {
-				maxNodes, run.ControllerMaxNodesRSS = s.Nodes, ps.RSSMiB
-			}
-		}
-		run.Timeline = append(run.Timeline, s)
-		run.Bound = s.Bound
-		o.profiler.tick(ctx, time.Since(start))
-		if doneAt.IsZero() && s.Bound >= run.Pods {
-			doneAt = time.Now()
-			o.profiler.snapshot(ctx, "all-bound")
-			run.AllBoundSeconds = s.Seconds
-			o.log("%s: all %d pods bound in %.1fs on %d nodes", o.scenario.Name, run.Pods, s.Seconds, s.Nodes)
-		}
-		if !doneAt.IsZero() && time.Since(doneAt) >= settle() {
-			break
-		}
-		if err := o.failed(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) && doneAt.IsZero() {
-			// The figures of a run that timed out are still worth having
-			// (how far it got, at what cost, with how much memory).
-			timedOut = fmt.Errorf("timed out after %s: %d of %d pods bound, %d nodes", o.scenario.Spec.Timeout.Duration, s.Bound, run.Pods, s.Nodes)
-			break
-		}
-		if time.Since(lastLog) > 15*time.Second {
-			o.log("%s: [%5.0fs] %d/%d pods bound, %d nodeclaims, %d nodes, controller RSS %.0f MiB", o.scenario.Name, s.Seconds, s.Bound, run.Pods, s.NodeClaims, s.Nodes, s.RSSMiB)
-			lastLog = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
 	}
 	if o.metricsURL != "" {
 		if after, err := scrapeScheduling(ctx, o.metricsURL); err == nil {

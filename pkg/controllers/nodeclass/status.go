@@ -116,7 +116,10 @@ func (c *StatusController) ImagesChanged() {
 // Name of the controller.
 func (c *StatusController) Name() string { return "nodeclass.status" }
 
-// Reconcile updates one NodeClass's status.
+// Reconcile updates one NodeClass's status: each step below sets one
+// condition (or a few that share a reading) and says whether what it read
+// may change soon, in which case the NodeClass is looked at again in a
+// minute rather than at the next resync.
 func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeClass) (reconcile.Result, error) {
 	ctx = injection.WithControllerName(ctx, c.Name())
 	if !nc.DeletionTimestamp.IsZero() {
@@ -132,117 +135,32 @@ func (c *StatusController) Reconcile(ctx context.Context, nc *v1beta1.AKSNodeCla
 	}
 	stored := nc.DeepCopy()
 	conditions := nc.StatusConditions()
-	requeue := resync
-
-	if v, err := c.cluster.KubernetesVersion(ctx); err != nil || v == "" {
-		conditions.SetFalse(v1beta1.ConditionTypeKubernetesVersionReady, "KubernetesVersionUnknown", fmt.Sprintf("reading the cluster's Kubernetes version: %v", err))
-		requeue = time.Minute
-	} else {
-		// As AKS node auto-provisioning reports it: 1.35.4, no "v".
-		nc.Status.KubernetesVersion = lo.ToPtr(strings.TrimPrefix(v, "v"))
-		conditions.SetTrue(v1beta1.ConditionTypeKubernetesVersionReady)
-	}
-
 	// Written by an earlier version; left alone it would read as a stale
 	// condition beside SubnetsReady forever.
 	if err := conditions.Clear(v1beta1.ConditionTypeSubnetReadyV0); err != nil {
 		return reconcile.Result{}, err
 	}
 
-	// What a node is told about the cluster: without it no node can join, so
-	// the NodeClass is not Ready and no VM is created.
-	if in, err := c.cluster.Inputs(ctx); err != nil {
-		reason := "BootstrapInputsUnavailable"
-		if ie := (*cluster.InputError)(nil); errors.As(err, &ie) {
-			reason = ie.Reason
-		}
-		conditions.SetFalse(v1beta1.ConditionTypeBootstrapReady, reason, err.Error())
-		requeue = time.Minute
-	} else if reason, msg := windowsInputs(nc, in); reason != "" {
-		conditions.SetFalse(v1beta1.ConditionTypeBootstrapReady, reason, msg)
-	} else {
-		conditions.SetTrue(v1beta1.ConditionTypeBootstrapReady)
-	}
-
-	if images, err := c.images.List(ctx, nc); err != nil || len(images) == 0 {
-		reason, msg := imagefamily.ReasonNoImage, "no node image exists for this image family"
-		if err != nil {
-			reason, msg = imagefamily.Reason(err), err.Error()
-		}
-		nc.Status.Images = nil
-		conditions.SetFalse(v1beta1.ConditionTypeImagesReady, reason, msg)
-		// Missing images may be published, and listings retried, soon.
-		requeue = time.Minute
-	} else {
-		nc.Status.Images = images
-		conditions.SetTrue(v1beta1.ConditionTypeImagesReady)
-	}
-
 	subnetID := lo.FromPtrOr(nc.Spec.VNETSubnetID, c.defaultSubnetID)
-	perNode := network.AddressesPerNode(c.setup, lo.FromPtrOr(nc.Spec.MaxPods, c.defaultMaxPods))
-	switch sn, err := c.subnets.Get(ctx, subnetID); {
-	case errors.Is(err, subnet.ErrNotFound):
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetNotFound", fmt.Sprintf("subnet %s does not exist", subnetID))
-	case err != nil:
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetCheckFailed", fmt.Sprintf("reading subnet %s: %v", subnetID, err))
-		requeue = time.Minute
-	case c.subnetMarks != nil && c.subnetMarks.Full(subnetID):
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("Azure refused a network interface in subnet %s for lack of free IP addresses (SubnetIsFull); nodes wait until addresses are freed or the subnet grows", subnetID))
-		requeue = time.Minute
-	case sn.AvailableIPs <= 0:
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("subnet %s has no free IP addresses; nodes cannot get a network interface", subnetID))
-		requeue = time.Minute
-	case sn.AvailableIPs < perNode:
-		// A node subnet NIC takes an address per pod: one that does not fit
-		// is refused whole, so a subnet with fewer free addresses than a
-		// node takes is as full as one with none.
-		conditions.SetFalse(v1beta1.ConditionTypeSubnetsReady, "SubnetFull", fmt.Sprintf("subnet %s has %d free IP addresses and a node takes %d (its own and one per pod for %s at max pods %d); nodes wait until addresses are freed or the subnet grows",
-			subnetID, sn.AvailableIPs, perNode, c.setup, perNode-1))
-		requeue = time.Minute
-	default:
-		conditions.SetTrue(v1beta1.ConditionTypeSubnetsReady)
+	retrySoon := false
+	for _, step := range []func() bool{
+		func() bool { return c.kubernetesVersionReady(ctx, nc) },
+		func() bool { return c.bootstrapReady(ctx, nc) },
+		func() bool { return c.imagesReady(ctx, nc) },
+		func() bool { return c.subnetsReady(ctx, nc, subnetID) },
+		func() bool { return c.networkCondition(ctx, conditions, subnetID) },
+		func() bool { return c.localDNSReady(ctx, nc) },
+		func() bool { return c.spotOfferings(ctx, nc) != nil },
+		func() bool { return c.validationSucceeded(ctx, nc) },
+		// Last: what Azure refused overrides what the checks concluded.
+		func() bool { return c.applyRefusals(nc) },
+	} {
+		// Every step runs: each condition is kept current on its own.
+		retrySoon = step() || retrySoon
 	}
-
-	c.networkCondition(ctx, conditions, subnetID, &requeue)
-
-	if state, err := c.localDNSState(ctx, nc); err != nil {
-		conditions.SetFalse(v1beta1.ConditionTypeLocalDNSReady, "CheckingClusterRequirementsFailed", fmt.Sprintf("resolving localDNS.mode %s: %v", nc.Spec.LocalDNS.Mode, err))
+	requeue := resync
+	if retrySoon {
 		requeue = time.Minute
-	} else {
-		nc.Status.LocalDNSState = lo.ToPtr(state)
-		conditions.SetTrue(v1beta1.ConditionTypeLocalDNSReady)
-	}
-
-	if err := c.spotOfferings(ctx, nc); err != nil {
-		requeue = time.Minute
-	}
-
-	hostGroupReason, hostGroupMessage, hostGroupErr := c.hostGroup(ctx, nc)
-	if hostGroupErr != nil {
-		requeue = time.Minute
-	}
-	if its, err := c.instanceTypes.List(ctx, nc); hostGroupReason != "" {
-		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, hostGroupReason, hostGroupMessage)
-	} else if err != nil {
-		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, "InstanceTypesUnavailable", fmt.Sprintf("listing VM sizes: %v", err))
-		requeue = time.Minute
-	} else if len(its) == 0 {
-		reason, msg := "NoInstanceTypes", "no VM size in the region satisfies this AKSNodeClass; `azkarpenter explain -f <this file>` lists each size with the reason it was left out"
-		if nc.Spec.DedicatedHostGroupID != nil {
-			reason, msg = c.noSizeOnHostGroup(ctx, nc)
-		}
-		conditions.SetFalse(v1beta1.ConditionTypeValidationSucceeded, reason, msg)
-	} else {
-		conditions.SetTrue(v1beta1.ConditionTypeValidationSucceeded)
-	}
-
-	// What Azure refused for this spec overrides what the checks above
-	// concluded: they cannot see everything Azure checks.
-	if c.refusals != nil {
-		for _, r := range c.refusals.Of(nc.Name, nc.Generation) {
-			conditions.SetFalse(r.ConditionType, r.Reason, r.Message)
-			requeue = min(requeue, time.Minute)
-		}
 	}
 
 	if !equality.Semantic.DeepEqual(stored.Status, nc.Status) {
@@ -366,25 +284,30 @@ func windowsInputs(nc *v1beta1.AKSNodeClass, in *cluster.Inputs) (reason, messag
 }
 
 // networkCondition sets NetworkReady: whether a NIC can be decided for a
-// node in subnetID (load balancer pools, NSG, route table), or what is
+// node in subnetID (load balancer pools, NSG, route table) and its cloud
+// configuration names the cluster's NSG and route table, or what is
 // missing or contradictory.
-func (c *StatusController) networkCondition(ctx context.Context, conditions status.ConditionSet, subnetID string, requeue *time.Duration) {
+func (c *StatusController) networkCondition(ctx context.Context, conditions status.ConditionSet, subnetID string) (retrySoon bool) {
 	if c.network == nil {
 		conditions.SetTrue(v1beta1.ConditionTypeNetworkReady)
-		return
+		return false
 	}
 	_, err := c.network.Interface(ctx, subnetID)
+	if err == nil {
+		// The NSG and route table every node's cloud configuration names.
+		_, err = c.network.NodeResources(ctx, subnetID)
+	}
 	var ce *network.ConfigError
 	switch {
 	case err == nil:
 		conditions.SetTrue(v1beta1.ConditionTypeNetworkReady)
-		return
+		return false
 	case errors.As(err, &ce):
 		conditions.SetFalse(v1beta1.ConditionTypeNetworkReady, ce.Reason, ce.Message)
 	default:
 		conditions.SetFalse(v1beta1.ConditionTypeNetworkReady, "NetworkCheckFailed", err.Error())
 	}
-	*requeue = time.Minute
+	return true
 }
 
 // LocalDNSMinKubernetesMinor is the first Kubernetes 1.x minor on which

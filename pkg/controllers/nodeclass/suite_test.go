@@ -105,9 +105,15 @@ func bootstrapObjects() []client.Object {
 // controllerFor is the status controller of a cluster of another network
 // setup, on the same simulated Azure.
 func controllerFor(setup cluster.NetworkSetup) *nodeclass.StatusController {
+	return controllerWith(network.Options{SubscriptionID: testutil.SubscriptionID, NodeResourceGroup: testutil.ResourceGroup, Setup: setup})
+}
+
+// controllerWith is controllerFor with the network options given.
+func controllerWith(opts network.Options) *nodeclass.StatusController {
+	setup := opts.Setup
 	clients, err := azure.NewClients(env.Azure, testutil.SubscriptionID)
 	Expect(err).NotTo(HaveOccurred())
-	net := network.NewDefaultProviderFromClients(network.Options{SubscriptionID: testutil.SubscriptionID, NodeResourceGroup: testutil.ResourceGroup, Setup: setup}, clients.Network)
+	net := network.NewDefaultProviderFromClients(opts, clients.Network)
 	return nodeclass.NewStatusController(env.Client, env.Providers.Images, env.Providers.InstanceTypes, env.Providers.Subnets, inputs, testutil.SubnetID).
 		WithNetwork(net, setup, network.DefaultMaxPods(setup))
 }
@@ -436,6 +442,23 @@ var _ = Describe("AKSNodeClass status", func() {
 		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
 		Expect(cond.Reason).To(Equal("RouteTableNotAssociated"))
 		Expect(cond.Message).To(ContainSubstring("subnet " + testutil.SubnetID + " is associated with none"))
+		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
+	})
+
+	It("is not NetworkReady while the cluster's NSG, which every node's cloud configuration names, cannot be found", func() {
+		clients, err := azure.NewClients(env.Azure, testutil.SubscriptionID)
+		Expect(err).NotTo(HaveOccurred())
+		// A subnet without an NSG, a node resource group without AKS's, and
+		// NICs told to carry none: the NIC can be built, the node's
+		// azure.json cannot.
+		subnet, err := testutil.CreateVNet(ctx, clients, testutil.Region, "no-nsg-rg", "no-nsg-vnet", "10.30.0.0/16", "nodes", "10.30.0.0/24", "", "")
+		Expect(err).NotTo(HaveOccurred())
+		c := controllerWith(network.Options{SubscriptionID: testutil.SubscriptionID, NodeResourceGroup: "no-nsg-rg", Setup: cluster.NetworkSetupAzureCNIOverlay, SecurityGroupID: network.None})
+		nc := reconciledBy(c, v1beta1.AKSNodeClassSpec{VNETSubnetID: lo.ToPtr(subnet)})
+		cond := nc.StatusConditions().Get(v1beta1.ConditionTypeNetworkReady)
+		Expect(cond.IsFalse()).To(BeTrue(), "%v", nc.Status.Conditions)
+		Expect(cond.Reason).To(Equal("SecurityGroupNotFound"))
+		Expect(cond.Message).To(ContainSubstring("set --network-security-group-id"))
 		Expect(nc.StatusConditions().Get(status.ConditionReady).IsFalse()).To(BeTrue())
 	})
 

@@ -203,64 +203,36 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 		return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(err.Error()))
 	}
 	createFailures.Inc(map[string]string{"code": code, "capacity_type": a.capacityType})
-	ice := func(reason string) error {
+	if reason := p.markUnavailable(ctx, a, code, message, families); reason != "" {
 		return cloudprovider.NewInsufficientCapacityError(&conciseError{msg: fmt.Sprintf("%s: %s %s/%s: %s", reason, a.sku.Name, a.zone, a.capacityType, message), err: err})
 	}
-	mark := func(reason, zone, capacityType string, ttl time.Duration) {
+	if isRefusal(code, status) {
+		return p.refuse(ctx, err, a, code, message)
+	}
+	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
+	return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, conditionReason(code), truncate(msg))
+}
+
+// markUnavailable marks the offerings an Azure error code says another
+// attempt should avoid, and returns the reason of the
+// InsufficientCapacityError to report, or "" when the error says nothing
+// about offerings (the caller then reports a CreateError).
+func (p *DefaultProvider) markUnavailable(ctx context.Context, a attempt, code, message string, families []string) string {
+	mark := func(reason, zone, capacityType string, ttl time.Duration) string {
 		p.unavailable.MarkUnavailable(ctx, reason, a.sku.Name, zone, capacityType, ttl)
+		return reason
 	}
 	switch code {
 	case CodeOperationNotAllowed:
-		q, isQuota := ParseQuota(message)
-		switch {
-		case isQuota && q.IsSpot():
-			// Spot VMs of every size count against one regional quota.
-			for _, f := range families {
-				p.unavailable.MarkFamilyUnavailable(ctx, ReasonSpotQuota, f, offerings.Any, karpv1.CapacityTypeSpot, 0, offerings.SpotQuotaTTL)
-			}
-			return ice(ReasonSpotQuota)
-		case isQuota && q.IsRegional():
-			// Not a property of the size: refresh the quota reading so the
-			// instance types stop offering what does not fit.
-			if p.quotas != nil {
-				if rerr := p.quotas.Refresh(ctx); rerr != nil {
-					logFrom(ctx).Error(rerr, "refreshing quota after a regional quota failure")
-				}
-			}
-			return ice(ReasonRegionalQuota)
-		case isQuota:
-			family := q.Family()
-			if family == "" {
-				family = a.sku.Family
-			}
-			minVCPUs := a.sku.QuotaVCPUs()
-			if q.HasRequire && q.Required > 0 {
-				minVCPUs = q.Required
-			}
-			ttl := offerings.QuotaTTL
-			if q.HasLimit && q.Limit == 0 {
-				ttl = offerings.ZeroQuotaTTL
-			}
-			// Family quota applies to regular-priority VMs; spot VMs count
-			// against LowPriorityCores instead.
-			p.unavailable.MarkFamilyUnavailable(ctx, ReasonFamilyQuota, family, offerings.Any, karpv1.CapacityTypeOnDemand, minVCPUs, ttl)
-			return ice(ReasonFamilyQuota)
-		case a.capacityType == karpv1.CapacityTypeSpot:
-			// Spot refused for the size (not spot-capable, max price below
-			// the current spot price…): try other offerings.
-			mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.DefaultTTL)
-			return ice(ReasonSpotNotAllowed)
-		}
+		return p.markOperationNotAllowed(ctx, a, message, families)
 	case CodeSpotPriceGreaterThanProvidedMaxPrice:
 		// The size's spot price rose above the NodeClass's cap since the
 		// Retail Prices API listed it: no zone of the size takes the cap
 		// now. Spot prices move slowly; an hour keeps the size out without
 		// a PUT per provisioning pass, and on-demand stays available.
-		mark(ReasonSpotPriceAboveMax, offerings.Any, karpv1.CapacityTypeSpot, offerings.AllocationTTL)
-		return ice(ReasonSpotPriceAboveMax)
+		return mark(ReasonSpotPriceAboveMax, offerings.Any, karpv1.CapacityTypeSpot, offerings.AllocationTTL)
 	case CodeAzureSpotIsNotSupportedForThisVMSize:
-		mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.SKUNotAvailableSpotTTL)
-		return ice(ReasonSpotNotAllowed)
+		return mark(ReasonSpotNotAllowed, offerings.Any, karpv1.CapacityTypeSpot, offerings.SKUNotAvailableSpotTTL)
 	case CodeSkuNotAvailable:
 		// Azure words the restriction "not available in location 'L' zones
 		// 'Z'" (or lists "Capacity Restrictions"); the words are not a
@@ -275,20 +247,15 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 		if a.capacityType == karpv1.CapacityTypeSpot {
 			ttl = offerings.SKUNotAvailableSpotTTL
 		}
-		mark(ReasonSKUNotAvailable, zone, a.capacityType, ttl)
-		return ice(ReasonSKUNotAvailable)
+		return mark(ReasonSKUNotAvailable, zone, a.capacityType, ttl)
 	case CodeZonalAllocationFailed:
-		mark(ReasonZonalAllocation, a.zone, offerings.Any, offerings.AllocationTTL)
-		return ice(ReasonZonalAllocation)
+		return mark(ReasonZonalAllocation, a.zone, offerings.Any, offerings.AllocationTTL)
 	case CodeAllocationFailed:
-		mark(ReasonAllocation, offerings.Any, offerings.Any, offerings.AllocationTTL)
-		return ice(ReasonAllocation)
+		return mark(ReasonAllocation, offerings.Any, offerings.Any, offerings.AllocationTTL)
 	case CodeOverconstrainedZonalAllocationRequest:
-		mark(ReasonOverconstrained, a.zone, a.capacityType, offerings.AllocationTTL)
-		return ice(ReasonOverconstrained)
+		return mark(ReasonOverconstrained, a.zone, a.capacityType, offerings.AllocationTTL)
 	case CodeOverconstrainedAllocationRequest:
-		mark(ReasonOverconstrained, offerings.Any, a.capacityType, offerings.AllocationTTL)
-		return ice(ReasonOverconstrained)
+		return mark(ReasonOverconstrained, offerings.Any, a.capacityType, offerings.AllocationTTL)
 	case CodeSubnetIsFull, CodeInsufficientSubnetSize:
 		// The subnet, not the offering, is short: no offering is marked.
 		// The subnet is, so its AKSNodeClass goes not Ready now and core
@@ -296,13 +263,56 @@ func (p *DefaultProvider) classify(ctx context.Context, err error, a attempt, fa
 		if p.opts.SubnetFull != nil && a.subnetID != "" {
 			p.opts.SubnetFull(a.subnetID)
 		}
-		return ice(ReasonSubnetFull)
+		return ReasonSubnetFull
 	}
-	if isRefusal(code, status) {
-		return p.refuse(ctx, err, a, code, message)
+	return ""
+}
+
+// markOperationNotAllowed handles Compute's OperationNotAllowed, the code
+// of its quota failures (spot, regional, per family) and of spot refused
+// for a size. It returns "" for any other OperationNotAllowed.
+func (p *DefaultProvider) markOperationNotAllowed(ctx context.Context, a attempt, message string, families []string) string {
+	q, isQuota := ParseQuota(message)
+	switch {
+	case isQuota && q.IsSpot():
+		// Spot VMs of every size count against one regional quota.
+		for _, f := range families {
+			p.unavailable.MarkFamilyUnavailable(ctx, ReasonSpotQuota, f, offerings.Any, karpv1.CapacityTypeSpot, 0, offerings.SpotQuotaTTL)
+		}
+		return ReasonSpotQuota
+	case isQuota && q.IsRegional():
+		// Not a property of the size: refresh the quota reading so the
+		// instance types stop offering what does not fit.
+		if p.quotas != nil {
+			if rerr := p.quotas.Refresh(ctx); rerr != nil {
+				logFrom(ctx).Error(rerr, "refreshing quota after a regional quota failure")
+			}
+		}
+		return ReasonRegionalQuota
+	case isQuota:
+		family := q.Family()
+		if family == "" {
+			family = a.sku.Family
+		}
+		minVCPUs := a.sku.QuotaVCPUs()
+		if q.HasRequire && q.Required > 0 {
+			minVCPUs = q.Required
+		}
+		ttl := offerings.QuotaTTL
+		if q.HasLimit && q.Limit == 0 {
+			ttl = offerings.ZeroQuotaTTL
+		}
+		// Family quota applies to regular-priority VMs; spot VMs count
+		// against LowPriorityCores instead.
+		p.unavailable.MarkFamilyUnavailable(ctx, ReasonFamilyQuota, family, offerings.Any, karpv1.CapacityTypeOnDemand, minVCPUs, ttl)
+		return ReasonFamilyQuota
+	case a.capacityType == karpv1.CapacityTypeSpot:
+		// Spot refused for the size (not spot-capable, max price below
+		// the current spot price…): try other offerings.
+		p.unavailable.MarkUnavailable(ctx, ReasonSpotNotAllowed, a.sku.Name, offerings.Any, karpv1.CapacityTypeSpot, offerings.DefaultTTL)
+		return ReasonSpotNotAllowed
 	}
-	msg := fmt.Sprintf("creating VM of size %s in %s (%s): %s: %s", a.sku.Name, a.zone, a.capacityType, code, message)
-	return cloudprovider.NewCreateError(&conciseError{msg: msg, err: err}, conditionReason(code), truncate(msg))
+	return ""
 }
 
 // conciseError shows one line (azcore.ResponseError's text is a multi-line
@@ -335,4 +345,44 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:limit] + "…"
+}
+
+// ErrorReason is the condition reason of a creation error: the CreateError's,
+// InsufficientCapacity, or VMCreationFailed.
+func ErrorReason(err error) string {
+	var ce *cloudprovider.CreateError
+	switch {
+	case errors.As(err, &ce):
+		return ce.ConditionReason
+	case cloudprovider.IsInsufficientCapacityError(err):
+		return "InsufficientCapacity"
+	default:
+		return ReasonVMCreationFailed
+	}
+}
+
+func isARMError(err error) bool {
+	_, _, _, ok := azureError(err)
+	return ok
+}
+
+// failure classifies a creation failure (see classify) after logging it.
+func (p *DefaultProvider) failure(ctx context.Context, err error, a attempt, catalog *sku.Catalog, what string) error {
+	logFrom(ctx).V(1).Info("Azure refused "+what, "error", err.Error())
+	return p.classify(ctx, err, a, families(catalog))
+}
+
+func (p *DefaultProvider) transientError(ctx context.Context, err error, what string) error {
+	if t := throttled(err, what); t != nil {
+		return t
+	}
+	if code, msg, _, ok := azureError(err); ok && code != "" {
+		return cloudprovider.NewCreateError(&conciseError{msg: what + ": " + code + ": " + msg, err: err}, conditionReason(code), truncate(what+": "+msg))
+	}
+	return cloudprovider.NewCreateError(err, ReasonVMCreationFailed, truncate(what+": "+err.Error()))
+}
+
+func (p *DefaultProvider) timeoutError(ctx context.Context, name string, err error) error {
+	return cloudprovider.NewCreateError(fmt.Errorf("VM %s: %w", name, err), ReasonTimeout,
+		fmt.Sprintf("VM %s did not finish provisioning in time (%v); a retry adopts it", name, context.Cause(ctx)))
 }

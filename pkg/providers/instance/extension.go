@@ -7,6 +7,10 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
+
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/launchtemplate"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
@@ -72,4 +76,23 @@ func (p *DefaultProvider) ensureExtension(ctx context.Context, nc *v1beta1.AKSNo
 	}
 	logFrom(ctx).Info("creating the setup extension an earlier attempt did not create", "extension", spec.Artifact.Extension.Name)
 	return p.provisionExtension(ctx, nc, inst.Name, spec, p.tags(nc, claim), p.attemptOf(inst, catalog), catalog)
+}
+
+// createExtension starts creating the VM's Custom Script Extension: on Linux
+// it reports the outcome of the node's provisioning, on Windows it runs the
+// setup script custom data delivered.
+func (p *DefaultProvider) createExtension(ctx context.Context, vmName string, spec *launchtemplate.LaunchSpec, tags map[string]*string) (*runtime.Poller[armcompute.VirtualMachineExtensionsClientCreateOrUpdateResponse], error) {
+	e := spec.Artifact.Extension
+	return p.extensions.BeginCreateOrUpdate(ctx, p.opts.ResourceGroup, vmName, e.Name, armcompute.VirtualMachineExtension{
+		Location: to.Ptr(p.opts.Location),
+		Tags:     tags,
+		Properties: &armcompute.VirtualMachineExtensionProperties{
+			Publisher:               to.Ptr(e.Publisher),
+			Type:                    to.Ptr(e.Type),
+			TypeHandlerVersion:      to.Ptr(e.TypeHandlerVersion),
+			AutoUpgradeMinorVersion: to.Ptr(true),
+			Settings:                map[string]any{},
+			ProtectedSettings:       map[string]any{"commandToExecute": e.CommandToExecute},
+		},
+	}, nil)
 }

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v7"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/samber/lo"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 )
 
 // isOwnershipTag reports whether a tag key is one the provider owns (users
@@ -86,4 +90,16 @@ func (p *DefaultProvider) UpdateTags(ctx context.Context, name string, userTags 
 
 func sameTags(a, b map[string]*string) bool {
 	return maps.EqualFunc(a, b, func(x, y *string) bool { return lo.FromPtr(x) == lo.FromPtr(y) })
+}
+
+// tags are the tags of every resource of the VM: the additional tags, the
+// NodeClass's tags over them, and the ownership tags (which win).
+func (p *DefaultProvider) tags(nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim) map[string]*string {
+	tags := AzureTags(lo.Assign(p.opts.AdditionalTags, nc.Spec.Tags))
+	tags[TagCluster] = to.Ptr(p.opts.ClusterName)
+	tags[TagNodePool] = to.Ptr(claim.Labels[karpv1.NodePoolLabelKey])
+	tags[TagNodeClaim] = to.Ptr(claim.Name)
+	tags[TagNodeClass] = to.Ptr(nc.Name)
+	tags[TagCreationTimestamp] = to.Ptr(time.Now().UTC().Format(time.RFC3339))
+	return tags
 }

@@ -186,8 +186,11 @@ func (p *DefaultProvider) Interface(ctx context.Context, subnetID string) (*Inte
 	return out, nil
 }
 
-// NodeResources implements Provider. What cannot be found is left empty;
-// Interface reports it.
+// NodeResources implements Provider. What is found is returned even when
+// something else is not; what is missing is a ConfigError, which the
+// NodeClass's NetworkReady condition shows: every AKS node's azure.json
+// names both (aks-node-controller's Validate requires the route table), so
+// no node can be launched without them.
 func (p *DefaultProvider) NodeResources(ctx context.Context, subnetID string) (Resources, error) {
 	var out Resources
 	sn, err := p.subnet(ctx, subnetID)
@@ -195,10 +198,15 @@ func (p *DefaultProvider) NodeResources(ctx context.Context, subnetID string) (R
 		return out, err
 	}
 	var errs []error
-	if nsg, err := p.aksSecurityGroup(ctx); err != nil {
+	if nsg, err := p.clusterSecurityGroup(ctx, sn); err != nil {
 		errs = append(errs, err)
 	} else if nsg != "" {
 		out.SecurityGroupName, out.SecurityGroupResourceGroup = resourceName(nsg)
+	} else {
+		errs = append(errs, &ConfigError{Reason: "SecurityGroupNotFound", Message: fmt.Sprintf(
+			"nodes' cloud configuration names the cluster's network security group (azure.json securityGroupName, where cloud-provider-azure writes LoadBalancer Service rules), and none was found: "+
+				"node resource group %s holds none named aks-agentpool-<number>-nsg and subnet %s has none; set --network-security-group-id (chart: networking.networkSecurityGroupID) to the cluster's NSG",
+			p.opts.NodeResourceGroup, sn.id)})
 	}
 	if rt := p.subnetRouteTable(ctx, sn); rt != "" {
 		out.RouteTableName, out.RouteTableResourceGroup = resourceName(rt)
@@ -212,8 +220,28 @@ func (p *DefaultProvider) NodeResources(ctx context.Context, subnetID string) (R
 		// only for kubenet, so naming the absent table is harmless.
 		out.RouteTableName = strings.TrimSuffix(strings.ToLower(out.SecurityGroupName), "-nsg") + "-routetable"
 		out.RouteTableResourceGroup = out.SecurityGroupResourceGroup
+	} else if out.SecurityGroupName != "" {
+		errs = append(errs, &ConfigError{Reason: "RouteTableUnknown", Message: fmt.Sprintf(
+			"nodes' cloud configuration names the cluster's route table (aks-node-controller requires it), and none was found: subnet %s has none, node resource group %s holds no single one, "+
+				"and the NSG %s is not named as AKS names it (aks-agentpool-<number>-nsg, whose route table is aks-agentpool-<number>-routetable); set --route-table-id (chart: networking.routeTableID)",
+			sn.id, p.opts.NodeResourceGroup, out.SecurityGroupName)})
 	}
 	return out, errors.Join(errs...)
+}
+
+// clusterSecurityGroup is the NSG nodes' cloud configuration names: the
+// override, else AKS's in the node resource group, else the subnet's (a
+// cluster in a VNet of the user's whose NSG is on the subnet); "" when
+// there is none.
+func (p *DefaultProvider) clusterSecurityGroup(ctx context.Context, sn subnetAssociations) (string, error) {
+	if p.opts.SecurityGroupID != "" && p.opts.SecurityGroupID != None {
+		return p.opts.SecurityGroupID, nil
+	}
+	nsg, err := p.aksSecurityGroup(ctx)
+	if err != nil || nsg != "" {
+		return nsg, err
+	}
+	return sn.securityGroup, nil
 }
 
 // subnetRouteTable is the route table nodes of sn route through: the

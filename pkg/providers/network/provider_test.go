@@ -181,6 +181,59 @@ func TestInterfaceSecurityGroup(t *testing.T) {
 	}
 }
 
+// The NSG and route table every node's cloud configuration names come
+// from the options, else AKS's NSG in the node resource group, else the
+// subnet's NSG; what cannot be found is a ConfigError naming the option
+// that settles it, and what was found is still returned.
+func TestNodeResources(t *testing.T) {
+	w := newWorld(t)
+	users := w.vnet("users-rg", "users-vnet", "10.10.0.0", "", "")
+	p := w.provider(cluster.NetworkSetupAzureCNIOverlay, nil)
+	res, err := p.NodeResources(w.ctx, users)
+	if configReason(t, err) != "SecurityGroupNotFound" || !strings.Contains(err.Error(), "--network-security-group-id") || res.SecurityGroupName != "" {
+		t.Fatalf("no NSG anywhere: %+v %v", res, err)
+	}
+	// NICs without an NSG of their own still need the cluster's named.
+	if _, err := w.provider(cluster.NetworkSetupAzureCNIOverlay, func(o *network.Options) { o.SecurityGroupID = network.None }).NodeResources(w.ctx, users); configReason(t, err) != "SecurityGroupNotFound" {
+		t.Fatalf("NSG none and none found: %v", err)
+	}
+
+	// A subnet of the user's with its own NSG, not named as AKS names it:
+	// its NSG is named, and the route table must be given.
+	nsgs := w.clients.Network.NewSecurityGroupsClient()
+	poller, err := nsgs.BeginCreateOrUpdate(w.ctx, "users-rg", "users-nsg", armnetwork.SecurityGroup{Location: to.Ptr(testutil.Region)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usersNSG, err := poller.PollUntilDone(w.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNSG := w.vnet("users-rg", "users-vnet-2", "10.11.0.0", *usersNSG.ID, "")
+	res, err = p.NodeResources(w.ctx, withNSG)
+	if configReason(t, err) != "RouteTableUnknown" || !strings.Contains(err.Error(), "--route-table-id") ||
+		res.SecurityGroupName != "users-nsg" || res.SecurityGroupResourceGroup != "users-rg" {
+		t.Fatalf("subnet NSG, no route table: %+v %v", res, err)
+	}
+	rt := "/subscriptions/" + sub + "/resourceGroups/users-rg/providers/Microsoft.Network/routeTables/users-rt"
+	res, err = w.provider(cluster.NetworkSetupAzureCNIOverlay, func(o *network.Options) { o.RouteTableID = rt }).NodeResources(w.ctx, withNSG)
+	if err != nil || res.RouteTableName != "users-rt" || res.SecurityGroupName != "users-nsg" {
+		t.Fatalf("route table option: %+v %v", res, err)
+	}
+
+	// AKS's NSG in the node resource group comes before the subnet's, and
+	// the option before both.
+	ids := w.aks(testutil.AKSNetwork{})
+	w.clock.Step(network.DefaultRefresh)
+	if res, err = p.NodeResources(w.ctx, withNSG); err != nil || res.SecurityGroupName != "aks-agentpool-12345678-nsg" || res.RouteTableName != "aks-agentpool-12345678-routetable" {
+		t.Fatalf("AKS NSG: %+v %v", res, err)
+	}
+	res, err = w.provider(cluster.NetworkSetupAzureCNIOverlay, func(o *network.Options) { o.SecurityGroupID = *usersNSG.ID; o.RouteTableID = rt }).NodeResources(w.ctx, withNSG)
+	if err != nil || res.SecurityGroupName != "users-nsg" || res.RouteTableName != "users-rt" {
+		t.Fatalf("options over AKS's %s: %+v %v", ids.SecurityGroup, res, err)
+	}
+}
+
 // kubenet NICs forward IP, and their subnet must be associated with a
 // route table: the one the options name, when they name one.
 func TestInterfaceKubenetRouteTable(t *testing.T) {
