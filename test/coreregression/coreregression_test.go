@@ -34,9 +34,37 @@ import (
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
+// monitorSettle is how long a NodePool's fleet must hold still before the
+// fleet monitor requires its status.resources to add up. Core's counter
+// writes nothing while its cluster state is not synced, and in core's
+// 100-node Utilization spec on the shared 2-core machine it logged "cluster is
+// waiting on sync for extended duration" for 70 s while its cleanup tainted
+// 89 of the nodes: status.resources stayed at 100 nodes over a fleet that had
+// held still at 11 for 16 s, past the default 15 s. The same 60 s as make
+// bench, which met the same pause in its bursts (test/bench, monitorSettle).
+const monitorSettle = 60 * time.Second
+
+// featureGates are the local cluster's (pkg/localcluster) and CapacityBuffer,
+// which core's CapacityBuffer specs exercise and which is off by default
+// (core's alpha gate); the controller takes the last FEATURE_GATES given.
+const featureGates = "FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true,StaticCapacity=true,CapacityBuffer=true"
+
 // skipped are the specs that cannot run here, with the reason; they are
 // passed to ginkgo's skip and reported as skipped with the reason.
-var skipped = map[string]string{}
+var skipped = map[string]string{
+	// The spec writes a made-up providerID and Launched, Registered and
+	// Initialized into the NodeClaim's status right after creating it, which
+	// assumes the provider's Create has already returned (core's KWOK provider
+	// returns at once). Creating an Azure VM takes seconds (here about 2 s,
+	// on Azure tens of seconds), so core's lifecycle controller returns from
+	// Create after the spec's write and merge-patches the real providerID and
+	// conditions over it. The NodeClaim is then an ordinary one whose node
+	// never registers (the spec's admission policy blocks it): core deletes it
+	// at its 15-minute registration TTL, together with its VM, at the moment
+	// the spec's own 15-minute wait runs out (run on 7 December: deleted 2 s
+	// after the spec timed out). Nothing of ours can change the order.
+	"should succeed to garbage collect an Instance that was launched by a NodeClaim but has no Instance mapping": "races the provider's Create: the spec's status write lands before an Azure VM create returns, and core's lifecycle patch overwrites it; the NodeClaim then waits out core's 15-minute registration TTL, the spec's own timeout",
+}
 
 func TestCoreRegression(t *testing.T) {
 	root, err := testutil.RepoRoot()
@@ -52,7 +80,8 @@ func TestCoreRegression(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	env, err := framework.Start(ctx, framework.Options{Name: "core", TimeScale: 0.02})
+	env, err := framework.Start(ctx, framework.Options{Name: "core", TimeScale: 0.02, MonitorSettle: monitorSettle,
+		ControllerEnv: []string{featureGates}})
 	if err != nil {
 		t.Fatal(err)
 	}
