@@ -177,7 +177,7 @@ COUNT ?= 1
 
 .PHONY: bench-go
 bench-go: ## Go benchmarks of the hot paths: core's scheduler on core's and our catalog, GetInstanceTypes, offering choice, bootstrap, prices
-	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/pricing/
+	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/providers/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/providers/pricing/
 
 # make test runs its phases one after another and prints the time of each.
 TEST_PHASES := test-tools verify-generate lint unit e2e-fast e2e-kubelet-if-possible demo

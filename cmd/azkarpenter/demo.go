@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 // fleet is one observation of the cluster.

@@ -20,9 +20,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 // explain answers "which VM sizes can this NodeClass (and NodePool) launch,

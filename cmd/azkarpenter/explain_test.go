@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 

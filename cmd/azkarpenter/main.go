@@ -23,10 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
 const usage = `azkarpenter: Karpenter-style node autoprovisioning for Kubernetes on Azure.

@@ -1,5 +1,5 @@
 // Command pricing-snapshot reads VM prices for a set of regions from a
-// Retail Prices API endpoint and writes the snapshot pkg/pricing embeds (the
+// Retail Prices API endpoint and writes the snapshot pkg/providers/pricing embeds (the
 // prices a controller serves until its first successful refresh).
 //
 // Against Azure:
@@ -31,7 +31,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 func TestGenerateFromAzuresim(t *testing.T) {

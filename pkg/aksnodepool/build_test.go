@@ -13,7 +13,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/aksnodepool"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 	"github.com/azkarpenter/azkarpenter/pkg/test/golden"

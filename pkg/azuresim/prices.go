@@ -16,7 +16,7 @@ import (
 // PriceItem is one Retail Prices API row, with the field names of Azure's
 // documentation of the API (learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices,
 // "API response"). It is the simulator's own type, not the client's
-// (pkg/pricing.Item): a field the client names wrongly then reads as empty
+// (pkg/providers/pricing.Item): a field the client names wrongly then reads as empty
 // in the tests instead of agreeing with a simulator that shares the mistake.
 type PriceItem struct {
 	CurrencyCode         string  `json:"currencyCode"`

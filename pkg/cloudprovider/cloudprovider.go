@@ -1,5 +1,5 @@
 // Package cloudprovider implements karpenter core's CloudProvider for Azure
-// by composing the providers: instance types (pkg/instancetype), VMs
+// by composing the providers: instance types (pkg/providers/instancetype), VMs
 // (pkg/providers/instance) and node images (pkg/providers/imagefamily).
 package cloudprovider
 
@@ -27,11 +27,11 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 // Annotations the provider puts on NodeClaims to detect drift (with the

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 

@@ -7,10 +7,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/utils/clock"
 
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )

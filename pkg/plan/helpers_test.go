@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )
 

@@ -18,8 +18,8 @@ import (
 	coretest "sigs.k8s.io/karpenter/pkg/test"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 // BenchmarkScheduling runs karpenter core's scheduler (Scheduler.Solve, no

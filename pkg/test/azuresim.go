@@ -9,8 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
 // Subscription and resource group the provider suites use in azuresim. The

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 )
 
 // Region and node subnet of the provider suites.

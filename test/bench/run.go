@@ -19,10 +19,10 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 

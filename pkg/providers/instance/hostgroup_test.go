@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 // A NodeClass on a dedicated host group launches the sizes its hosts run,

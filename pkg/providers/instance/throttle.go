@@ -9,7 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 )
 
 // Throttling is not a property of an offering, so it marks none: whatever

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )

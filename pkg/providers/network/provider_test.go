@@ -12,7 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"

@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )

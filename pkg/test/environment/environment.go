@@ -27,10 +27,10 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/crds"
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/operator"
 	"github.com/azkarpenter/azkarpenter/pkg/operator/options"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
 )

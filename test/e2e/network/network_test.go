@@ -19,9 +19,9 @@ import (
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 

@@ -1,6 +1,6 @@
 // Package refresh keeps the provider caches fresh: the VM size catalog every
 // 12 hours, vCPU quota every few minutes and node image versions every hour
-// (configurable). Prices refresh themselves (pkg/pricing runs as a manager
+// (configurable). Prices refresh themselves (pkg/providers/pricing runs as a manager
 // runnable).
 package refresh
 

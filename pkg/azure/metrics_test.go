@@ -3,7 +3,7 @@ package azure_test
 import (
 	"testing"
 
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
 )
 
 func TestOperation(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 // row is a Linux on-demand D2s v3 row in eastus; tests edit copies of it.

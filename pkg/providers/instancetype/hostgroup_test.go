@@ -8,8 +8,8 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 // staticHostGroups is a hostgroup.Provider whose groups are set by the test.

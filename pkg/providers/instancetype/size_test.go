@@ -3,7 +3,7 @@ package instancetype_test
 import (
 	"testing"
 
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 )
 
 func TestParseSize(t *testing.T) {

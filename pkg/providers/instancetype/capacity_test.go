@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 

@@ -22,7 +22,7 @@ const (
 	DefaultTryTimeout = time.Minute
 
 	pricesPath    = "/api/retail/prices"
-	moduleName    = "github.com/azkarpenter/azkarpenter/pkg/pricing"
+	moduleName    = "github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 	moduleVersion = "v0.1.0"
 	// maxPages stops a server that keeps answering with a NextPageLink
 	// (a loop) from holding a refresh forever: 200 pages of 1,000 items are

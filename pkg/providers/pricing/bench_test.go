@@ -6,7 +6,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 // BenchmarkListVMPrices fetches and parses eastus's Retail Prices rows

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/karpenter/pkg/scheduling"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"

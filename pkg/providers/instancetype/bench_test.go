@@ -9,10 +9,10 @@ import (
 	"k8s.io/utils/clock"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/offerings"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/quota"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"

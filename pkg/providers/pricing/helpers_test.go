@@ -22,7 +22,7 @@ import (
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 )
 
 func TestMain(m *testing.M) {

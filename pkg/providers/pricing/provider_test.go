@@ -13,7 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim/catalog"
-	"github.com/azkarpenter/azkarpenter/pkg/pricing"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/pricing"
 	"github.com/azkarpenter/azkarpenter/pkg/test/poll"
 )
 
