@@ -29,10 +29,10 @@ import (
 	"sigs.k8s.io/karpenter/pkg/operator/injection"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/hostgroup"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instancetype"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/network"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/refusals"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/subnet"
@@ -336,7 +336,7 @@ func (c *StatusController) localDNSState(ctx context.Context, nc *v1beta1.AKSNod
 	if in == nil {
 		return "", err
 	}
-	if kubernetesMinor(in.KubernetesVersion) < LocalDNSMinKubernetesMinor || in.NetworkPlugin == "none" {
+	if imagefamily.KubernetesMinor(in.KubernetesVersion) < LocalDNSMinKubernetesMinor || in.NetworkPlugin == "none" {
 		return v1beta1.LocalDNSStateDisabled, nil
 	}
 	ds := &appsv1.DaemonSet{}
@@ -347,15 +347,6 @@ func (c *StatusController) localDNSState(ctx context.Context, nc *v1beta1.AKSNod
 		return "", err
 	}
 	return v1beta1.LocalDNSStateEnabled, nil
-}
-
-func kubernetesMinor(version string) int {
-	parts := strings.Split(strings.TrimPrefix(version, "v"), ".")
-	if len(parts) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(parts[1])
-	return n
 }
 
 // Register adds the controller to the manager.

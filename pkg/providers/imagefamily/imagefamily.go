@@ -13,10 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 )
@@ -298,24 +298,20 @@ func ubuntuRelease(family string, kubernetesVersion string) string {
 	case v1beta1.ImageFamilyUbuntu2404:
 		return "2404"
 	}
-	if kubernetesMinor(kubernetesVersion) < Ubuntu2404MinKubernetesMinor {
+	if KubernetesMinor(kubernetesVersion) < Ubuntu2404MinKubernetesMinor {
 		return "2204"
 	}
 	return "2404"
 }
 
-// kubernetesMinor parses the minor of v1.35.1 (0 when unknown, which picks
-// the older default).
-func kubernetesMinor(v string) int {
-	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
-	if len(parts) < 2 || parts[0] != "1" {
+// KubernetesMinor is the minor of a Kubernetes version such as v1.35.1 (0
+// when the version is unknown or not 1.x, which picks the oldest behaviour).
+func KubernetesMinor(v string) int {
+	parsed, err := version.ParseGeneric(v)
+	if err != nil || parsed.Major() != 1 {
 		return 0
 	}
-	m, err := strconv.Atoi(parts[1])
-	if err != nil {
-		return 0
-	}
-	return m
+	return int(parsed.Minor())
 }
 
 // Generations are the HyperV generations the NodeClass's images exist for on

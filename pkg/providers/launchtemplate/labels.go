@@ -14,6 +14,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/bootstrap"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/cluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/imagefamily"
 	"github.com/azkarpenter/azkarpenter/pkg/providers/sku"
 )
 
@@ -137,7 +138,7 @@ func networkLabels(inputs *cluster.Inputs, subnetName string) map[string]string 
 		labels[v1beta1.AKSLabelAzureCNIOverlay] = "true"
 		labels[v1beta1.AKSLabelPodNetworkType] = "overlay"
 		labels[v1beta1.AKSLabelNetworkSubnet] = subnetName
-		labels[v1beta1.AKSLabelNetworkStatelessCNI] = strconv.FormatBool(kubernetesMinor(inputs.KubernetesVersion) >= 34)
+		labels[v1beta1.AKSLabelNetworkStatelessCNI] = strconv.FormatBool(imagefamily.KubernetesMinor(inputs.KubernetesVersion) >= 34)
 		if inputs.VNetGUID != "" {
 			labels[v1beta1.AKSLabelNodeNetworkVNetGUID] = inputs.VNetGUID
 		}
@@ -163,16 +164,6 @@ func effectiveOSSKU(definition, imageFamily string) string {
 		return "Windows2025"
 	}
 	return imageFamily
-}
-
-// kubernetesMinor is the minor of v1.35.4 (0 when unknown).
-func kubernetesMinor(v string) int {
-	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
-	if len(parts) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(parts[1])
-	return n
 }
 
 // singleValued are the requirements with exactly one allowed value.
