@@ -158,7 +158,7 @@ func (c *Controller) burst(ctx context.Context, pod *corev1.Pod) (reconcile.Resu
 	if err := c.kubeClient.SubResource("binding").Create(ctx, pod, binding); err != nil {
 		if errors.IsConflict(err) || errors.IsNotFound(err) {
 			// Scheduled elsewhere meanwhile, or gone: the next event tidies up.
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("binding pod to the virtual node: %w", err)
 	}

@@ -441,4 +441,3 @@ var _ = Describe("burst", func() {
 		Eventually(func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(ph), &corev1.Pod{}) }).Should(Succeed())
 	})
 })
-
