@@ -2,9 +2,11 @@ package burst
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"sigs.k8s.io/karpenter/pkg/utils/resources"
 
 	"github.com/azkarpenter/azkarpenter/pkg/providers/containerinstance"
@@ -29,6 +31,7 @@ const (
 	RefusedACIUnavailable      = "aci_unavailable"
 	RefusedVirtualNodeFull     = "virtual_node_full"
 	RefusedRecentlyRefused     = "aci_refused_workload"
+	RefusedPlacement           = "placement"
 )
 
 // ownerRefusal allows the pods whose owner makes a new one when the pod is
@@ -78,6 +81,9 @@ func nodeRefusal(node *corev1.Node, name string, pod *corev1.Pod, onNode []*core
 	}
 	if c := condition(node, ConditionContainerInstancesAvailable); c != nil && c.Status == corev1.ConditionFalse {
 		return &Refusal{Code: RefusedACIUnavailable, Field: field, Message: fmt.Sprintf("Azure Container Instances refused the virtual node's last create (%s: %s)", c.Reason, c.Message)}
+	}
+	if r := placementRefusal(node, pod); r != nil {
+		return r
 	}
 	used := resources.RequestsForPods(onNode...)
 	want := resources.RequestsForPods(pod)
@@ -139,4 +145,44 @@ func stuckOnVirtualNode(pod *corev1.Pod) bool {
 func nodeReady(node *corev1.Node) bool {
 	c := condition(node, corev1.NodeReady)
 	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// platformLabels are the node labels a burst pod's own requirements must
+// allow on the virtual node: a container built for another OS or CPU does
+// not run on ACI. Its other node requirements (NodePool, zone, size, custom
+// labels) say where its VMs go, and the placeholder keeps them.
+var platformLabels = []string{corev1.LabelOSStable, corev1.LabelArchStable}
+
+// placementRefusal refuses a pod whose nodeSelector or required node
+// affinity asks for an OS or architecture the virtual node does not have.
+func placementRefusal(node *corev1.Node, pod *corev1.Pod) *Refusal {
+	for _, k := range platformLabels {
+		if v, ok := pod.Spec.NodeSelector[k]; ok && v != node.Labels[k] {
+			return &Refusal{Code: RefusedPlacement, Field: fmt.Sprintf("spec.nodeSelector[%s]", k),
+				Message: fmt.Sprintf("the pod needs %s=%s; the virtual node is %s=%s", k, v, k, node.Labels[k])}
+		}
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	platform := &corev1.NodeSelector{}
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		term := corev1.NodeSelectorTerm{}
+		for _, e := range t.MatchExpressions {
+			if slices.Contains(platformLabels, e.Key) {
+				term.MatchExpressions = append(term.MatchExpressions, e)
+			}
+		}
+		if len(term.MatchExpressions) == 0 {
+			return nil // a term that does not constrain the platform
+		}
+		platform.NodeSelectorTerms = append(platform.NodeSelectorTerms, term)
+	}
+	if ok, err := corev1helpers.MatchNodeSelectorTerms(node, platform); err == nil && !ok {
+		return &Refusal{Code: RefusedPlacement, Field: "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+			Message: fmt.Sprintf("the pod's required node affinity rules out the virtual node's %s=%s, %s=%s",
+				corev1.LabelOSStable, node.Labels[corev1.LabelOSStable], corev1.LabelArchStable, node.Labels[corev1.LabelArchStable])}
+	}
+	return nil
 }

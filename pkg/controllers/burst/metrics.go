@@ -17,7 +17,7 @@ var (
 	}, []string{"reason"})
 	refused = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
 		Namespace: "azkarpenter", Subsystem: "burst", Name: "refusals_total",
-		Help: "Opted-in pending pods not sent to the virtual node, by reason: owner, ineligible (a field ACI cannot run), virtual_node_missing, virtual_node_not_ready, aci_unavailable, virtual_node_full, aci_refused_workload. Counted once per pod and reason.",
+		Help: "Opted-in pending pods not sent to the virtual node, by reason: owner, ineligible (a field ACI cannot run), placement (an OS or architecture the virtual node lacks), virtual_node_missing, virtual_node_not_ready, aci_unavailable, virtual_node_full, aci_refused_workload. Counted once per pod and reason.",
 	}, []string{"reason"})
 	settleBlocked = opmetrics.NewPrometheusCounter(crmetrics.Registry, prometheus.CounterOpts{
 		Namespace: "azkarpenter", Subsystem: "burst", Name: "settle_blocked_total",

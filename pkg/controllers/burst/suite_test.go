@@ -62,7 +62,7 @@ var _ = AfterSuite(func() { env.Stop() })
 func virtualNode(ready bool, aci corev1.ConditionStatus, cpu string) *corev1.Node {
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: burst.DefaultVirtualNodeName, Labels: map[string]string{
-			"type": "virtual-kubelet", "kubernetes.io/role": "agent", corev1.LabelOSStable: "linux",
+			"type": "virtual-kubelet", "kubernetes.io/role": "agent", corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64",
 		}},
 		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: burst.VirtualNodeTaintKey, Value: burst.VirtualNodeTaintValue, Effect: corev1.TaintEffectNoSchedule}}},
 	}
@@ -389,6 +389,29 @@ var _ = Describe("burst", func() {
 			}
 		}
 		Expect(bound).To(Equal(2), "1 CPU holds two 500m pods")
+	})
+
+	It("refuses a pod that needs another CPU architecture than the virtual node's, but not one pinned to a NodePool or zone", func() {
+		virtualNode(true, corev1.ConditionTrue, "10")
+		rs := replicaSet()
+		arm := pendingPod(rs, func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+					{Key: corev1.LabelArchStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"arm64"}},
+					{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"eastus-1"}},
+				}}}}}}
+		})
+		reconcilePod(arm)
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(arm), arm)).To(Succeed())
+		Expect(arm.Spec.NodeName).To(BeEmpty())
+		expectEvent("BurstRefused", "nodeAffinity", "amd64")
+
+		pinned := pendingPod(rs, func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{"karpenter.sh/nodepool": "general", corev1.LabelArchStable: "amd64"}
+		})
+		reconcilePod(pinned)
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pinned), pinned)).To(Succeed())
+		Expect(pinned.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName), "VM placement is the placeholder's to keep")
 	})
 
 	It("refuses a bare pod, which nothing would replace on a VM", func() {
