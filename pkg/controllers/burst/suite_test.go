@@ -225,9 +225,11 @@ var _ = Describe("burst", func() {
 		})
 		reconcilePod(pod)
 
-		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
-		Expect(pod.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName))
-		Expect(pod.Annotations).To(HaveKey(burst.AnnotationBurstedAt))
+		Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+			g.Expect(pod.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName))
+			g.Expect(pod.Annotations).To(HaveKey(burst.AnnotationBurstedAt))
+		}).Should(Succeed())
 		expectEvent("Bursted", burst.DefaultVirtualNodeName)
 
 		ph := placeholderOf(pod)
@@ -381,14 +383,18 @@ var _ = Describe("burst", func() {
 		reconcilePod(first)
 		reconcilePod(second)
 		reconcilePod(third)
-		bound := 0
-		for _, p := range []*corev1.Pod{first, second, third} {
-			Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
-			if p.Spec.NodeName != "" {
-				bound++
+		// The cache the test reads lags the bindings: poll.
+		Eventually(func(g Gomega) {
+			bound := 0
+			for _, p := range []*corev1.Pod{first, second, third} {
+				g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+				if p.Spec.NodeName != "" {
+					bound++
+				}
 			}
-		}
-		Expect(bound).To(Equal(2), "1 CPU holds two 500m pods")
+			g.Expect(bound).To(Equal(2), "1 CPU holds two 500m pods")
+		}).Should(Succeed())
+		expectEvent("BurstRefused", "0 cpu left of 1")
 	})
 
 	It("refuses a pod that needs another CPU architecture than the virtual node's, but not one pinned to a NodePool or zone", func() {
@@ -410,8 +416,10 @@ var _ = Describe("burst", func() {
 			p.Spec.NodeSelector = map[string]string{"karpenter.sh/nodepool": "general", corev1.LabelArchStable: "amd64"}
 		})
 		reconcilePod(pinned)
-		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pinned), pinned)).To(Succeed())
-		Expect(pinned.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName), "VM placement is the placeholder's to keep")
+		Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pinned), pinned)).To(Succeed())
+			g.Expect(pinned.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName), "VM placement is the placeholder's to keep")
+		}).Should(Succeed())
 	})
 
 	It("refuses a bare pod, which nothing would replace on a VM", func() {
