@@ -54,6 +54,7 @@ func runPlan(args []string, stdout io.Writer) error {
 	var files fileList
 	fs.Var(&files, "f", "workload manifests (Deployments, StatefulSets, Jobs, Pods, DaemonSets), NodePools and AKSNodeClasses: a YAML/JSON file or a directory; repeatable")
 	output := fs.String("o", "table", "output format: table or json")
+	burstSeconds := fs.Float64("burst-seconds", plan.DefaultBurstSeconds, "seconds each burst pod is assumed to run on Azure Container Instances before its VM is Ready (VM create plus node join), for the ACI cost beside each workload's VM cost")
 	kubeconfig := fs.String("kubeconfig", "", "plan a live cluster's pending pods, with its NodePools and AKSNodeClasses (unless -f gives them), and compare with its current fleet")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: azkarpenter plan -f workload.yaml [-f nodepools.yaml ...] | --kubeconfig K  --region R --subscription-id S [Azure endpoint and credential flags] [-o json]")
@@ -65,6 +66,9 @@ func runPlan(args []string, stdout io.Writer) error {
 	errs := region.validate()
 	if len(files) == 0 && *kubeconfig == "" {
 		errs = append([]error{errors.New("-f workload.yaml (or --kubeconfig) is required")}, errs...)
+	}
+	if *burstSeconds < 0 {
+		errs = append(errs, fmt.Errorf("--burst-seconds %g: must not be negative", *burstSeconds))
 	}
 	if *output != "table" && *output != "json" {
 		errs = append(errs, fmt.Errorf("-o %q: use table or json", *output))
@@ -107,6 +111,7 @@ func runPlan(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	result.Workloads = plan.WorkloadCosts(in, result, *burstSeconds, catalog.ContainerPrices)
 	out := planOutput{Region: catalog.Region, Result: result, CurrentFleet: current}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -238,6 +243,9 @@ func printPlan(w io.Writer, out planOutput) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if err := printWorkloads(w, r.Workloads); err != nil {
+		return err
+	}
 	if len(r.Unschedulable) > 0 {
 		n := 0
 		for _, u := range r.Unschedulable {
@@ -257,4 +265,36 @@ func pods(n int) string {
 		return "1 pod"
 	}
 	return fmt.Sprintf("%d pods", n)
+}
+
+// printWorkloads sets each workload's VM cost beside its cost on Azure
+// Container Instances: for one burst, and for an hour there.
+func printWorkloads(w io.Writer, ws []plan.WorkloadCost) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tPODS\tVM $/H\tBURST\tACI GROUP\tACI S/POD\tACI $/BURST\tACI $/H")
+	for _, x := range ws {
+		burst := "no"
+		if x.OptedIn {
+			burst = "opted in"
+		}
+		if x.CannotBurst != "" {
+			fmt.Fprintf(tw, "%s\t%d\t%.4f\tcannot\t-\t-\t-\t-\n", x.Workload, x.Pods, x.VMPerHour)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.4f\t%s\t%.1f vCPU / %.1f GB\t%.0f\t%.5f\t%.4f\n", x.Workload, x.Pods, x.VMPerHour, burst, x.ACIvCPU, x.ACIMemoryGB, x.ACISeconds, x.ACIBurstCost, x.ACIPerHour)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, x := range ws {
+		if x.CannotBurst != "" {
+			fmt.Fprintf(w, "  %s cannot burst: %s\n", x.Workload, x.CannotBurst)
+		}
+	}
+	fmt.Fprintln(w, "ACI $/BURST: every pod on Azure Container Instances for ACI S/POD while its VM launches (burst-then-settle, karpenter.azure.com/burst=aci); ACI $/H: the workload kept on ACI for an hour.")
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
 	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/cloudprovider"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/burst"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/garbagecollection"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/interruption"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/nodeclaim/tags"
@@ -149,6 +150,8 @@ type Operator struct {
 	*operator.Operator
 	*Providers
 	Options *options.Options
+	// ContainerPrices are ACI's prices, read when bursting is on.
+	ContainerPrices *burst.RetailPrices
 }
 
 // NewOperator builds the providers from the options in ctx.
@@ -194,8 +197,20 @@ func NewOperator(ctx context.Context, op *operator.Operator) (*Operator, error) 
 	if err := op.Add(providers.Pricing); err != nil {
 		return nil, err
 	}
+	var containerPrices *burst.RetailPrices
+	if opts.BurstToVirtualNode {
+		// ACI prices for the burst controller's cost estimates.
+		client, err := pricing.NewClient(opts.PricesEndpoint, &policy.ClientOptions{Transport: providers.Clients.HTTPClient})
+		if err != nil {
+			return nil, err
+		}
+		containerPrices = burst.NewRetailPrices(client, opts.Location)
+		if err := op.Add(containerPrices); err != nil {
+			return nil, err
+		}
+	}
 	log.FromContext(ctx).Info("azure providers ready", "location", opts.Location, "cluster", opts.ClusterName)
-	return &Operator{Operator: op, Providers: providers, Options: opts}, nil
+	return &Operator{Operator: op, Providers: providers, Options: opts, ContainerPrices: containerPrices}, nil
 }
 
 // Controllers are azkarpenter's own controllers.
@@ -204,7 +219,7 @@ func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 	nodeClassStatus := nodeclass.NewStatusController(o.GetClient(), o.Images, o.InstanceTypes, o.Subnets, o.Cluster, o.Options.VNETSubnetID).WithSubnetMarks(o.SubnetMarks).WithRefusals(o.Refusals).
 		WithHostGroups(o.HostGroups, o.Options.Location).WithNetwork(o.Network, o.Options.NetworkSetup(), o.Options.DefaultMaxPods())
 	o.Images.OnChange(nodeClassStatus.ImagesChanged)
-	return []controller.Controller{
+	controllers := []controller.Controller{
 		nodeClassStatus,
 		status.NewController[*v1beta1.AKSNodeClass](o.GetClient(), o.GetEventRecorderFor("karpenter"), status.EmitDeprecatedMetrics, //nolint:staticcheck // operatorpkg takes the legacy recorder
 			status.WithHistogramBuckets(prometheus.ExponentialBuckets(0.5, 2, 15))),
@@ -219,4 +234,12 @@ func (o *Operator) Controllers(ctx context.Context) []controller.Controller {
 		// minute, sooner when the period is shorter.
 		refresh.NewController("providers.images", o.Images, o.Options.ImageRefreshPeriod, min(time.Minute, o.Options.ImageRefreshPeriod)),
 	}
+	if o.Options.BurstToVirtualNode {
+		controllers = append(controllers, burst.NewController(o.GetClient(), recorder, o.Clock, burst.Options{
+			VirtualNodeName:  o.Options.VirtualNodeName,
+			PlaceholderImage: o.Options.BurstPlaceholderImage,
+			Prices:           o.ContainerPrices,
+		}))
+	}
+	return controllers
 }

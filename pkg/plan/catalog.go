@@ -39,6 +39,9 @@ type Catalog struct {
 	Prices        *pricing.DefaultProvider
 	// SKUs is the region's VM size catalog the instance types are built from.
 	SKUs *sku.DefaultProvider
+	// ContainerPrices are the region's Azure Container Instances prices
+	// (unknown rates when the Retail Prices API did not give them).
+	ContainerPrices pricing.ContainerPrices
 }
 
 // NewCatalog builds the providers the controller's operator builds (SKU
@@ -60,6 +63,16 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 	if err := prices.Refresh(ctx); err != nil && o.Warn != nil {
 		o.Warn("using the embedded price snapshot: %v", err)
 	}
+	containerPrices := pricing.ContainerPrices{Region: o.Region}
+	if pc, err := pricing.NewClient(o.PricesEndpoint, &policy.ClientOptions{Transport: clients.HTTPClient}); err != nil {
+		return nil, err
+	} else if items, err := pc.ListContainerInstancePrices(ctx, o.Region); err != nil {
+		if o.Warn != nil {
+			o.Warn("no Container Instances prices, so no ACI cost: %v", err)
+		}
+	} else {
+		containerPrices = pricing.BuildContainerPrices(items, o.Region)
+	}
 	clk := clock.RealClock{}
 	skus := sku.NewDefaultProvider(clients.Compute.NewResourceSKUsClient(), o.Region, clk)
 	if _, err := skus.Catalog(ctx); err != nil {
@@ -71,5 +84,5 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 		ClusterName:    o.ClusterName,
 		DefaultMaxPods: o.MaxPods,
 	}, skus, prices, offerings.NewCache(clk), q, clk)
-	return &Catalog{Region: o.Region, InstanceTypes: provider, Prices: prices, SKUs: skus}, nil
+	return &Catalog{Region: o.Region, InstanceTypes: provider, Prices: prices, SKUs: skus, ContainerPrices: containerPrices}, nil
 }

@@ -58,6 +58,11 @@ type Result struct {
 	Unschedulable []Unschedulable `json:"unschedulable,omitempty"`
 	// SolveSeconds is the time karpenter core's Scheduler.Solve took.
 	SolveSeconds float64 `json:"solveSeconds"`
+	// Workloads are each workload's VM cost beside its ACI cost
+	// (WorkloadCosts), set by the caller.
+	Workloads []WorkloadCost `json:"workloads,omitempty"`
+
+	vmShares map[Workload]float64
 }
 
 // ScheduledPods is how many pods the plan places.
@@ -119,6 +124,7 @@ func Solve(ctx context.Context, in *Input, types InstanceTypes, kube client.Clie
 		return nil, fmt.Errorf("scheduling: %w", err)
 	}
 	r := &Result{Pods: len(in.Pods), SolveSeconds: time.Since(start).Seconds()}
+	var claims []claimPods
 	for _, nc := range results.NewNodeClaims {
 		claim, err := launched(nc)
 		if err != nil {
@@ -126,7 +132,9 @@ func Solve(ctx context.Context, in *Input, types InstanceTypes, kube client.Clie
 		}
 		r.NodeClaims = append(r.NodeClaims, claim)
 		r.PerHour += claim.PricePerHour
+		claims = append(claims, claimPods{price: claim.PricePerHour, pods: nc.Pods})
 	}
+	r.vmShares = vmShares(in, claims)
 	sort.SliceStable(r.NodeClaims, func(i, j int) bool {
 		a, b := r.NodeClaims[i], r.NodeClaims[j]
 		if a.NodePool != b.NodePool {

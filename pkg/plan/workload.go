@@ -33,6 +33,8 @@ type Input struct {
 	NodeClasses   map[string]*v1beta1.AKSNodeClass
 	// Ignored names the objects read but not planned for (Services, ...).
 	Ignored []string
+	// workloads are the owners the pods were read from, by pod UID.
+	workloads map[types.UID]Workload
 }
 
 // ReadFiles reads workload manifests (Deployments, ReplicaSets,
@@ -123,19 +125,19 @@ func (in *Input) add(raw map[string]any) error {
 		if err := decode(d); err != nil {
 			return err
 		}
-		in.addReplicas(d.ObjectMeta, d.Spec.Replicas, d.Spec.Template)
+		in.addReplicas("Deployment", d.ObjectMeta, d.Spec.Replicas, d.Spec.Template)
 	case "ReplicaSet":
 		r := &appsv1.ReplicaSet{}
 		if err := decode(r); err != nil {
 			return err
 		}
-		in.addReplicas(r.ObjectMeta, r.Spec.Replicas, r.Spec.Template)
+		in.addReplicas("ReplicaSet", r.ObjectMeta, r.Spec.Replicas, r.Spec.Template)
 	case "StatefulSet":
 		s := &appsv1.StatefulSet{}
 		if err := decode(s); err != nil {
 			return err
 		}
-		in.addReplicas(s.ObjectMeta, s.Spec.Replicas, s.Spec.Template)
+		in.addReplicas("StatefulSet", s.ObjectMeta, s.Spec.Replicas, s.Spec.Template)
 	case "Job":
 		j := &batchv1.Job{}
 		if err := decode(j); err != nil {
@@ -149,7 +151,7 @@ func (in *Input) add(raw map[string]any) error {
 		if j.Spec.Completions != nil && *j.Spec.Completions < n {
 			n = *j.Spec.Completions
 		}
-		in.addReplicas(j.ObjectMeta, &n, j.Spec.Template)
+		in.addReplicas("Job", j.ObjectMeta, &n, j.Spec.Template)
 	case "DaemonSet":
 		d := &appsv1.DaemonSet{}
 		if err := decode(d); err != nil {
@@ -177,7 +179,7 @@ func (in *Input) add(raw map[string]any) error {
 	return nil
 }
 
-func (in *Input) addReplicas(owner metav1.ObjectMeta, replicas *int32, tmpl corev1.PodTemplateSpec) {
+func (in *Input) addReplicas(kind string, owner metav1.ObjectMeta, replicas *int32, tmpl corev1.PodTemplateSpec) {
 	n := int32(1)
 	if replicas != nil {
 		n = *replicas
@@ -185,7 +187,9 @@ func (in *Input) addReplicas(owner metav1.ObjectMeta, replicas *int32, tmpl core
 	meta := tmpl.ObjectMeta
 	meta.Namespace = owner.Namespace
 	for i := range n {
-		in.Pods = append(in.Pods, pendingPod(meta, tmpl.Spec, fmt.Sprintf("%s-%d", owner.Name, i)))
+		p := pendingPod(meta, tmpl.Spec, fmt.Sprintf("%s-%d", owner.Name, i))
+		in.setWorkload(p.UID, Workload{Kind: kind, Namespace: p.Namespace, Name: owner.Name})
+		in.Pods = append(in.Pods, p)
 	}
 }
 

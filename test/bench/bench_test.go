@@ -42,7 +42,7 @@ func TestScenariosLoad(t *testing.T) {
 			t.Errorf("%s: %v", s.Name, err)
 		}
 	}
-	for _, n := range []string{"web", "batch", "ml", "spot-heavy", "zonal-spread", "windows-mix", "scale", "limits", "limits-unmitigated", "fleet-1000"} {
+	for _, n := range []string{"web", "batch", "burst", "ml", "spot-heavy", "zonal-spread", "windows-mix", "scale", "limits", "limits-unmitigated", "fleet-1000"} {
 		if !names[n] {
 			t.Errorf("no scenario %s", n)
 		}

@@ -95,10 +95,14 @@ func latencyName(r *Run) string {
 	if r.Provider == ProviderKwok {
 		return "core kwok provider"
 	}
-	if r.TimeScale == 0 {
-		return "latency 0"
+	suffix := ""
+	if r.Provider == ProviderAzureBurst {
+		suffix = ", burst to ACI"
 	}
-	return fmt.Sprintf("latency ×%g", r.TimeScale)
+	if r.TimeScale == 0 {
+		return "latency 0" + suffix
+	}
+	return fmt.Sprintf("latency ×%g%s", r.TimeScale, suffix)
 }
 
 // markdown writes the report: a summary table, then each scenario.
@@ -148,6 +152,9 @@ func (r *Results) markdown(w io.Writer, charts map[string][]string) {
 				counts(run.Fleet.BySize), counts(run.Fleet.ByZone), counts(run.Fleet.ByCapacityType))
 			if pw := run.PodWait; pw != nil {
 				fmt.Fprintf(w, " Pods waited for a node (created → scheduled): p50 %.0f s, p90 %.0f s, max %.0f s, mean %.1f s.", pw.P50Seconds, pw.P90Seconds, pw.MaxSeconds, pw.AverageSeconds)
+			}
+			if b := run.Burst; b != nil {
+				fmt.Fprint(w, burstLine(b))
 			}
 			fmt.Fprintf(w, " Scheduling: %d batches, %.2f s in all, mean %.2f s, p50 ≤ %.2f s, p99 ≤ %.2f s.", run.Scheduling.Batches, run.Scheduling.TotalSeconds,
 				run.Scheduling.MeanSeconds, run.Scheduling.P50Seconds, run.Scheduling.P99Seconds)
@@ -247,4 +254,17 @@ func delta(before, after float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%+.0f%%", 100*(after-before)/before)
+}
+
+// burstLine is a burst scenario run's figures.
+func burstLine(b *BurstFigures) string {
+	var sb strings.Builder
+	if pw := b.ReadyWait; pw != nil {
+		fmt.Fprintf(&sb, " Pods waited until Ready (created → Ready): p50 %.0f s, p90 %.0f s, max %.0f s, mean %.1f s.", pw.P50Seconds, pw.P90Seconds, pw.MaxSeconds, pw.AverageSeconds)
+	}
+	if b.Bursted > 0 {
+		fmt.Fprintf(&sb, " Burst: %.0f pods to ACI, %.0f settled onto VMs, all by %.0f s; %.0f pod-seconds on ACI costing $%.5f.", b.Bursted, b.Settled, b.SettledSeconds, b.ACISeconds, b.ACICost)
+	}
+	fmt.Fprintf(&sb, " First hour: VMs $%.4f + ACI $%.5f = $%.4f.", b.VMHourCost, b.ACICost, b.HourCost)
+	return sb.String()
 }

@@ -6,12 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -32,6 +30,8 @@ const (
 	// ProviderKwok is karpenter core's own kwok provider: nodes appear
 	// without any cloud, the zero-cloud reference.
 	ProviderKwok = "karpenter-kwok"
+	// ProviderAzureBurst is azkarpenter with burst-then-settle on.
+	ProviderAzureBurst = "azkarpenter+burst"
 )
 
 // clusterArgs raise the local control plane's client rate limits: with the
@@ -103,7 +103,13 @@ type Run struct {
 	// limits ("all available instance types exceed limits").
 	LimitEvents int                `json:"limitEvents"`
 	FleetCheck  fleetcheck.Checked `json:"fleetCheck"`
-	Error       string             `json:"error,omitempty"`
+	// Burst are a burst scenario's figures (spec.burst), with and without
+	// burst-then-settle.
+	Burst *BurstFigures `json:"burst,omitempty"`
+	Error string        `json:"error,omitempty"`
+
+	// start is when the workload was applied.
+	start time.Time
 }
 
 // runner runs scenarios on local clusters.
@@ -127,18 +133,24 @@ func (r *runner) runScenario(ctx context.Context, s *Scenario, scales []float64,
 	res := &ScenarioResult{Name: s.Name, Description: s.Spec.Description, Pods: s.Pods()}
 	var kwokTypes []byte
 	for _, scale := range scales {
-		run, p, types, err := r.runAzure(ctx, s, scale)
-		if err != nil {
-			run.Error = err.Error()
-			r.logf("%s at latency %g: FAILED: %v", s.Name, scale, err)
+		modes := []bool{false}
+		if s.Spec.Burst {
+			modes = append(modes, true)
 		}
-		if p != nil && res.Plan == nil {
-			res.Plan = p
+		for _, burstOn := range modes {
+			run, p, types, err := r.runAzure(ctx, s, scale, burstOn)
+			if err != nil {
+				run.Error = err.Error()
+				r.logf("%s (%s) at latency %g: FAILED: %v", s.Name, run.Provider, scale, err)
+			}
+			if p != nil && res.Plan == nil {
+				res.Plan = p
+			}
+			if types != nil {
+				kwokTypes = types
+			}
+			res.Runs = append(res.Runs, run)
 		}
-		if types != nil {
-			kwokTypes = types
-		}
-		res.Runs = append(res.Runs, run)
 	}
 	if reference && kwokTypes != nil {
 		run, err := r.runKwok(ctx, s, kwokTypes, res.Plan)
@@ -154,8 +166,14 @@ func (r *runner) runScenario(ctx context.Context, s *Scenario, scales []float64,
 // runAzure runs the scenario with azkarpenter and azuresim. It also returns
 // the offline plan of the workload (with its LP bound and baseline) and the
 // instance types for the kwok reference, both from the same azuresim.
-func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run, *plan.Result, []byte, error) {
+func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64, burstOn bool) (*Run, *plan.Result, []byte, error) {
 	run := &Run{Provider: ProviderAzure, TimeScale: scale, Pods: s.Pods()}
+	if burstOn {
+		run.Provider = ProviderAzureBurst
+		if startVirtualNode == nil {
+			return run, nil, nil, errNoVirtualNode
+		}
+	}
 	dir, err := os.MkdirTemp("", "bench-"+s.Name)
 	if err != nil {
 		return run, nil, nil, err
@@ -171,6 +189,9 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 	}
 	r.logf("%s: starting a local cluster with azuresim at latency %g", s.Name, scale)
 	controllerEnv := s.Spec.ControllerEnv
+	if burstOn {
+		controllerEnv = append(append([]string{}, controllerEnv...), burstControllerEnv...)
+	}
 	profileDir := ""
 	if r.profiles != "" {
 		controllerEnv = append(append([]string{}, controllerEnv...), profileEnv)
@@ -185,6 +206,11 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 		return run, nil, nil, err
 	}
 	defer env.Stop()
+	if burstOn {
+		if err := startVirtualNode(ctx, env); err != nil {
+			return run, nil, nil, fmt.Errorf("starting the virtual node: %w", err)
+		}
+	}
 
 	catalog, err := plan.NewCatalog(ctx, plan.CatalogOptions{
 		Azure: env.Azure, SubscriptionID: localcluster.SubscriptionID, Region: localcluster.Location,
@@ -215,6 +241,14 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 			pid = c.PID
 		}
 	}
+	var tracker *readyTracker
+	if s.Spec.Burst {
+		tracker = newReadyTracker()
+		_, _, namespaces := splitObjects(s.Objects)
+		trackCtx, stopTracking := context.WithCancel(ctx)
+		defer stopTracking()
+		go tracker.track(trackCtx, env.Client, namespaces)
+	}
 	err = measure(ctx, run, measureOptions{
 		config: env.Cluster.Config, client: env.Client, scenario: s, objects: s.Objects,
 		pid: pid, metricsURL: metricsURL, failed: env.Failed, monitor: env.Monitor, log: r.logf,
@@ -226,6 +260,9 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64) (*Run
 		run.ARM = armOf(stats, run.Fleet.Nodes)
 	}
 	run.CostToBound, run.CostToBaseline = ratio(run.Fleet.PerHour, p.LowerBound.PerHour), ratio(run.Fleet.PerHour, p.Baseline.PerHour)
+	if err == nil && tracker != nil {
+		err = r.burstFigures(ctx, run, s, env, tracker, burstOn, func(n *corev1.Node) float64 { return nodePrice(catalog, n) })
+	}
 	if err != nil {
 		env.Dump(context.Background(), r.log)
 	}
@@ -383,7 +420,7 @@ func podWaitOf(ctx context.Context, c client.Reader, namespaces map[string]bool)
 	}
 	var waits []float64
 	for _, p := range pods.Items {
-		if !namespaces[p.Namespace] {
+		if !namespaces[p.Namespace] || isPlaceholder(&p) {
 			continue
 		}
 		for _, cond := range p.Status.Conditions {
@@ -392,12 +429,7 @@ func podWaitOf(ctx context.Context, c client.Reader, namespaces map[string]bool)
 			}
 		}
 	}
-	if len(waits) == 0 {
-		return nil
-	}
-	sort.Float64s(waits)
-	at := func(q float64) float64 { return waits[min(len(waits)-1, int(q*float64(len(waits))))] }
-	return &PodWait{Pods: len(waits), P50Seconds: at(0.5), P90Seconds: at(0.9), MaxSeconds: waits[len(waits)-1], AverageSeconds: lo.Sum(waits) / float64(len(waits))}
+	return summarize(waits)
 }
 
 func waitNodePoolsReady(ctx context.Context, c client.Client, failed func() error) error {

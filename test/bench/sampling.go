@@ -108,6 +108,7 @@ func sampleUntilBound(ctx context.Context, run *Run, o measureOptions, c cache.C
 		return nil, err
 	}
 	start := w.start
+	run.start = start
 	deadline := start.Add(o.scenario.Spec.Timeout.Duration)
 	lastLog := time.Time{}
 	var doneAt time.Time
@@ -162,7 +163,7 @@ func sampleFleet(ctx context.Context, c cache.Cache, namespaces map[string]bool,
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods); err == nil {
 		for _, p := range pods.Items {
-			if namespaces[p.Namespace] && p.Spec.NodeName != "" && p.DeletionTimestamp.IsZero() {
+			if namespaces[p.Namespace] && p.Spec.NodeName != "" && p.DeletionTimestamp.IsZero() && !isPlaceholder(&p) {
 				s.Bound++
 			}
 		}

@@ -43,6 +43,10 @@ type Scenario struct {
 		Simulator map[string]any `json:"simulator,omitempty"`
 		// ControllerEnv are extra controller environment variables.
 		ControllerEnv []string `json:"controllerEnv,omitempty"`
+		// Burst runs each time scale also with burst-then-settle on (a
+		// virtual node in the cluster) and reports the pods' wait until
+		// Ready and the first hour's cost of both (burst.go).
+		Burst bool `json:"burst,omitempty"`
 	} `json:"spec"`
 	// Objects are the scenario's Kubernetes objects, in file order.
 	Objects []*unstructured.Unstructured `json:"-"`

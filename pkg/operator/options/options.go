@@ -98,6 +98,7 @@ type Options struct {
 	ImageRefreshPeriod          time.Duration
 
 	NodeSettings
+	BurstSettings
 
 	// Errors of values read before Parse (environment variables that do not
 	// parse), reported by Validate with the rest.
@@ -168,6 +169,7 @@ func (o *Options) AddFlags(fs *coreoptions.FlagSet) {
 	fs.DurationVar(&o.ImageRefreshPeriod, "image-refresh-period", env.WithDefaultDuration("IMAGE_REFRESH_PERIOD", imagefamily.DefaultRefreshPeriod), "How often node image versions are read from the AKS community galleries; nodes on an older image drift after the next read. (IMAGE_REFRESH_PERIOD)")
 	fs.StringVar(&o.StaticTokenFile, "static-token-file", env.WithDefaultString("AZURE_STATIC_TOKEN_FILE", ""), "File holding the bearer token of credential static-token (simulators only), read again when the SDK needs a token; a token never goes on the command line. (AZURE_STATIC_TOKEN_FILE)")
 	o.addNodeFlags(fs)
+	o.addBurstFlags(fs)
 }
 
 // Parse parses the flags and validates the result.
@@ -218,6 +220,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	errs = append(errs, o.validateNodeSettings()...)
+	errs = append(errs, o.validateBurst()...)
 	if o.ARMRateLimitScale <= 0 {
 		errs = append(errs, fmt.Errorf("--arm-rate-limit-scale %g must be positive", o.ARMRateLimitScale))
 	}
