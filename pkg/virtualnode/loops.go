@@ -2,6 +2,7 @@ package virtualnode
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ func (p *Provider) statusPass(ctx context.Context) {
 	p.endBackOff()
 	now := p.clock.Now()
 	var read, retry []*entry
+	cores := map[*entry]float64{}
 	p.mu.Lock()
 	for _, e := range p.entries {
 		switch {
@@ -26,9 +28,15 @@ func (p *Provider) statusPass(ctx context.Context) {
 		case !e.retryAt.IsZero() && !now.Before(e.retryAt):
 			e.busy = true
 			retry = append(retry, e)
+			cores[e] = containerinstance.GroupResources(e.pod).CPU
 		}
 	}
 	p.mu.Unlock()
+	// Smallest first: after a quota refusal, the pods that fit in what is
+	// left go before the one that did not fit.
+	sort.Slice(retry, func(i, j int) bool {
+		return cores[retry[i]] < cores[retry[j]]
+	})
 	for _, e := range read {
 		g, err := p.aci.Get(ctx, e.group)
 		if containerinstance.IsNotFound(err) {
