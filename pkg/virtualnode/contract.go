@@ -49,9 +49,13 @@ const (
 	// the message naming ACI's code and message). The burst controller
 	// sends no pod to a node where it is False.
 	ConditionContainerInstancesAvailable corev1.NodeConditionType = "ContainerInstancesAvailable"
-	ReasonAvailable                                               = "ContainerInstancesAvailable"
-	ReasonQuotaExceeded                                           = "QuotaExceeded"
-	ReasonCapacityUnavailable                                     = "CapacityUnavailable"
+)
+
+// Reasons of the ContainerInstancesAvailable condition.
+const (
+	ReasonAvailable           = "ContainerInstancesAvailable"
+	ReasonQuotaExceeded       = "QuotaExceeded"
+	ReasonCapacityUnavailable = "CapacityUnavailable"
 
 	// Pod status reasons and event reasons of a pod the virtual node could
 	// not run. The pod stays Pending on the node (never Failed); the burst
