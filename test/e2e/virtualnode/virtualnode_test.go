@@ -44,8 +44,11 @@ var _ = Describe("Virtual node", Label("fast"), func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		By("the Node is AKS's virtual node, and kwok does not manage it")
+		// The process is healthy before it has registered its Node.
 		node := &corev1.Node{}
-		Expect(env.Client.Get(ctx, client.ObjectKey{Name: virtualnode.DefaultNodeName}, node)).To(Succeed())
+		Eventually(func() error {
+			return env.Client.Get(ctx, client.ObjectKey{Name: virtualnode.DefaultNodeName}, node)
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
 		Expect(node.Labels).To(HaveKeyWithValue("type", "virtual-kubelet"))
 		Expect(node.Spec.Taints).To(ContainElement(virtualnode.Taint))
 		Expect(node.Annotations).NotTo(HaveKey(localcluster.KwokNodeAnnotation))
