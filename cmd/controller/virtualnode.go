@@ -77,6 +77,9 @@ func runVirtualNode(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *pollInterval < time.Second {
+		return fmt.Errorf("--arm-poll-interval %s: the Azure SDK polls at most once a second", *pollInterval)
+	}
 	azcfg.Credential = azure.CredentialMode(*credential)
 	azcfg.UserAgent = "azkarpenter-virtual-node"
 	cfg.KubeletPort = int32(*kubeletPort)

@@ -42,7 +42,7 @@ func (c *Cluster) StartVirtualNode(ctx context.Context, opts VirtualNodeOptions)
 		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,
 		"AZURE_CREDENTIAL_MODE=" + string(azure.CredentialStaticToken),
 		"AZURE_STATIC_TOKEN_FILE=" + opts.Azure.StaticTokenFile,
-		"AZURE_ARM_POLL_INTERVAL=500ms",
+		"AZURE_ARM_POLL_INTERVAL=1s", // the SDK refuses to poll more often
 		"POD_IP=127.0.0.1",
 		"KUBELET_PORT=" + strconv.Itoa(kubeletPort),
 		"ANONYMOUS_AUTH=true",
