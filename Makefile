@@ -117,9 +117,10 @@ e2e-fast: test-tools build ## Run the e2e specs labelled fast (the subset make t
 # Karpenter core's regression suites (sigs.k8s.io/karpenter/test/suites/regression
 # at the pinned version, compiled from the module cache through the
 # hack/coretests wrapper module) against azkarpenter on a local cluster, with
-# test/coreregression/testdata's AKSNodeClass and NodePool. Not part of
-# `make test`: the whole set takes hours (docs/e2e.md). CORE_FOCUS and
-# CORE_SKIP are ginkgo regular expressions, CORE_TIMEOUT the suites' budget;
+# test/coreregression/testdata's AKSNodeClass and NodePools (CapacityBuffer's
+# specs in a pass of their own). Not part of `make test`: the whole set takes
+# hours (docs/e2e.md). CORE_FOCUS and CORE_SKIP are ginkgo regular
+# expressions, CORE_TIMEOUT the whole run's budget;
 # the per-spec report lands in .e2e/core-report/results.md.
 .PHONY: e2e-core
 e2e-core: test-tools build ## Run karpenter core's regression suites against azkarpenter on a local cluster (hours; CORE_FOCUS=Termination runs some)

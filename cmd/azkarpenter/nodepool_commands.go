@@ -57,7 +57,7 @@ func nodepoolAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	f.Name = c.name
-	f.OSDiskSizeGB = int32(min(osDiskSize, 1<<20))
+	f.OSDiskSizeGB = int32(min(max(osDiskSize, 0), 1<<20))
 	f.VMSizes, f.Taints, f.Zones = aksnodepool.ParseList(vmSizes), aksnodepool.ParseList(taints), aksnodepool.ParseList(zones)
 	var err error
 	if labels != nil {

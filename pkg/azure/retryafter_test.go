@@ -55,7 +55,7 @@ func gatePipeline(g *RetryAfterGate, tr *scriptedTransport) runtime.Pipeline {
 		&policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 50 * time.Millisecond}})
 }
 
-func send(t *testing.T, pl runtime.Pipeline, ctx context.Context, method, path string) error {
+func send(ctx context.Context, t *testing.T, pl runtime.Pipeline, method, path string) error {
 	t.Helper()
 	req, err := runtime.NewRequest(ctx, method, "https://example.invalid"+path)
 	if err != nil {
@@ -82,7 +82,7 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 	tr := &scriptedTransport{script: map[string][]throttle{"PUT " + vmPath: {{"1200", computeThrottled}}}}
 	pl := gatePipeline(g, tr)
 
-	err := send(t, pl, context.Background(), http.MethodPut, vmPath)
+	err := send(context.Background(), t, pl, http.MethodPut, vmPath)
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("first PUT: %v, want the 429", err)
@@ -91,7 +91,7 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 		t.Fatalf("the SDK retried a 20-minute Retry-After: %v", tr.sent)
 	}
 	// Another VM's PUT is held back without a request.
-	err = send(t, pl, context.Background(), http.MethodPut, vm2Path)
+	err = send(context.Background(), t, pl, http.MethodPut, vm2Path)
 	var te *ThrottledError
 	if !errors.As(err, &te) || !te.Until.Equal(now.Add(1200*time.Second)) || te.Operation != "PUT Microsoft.Compute/virtualMachines" {
 		t.Fatalf("second PUT: %v, want a ThrottledError until +1200s", err)
@@ -103,15 +103,15 @@ func TestRetryAfterAboveTheSDKsCapHoldsTheOperationBack(t *testing.T) {
 		t.Errorf("Until = %v, %v", until, refused)
 	}
 	// Reads of the VM and NIC writes are other operations.
-	if err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodGet, vmPath); err != nil {
 		t.Errorf("GET VM: %v", err)
 	}
-	if err := send(t, pl, context.Background(), http.MethodPut, nicPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, nicPath); err != nil {
 		t.Errorf("PUT NIC: %v", err)
 	}
 	// Once the time has passed, the PUT goes.
 	now = now.Add(1200 * time.Second)
-	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, vmPath); err != nil {
 		t.Fatalf("PUT after Retry-After: %v", err)
 	}
 	if _, refused := g.Until("s", http.MethodPut, "Microsoft.Compute/virtualMachines"); refused {
@@ -127,18 +127,18 @@ func TestARMThrottlingHoldsBackTheKind(t *testing.T) {
 	body := `{"error":{"code":"SubscriptionRequestsThrottled","message":"Number of 'write' requests for subscription 's' actor 'a' exceeded. Please try again after '300' seconds after additional tokens are available."}}`
 	tr := &scriptedTransport{script: map[string][]throttle{"PUT " + vmPath: {{"300", body}}}}
 	pl := gatePipeline(g, tr)
-	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err == nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, vmPath); err == nil {
 		t.Fatal("no 429")
 	}
 	var te *ThrottledError
-	if err := send(t, pl, context.Background(), http.MethodPut, nicPath); !errors.As(err, &te) {
+	if err := send(context.Background(), t, pl, http.MethodPut, nicPath); !errors.As(err, &te) {
 		t.Errorf("NIC write during ARM write throttling: %v", err)
 	}
-	if err := send(t, pl, context.Background(), http.MethodGet, vmPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodGet, vmPath); err != nil {
 		t.Errorf("reads are another bucket: %v", err)
 	}
 	// Another subscription is not throttled.
-	if err := send(t, pl, context.Background(), http.MethodPut, strings.Replace(nicPath, "/s/", "/other/", 1)); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, strings.Replace(nicPath, "/s/", "/other/", 1)); err != nil {
 		t.Errorf("another subscription: %v", err)
 	}
 }
@@ -152,14 +152,14 @@ func TestShortRetryAfterIsWaitedFor(t *testing.T) {
 	pl := runtime.NewPipeline("test", "v0", runtime.PipelineOptions{PerRetry: []policy.Policy{g}},
 		&policy.ClientOptions{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Second}})
 	start := time.Now()
-	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, vmPath); err != nil {
 		t.Fatalf("PUT: %v", err)
 	}
 	if waited := time.Since(start); waited < time.Second {
 		t.Errorf("retried after %v, before the 1s Retry-After", waited)
 	}
 	tr.script["PUT "+vmPath] = []throttle{{"2", computeThrottled}}
-	if err := send(t, pl, context.Background(), http.MethodPut, vmPath); err != nil {
+	if err := send(context.Background(), t, pl, http.MethodPut, vmPath); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -169,7 +169,7 @@ func TestShortRetryAfterIsWaitedFor(t *testing.T) {
 	g.until[scopeKey("s", "PUT Microsoft.Compute/virtualMachines")] = time.Now().Add(2 * time.Second)
 	g.mu.Unlock()
 	var te *ThrottledError
-	if err := send(t, pl, ctx, http.MethodPut, vm2Path); !errors.As(err, &te) {
+	if err := send(ctx, t, pl, http.MethodPut, vm2Path); !errors.As(err, &te) {
 		t.Errorf("a request due before Retry-After passes: %v, want ThrottledError", err)
 	}
 }

@@ -49,6 +49,12 @@ func NewAdminClient(url, certDir string) (*AdminClient, error) {
 	}, nil
 }
 
+// AdminClient returns a client of the server's admin API, for tests that
+// run the simulator in process.
+func (s *Server) AdminClient() *AdminClient {
+	return &AdminClient{url: s.url, token: s.admin, http: s.HTTPClient()}
+}
+
 // State returns the simulator's resources (GET /admin/state).
 func (c *AdminClient) State(ctx context.Context) (State, error) {
 	var st State
@@ -168,6 +174,31 @@ func (c *AdminClient) RetailPrices(ctx context.Context, filter string) ([]PriceI
 		path = strings.TrimPrefix(page.NextPageLink, c.url)
 	}
 	return out, nil
+}
+
+// OnDemandPrices returns a size's Linux and Windows on-demand prices in a
+// region, USD per hour, as the simulator's Retail Prices API serves them:
+// the Consumption rows that are neither Spot nor Low Priority, Windows
+// being the product whose name ends in " Windows".
+func (c *AdminClient) OnDemandPrices(ctx context.Context, region, size string) (linux, windows float64, err error) {
+	rows, err := c.RetailPrices(ctx, fmt.Sprintf("armRegionName eq '%s' and armSkuName eq '%s' and priceType eq 'Consumption'", region, size))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range rows {
+		if strings.HasSuffix(r.SkuName, " Spot") || strings.HasSuffix(r.SkuName, " Low Priority") {
+			continue
+		}
+		if strings.HasSuffix(r.ProductName, " Windows") {
+			windows = r.RetailPrice
+		} else {
+			linux = r.RetailPrice
+		}
+	}
+	if linux == 0 || windows == 0 {
+		return linux, windows, fmt.Errorf("%s: Linux $%v/h, Windows $%v/h in %d rows", size, linux, windows, len(rows))
+	}
+	return linux, windows, nil
 }
 
 // VMBootstrap returns a VM's identity and custom data, by VM name.

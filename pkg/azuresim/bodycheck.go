@@ -612,7 +612,7 @@ func (s *Server) checkedBody(root string, h http.HandlerFunc) http.HandlerFunc {
 // currentOrNew is the resource at r's path as its GET returns it, or, when
 // it does not exist, the identity a create gives it (id, name, type).
 func (s *Server) currentOrNew(r *http.Request, root string) []byte {
-	get := httptest.NewRequest(http.MethodGet, r.URL.Path+"?"+r.URL.RawQuery, nil)
+	get := httptest.NewRequestWithContext(r.Context(), http.MethodGet, r.URL.Path+"?"+r.URL.RawQuery, nil)
 	rec := httptest.NewRecorder()
 	if _, pattern := s.reads.Handler(get); pattern != "" {
 		s.reads.ServeHTTP(rec, get)

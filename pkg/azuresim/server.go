@@ -192,7 +192,8 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", s.opts.Addr)
+	// Binding is immediate; Stop, not a context, ends the server.
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.opts.Addr)
 	if err != nil {
 		return err
 	}

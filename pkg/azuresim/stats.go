@@ -87,7 +87,7 @@ func knownOperation(op string) bool {
 // histogram buckets latencies on a log scale from 10µs to ~100s, precise to
 // ~10%, which is plenty for p50/p99 in a benchmark report.
 const (
-	histMin    = 10 * time.Microsecond
+	histFloor  = 10 * time.Microsecond
 	histGrowth = 1.1
 	histSize   = 170
 )
@@ -111,8 +111,8 @@ func newStats() *stats { return &stats{since: time.Now(), ops: map[string]*opSta
 
 func (s *stats) record(op string, status int, d time.Duration) {
 	i := 0
-	if d > histMin {
-		i = min(int(math.Log(float64(d)/float64(histMin))/math.Log(histGrowth))+1, histSize-1)
+	if d > histFloor {
+		i = min(int(math.Log(float64(d)/float64(histFloor))/math.Log(histGrowth))+1, histSize-1)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,7 +186,7 @@ func (o *opStats) quantile(q float64) float64 {
 	for i, n := range o.hist {
 		seen += n
 		if seen >= target && n > 0 {
-			upper := float64(histMin) * math.Pow(histGrowth, float64(i))
+			upper := float64(histFloor) * math.Pow(histGrowth, float64(i))
 			return math.Min(upper, float64(o.max)) / 1e6
 		}
 	}

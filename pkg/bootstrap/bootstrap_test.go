@@ -148,7 +148,7 @@ func TestDecodeRefusesWhatANodeCouldNotUse(t *testing.T) {
 }
 
 // rewriteConfig edits the AKSNodeConfig inside Linux custom data.
-func rewriteConfig(t *testing.T, customData, old, new string) string {
+func rewriteConfig(t *testing.T, customData, old, replacement string) string {
 	t.Helper()
 	raw, _ := base64.StdEncoding.DecodeString(customData)
 	text := string(raw)
@@ -161,7 +161,7 @@ func rewriteConfig(t *testing.T, customData, old, new string) string {
 	if !strings.Contains(string(doc), old) {
 		t.Fatalf("AKSNodeConfig has no %s", old)
 	}
-	edited := base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(doc), old, new, 1)))
+	edited := base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(doc), old, replacement, 1)))
 	return base64.StdEncoding.EncodeToString([]byte(text[:i+6] + edited + text[i+6+j:]))
 }
 

@@ -54,7 +54,7 @@ const (
 // --eviction-hard, --image-gc-* and the reservations are per node
 // (Kubelet); --rotate-server-certificates goes with the node's
 // kubelet_config_file_config.server_tls_bootstrap and its label.
-var linuxBaseKubeletFlags = map[string]string{
+var linuxBaseKubeletFlags = map[string]string{ //nolint:gosec // G101 reads "token" in a flag name; no credential here
 	"--address":                           "0.0.0.0",
 	"--anonymous-auth":                    "false",
 	"--authentication-token-webhook":      "true",
@@ -202,7 +202,7 @@ func parseKeyValues(s, sep, flag string) (map[string]string, error) {
 // as the kubelet would: a value the kubelet would reject is an error.
 func parseKubeletFlags(flags map[string]string, c *Config) error {
 	k := &c.Kubelet
-	maxPods, err := strconv.Atoi(flags[flagMaxPods])
+	maxPods, err := strconv.ParseInt(flags[flagMaxPods], 10, 32)
 	if err != nil {
 		return fmt.Errorf("kubelet flag %s=%q: %w", flagMaxPods, flags[flagMaxPods], err)
 	}

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -178,8 +179,10 @@ func fromLocalDNSProfile(p *aksnodeconfig.LocalDNSProfile) *LocalDNS {
 	return &LocalDNS{VNetDNSOverrides: conv(p.VNetDNSOverrides), KubeDNSOverrides: conv(p.KubeDNSOverrides)}
 }
 
+// seconds is d in whole seconds, saturating at int32's range: the fields it
+// fills (timeouts of a few seconds) never come near it.
 func seconds(d time.Duration) *int32 {
-	s := int32(d / time.Second)
+	s := int32(max(min(d/time.Second, math.MaxInt32), math.MinInt32))
 	return &s
 }
 

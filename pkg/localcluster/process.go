@@ -40,7 +40,8 @@ func startProcess(name, binary string, args []string, stateDir string, env ...st
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, args...)
+	// The process outlives the call that starts it; Stop ends it.
+	cmd := exec.Command(binary, args...) //nolint:noctx // see above
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}

@@ -22,11 +22,11 @@ import (
 	// registered: karpenter core's operator, controllers and cloud
 	// provider decorators, and azkarpenter's providers and controllers.
 	_ "sigs.k8s.io/karpenter/pkg/cloudprovider/metrics"
-	_ "sigs.k8s.io/karpenter/pkg/controllers"
+	_ "sigs.k8s.io/karpenter/pkg/controllers" // core controllers metrics
 	nodemetrics "sigs.k8s.io/karpenter/pkg/controllers/metrics/node"
-	_ "sigs.k8s.io/karpenter/pkg/operator"
+	_ "sigs.k8s.io/karpenter/pkg/operator" // core operator metrics
 
-	_ "github.com/azkarpenter/azkarpenter/pkg/operator"
+	_ "github.com/azkarpenter/azkarpenter/pkg/operator" // azkarpenter metrics
 )
 
 // Metric is one metric family.
@@ -98,7 +98,7 @@ func registered(g prometheus.Gatherer) ([]prometheus.Collector, error) {
 	if !f.IsValid() || f.Kind() != reflect.Map {
 		return nil, fmt.Errorf("prometheus.Registry has no collectorsByID map any more: update test/metrics for this client_golang")
 	}
-	f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem() //nolint:gosec // reading a map the registry keeps unexported
+	f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem() // reading a map the registry keeps unexported
 	var out []prometheus.Collector
 	iter := f.MapRange()
 	for iter.Next() {

@@ -74,17 +74,18 @@ func parseNotBefore(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// parseEvent returns the event type and status of a scheduled event message
-// and its NotBefore (zero when absent or unreadable).
-func parseEvent(message string) (eventType, status string, notBefore time.Time) {
+// parseEvent returns the event type of a scheduled event message (its
+// status, the second word, matters to no caller) and its NotBefore (zero
+// when absent or unreadable).
+func parseEvent(message string) (eventType string, notBefore time.Time) {
 	m := eventRE.FindStringSubmatch(message)
 	if m == nil {
-		return "", "", time.Time{}
+		return "", time.Time{}
 	}
 	if m[3] != "" {
 		notBefore, _ = parseNotBefore(m[3])
 	}
-	return m[1], m[2], notBefore
+	return m[1], notBefore
 }
 
 // NoticeOf returns the spot eviction notice on a node, if it carries one:
@@ -100,7 +101,7 @@ func NoticeOf(node *corev1.Node) (Notice, bool) {
 		switch c.Type {
 		case ConditionPreemptionScheduled:
 			n := Notice{Signal: SignalPreemptionScheduled, Message: c.Message}
-			if typ, _, nb := parseEvent(c.Message); strings.EqualFold(typ, "Preempt") {
+			if typ, nb := parseEvent(c.Message); strings.EqualFold(typ, "Preempt") {
 				n.Deadline = nb
 			}
 			return n, true
@@ -111,7 +112,7 @@ func NoticeOf(node *corev1.Node) (Notice, bool) {
 	if legacy == nil {
 		return Notice{}, false
 	}
-	typ, _, nb := parseEvent(legacy.Message)
+	typ, nb := parseEvent(legacy.Message)
 	if !strings.EqualFold(typ, "Preempt") {
 		return Notice{}, false
 	}

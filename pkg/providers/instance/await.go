@@ -31,7 +31,7 @@ func (p *DefaultProvider) awaitProvisioned(ctx context.Context, name string, a a
 		p.cleanup(ctx, name)
 		return nil, &launchFailedError{p.failure(ctx, err, a, catalog, "creating VM "+name)}
 	}
-	return nil, p.transientError(ctx, err, "waiting for VM "+name)
+	return nil, p.transientError(err, "waiting for VM "+name)
 }
 
 // waitProvisioned polls a VM until it leaves its transitional state.

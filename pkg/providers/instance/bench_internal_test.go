@@ -64,7 +64,7 @@ func BenchmarkChooseOffering(b *testing.B) {
 	p := &DefaultProvider{unavailable: unavailable}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, _, err := p.chooseOffering(ctx, claim, its, catalog); err != nil {
+		if _, _, _, err := p.chooseOffering(claim, its, catalog); err != nil {
 			b.Fatal(err)
 		}
 	}

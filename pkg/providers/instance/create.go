@@ -97,7 +97,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 			return inst, wait, capacityType, err
 		}
 	case !IsARMNotFound(err):
-		return nil, nil, "", p.transientError(ctx, err, "reading VM "+name)
+		return nil, nil, "", p.transientError(err, "reading VM "+name)
 	}
 	return p.launchNew(ctx, nc, claim, instanceTypes, catalog, name)
 }
@@ -106,7 +106,7 @@ func (p *DefaultProvider) create(ctx context.Context, nc *v1beta1.AKSNodeClass, 
 // the launch spec, creates the NIC and then sends the VM's PUT. The
 // returned follow waits for the VM (see followCreation).
 func (p *DefaultProvider) launchNew(ctx context.Context, nc *v1beta1.AKSNodeClass, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog, name string) (*Instance, follow, string, error) {
-	it, offering, s, err := p.chooseOffering(ctx, claim, instanceTypes, catalog)
+	it, offering, s, err := p.chooseOffering(claim, instanceTypes, catalog)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -372,7 +372,7 @@ func (p *DefaultProvider) failure(ctx context.Context, err error, a attempt, cat
 	return p.classify(ctx, err, a, families(catalog))
 }
 
-func (p *DefaultProvider) transientError(ctx context.Context, err error, what string) error {
+func (p *DefaultProvider) transientError(err error, what string) error {
 	if t := throttled(err, what); t != nil {
 		return t
 	}

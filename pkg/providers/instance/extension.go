@@ -49,7 +49,7 @@ func (p *DefaultProvider) provisionExtension(ctx context.Context, nc *v1beta1.AK
 	case !isARMError(err) || isThrottled(err):
 		// The extension may still run; a retry adopts the VM and looks
 		// for it again (ensureExtension).
-		return p.transientError(ctx, err, "creating the setup extension of VM "+name)
+		return p.transientError(err, "creating the setup extension of VM "+name)
 	}
 	p.cleanup(ctx, name)
 	return &launchFailedError{p.failure(ctx, err, a, catalog, "running the setup extension of VM "+name)}
@@ -72,7 +72,7 @@ func (p *DefaultProvider) ensureExtension(ctx context.Context, nc *v1beta1.AKSNo
 	case err == nil:
 		return nil
 	case !IsARMNotFound(err):
-		return p.transientError(ctx, err, "reading the setup extension of VM "+inst.Name)
+		return p.transientError(err, "reading the setup extension of VM "+inst.Name)
 	}
 	logFrom(ctx).Info("creating the setup extension an earlier attempt did not create", "extension", spec.Artifact.Extension.Name)
 	return p.provisionExtension(ctx, nc, inst.Name, spec, p.tags(nc, claim), p.attemptOf(inst, catalog), catalog)

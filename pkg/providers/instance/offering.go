@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"context"
 	"fmt"
 	mrand "math/rand/v2"
 	"sort"
@@ -41,7 +40,7 @@ type candidate struct {
 // of failures newer than the instance types) and compatible with the
 // NodeClaim's requirements. Equal prices are broken at random, so zones
 // with the same price share the load.
-func (p *DefaultProvider) chooseOffering(ctx context.Context, claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog) (*cloudprovider.InstanceType, *cloudprovider.Offering, *sku.SKU, error) {
+func (p *DefaultProvider) chooseOffering(claim *karpv1.NodeClaim, instanceTypes []*cloudprovider.InstanceType, catalog *sku.Catalog) (*cloudprovider.InstanceType, *cloudprovider.Offering, *sku.SKU, error) {
 	reqs := scheduling.NewNodeSelectorRequirementsWithMinValues(claim.Spec.Requirements...)
 	var cands []candidate
 	for _, it := range instanceTypes {

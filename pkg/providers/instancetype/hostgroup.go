@@ -33,7 +33,7 @@ func (p *DefaultProvider) hostGroupGeneration() uint64 {
 // launches); the NodeClass status controller reports the failure.
 func (p *DefaultProvider) readHostGroup(ctx context.Context, nc *v1beta1.AKSNodeClass) {
 	if id := lo.FromPtr(nc.Spec.DedicatedHostGroupID); id != "" && p.hostGroups != nil {
-		_, _ = p.hostGroups.Get(ctx, id) //nolint:errcheck // reported by the NodeClass status controller
+		_, _ = p.hostGroups.Get(ctx, id) // an error is reported by the NodeClass status controller
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/samber/lo"
@@ -210,7 +211,11 @@ func linuxOS(cfg *v1beta1.LinuxOSConfiguration) (*bootstrap.LinuxOS, error) {
 			return nil, fmt.Errorf("swapFileSize %q: %w", *cfg.SwapFileSize, err)
 		}
 		// AKS sizes swap files in MB (MiB), rounded up.
-		out.SwapFileSizeMB = int32((q.Value() + 1<<20 - 1) >> 20)
+		mb := (q.Value() + 1<<20 - 1) >> 20
+		if mb < 0 || mb > math.MaxInt32 {
+			return nil, fmt.Errorf("swapFileSize %q: must be at most %dMi", *cfg.SwapFileSize, math.MaxInt32)
+		}
+		out.SwapFileSizeMB = int32(mb)
 	}
 	if cfg.Sysctls != nil {
 		// The AKSNodeClass field names, mapped to kernel names.

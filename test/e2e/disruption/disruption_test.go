@@ -283,23 +283,8 @@ var _ = Describe("lifecycle", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(running).To(BeNumerically("<", total), "some pods wait for capacity the limit forbids")
 	})
-
-	It("prefers the NodePool with the higher weight", func(ctx SpecContext) {
-		ns := "weights"
-		heavy, light := framework.NodePool("heavy", "default"), framework.NodePool("light", "default")
-		heavy.Spec.Weight, light.Spec.Weight = lo.ToPtr[int32](50), lo.ToPtr[int32](10)
-		for _, p := range []*karpv1.NodePool{heavy, light} {
-			p.Spec.Template.Labels["e2e/group"] = "weights"
-		}
-		d := framework.Deployment(ns, "app", "", 3, "1", "1Gi")
-		d.Spec.Template.Spec.NodeSelector = map[string]string{"e2e/group": "weights"}
-		env.Run(ctx, ns, 3, light, heavy, d)
-		Expect(poolNodes(ctx, "light")).To(BeEmpty())
-		Expect(poolNodes(ctx, "heavy")).NotTo(BeEmpty())
-		vms, err := env.VMsOf(ctx, "light")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(vms).To(BeEmpty())
-	})
+	// The NodePool with the higher weight is preferred: a placement spec of
+	// pkg/cloudprovider.
 })
 
 var _ = Describe("spot eviction", func() {

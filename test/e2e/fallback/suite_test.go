@@ -1,8 +1,10 @@
 //go:build e2e
 
-// Package fallback checks that launches find capacity when Azure refuses:
-// spot over on-demand and back, other zones and families, a full subnet,
-// and a restart that must adopt the VM an earlier attempt created.
+// Package fallback checks that launches find capacity when Azure refuses
+// after accepting a VM (another zone), a full subnet, and a restart that
+// must adopt the VM an earlier attempt created. Refusals at the VM's PUT
+// (spot quota, family quota) and the choice of spot are
+// pkg/cloudprovider's placement specs.
 package fallback
 
 import (

@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,24 +50,7 @@ func (e *Environment) OfferingPrice(ctx context.Context, nodeClass string, vm az
 // RetailPrices returns the on-demand Linux and Windows prices of a size in
 // the local cluster's region, as azuresim's Retail Prices API serves them.
 func (e *Environment) RetailPrices(ctx context.Context, size string) (linux, windows float64, err error) {
-	rows, err := e.Sim.RetailPrices(ctx, fmt.Sprintf("armRegionName eq '%s' and armSkuName eq '%s' and priceType eq 'Consumption'", localcluster.Location, size))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, r := range rows {
-		if strings.HasSuffix(r.SkuName, " Spot") || strings.HasSuffix(r.SkuName, " Low Priority") {
-			continue
-		}
-		if strings.HasSuffix(r.ProductName, " Windows") {
-			windows = r.RetailPrice
-		} else {
-			linux = r.RetailPrice
-		}
-	}
-	if linux == 0 || windows == 0 {
-		return linux, windows, fmt.Errorf("%s: Linux $%v/h, Windows $%v/h in %d rows", size, linux, windows, len(rows))
-	}
-	return linux, windows, nil
+	return e.Sim.OnDemandPrices(ctx, localcluster.Location, size)
 }
 
 func keyOf(name string) client.ObjectKey { return client.ObjectKey{Name: name} }

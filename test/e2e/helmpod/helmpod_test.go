@@ -374,7 +374,7 @@ func helm(ctx context.Context, root string, env *framework.Environment, args ...
 }
 
 func get(u string) string {
-	resp, err := http.Get(u) //nolint:gosec,noctx // the test's own loopback endpoint
+	resp, err := http.Get(u) // the test's own loopback endpoint
 	if err != nil {
 		return err.Error()
 	}

@@ -1,10 +1,11 @@
 //go:build e2e
 
-// Package scheduling checks where pods land: mixed sizes, selection on the
-// Azure well-known labels, spread and anti-affinity, NodePool labels,
-// taints and NodeClass tags, the system surge pool, Windows, GPU and Arm
-// sizes, OS disks, and input no size can serve. Every spec asserts on the
-// cluster and on azuresim's VMs.
+// Package scheduling checks what nodes register with and what VMs they
+// run on: NodePool labels and taints, AKS's reserved labels and NodeClass
+// tags, a Windows node, ephemeral and managed OS disks. Every spec asserts
+// on the cluster and on azuresim's VMs. Where pods land (sizes, zones,
+// architecture, GPU, capacity type, the system surge pool, input no size
+// serves) is checked by pkg/cloudprovider's placement specs.
 package scheduling
 
 import (
