@@ -1,6 +1,8 @@
 // Command controller runs karpenter core with the Azure cloud provider and
 // azkarpenter's controllers. Configuration comes from flags and environment
 // variables (`controller --help`); karpenter core reads KUBECONFIG.
+// `controller virtual-node` runs the virtual node over Azure Container
+// Instances instead (`controller virtual-node --help`).
 package main
 
 import (
@@ -19,6 +21,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == virtualNodeCommand {
+		if err := runVirtualNode(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "azkarpenter virtual-node:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// azkarpenter's defaults for core's feature gates (StaticCapacity on),
 	// merged under whatever the operator set, before core parses them.
 	if err := options.ApplyDefaultFeatureGates(os.Args[1:], os.Getenv, os.Setenv); err != nil {

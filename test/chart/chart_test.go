@@ -526,3 +526,62 @@ func TestClusterRoles(t *testing.T) {
 		t.Errorf("hostNetwork %v dnsPolicy %q", d.Spec.Template.Spec.HostNetwork, d.Spec.Template.Spec.DNSPolicy)
 	}
 }
+
+// The virtual node (virtualNode.enabled) is a Deployment of one replica of
+// the controller's image with `virtual-node`, under its own ServiceAccount
+// and ClusterRole: it reads ConfigMaps and Secrets cluster-wide (pods' env
+// and volumes, docs/decisions.md "Virtual nodes (ACI)"), the controller
+// still does not.
+func TestVirtualNode(t *testing.T) {
+	e := setup(t)
+	out, err := e.template(t, "azkarpenter", "-f", minimal)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	if strings.Contains(out, "virtual-node") {
+		t.Error("the virtual node renders without virtualNode.enabled")
+	}
+	out, err = e.template(t, "azkarpenter", "-f", minimal, "--set", "virtualNode.enabled=true")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	objs := decode(t, out)
+	var deploy *appsv1.Deployment
+	for key := range objs {
+		if strings.HasPrefix(key, "Deployment/") && strings.HasSuffix(key, "-virtual-node") {
+			deploy = get[appsv1.Deployment](t, objs, key)
+		}
+	}
+	if deploy == nil {
+		t.Fatal("no virtual node Deployment")
+	}
+	c := deploy.Spec.Template.Spec.Containers[0]
+	if *deploy.Spec.Replicas != 1 || !slices.Equal(c.Args, []string{"virtual-node"}) || deploy.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("virtual node Deployment: replicas %d, args %v, strategy %s", *deploy.Spec.Replicas, c.Args, deploy.Spec.Strategy.Type)
+	}
+	sa := deploy.Spec.Template.Spec.ServiceAccountName
+	for key := range objs {
+		if !strings.HasPrefix(key, "ClusterRole/") {
+			continue
+		}
+		role := get[rbacv1.ClusterRole](t, objs, key)
+		virtual := strings.HasSuffix(key, "-virtual-node")
+		for _, r := range role.Rules {
+			for _, s := range slices.Concat(r.APIGroups, r.Resources, r.Verbs) {
+				if s == "*" {
+					t.Errorf("%s: wildcard in %+v", key, r)
+				}
+			}
+			if slices.Contains(r.Resources, "secrets") {
+				if !virtual {
+					t.Errorf("%s reads Secrets cluster-wide", key)
+				} else if !slices.Equal(r.Verbs, []string{"get", "list", "watch"}) {
+					t.Errorf("%s: Secrets rule %+v wider than read", key, r)
+				}
+			}
+		}
+		if virtual && !strings.HasSuffix(sa, "-virtual-node") {
+			t.Errorf("virtual node runs as %s, not its own ServiceAccount", sa)
+		}
+	}
+}

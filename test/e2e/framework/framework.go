@@ -55,6 +55,11 @@ type Options struct {
 	// chart and runs the controller as the chart's ServiceAccount.
 	SkipCRDs     bool
 	NoController bool
+	// VirtualNode starts the virtual node over azuresim's Container
+	// Instances (docs/virtual-nodes.md); off by default.
+	VirtualNode bool
+	// VirtualNodeEnv are extra environment variables of the virtual node.
+	VirtualNodeEnv []string
 }
 
 // Environment is a running local cluster with the controller.
@@ -106,6 +111,11 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	env.controller = localcluster.ControllerOptions{Azure: env.Azure, Env: opts.ControllerEnv}
 	if !opts.NoController {
 		if err := cluster.StartController(ctx, env.controller); err != nil {
+			return nil, err
+		}
+	}
+	if opts.VirtualNode {
+		if err := cluster.StartVirtualNode(ctx, localcluster.VirtualNodeOptions{Azure: env.Azure, Env: opts.VirtualNodeEnv}); err != nil {
 			return nil, err
 		}
 	}
