@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -24,14 +23,6 @@ import (
 
 // burstControllerEnv turns the burst controller on.
 var burstControllerEnv = []string{"BURST_TO_VIRTUAL_NODE=true"}
-
-// startVirtualNode starts the virtual node (virtual kubelet over azuresim's
-// Container Instances) in a running local cluster. The virtual node lives
-// on branch issue-24-vnode; until it is on main there is none to start and
-// a burst run fails saying so.
-var startVirtualNode func(ctx context.Context, env *framework.Environment) error
-
-var errNoVirtualNode = errors.New("the local cluster has no virtual node to burst to (the virtual node component, branch issue-24-vnode, is not wired into the local cluster yet)")
 
 // BurstFigures are a burst scenario's figures.
 type BurstFigures struct {

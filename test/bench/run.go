@@ -170,9 +170,6 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64, burst
 	run := &Run{Provider: ProviderAzure, TimeScale: scale, Pods: s.Pods()}
 	if burstOn {
 		run.Provider = ProviderAzureBurst
-		if startVirtualNode == nil {
-			return run, nil, nil, errNoVirtualNode
-		}
 	}
 	dir, err := os.MkdirTemp("", "bench-"+s.Name)
 	if err != nil {
@@ -200,17 +197,12 @@ func (r *runner) runAzure(ctx context.Context, s *Scenario, scale float64, burst
 	env, err := framework.Start(ctx, framework.Options{
 		Name: "bench-" + s.Name, TimeScale: scale, Log: r.log, ClusterArgs: clusterArgs,
 		AzureSimArgs: []string{"--config=" + configPath, "--seed=1"}, ControllerEnv: controllerEnv,
-		MonitorSettle: monitorSettle,
+		MonitorSettle: monitorSettle, VirtualNode: burstOn,
 	})
 	if err != nil {
 		return run, nil, nil, err
 	}
 	defer env.Stop()
-	if burstOn {
-		if err := startVirtualNode(ctx, env); err != nil {
-			return run, nil, nil, fmt.Errorf("starting the virtual node: %w", err)
-		}
-	}
 
 	catalog, err := plan.NewCatalog(ctx, plan.CatalogOptions{
 		Azure: env.Azure, SubscriptionID: localcluster.SubscriptionID, Region: localcluster.Location,

@@ -2,6 +2,8 @@ package burst
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/virtualnode"
 )
 
 // The opt-in, the placeholder's marks and the PriorityClass.
@@ -35,29 +37,29 @@ const (
 )
 
 // The virtual node as the virtual-kubelet component presents it
-// (pkg/virtualnode's contract; kept here until that package is on main):
-// AKS's virtual-nodes add-on's node name, labels and taint.
+// (pkg/virtualnode's contract): AKS's virtual-nodes add-on's node name,
+// labels and taint.
 const (
-	DefaultVirtualNodeName = "virtual-node-aci-linux"
+	DefaultVirtualNodeName = virtualnode.DefaultNodeName
 	// VirtualNodeTaintKey is virtual-kubelet's NoSchedule taint, which
 	// AKS's add-on keeps.
-	VirtualNodeTaintKey   = "virtual-kubelet.io/provider"
-	VirtualNodeTaintValue = "azure"
+	VirtualNodeTaintKey   = virtualnode.TaintKey
+	VirtualNodeTaintValue = virtualnode.TaintValue
 	// VirtualNodeLabel=VirtualNodeLabelValue marks a virtual kubelet.
-	VirtualNodeLabel      = "type"
-	VirtualNodeLabelValue = "virtual-kubelet"
+	VirtualNodeLabel      = virtualnode.LabelType
+	VirtualNodeLabelValue = virtualnode.LabelTypeValue
 	// ConditionContainerInstancesAvailable is False while ACI refuses the
 	// virtual node's creates (quota, capacity).
-	ConditionContainerInstancesAvailable corev1.NodeConditionType = "ContainerInstancesAvailable"
+	ConditionContainerInstancesAvailable = virtualnode.ConditionContainerInstancesAvailable
 )
 
 // Pod status reasons the virtual node sets on a pod it could not run (the
 // pod stays Pending on the node): such pods are evicted at once so their
 // replacements wait for a VM.
 var stuckReasons = map[string]bool{
-	"ContainerGroupRefused":         true,
-	"CannotRunOnContainerInstances": true,
-	"ContainerInstancesUnavailable": true,
+	virtualnode.ReasonContainerGroupRefused:         true,
+	virtualnode.ReasonCannotRunOnACI:                true,
+	virtualnode.ReasonContainerInstancesUnavailable: true,
 }
 
 // Event reasons.

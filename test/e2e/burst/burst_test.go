@@ -1,0 +1,98 @@
+//go:build e2e
+
+package burst
+
+import (
+	"context"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/samber/lo"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
+
+	"github.com/azkarpenter/azkarpenter/pkg/azure"
+	"github.com/azkarpenter/azkarpenter/pkg/controllers/burst"
+	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/containerinstance"
+	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
+)
+
+func groupsOf(ctx context.Context, aci containerinstance.Provider, ns string) ([]string, error) {
+	gs, err := aci.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lo.FilterMap(gs, func(g *armcontainerinstance.ContainerGroup, _ int) (string, bool) {
+		podNS, _, _, ok := containerinstance.PodOf(g)
+		return *g.Name, ok && podNS == ns
+	}), nil
+}
+
+var _ = Describe("Burst-then-settle", func() {
+	It("runs an opted-in Deployment on ACI within seconds while VMs launch, then moves it onto the VMs and leaves no container group", func(ctx SpecContext) {
+		const ns, pool, replicas = "e2e-burst", "burst", 6
+		clients, err := azure.NewClients(env.Azure, localcluster.SubscriptionID)
+		Expect(err).NotTo(HaveOccurred())
+		aci, err := containerinstance.NewDefaultProviderFromCredential(containerinstance.Options{ResourceGroup: localcluster.ResourceGroup}, localcluster.SubscriptionID, clients.Credential, clients.Options)
+		Expect(err).NotTo(HaveOccurred())
+
+		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand),
+			framework.Requirement("karpenter.azure.com/sku-family", "D"))
+		deploy := framework.Deployment(ns, "web", pool, replicas, "500m", "1Gi")
+		deploy.Spec.Template.Annotations = map[string]string{burst.Annotation: burst.AnnotationValue}
+		deploy.Spec.Template.Spec.AutomountServiceAccountToken = lo.ToPtr(false)
+		start := time.Now()
+		env.Run(ctx, ns, 0, np, deploy)
+
+		By("every pod runs on the virtual node within seconds, before any VM is Ready")
+		Eventually(func(g Gomega) {
+			pods, err := framework.Pods(ctx, env.Client, ns, client.MatchingLabels{"app": "web"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods).To(HaveLen(replicas))
+			for _, p := range pods {
+				g.Expect(p.Spec.NodeName).To(Equal(burst.DefaultVirtualNodeName))
+				g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+			}
+		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
+		onACI := time.Since(start)
+		nodes, _, err := framework.PoolNodes(ctx, env.Client, pool)
+		Expect(err).NotTo(HaveOccurred())
+		readyVMs := lo.CountBy(nodes, func(n corev1.Node) bool {
+			return lo.ContainsBy(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+				return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+			})
+		})
+		GinkgoWriter.Printf("all %d pods Running on ACI %.1fs after apply; %d VM nodes Ready then\n", replicas, onACI.Seconds(), readyVMs)
+		Expect(readyVMs).To(BeZero(), "the pods ran before their VMs")
+
+		By("once the VMs are Ready the pods run there, no placeholder and no container group is left")
+		Eventually(func(g Gomega) {
+			pods, err := framework.Pods(ctx, env.Client, ns)
+			g.Expect(err).NotTo(HaveOccurred())
+			running := 0
+			for _, p := range pods {
+				g.Expect(burst.IsPlaceholder(&p)).To(BeFalse(), "placeholder %s left", p.Name)
+				g.Expect(p.Spec.NodeName).NotTo(Equal(burst.DefaultVirtualNodeName))
+				if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp.IsZero() {
+					running++
+				}
+			}
+			g.Expect(running).To(Equal(replicas))
+			groups, err := groupsOf(ctx, aci, ns)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(groups).To(BeEmpty())
+		}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		GinkgoWriter.Printf("settled onto VMs %.1fs after apply\n", time.Since(start).Seconds())
+		pods, err := framework.Pods(ctx, env.Client, ns)
+		Expect(err).NotTo(HaveOccurred())
+		for _, p := range pods {
+			node := &corev1.Node{}
+			Expect(env.Client.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, node)).To(Succeed())
+			Expect(node.Labels).To(HaveKeyWithValue(karpv1.NodePoolLabelKey, pool), "pod %s runs on a VM of the NodePool", p.Name)
+		}
+	})
+})
