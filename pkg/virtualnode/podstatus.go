@@ -73,6 +73,7 @@ func pendingStatus(pod *corev1.Pod, hostIP, reason, message string, start time.T
 	if hostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: hostIP}}
 	}
+	stampTransitions(pod.Status.Conditions, st.Conditions)
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
 			Name: c.Name, Image: c.Image,
@@ -131,6 +132,7 @@ func podStatusOf(pod *corev1.Pod, gs containerinstance.GroupStatus, hostIP strin
 		st.Phase = corev1.PodRunning
 		st.Conditions[1].Status = corev1.ConditionTrue
 	}
+	stampTransitions(pod.Status.Conditions, st.Conditions)
 	return st
 }
 
@@ -162,4 +164,22 @@ func timeOf(t *time.Time) metav1.Time {
 		return metav1.Time{}
 	}
 	return metav1.Time{Time: *t}
+}
+
+// stampTransitions sets each condition's LastTransitionTime as a kubelet
+// does: kept from the pod's previous status while the condition's status is
+// unchanged, now when it changed or is new. Readers (kubectl, the
+// benchmark's time to Ready, PDB controllers) take it as when the pod became
+// Ready.
+func stampTransitions(previous, conditions []corev1.PodCondition) {
+	now := metav1.Now()
+	for i := range conditions {
+		c := &conditions[i]
+		prev, ok := lo.Find(previous, func(p corev1.PodCondition) bool { return p.Type == c.Type })
+		if ok && prev.Status == c.Status && !prev.LastTransitionTime.IsZero() {
+			c.LastTransitionTime = prev.LastTransitionTime
+		} else {
+			c.LastTransitionTime = now
+		}
+	}
 }

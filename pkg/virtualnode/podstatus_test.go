@@ -2,9 +2,11 @@ package virtualnode
 
 import (
 	"testing"
+	"time"
 
 	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/providers/containerinstance"
 )
@@ -57,5 +59,34 @@ func TestCapacityFromQuota(t *testing.T) {
 	r = resources(2.5, 3)
 	if r.Cpu().MilliValue() != 2500 || r.Memory().Value() != 10<<30 {
 		t.Fatalf("capacity %v", r)
+	}
+}
+
+func TestConditionTransitionTimesKeptWhileUnchanged(t *testing.T) {
+	p := &corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways, Containers: []corev1.Container{{Name: "app", Image: "x"}}}}
+	pending := podStatusOf(p, containerinstance.GroupStatus{ProvisioningState: containerinstance.ProvisioningCreating}, "10.0.0.1")
+	for _, c := range pending.Conditions {
+		if c.LastTransitionTime.IsZero() {
+			t.Fatalf("condition %s has no transition time", c.Type)
+		}
+	}
+	p.Status = pending
+	earlier := metav1.NewTime(time.Now().Add(-time.Hour))
+	for i := range p.Status.Conditions {
+		p.Status.Conditions[i].LastTransitionTime = earlier
+	}
+	running := podStatusOf(p, containerinstance.GroupStatus{ProvisioningState: containerinstance.ProvisioningSucceeded,
+		Containers: map[string]containerinstance.ContainerStatus{"app": {State: containerinstance.ContainerRunning}}}, "10.0.0.1")
+	for _, c := range running.Conditions {
+		switch c.Type {
+		case corev1.PodScheduled:
+			if !c.LastTransitionTime.Equal(&earlier) {
+				t.Errorf("PodScheduled did not change but its transition time moved to %v", c.LastTransitionTime)
+			}
+		case corev1.PodReady:
+			if c.Status != corev1.ConditionTrue || !c.LastTransitionTime.After(earlier.Time) {
+				t.Errorf("PodReady = %s at %v, want True and stamped now", c.Status, c.LastTransitionTime)
+			}
+		}
 	}
 }

@@ -71,7 +71,7 @@ func (t *readyTracker) observe(pods []corev1.Pod, namespaces map[string]bool) {
 			continue
 		}
 		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && !c.LastTransitionTime.IsZero() {
 				t.waits[uid] = c.LastTransitionTime.Sub(p.CreationTimestamp.Time).Seconds()
 			}
 		}
