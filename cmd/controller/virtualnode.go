@@ -82,6 +82,9 @@ func runVirtualNode(args []string) error {
 	}
 	azcfg.Credential = azure.CredentialMode(*credential)
 	azcfg.UserAgent = "azkarpenter-virtual-node"
+	if *kubeletPort < 1 || *kubeletPort > 65535 {
+		return fmt.Errorf("--kubelet-port %d: a TCP port is 1 to 65535", *kubeletPort)
+	}
 	cfg.KubeletPort = int32(*kubeletPort)
 	var missing []string
 	for flagName, v := range map[string]string{"cluster-name": clusterName, "subscription-id": subscription, "resource-group": rg, "location": cfg.Region, "internal-ip": cfg.InternalIP} {

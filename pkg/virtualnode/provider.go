@@ -357,7 +357,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	if !ok {
 		return nil, errdefs.NotFoundf("pod %s/%s is not on virtual node %s", namespace, podName, p.cfg.NodeName)
 	}
-	logs, err := p.aci.Logs(ctx, group, containerName, int32(min(opts.Tail, 1<<30)))
+	logs, err := p.aci.Logs(ctx, group, containerName, int32(min(max(opts.Tail, 0), 1<<30)))
 	if containerinstance.IsNotFound(err) {
 		return nil, errdefs.NotFoundf("container %s of pod %s/%s has no container group yet", containerName, namespace, podName)
 	}

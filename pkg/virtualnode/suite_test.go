@@ -141,7 +141,7 @@ var _ = Describe("VirtualNode", Ordered, func() {
 		Expect(g.Tags).To(HaveKeyWithValue(virtualnode.TagVirtualNode, lo.ToPtr(nodeName)))
 
 		By("kubectl logs through the kubelet API")
-		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the node's self-signed certificate
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the node's self-signed certificate
 		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/containerLogs/default/web/app?tailLines=10", port))
 		Expect(err).NotTo(HaveOccurred())
 		body, _ := io.ReadAll(resp.Body)
