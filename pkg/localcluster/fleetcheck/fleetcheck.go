@@ -335,11 +335,20 @@ func (m *Monitor) check(ctx context.Context, now time.Time) ([]Violation, Checke
 // launched NodeClaims (a registered node's own capacity, else the claim's),
 // leaving out those marked for deletion, which is what karpenter core's
 // counter sums, once that sum has been steady for Settle.
+//
+// Core's counter updates no NodePool while its cluster state is unsynced,
+// and the state is unsynced while any NodeClaim in the cluster, of any
+// NodePool, has no provider ID yet (state.Cluster.Synced in
+// sigs.k8s.io/karpenter). So a pool's sum is steady only from a sample in
+// which every NodeClaim was launched: under a stream of failing launches
+// (ARM 5xx) core may leave every pool's resources stale for long, by design.
 func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim, nodeByProvider map[string]*corev1.Node, now time.Time) ([]Violation, int) {
 	sums := map[string]corev1.ResourceList{}
 	counts := map[string]int64{}
+	unsynced := false
 	for i := range claims {
 		c := &claims[i]
+		unsynced = unsynced || c.Status.ProviderID == ""
 		pool := c.Labels[karpv1.NodePoolLabelKey]
 		if pool == "" || c.Status.ProviderID == "" || !c.DeletionTimestamp.IsZero() {
 			continue
@@ -374,7 +383,7 @@ func (m *Monitor) checkPools(pools []karpv1.NodePool, claims []karpv1.NodeClaim,
 		sum, count := sums[p.Name], counts[p.Name]
 		key := fmt.Sprintf("%d %s", count, resources.String(sum))
 		track, ok := m.pools[p.Name]
-		if !ok || track.sum != key {
+		if !ok || track.sum != key || unsynced {
 			m.pools[p.Name] = poolTrack{sum: key, since: now}
 			continue
 		}

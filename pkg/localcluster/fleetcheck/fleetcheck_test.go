@@ -227,6 +227,46 @@ func TestNodePoolResourcesNotAddingUp(t *testing.T) {
 	}
 }
 
+// Core's counter waits while any NodeClaim has no provider ID (its cluster
+// state is unsynced): stale resources are no violation then, in any pool,
+// and the settle time starts once every NodeClaim is launched.
+func TestNodePoolResourcesWaitForEveryLaunch(t *testing.T) {
+	f := &fleet{}
+	f.node("aks-default-a", "default")
+	f.node("aks-default-b", "default")
+	f.pool("default", 1) // stale: one node's worth
+	// A NodeClaim of another pool whose launch has not returned.
+	f.objects = append(f.objects, &karpv1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "aks-batch-x", Labels: map[string]string{karpv1.NodePoolLabelKey: "batch"}}})
+	m, clk := f.monitor(Options{})
+	sampleSettled(m, clk)
+	clk.Step(settle)
+	m.Sample(context.Background())
+	if err := m.Err(); err != nil {
+		t.Fatalf("reported while a NodeClaim is unlaunched and core's counter waits: %v", err)
+	}
+
+	// The launch returns: the pool's sum must now settle before it counts.
+	claim := &karpv1.NodeClaim{}
+	if err := m.reader.Get(context.Background(), client.ObjectKey{Name: "aks-batch-x"}, claim); err != nil {
+		t.Fatal(err)
+	}
+	claim.Status.ProviderID = "azure:///subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/aks-batch-x"
+	if err := m.reader.(client.Client).Update(context.Background(), claim); err != nil {
+		t.Fatal(err)
+	}
+	m.Sample(context.Background())
+	clk.Step(settle - time.Second)
+	m.Sample(context.Background())
+	if err := m.Err(); err != nil {
+		t.Fatalf("reported before the sum was steady for the settle time after the last launch: %v", err)
+	}
+	clk.Step(time.Second)
+	m.Sample(context.Background())
+	if err := m.Err(); err == nil || !strings.Contains(err.Error(), "NodePool default") {
+		t.Fatalf("Err() = %v, want the stale NodePool default once every NodeClaim is launched", err)
+	}
+}
+
 func TestNodePoolResourcesLeaveOutDeletingNodes(t *testing.T) {
 	f := &fleet{}
 	f.node("aks-default-a", "default")
