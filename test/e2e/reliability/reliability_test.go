@@ -24,6 +24,7 @@ import (
 	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
+	"github.com/azkarpenter/azkarpenter/pkg/providers/instance"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
 
@@ -109,7 +110,7 @@ var _ = Describe("garbage collection", func() {
 			}
 			return t
 		}
-		nic := func(name string, t map[string]*string) string {
+		nic := func(name string, t map[string]*string) (string, error) {
 			p, err := clients.Network.NewInterfacesClient().BeginCreateOrUpdate(ctx, rg, name, armnetwork.Interface{
 				Location: to.Ptr(localcluster.Location), Tags: t,
 				Properties: &armnetwork.InterfacePropertiesFormat{IPConfigurations: []*armnetwork.InterfaceIPConfiguration{{
@@ -118,14 +119,17 @@ var _ = Describe("garbage collection", func() {
 			}, nil)
 			Expect(err).NotTo(HaveOccurred())
 			res, err := p.PollUntilDone(ctx, nil)
-			Expect(err).NotTo(HaveOccurred())
-			return *res.ID
+			if err != nil {
+				return "", err
+			}
+			return *res.ID, nil
 		}
 		// A VM launched for a NodeClaim that no longer exists, as a crashed
 		// or timed-out create leaves it, and a NIC whose VM never came.
 		created := time.Now().UTC().Format(time.RFC3339)
 		vmTags := tags(map[string]string{framework.TagNodePool: "gc", framework.TagNodeClaim: "gc-gone", "karpenter.azure.com_creationtimestamp": created})
-		nicID := nic("aks-gc-gone", vmTags)
+		nicID, err := nic("aks-gc-gone", vmTags)
+		Expect(err).NotTo(HaveOccurred())
 		p, err := clients.Compute.NewVirtualMachinesClient().BeginCreateOrUpdate(ctx, rg, "aks-gc-gone", armcompute.VirtualMachine{
 			Location: to.Ptr(localcluster.Location), Tags: vmTags, Zones: []*string{to.Ptr("1")},
 			Properties: &armcompute.VirtualMachineProperties{
@@ -148,7 +152,14 @@ var _ = Describe("garbage collection", func() {
 		Expect(err).NotTo(HaveOccurred())
 		_, err = p.PollUntilDone(ctx, nil)
 		Expect(err).NotTo(HaveOccurred())
-		nic("aks-gc-orphan", tags(map[string]string{framework.TagNodeClaim: "gc-never", "karpenter.azure.com_creationtimestamp": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}))
+		// The orphan is collectable at once (its creation tag is an hour
+		// old), so the collector may delete it before the create's poller
+		// reads it back: a 404 there is the collection this spec waits for.
+		// ARM accepted the PUT, so the NIC existed.
+		_, err = nic("aks-gc-orphan", tags(map[string]string{framework.TagNodeClaim: "gc-never", "karpenter.azure.com_creationtimestamp": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}))
+		if err != nil {
+			Expect(instance.IsARMNotFound(err)).To(BeTrue(), "creating the orphan NIC: %v", err)
+		}
 
 		Expect(env.Eventually(ctx, 4*time.Minute, "the out-of-band VM and the orphan NIC collected", func(ctx context.Context) (bool, error) {
 			st, err := env.Sim.State(ctx)
