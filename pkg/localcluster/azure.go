@@ -87,7 +87,7 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		// minute: 1/scale times faster in wall time.
 		RateLimitScale: 1 / scale,
 	}
-	if err := c.StartService(ctx, Service{
+	if _, err := c.StartService(ctx, Service{
 		Name:   "azuresim",
 		Binary: filepath.Join(c.opts.BinDir, "azuresim"),
 		Args: append([]string{
@@ -182,7 +182,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true,StaticCapacity=true",
 		"LOG_LEVEL=info",
 	)
-	return c.StartService(ctx, Service{
+	_, err = c.StartService(ctx, Service{
 		Name:         "controller",
 		Binary:       filepath.Join(c.opts.BinDir, "controller"),
 		Env:          append(env, opts.Env...),
@@ -190,6 +190,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		Ready:        HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort)),
 		ReadyTimeout: 90 * time.Second,
 	})
+	return err
 }
 
 // RestartController stops the running controller and starts it again with

@@ -130,11 +130,12 @@ func (c *Cluster) writeKwokConfig() error {
 
 // startComponent starts one component and waits until it is ready.
 func (c *Cluster) startComponent(ctx context.Context, comp component) error {
-	return c.StartService(ctx, Service{
+	_, err := c.StartService(ctx, Service{
 		Name:    comp.name,
 		Binary:  filepath.Join(c.opts.BinDir, comp.name),
 		Args:    append(comp.args, c.opts.ExtraArgs[comp.name]...),
 		Address: comp.address,
 		Ready:   comp.ready,
 	})
+	return err
 }

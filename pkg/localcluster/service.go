@@ -35,11 +35,11 @@ func HTTPReady(url string) func(context.Context) error { return httpReady(url, n
 // StartService starts s, waits until it is ready, reports how long that
 // took and records it: Components lists it, Failed reports its exit and Stop
 // stops it. On error the process is recorded too, so Stop still ends it.
-func (c *Cluster) StartService(ctx context.Context, s Service) error {
+func (c *Cluster) StartService(ctx context.Context, s Service) (Component, error) {
 	start := time.Now()
 	p, err := startProcess(s.Name, s.Binary, s.Args, c.opts.StateDir, s.Env...)
 	if err != nil {
-		return err
+		return Component{}, err
 	}
 	c.procs = append(c.procs, p)
 	if s.Ready == nil {
@@ -52,11 +52,12 @@ func (c *Cluster) StartService(ctx context.Context, s Service) error {
 		err = waitFor(ctx, p, timeout, s.Ready)
 	}
 	if err != nil {
-		return err
+		return Component{}, err
 	}
 	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", s.Name, time.Since(start).Round(10*time.Millisecond))
-	c.components = append(c.components, Component{Name: s.Name, PID: p.pid(), Address: s.Address, LogPath: p.logPath})
-	return nil
+	comp := Component{Name: s.Name, PID: p.pid(), Address: s.Address, LogPath: p.logPath}
+	c.components = append(c.components, comp)
+	return comp, nil
 }
 
 // FreePorts reserves n distinct loopback ports for a service to listen on.

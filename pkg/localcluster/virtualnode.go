@@ -40,7 +40,7 @@ func (c *Cluster) StartVirtualNode(ctx context.Context, opts VirtualNodeOptions)
 		"GC_INTERVAL=10s",
 		"QUOTA_REFRESH=10s",
 	)
-	return c.StartService(ctx, Service{
+	_, err = c.StartService(ctx, Service{
 		Name:    "virtual-node",
 		Binary:  filepath.Join(c.opts.BinDir, "controller"),
 		Args:    []string{"virtual-node"},
@@ -48,4 +48,5 @@ func (c *Cluster) StartVirtualNode(ctx context.Context, opts VirtualNodeOptions)
 		Address: fmt.Sprintf("kubelet https://127.0.0.1:%d, metrics http://127.0.0.1:%d/metrics", kubeletPort, metricsPort),
 		Ready:   HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", metricsPort)),
 	})
+	return err
 }
