@@ -6,7 +6,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -14,31 +13,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
-	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/controllers/burst"
-	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/containerinstance"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
-
-func groupsOf(ctx context.Context, aci containerinstance.Provider, ns string) ([]string, error) {
-	gs, err := aci.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return lo.FilterMap(gs, func(g *armcontainerinstance.ContainerGroup, _ int) (string, bool) {
-		podNS, _, _, ok := containerinstance.PodOf(g)
-		return *g.Name, ok && podNS == ns
-	}), nil
-}
 
 var _ = Describe("Burst-then-settle", func() {
 	It("runs an opted-in Deployment on ACI within seconds while VMs launch, then moves it onto the VMs and leaves no container group", func(ctx SpecContext) {
 		const ns, pool, replicas = "e2e-burst", "burst", 6
-		clients, err := azure.NewClients(env.Azure, localcluster.SubscriptionID)
-		Expect(err).NotTo(HaveOccurred())
-		aci, err := containerinstance.NewDefaultProviderFromCredential(containerinstance.Options{ResourceGroup: localcluster.ResourceGroup}, localcluster.SubscriptionID, clients.Credential, clients.Options)
+		aci, err := framework.NewContainerInstances(env.Azure)
 		Expect(err).NotTo(HaveOccurred())
 
 		np := framework.NodePool(pool, "default", framework.Requirement(karpv1.CapacityTypeLabelKey, karpv1.CapacityTypeOnDemand),
@@ -83,7 +66,7 @@ var _ = Describe("Burst-then-settle", func() {
 				}
 			}
 			g.Expect(running).To(Equal(replicas))
-			groups, err := groupsOf(ctx, aci, ns)
+			groups, err := aci.GroupsOf(ctx, ns)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(groups).To(BeEmpty())
 		}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
@@ -111,7 +94,7 @@ func eventsOf(ctx context.Context, ns, reason string) ([]corev1.Event, error) {
 
 // expectOnPoolVMs waits until the namespace's workload pods all run on VMs
 // of the pool and no container group of the namespace is left.
-func expectOnPoolVMs(ctx context.Context, aci containerinstance.Provider, ns, pool string, replicas int) {
+func expectOnPoolVMs(ctx context.Context, aci *framework.ContainerInstances, ns, pool string, replicas int) {
 	GinkgoHelper()
 	Eventually(func(g Gomega) {
 		pods, err := framework.Pods(ctx, env.Client, ns, client.MatchingLabels{"app": "web"})
@@ -127,18 +110,17 @@ func expectOnPoolVMs(ctx context.Context, aci containerinstance.Provider, ns, po
 			running++
 		}
 		g.Expect(running).To(Equal(replicas))
-		groups, err := groupsOf(ctx, aci, ns)
+		groups, err := aci.GroupsOf(ctx, ns)
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(groups).To(BeEmpty())
 	}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 }
 
 var _ = Describe("Burst-then-settle refusals", func() {
-	var aci containerinstance.Provider
+	var aci *framework.ContainerInstances
 	BeforeEach(func() {
-		clients, err := azure.NewClients(env.Azure, localcluster.SubscriptionID)
-		Expect(err).NotTo(HaveOccurred())
-		aci, err = containerinstance.NewDefaultProviderFromCredential(containerinstance.Options{ResourceGroup: localcluster.ResourceGroup}, localcluster.SubscriptionID, clients.Credential, clients.Options)
+		var err error
+		aci, err = framework.NewContainerInstances(env.Azure)
 		Expect(err).NotTo(HaveOccurred())
 	})
 

@@ -3,10 +3,8 @@
 package virtualnode
 
 import (
-	"context"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/samber/lo"
@@ -14,33 +12,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/azkarpenter/azkarpenter/pkg/azure"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/providers/containerinstance"
 	"github.com/azkarpenter/azkarpenter/pkg/virtualnode"
 	"github.com/azkarpenter/azkarpenter/test/e2e/framework"
 )
-
-// groupsOfNamespace lists azuresim's container groups of ns's pods through
-// the SDK, as the virtual node sees them.
-func groupsOfNamespace(ctx context.Context, aci containerinstance.Provider, ns string) ([]string, error) {
-	gs, err := aci.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return lo.FilterMap(gs, func(g *armcontainerinstance.ContainerGroup, _ int) (string, bool) {
-		podNS, _, _, ok := containerinstance.PodOf(g)
-		return *g.Name, ok && podNS == ns
-	}), nil
-}
 
 var _ = Describe("Virtual node", Label("fast"), func() {
 	It("runs a Deployment written for AKS's virtual nodes on ACI and leaves no container group when scaled to 0", func(ctx SpecContext) {
 		const ns = "e2e-virtualnode"
 		Expect(framework.Namespace(ctx, env.Client, ns)).To(Succeed())
-		clients, err := azure.NewClients(env.Azure, localcluster.SubscriptionID)
-		Expect(err).NotTo(HaveOccurred())
-		aci, err := containerinstance.NewDefaultProviderFromCredential(containerinstance.Options{ResourceGroup: localcluster.ResourceGroup}, localcluster.SubscriptionID, clients.Credential, clients.Options)
+		aci, err := framework.NewContainerInstances(env.Azure)
 		Expect(err).NotTo(HaveOccurred())
 
 		By("the Node is AKS's virtual node, and kwok does not manage it")
@@ -73,7 +54,7 @@ var _ = Describe("Virtual node", Label("fast"), func() {
 				g.Expect(p.Spec.NodeName).To(Equal(virtualnode.DefaultNodeName))
 				g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
 			}
-			groups, err := groupsOfNamespace(ctx, aci, ns)
+			groups, err := aci.GroupsOf(ctx, ns)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(groups).To(HaveLen(3))
 		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
@@ -81,7 +62,7 @@ var _ = Describe("Virtual node", Label("fast"), func() {
 		By("scaling to 0 deletes every container group")
 		Expect(env.Client.Patch(ctx, &appsv1.Deployment{ObjectMeta: deploy.ObjectMeta}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":0}}`)))).To(Succeed())
 		Eventually(func(g Gomega) {
-			groups, err := groupsOfNamespace(ctx, aci, ns)
+			groups, err := aci.GroupsOf(ctx, ns)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(groups).To(BeEmpty())
 			pods, err := framework.Pods(ctx, env.Client, ns)
