@@ -137,6 +137,9 @@ func (s *Stack) StartMonitor(ctx context.Context) error {
 		stop()
 		return err
 	}
+	if s.stopMonitor != nil {
+		s.stopMonitor() // a monitor started before: this one replaces it
+	}
 	s.Monitor, s.stopMonitor = monitor, stop
 	return nil
 }
