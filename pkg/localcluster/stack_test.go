@@ -25,6 +25,9 @@ import (
 // nothing wrong with an idle cluster, crashes and restarts the controller,
 // then stops it and checks that no component is left running.
 func TestStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the controller and starts a local cluster")
+	}
 	binDir := stackBinaries(t)
 	stateDir := filepath.Join(t.TempDir(), "state")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
