@@ -24,9 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/azkarpenter/azkarpenter/pkg/azure"
-	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
 )
 
 const usage = `azkarpenter: Karpenter-style node autoprovisioning for Kubernetes on Azure.
@@ -98,6 +96,7 @@ func up(args []string) error {
 	timeScale := fs.Float64("sim-time-scale", 1, "azuresim latency factor: 1 is Azure-like (about 35s per VM), 0 is instant")
 	exitWhenReady := fs.Bool("exit-when-ready", false, "stop everything and exit 0 once the cluster is up and the examples are applied")
 	exitWhenDone := fs.Bool("exit-when-done", false, "non-interactive demo: exit 0 once the workload ran and was consolidated, non-zero with the reason otherwise")
+	virtualNode := fs.Bool("virtual-node", false, "also run the virtual node over azuresim's Container Instances (docs/virtual-nodes.md)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "with --exit-when-done, the most each demo phase may take")
 	_ = fs.Parse(args)
 
@@ -105,38 +104,33 @@ func up(args []string) error {
 	defer stop()
 
 	began := time.Now()
-	fmt.Println("azkarpenter: starting the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, azuresim, controller)")
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: common.binDir, StateDir: common.stateDir, Log: os.Stdout})
+	components := "etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok"
+	if !*controlPlaneOnly {
+		components += ", azuresim, controller" + lo.Ternary(*virtualNode, ", virtual-node", "")
+	}
+	fmt.Printf("azkarpenter: starting the local cluster (%s)\n", components)
+	// The fleet monitor runs for the whole session: a broken invariant (a
+	// node that is not its VM, an overcommitted node, a NodePool whose
+	// resources do not add up, two VMs for one NodeClaim) fails the run.
+	stack, err := localcluster.StartStack(ctx, localcluster.StackOptions{
+		Cluster:          localcluster.Options{BinDir: common.binDir, StateDir: common.stateDir, Log: os.Stdout},
+		ControlPlaneOnly: *controlPlaneOnly,
+		AzureSim:         localcluster.AzureSimOptions{TimeScale: *timeScale},
+		VirtualNode:      *virtualNode,
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		fmt.Println("azkarpenter: stopping the local cluster...")
-		cluster.Stop()
+		stack.Stop()
 		fmt.Println("azkarpenter: stopped; no component is left running")
 	}()
-	var simConfig azure.Config
-	failed := cluster.Failed
-	if !*controlPlaneOnly {
-		if simConfig, err = cluster.StartAzureSim(ctx, localcluster.AzureSimOptions{TimeScale: *timeScale}); err != nil {
-			return err
-		}
-		if err := cluster.StartController(ctx, localcluster.ControllerOptions{Azure: simConfig}); err != nil {
-			return err
-		}
-		if failed, err = startFleetMonitor(ctx, cluster); err != nil {
-			return err
-		}
-	}
-	c, err := cluster.Client()
+	objs, err := applyExamples(ctx, stack.Client, *examples)
 	if err != nil {
 		return err
 	}
-	objs, err := applyExamples(ctx, c, *examples)
-	if err != nil {
-		return err
-	}
-	printClusterUp(cluster, began)
+	printClusterUp(stack.Cluster, began)
 
 	if *exitWhenReady {
 		return nil
@@ -146,7 +140,7 @@ func up(args []string) error {
 			return o.GetName(), o.GetKind() == "Deployment"
 		})
 		if len(apps) > 0 {
-			if err := runDemo(ctx, failed, c, simConfig, apps, *timeout); err != nil {
+			if err := runDemo(ctx, stack.Failed, stack.Client, stack.Azure, apps, *timeout); err != nil {
 				if *exitWhenDone || ctx.Err() == nil {
 					return fmt.Errorf("demo: %w", err)
 				}
@@ -157,30 +151,7 @@ func up(args []string) error {
 			return nil
 		}
 	}
-	return waitForInterrupt(ctx, failed)
-}
-
-// startFleetMonitor starts the fleet monitor for the whole session: a
-// broken invariant (a node that is not its VM, an overcommitted node, a
-// NodePool whose resources do not add up, two VMs for one NodeClaim) fails
-// the run. It returns what reports the cluster's or the monitor's failure.
-func startFleetMonitor(ctx context.Context, cluster *localcluster.Cluster) (func() error, error) {
-	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
-		st, err := cluster.AzureSim().State(ctx)
-		return st.VMs, err
-	}})
-	if err != nil {
-		return nil, err
-	}
-	if err := monitor.Start(ctx); err != nil {
-		return nil, err
-	}
-	return func() error {
-		if err := cluster.Failed(); err != nil {
-			return err
-		}
-		return monitor.Err()
-	}, nil
+	return waitForInterrupt(ctx, stack.Failed)
 }
 
 // applyExamples applies the objects of the YAML files glob matches (none

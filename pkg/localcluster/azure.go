@@ -71,22 +71,6 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		// 35-second VM creation take 35 milliseconds.
 		scale = 0.001
 	}
-	args := append([]string{
-		"--addr=" + addr,
-		"--cert-dir=" + certDir,
-		"--kubeconfig=" + c.Kubeconfig,
-		// Nodes are told the API server's AKS-style name and reach it on
-		// 443, as AKS images do; the simulated network takes them to the
-		// loopback port it listens on.
-		"--route=" + net.JoinHostPort(APIServerFQDN, "443") + "=" + c.APIServerAddress(),
-		"--time-scale=" + strconv.FormatFloat(scale, 'f', -1, 64),
-	}, opts.Args...)
-	start := time.Now()
-	p, err := startProcess("azuresim", filepath.Join(c.opts.BinDir, "azuresim"), args, c.opts.StateDir)
-	if err != nil {
-		return azure.Config{}, err
-	}
-	c.procs = append(c.procs, p)
 	// The controller reads its token from a file, as it reads credentials
 	// in production: never from its command line or environment.
 	tokenFile := filepath.Join(c.opts.StateDir, "azure-token")
@@ -103,36 +87,53 @@ func (c *Cluster) StartAzureSim(ctx context.Context, opts AzureSimOptions) (azur
 		// minute: 1/scale times faster in wall time.
 		RateLimitScale: 1 / scale,
 	}
-	if err := waitFor(ctx, p, 30*time.Second, func(context.Context) error {
-		_, err := os.Stat(cfg.CABundle)
-		return err
+	if _, err := c.StartService(ctx, Service{
+		Name:   "azuresim",
+		Binary: filepath.Join(c.opts.BinDir, "azuresim"),
+		Args: append([]string{
+			"--addr=" + addr,
+			"--cert-dir=" + certDir,
+			"--kubeconfig=" + c.Kubeconfig,
+			// Nodes are told the API server's AKS-style name and reach it
+			// on 443, as AKS images do; the simulated network takes them to
+			// the loopback port it listens on.
+			"--route=" + net.JoinHostPort(APIServerFQDN, "443") + "=" + c.APIServerAddress(),
+			"--time-scale=" + strconv.FormatFloat(scale, 'f', -1, 64),
+		}, opts.Args...),
+		Address:      cfg.ARMEndpoint + " (ARM, Retail Prices; node agent on)",
+		Ready:        func(ctx context.Context) error { return createNodeNetwork(ctx, cfg) },
+		ReadyTimeout: time.Minute,
 	}); err != nil {
 		return azure.Config{}, err
-	}
-	clients, err := azure.NewClients(cfg, SubscriptionID)
-	if err != nil {
-		return azure.Config{}, err
-	}
-	// The node network exists before the cluster's nodes do, as AKS's
-	// default cluster has it: the kubernetes load balancer with its
-	// outbound and inbound pools (outbound type loadBalancer), the agent
-	// pool NSG, and the VNet AKS creates, its subnet behind that NSG.
-	if err := waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
-		ids, err := testutil.CreateAKSNetwork(ctx, clients, testutil.AKSNetwork{Location: Location, ResourceGroup: ResourceGroup, Number: AKSNumber, LoadBalancer: true})
-		if err != nil {
-			return err
-		}
-		_, err = testutil.CreateVNet(ctx, clients, Location, ResourceGroup, VNet, VNetCIDR, Subnet, SubnetPrefix, ids.SecurityGroup, "")
-		return err
-	}); err != nil {
-		return azure.Config{}, fmt.Errorf("creating the node network in azuresim: %w", err)
 	}
 	if c.azureSim, err = azuresim.NewAdminClient(cfg.ARMEndpoint, certDir); err != nil {
 		return azure.Config{}, err
 	}
-	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "azuresim", time.Since(start).Round(10*time.Millisecond))
-	c.components = append(c.components, Component{Name: "azuresim", PID: p.pid(), Address: cfg.ARMEndpoint + " (ARM, Retail Prices; node agent on)", LogPath: p.logPath})
 	return cfg, nil
+}
+
+// createNodeNetwork creates, through ARM, the node network that exists
+// before the cluster's nodes do, as AKS's default cluster has it: the
+// kubernetes load balancer with its outbound and inbound pools (outbound
+// type loadBalancer), the agent pool NSG, and the VNet AKS creates, its
+// subnet behind that NSG. It fails until azuresim has written its CA and
+// serves.
+func createNodeNetwork(ctx context.Context, cfg azure.Config) error {
+	if _, err := os.Stat(cfg.CABundle); err != nil {
+		return err
+	}
+	clients, err := azure.NewClients(cfg, SubscriptionID)
+	if err != nil {
+		return err
+	}
+	ids, err := testutil.CreateAKSNetwork(ctx, clients, testutil.AKSNetwork{Location: Location, ResourceGroup: ResourceGroup, Number: AKSNumber, LoadBalancer: true})
+	if err != nil {
+		return fmt.Errorf("creating the node network in azuresim: %w", err)
+	}
+	if _, err = testutil.CreateVNet(ctx, clients, Location, ResourceGroup, VNet, VNetCIDR, Subnet, SubnetPrefix, ids.SecurityGroup, ""); err != nil {
+		return fmt.Errorf("creating the node network in azuresim: %w", err)
+	}
+	return nil
 }
 
 // AzureSim is the admin client of the simulator StartAzureSim started (nil
@@ -154,13 +155,8 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		return err
 	}
 	metricsPort, healthPort := ports[0], ports[1]
-	env := append([]string{
-		"KUBECONFIG=" + c.Kubeconfig,
-		"CLUSTER_NAME=" + ClusterName,
-		"AZURE_SUBSCRIPTION_ID=" + SubscriptionID,
-		"AZURE_NODE_RESOURCE_GROUP=" + ResourceGroup,
-		"AZURE_LOCATION=" + Location,
-		"AZURE_VNET_SUBNET_ID=" + SubnetID(),
+	env := append(c.azureEnv(opts.Azure),
+		"AZURE_VNET_SUBNET_ID="+SubnetID(),
 		// A local cluster has no AKS node or CNI DaemonSet the controller
 		// could read its network setup from: declare AKS's default.
 		"NETWORK_PLUGIN=azure",
@@ -168,42 +164,33 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) e
 		// The cluster's address ranges, which Windows nodes' Azure CNI and
 		// kube-proxy need: the API server's service range, AKS's default
 		// overlay pod CIDR and the nodes' VNet.
-		"SERVICE_CIDR=" + ServiceCIDR,
-		"POD_CIDR=" + PodCIDR,
-		"VNET_CIDR=" + VNetCIDR,
+		"SERVICE_CIDR="+ServiceCIDR,
+		"POD_CIDR="+PodCIDR,
+		"VNET_CIDR="+VNetCIDR,
 		// Nodes reach the API server by its AKS-style name; the controller
 		// finds the CA, the bootstrap token and kube-dns itself.
-		"CLUSTER_ENDPOINT=https://" + APIServerFQDN,
+		"CLUSTER_ENDPOINT=https://"+APIServerFQDN,
 		// Nodes' cloud configuration names the cluster's security group
 		// (the route table follows from its AKS name).
-		"AZURE_TENANT_ID=" + TenantID,
-		"AZURE_ARM_ENDPOINT=" + opts.Azure.ARMEndpoint,
-		"AZURE_PRICES_ENDPOINT=" + opts.Azure.ARMEndpoint,
-		"AZURE_CA_BUNDLE=" + opts.Azure.CABundle,
-		"AZURE_CREDENTIAL_MODE=" + string(azure.CredentialStaticToken),
-		"AZURE_STATIC_TOKEN_FILE=" + opts.Azure.StaticTokenFile,
-		// azuresim may run faster than Azure; poll its operations more often.
-		"AZURE_ARM_POLL_INTERVAL=1s",
+		"AZURE_TENANT_ID="+TenantID,
+		"AZURE_PRICES_ENDPOINT="+opts.Azure.ARMEndpoint,
 		// The client-side ARM rate limits refill as fast as azuresim's buckets.
-		"AZURE_ARM_RATE_LIMIT_SCALE=" + strconv.FormatFloat(rateLimitScale(opts.Azure), 'g', -1, 64),
+		"AZURE_ARM_RATE_LIMIT_SCALE="+strconv.FormatFloat(rateLimitScale(opts.Azure), 'g', -1, 64),
 		"DISABLE_LEADER_ELECTION=true",
-		"METRICS_PORT=" + strconv.Itoa(metricsPort),
-		"HEALTH_PROBE_PORT=" + strconv.Itoa(healthPort),
+		"METRICS_PORT="+strconv.Itoa(metricsPort),
+		"HEALTH_PROBE_PORT="+strconv.Itoa(healthPort),
 		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true,StaticCapacity=true",
 		"LOG_LEVEL=info",
-	}, opts.Env...)
-	start := time.Now()
-	p, err := startProcess("controller", filepath.Join(c.opts.BinDir, "controller"), nil, c.opts.StateDir, env...)
-	if err != nil {
-		return err
-	}
-	c.procs = append(c.procs, p)
-	if err := waitFor(ctx, p, 90*time.Second, httpReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), nil)); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", "controller", time.Since(start).Round(10*time.Millisecond))
-	c.components = append(c.components, Component{Name: "controller", PID: p.pid(), Address: fmt.Sprintf("metrics http://127.0.0.1:%d/metrics", metricsPort), LogPath: p.logPath})
-	return nil
+	)
+	_, err = c.StartService(ctx, Service{
+		Name:         "controller",
+		Binary:       filepath.Join(c.opts.BinDir, "controller"),
+		Env:          append(env, opts.Env...),
+		Address:      fmt.Sprintf("metrics http://127.0.0.1:%d/metrics", metricsPort),
+		Ready:        HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort)),
+		ReadyTimeout: 90 * time.Second,
+	})
+	return err
 }
 
 // RestartController stops the running controller and starts it again with

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 )
 
 // The control plane's components, in start order, with the flags each
@@ -131,20 +130,12 @@ func (c *Cluster) writeKwokConfig() error {
 
 // startComponent starts one component and waits until it is ready.
 func (c *Cluster) startComponent(ctx context.Context, comp component) error {
-	start := time.Now()
-	p, err := startProcess(comp.name, filepath.Join(c.opts.BinDir, comp.name), append(comp.args, c.opts.ExtraArgs[comp.name]...), c.opts.StateDir)
-	if err != nil {
-		return err
-	}
-	c.procs = append(c.procs, p)
-	if comp.ready != nil {
-		if err := waitFor(ctx, p, 60*time.Second, comp.ready); err != nil {
-			return err
-		}
-	} else if err := c.settle(ctx, p); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.opts.Log, "  %-24s ready in %s\n", comp.name, time.Since(start).Round(10*time.Millisecond))
-	c.components = append(c.components, Component{Name: comp.name, PID: p.pid(), Address: comp.address, LogPath: p.logPath})
-	return nil
+	_, err := c.StartService(ctx, Service{
+		Name:    comp.name,
+		Binary:  filepath.Join(c.opts.BinDir, comp.name),
+		Args:    append(comp.args, c.opts.ExtraArgs[comp.name]...),
+		Address: comp.address,
+		Ready:   comp.ready,
+	})
+	return err
 }

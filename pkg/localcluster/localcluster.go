@@ -1,7 +1,9 @@
 // Package localcluster runs a local Kubernetes control plane made of real,
 // pinned components built into bin/ (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and kwok) on loopback. `make run`,
-// the e2e suites and the benchmark harness all start clusters through it.
+// kube-controller-manager, kube-scheduler and kwok) on loopback, and the
+// processes that run against it (Service): azuresim, the controller, the
+// virtual node. Stack composes them with the fleet monitor; `make run`, the
+// e2e suites and the benchmark harness all start that one composition.
 package localcluster
 
 import (

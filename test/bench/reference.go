@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +21,6 @@ import (
 	"sigs.k8s.io/karpenter/pkg/cloudprovider"
 
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
-	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
 	"github.com/azkarpenter/azkarpenter/pkg/plan"
 )
 
@@ -189,48 +185,25 @@ func (r *runner) runKwok(ctx context.Context, s *Scenario, instanceTypes []byte,
 	}
 	stateDir := filepath.Join(r.root, ".e2e", "bench-"+s.Name+"-kwok")
 	r.logf("%s: starting a local cluster with karpenter core's kwok provider", s.Name)
-	cluster, err := localcluster.Start(ctx, localcluster.Options{
-		BinDir: filepath.Join(r.root, "bin"), StateDir: stateDir, Log: r.log, KwokStages: kwokNodeStage, ExtraArgs: clusterArgs,
+	stack, err := localcluster.StartStack(ctx, localcluster.StackOptions{
+		Cluster:          localcluster.Options{BinDir: filepath.Join(r.root, "bin"), StateDir: stateDir, Log: r.log, KwokStages: kwokNodeStage, ExtraArgs: clusterArgs},
+		ControlPlaneOnly: true,
+		MonitorSettle:    monitorSettle,
 	})
 	if err != nil {
 		return run, err
 	}
-	defer cluster.Stop()
-	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{CRDs: kwokapis.CRDs, MaxTime: time.Minute}); err != nil {
+	defer stack.Stop()
+	if _, err := envtest.InstallCRDs(stack.Cluster.Config, envtest.CRDInstallOptions{CRDs: kwokapis.CRDs, MaxTime: time.Minute}); err != nil {
 		return run, fmt.Errorf("installing the KWOKNodeClass CRD: %w", err)
 	}
 	typesPath := filepath.Join(stateDir, "instance-types.json")
 	if err := os.WriteFile(typesPath, instanceTypes, 0o644); err != nil {
 		return run, err
 	}
-	proc, err := startKwokProvider(ctx, bin, cluster.Kubeconfig, typesPath, filepath.Join(stateDir, "logs", "karpenter-kwok.log"))
+	pid, metricsURL, err := startKwokProvider(ctx, stack.Cluster, bin, typesPath)
 	if err != nil {
 		return run, err
-	}
-	defer proc.stop()
-	c, err := cluster.Client()
-	if err != nil {
-		return run, err
-	}
-	monitorCtx, stopMonitor := context.WithCancel(ctx)
-	defer stopMonitor()
-	monitor, err := fleetcheck.New(fleetcheck.Options{Config: cluster.Config, Settle: monitorSettle})
-	if err != nil {
-		return run, err
-	}
-	if err := monitor.Start(monitorCtx); err != nil {
-		return run, err
-	}
-	failed := func() error {
-		if err := cluster.Failed(); err != nil {
-			return err
-		}
-		select {
-		case <-proc.exited:
-			return fmt.Errorf("karpenter-kwok exited; see %s", proc.logPath)
-		default:
-		}
-		return monitor.Err()
 	}
 	nodeClass := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": kwokapis.Group + "/v1alpha1", "kind": "KWOKNodeClass", "metadata": map[string]any{"name": "default"},
@@ -264,8 +237,8 @@ func (r *runner) runKwok(ctx context.Context, s *Scenario, instanceTypes []byte,
 		}
 	}
 	err = measure(ctx, run, measureOptions{
-		config: cluster.Config, client: c, scenario: s, objects: objs, pid: proc.cmd.Process.Pid, metricsURL: proc.metricsURL,
-		failed: failed, monitor: monitor, log: r.logf,
+		config: stack.Cluster.Config, client: stack.Client, scenario: s, objects: objs, pid: pid, metricsURL: metricsURL,
+		failed: stack.Failed, monitor: stack.Monitor, log: r.logf,
 		price: func(n *corev1.Node) float64 {
 			return prices[n.Labels[corev1.LabelInstanceTypeStable]+"/"+n.Labels[corev1.LabelTopologyZone]+"/"+n.Labels[karpv1.CapacityTypeLabelKey]]
 		},
@@ -276,82 +249,30 @@ func (r *runner) runKwok(ctx context.Context, s *Scenario, instanceTypes []byte,
 	return run, err
 }
 
-// kwokProvider is a running karpenter-kwok process.
-type kwokProvider struct {
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	logPath    string
-	metricsURL string
-}
-
-func (k *kwokProvider) stop() {
-	_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-k.exited:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-		<-k.exited
-	}
-}
-
-// startKwokProvider starts core's kwok provider with the local controller's
-// settings, and waits for its health probe.
-func startKwokProvider(ctx context.Context, bin, kubeconfig, typesPath, logPath string) (*kwokProvider, error) {
-	// Distinct free ports: hold both listeners until both are chosen, and
-	// close them before the provider binds.
-	ports := make([]int, 2)
-	var listeners []net.Listener
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range listeners {
-		_ = l.Close()
-	}
-	logFile, err := os.Create(logPath)
+// startKwokProvider starts core's kwok provider on the cluster with the
+// local controller's settings, and waits for its health probe. It returns
+// the provider's pid and metrics endpoint.
+func startKwokProvider(ctx context.Context, cluster *localcluster.Cluster, bin, typesPath string) (int, string, error) {
+	ports, err := localcluster.FreePorts(2)
 	if err != nil {
-		return nil, err
+		return 0, "", err
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"KUBECONFIG="+kubeconfig,
-		"DISABLE_LEADER_ELECTION=true",
-		"METRICS_PORT="+strconv.Itoa(ports[0]),
-		"HEALTH_PROBE_PORT="+strconv.Itoa(ports[1]),
-		"INSTANCE_TYPES_FILE_PATH="+typesPath,
-		"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true",
-		"LOG_LEVEL=info",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	k := &kwokProvider{cmd: cmd, exited: make(chan struct{}), logPath: logPath, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(k.exited) }()
-	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1])
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ready, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return k, nil
-			}
-		}
-		select {
-		case <-k.exited:
-			return nil, fmt.Errorf("karpenter-kwok exited at start; see %s", logPath)
-		default:
-		}
-		if time.Now().After(deadline) {
-			k.stop()
-			return nil, fmt.Errorf("karpenter-kwok not ready after 90s; see %s", logPath)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])
+	comp, err := cluster.StartService(ctx, localcluster.Service{
+		Name:   "karpenter-kwok",
+		Binary: bin,
+		Env: []string{
+			"KUBECONFIG=" + cluster.Kubeconfig,
+			"DISABLE_LEADER_ELECTION=true",
+			"METRICS_PORT=" + strconv.Itoa(ports[0]),
+			"HEALTH_PROBE_PORT=" + strconv.Itoa(ports[1]),
+			"INSTANCE_TYPES_FILE_PATH=" + typesPath,
+			"FEATURE_GATES=NodeRepair=true,NodeOverlay=true,SpotToSpotConsolidation=true",
+			"LOG_LEVEL=info",
+		},
+		Address:      "metrics " + metricsURL,
+		Ready:        localcluster.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1])),
+		ReadyTimeout: 90 * time.Second,
+	})
+	return comp.PID, metricsURL, err
 }

@@ -1,7 +1,8 @@
-// Package framework starts the local cluster the e2e suites run against (the
-// same one `make run` starts: etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler, kwok, azuresim with its node agent, and the controller),
-// watches it with the fleet monitor, and prints what explains a failure.
+// Package framework starts the local cluster the e2e suites run against
+// (localcluster.Stack, the one `make run` starts: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kwok, azuresim with its node
+// agent, and the controller, watched by the fleet monitor) from freshly
+// built binaries, and prints what explains a failure.
 package framework
 
 import (
@@ -13,16 +14,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	karpv1 "sigs.k8s.io/karpenter/pkg/apis/v1"
 
 	"github.com/azkarpenter/azkarpenter/pkg/apis/v1beta1"
-	"github.com/azkarpenter/azkarpenter/pkg/azure"
-	"github.com/azkarpenter/azkarpenter/pkg/azuresim"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster"
 	"github.com/azkarpenter/azkarpenter/pkg/localcluster/fleetcheck"
 	testutil "github.com/azkarpenter/azkarpenter/pkg/test"
@@ -62,17 +59,13 @@ type Options struct {
 	VirtualNodeEnv []string
 }
 
-// Environment is a running local cluster with the controller.
+// Environment is a running local cluster with the controller: the
+// localcluster.Stack the suites share with `azkarpenter up` and the
+// benchmark (Cluster, Client, Sim, Azure, Monitor; Stop, Failed,
+// StartMonitor, StartController, RestartController, KillController), plus
+// what specs need on top (Dump, Eventually and the helpers).
 type Environment struct {
-	Cluster *localcluster.Cluster
-	Client  client.Client
-	Sim     *azuresim.AdminClient
-	Monitor *fleetcheck.Monitor
-	Azure   azure.Config
-
-	opts       Options
-	controller localcluster.ControllerOptions
-	stop       context.CancelFunc
+	*localcluster.Stack
 }
 
 // Start builds the project's binaries (cheap when nothing changed), starts
@@ -93,102 +86,26 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the controller and azuresim: %w\n%s", err, out)
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs, SkipCRDs: opts.SkipCRDs})
-	if err != nil {
-		return nil, err
-	}
-	env := &Environment{Cluster: cluster, opts: opts}
-	ok := false
-	defer func() {
-		if !ok {
-			env.Stop()
-		}
-	}()
-	if env.Azure, err = cluster.StartAzureSim(ctx, localcluster.AzureSimOptions{TimeScale: opts.TimeScale, Args: opts.AzureSimArgs}); err != nil {
-		return nil, err
-	}
-	env.Sim = cluster.AzureSim()
-	env.controller = localcluster.ControllerOptions{Azure: env.Azure, Env: opts.ControllerEnv}
-	if !opts.NoController {
-		if err := cluster.StartController(ctx, env.controller); err != nil {
-			return nil, err
-		}
-	}
-	if opts.VirtualNode {
-		if err := cluster.StartVirtualNode(ctx, localcluster.VirtualNodeOptions{Azure: env.Azure, Env: opts.VirtualNodeEnv}); err != nil {
-			return nil, err
-		}
-	}
-	if env.Client, err = cluster.Client(); err != nil {
-		return nil, err
-	}
-	if !opts.SkipCRDs {
-		if err := env.StartMonitor(ctx); err != nil {
-			return nil, err
-		}
-	}
-	ok = true
-	return env, nil
-}
-
-// StartMonitor starts the fleet monitor; Start does unless SkipCRDs, which
-// leaves it to the suite once it has installed the CRDs the monitor watches.
-func (e *Environment) StartMonitor(ctx context.Context) error {
-	monitorCtx, stop := context.WithCancel(context.Background())
-	e.stop = stop
 	// karpenter core's counter recomputes NodePool resources every 5s; 15s
 	// of a steady fleet is ample for it to catch up.
-	settle := e.opts.MonitorSettle
+	settle := opts.MonitorSettle
 	if settle == 0 {
 		settle = 15 * time.Second
 	}
-	var err error
-	if e.Monitor, err = fleetcheck.New(fleetcheck.Options{Config: e.Cluster.Config, Settle: settle, RealMachine: e.opts.MonitorRealMachine, VMs: func(ctx context.Context) ([]azuresim.VMState, error) {
-		st, err := e.Sim.State(ctx)
-		return st.VMs, err
-	}}); err != nil {
-		return err
+	stack, err := localcluster.StartStack(ctx, localcluster.StackOptions{
+		Cluster:            localcluster.Options{BinDir: bin, StateDir: filepath.Join(root, ".e2e", opts.Name), Log: opts.Log, ExtraArgs: opts.ClusterArgs, SkipCRDs: opts.SkipCRDs},
+		AzureSim:           localcluster.AzureSimOptions{TimeScale: opts.TimeScale, Args: opts.AzureSimArgs},
+		ControllerEnv:      opts.ControllerEnv,
+		NoController:       opts.NoController,
+		VirtualNode:        opts.VirtualNode,
+		VirtualNodeEnv:     opts.VirtualNodeEnv,
+		MonitorSettle:      settle,
+		MonitorRealMachine: opts.MonitorRealMachine,
+	})
+	if err != nil {
+		return nil, err
 	}
-	return e.Monitor.Start(monitorCtx)
-}
-
-// RestartController restarts the controller with the suite's environment
-// plus env (later values win), e.g. to tell nodes a wrong cluster.
-func (e *Environment) RestartController(ctx context.Context, env ...string) error {
-	return e.Cluster.RestartController(ctx, localcluster.ControllerOptions{Azure: e.Azure, Env: append(append([]string{}, e.opts.ControllerEnv...), env...)})
-}
-
-// Stop stops the monitor and every component.
-func (e *Environment) Stop() {
-	if e.stop != nil {
-		e.stop()
-	}
-	if e.Cluster != nil {
-		e.Cluster.Stop()
-	}
-}
-
-// KillController crashes the controller (SIGKILL: no cleanup, no graceful
-// shutdown) and waits for it to be gone.
-func (e *Environment) KillController() error {
-	return e.Cluster.StopComponent("controller", syscall.SIGKILL, 30*time.Second)
-}
-
-// StartController starts the controller again, as it was first started,
-// and waits for its health probe.
-func (e *Environment) StartController(ctx context.Context) error {
-	return e.Cluster.StartController(ctx, e.controller)
-}
-
-// Failed is nil while every component runs and no fleet invariant is broken.
-func (e *Environment) Failed() error {
-	if err := e.Cluster.Failed(); err != nil {
-		return err
-	}
-	if e.Monitor == nil {
-		return nil
-	}
-	return e.Monitor.Err()
+	return &Environment{Stack: stack}, nil
 }
 
 // Dump writes the cluster's and the simulator's state, as a failing spec
