@@ -80,12 +80,47 @@ type host struct {
 
 	ipForward string              // net.ipv4.ip_forward before the test
 	chains    map[string][]string // iptables chains before the test, by table
+	lock      *os.File            // holds machineLock until cleanup
+}
+
+// machineLock is held by the one real kubelet a machine runs at a time. The
+// kubelet's ports, the bridge, iptables chains, ip_forward and the kubelet's
+// cgroups are the machine's, and each host's cleanup puts them back as they
+// were before it started: two at once (the realkubelet and helmpod suites,
+// which `make e2e` runs in parallel) would undo each other's.
+var machineLock = filepath.Join(os.TempDir(), "azkarpenter-realkubelet.lock")
+
+// lockMachine waits until no other real kubelet runs on the machine.
+func lockMachine(logf func(string, ...any)) (*os.File, error) {
+	f, err := os.OpenFile(machineLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		return f, nil
+	}
+	logf("waiting for the real kubelet of another suite to finish (%s)", machineLock)
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("locking %s: %w", machineLock, err)
+	}
+	return f, nil
 }
 
 // newHost records what the test may change and lays out its directory. dir
 // must be short: containerd's socket path is limited to 108 bytes.
 func newHost(dir, logDir string, logf func(string, ...any)) (*host, error) {
-	h := &host{dir: dir, logDir: logDir, socket: filepath.Join(dir, "containerd.sock"), logf: logf, chains: map[string][]string{}}
+	machine, err := lockMachine(logf)
+	if err != nil {
+		return nil, err
+	}
+	h := &host{dir: dir, logDir: logDir, socket: filepath.Join(dir, "containerd.sock"), logf: logf, chains: map[string][]string{}, lock: machine}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = machine.Close()
+		}
+	}()
 	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err != nil {
 		return nil, err
@@ -103,6 +138,7 @@ func newHost(dir, logDir string, logf func(string, ...any)) (*host, error) {
 			return nil, err
 		}
 	}
+	ok = true
 	return h, nil
 }
 
@@ -373,6 +409,11 @@ func (h *host) cleanup() error {
 	errs = append(errs, removeKubeletCgroups()...)
 	if err := os.RemoveAll(h.dir); err != nil {
 		errs = append(errs, err)
+	}
+	if h.lock != nil {
+		// The machine is back as it was: the next real kubelet may start.
+		_ = h.lock.Close()
+		h.lock = nil
 	}
 	return errors.Join(errs...)
 }
