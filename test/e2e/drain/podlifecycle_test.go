@@ -1,6 +1,6 @@
 //go:build e2e
 
-package disruption
+package drain
 
 import (
 	"context"
