@@ -167,8 +167,14 @@ var _ = Describe("nodes told the wrong cluster", Ordered, Label("fast"), func() 
 			running, total, err := framework.PodsRunning(ctx, env.Client, pool)
 			return total == 1 && running == 1, err
 		})).To(Succeed())
+		// The pod runs once kube-scheduler sees the Node; karpenter core
+		// marks the NodeClaim Registered on its own reconcile, which may
+		// come a moment later (the controller has just restarted).
 		claim := launchedClaim(ctx, pool, "")
-		Expect(claim.StatusConditions().IsTrue(karpv1.ConditionTypeRegistered)).To(BeTrue())
+		Expect(env.Eventually(ctx, time.Minute, "the NodeClaim Registered with its Node", func(ctx context.Context) (bool, error) {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(claim), claim)
+			return err == nil && claim.StatusConditions().IsTrue(karpv1.ConditionTypeRegistered) && claim.Status.NodeName != "", err
+		})).To(Succeed())
 		Expect(vmOf(ctx, claim).NodeJoinError).To(BeEmpty())
 		Expect(vmOf(ctx, claim).Node).To(Equal(claim.Status.NodeName))
 	}, SpecTimeout(6*time.Minute))
