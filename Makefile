@@ -154,13 +154,22 @@ kubelet-deps: ## Install what a real kubelet runs on (Debian: containerd, runc, 
 e2e-kubelet: test-tools build kubelet-deps ## Run the real-kubelet e2e specs: a kubelet v1.35 joins from a rendered artifact (realkubelet); the chart's pod runs from the built image on a real node (realnode)
 	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
 
-# make test runs the real-kubelet spec wherever it can: it installs the
-# packages when root with apt-get, and otherwise the spec skips, naming what
-# is missing, rather than failing the run.
-.PHONY: e2e-kubelet-if-possible
-e2e-kubelet-if-possible: test-tools build
+# make test's end-to-end phase: the fast subset and, where the machine
+# allows, the real-kubelet specs in one run of E2E_PARALLEL suites at once
+# (kubelet-deps installs their packages when root with apt-get; otherwise
+# they skip, naming what is missing, rather than fail the run),
+# with the demo beside it (its own cluster and state directory). Each part
+# waits mostly on simulated or real nodes, not on the CPU, so together they
+# take about as long as the longest suite rather than their sum. Output is
+# printed per part as it ends (--output-sync).
+.PHONY: e2e-ci
+e2e-ci: test-tools build
 	-@$(MAKE) --no-print-directory kubelet-deps
-	go test -v -tags e2e -p 1 -timeout 30m -count 1 $(E2E_FLAGS) ./test/e2e/realkubelet ./test/e2e/helmpod/... -ginkgo.label-filter='realkubelet || realnode' -ginkgo.v
+	@$(MAKE) --no-print-directory -j2 --output-sync=target e2e-ci-suites demo
+
+.PHONY: e2e-ci-suites
+e2e-ci-suites:
+	go test -tags e2e -p $(E2E_PARALLEL) -timeout 40m -count 1 $(E2E_FLAGS) ./test/e2e/... -ginkgo.label-filter='fast || realkubelet || realnode' -ginkgo.v
 
 .PHONY: demo
 demo: build ## Run the make-run demo non-interactively (azuresim 50x faster than Azure) and fail unless it provisions and consolidates
@@ -187,7 +196,7 @@ bench-go: ## Go benchmarks of the hot paths: core's scheduler on core's and our 
 	go test -run '^$$' -bench . -benchmem -count $(COUNT) -timeout 60m ./pkg/plan/ ./pkg/providers/instancetype/ ./pkg/providers/instance/ ./pkg/providers/launchtemplate/ ./pkg/providers/pricing/
 
 # make test runs its phases one after another and prints the time of each.
-TEST_PHASES := test-tools verify-generate lint unit e2e-fast e2e-kubelet-if-possible demo
+TEST_PHASES := test-tools verify-generate lint unit e2e-ci
 
 .PHONY: test
 test: ## Everything CI runs, phase by phase with their times
